@@ -1,0 +1,303 @@
+// An application delivered to many clusters: what to render, where, and how to roll it out.
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import {
+  CLUSTER_TARGET_RULE,
+  celRule,
+  ClusterNames,
+  Conditions,
+  DnsLabel,
+  FreeForm,
+  LabelSelector,
+  Manifest,
+  ObservedGeneration,
+  Placement,
+  StrictObject,
+  Timestamp,
+} from './common.ts';
+import { AGE_COLUMN, resourceSchema } from './kind.ts';
+import type { KindDefinition } from './kind.ts';
+
+const HelmValues = FreeForm('Helm values, merged over the chart defaults.');
+const ReleaseName = Type.Optional(DnsLabel('Helm release name; defaults to the Application name.'));
+
+/** Inline Kubernetes objects, applied as they are. */
+export const ManifestsSource = StrictObject({
+  manifests: Type.Array(Manifest, { minItems: 1, description: 'Objects to apply, verbatim.' }),
+});
+
+/** A kustomization directory, rendered with `kustomize build`. */
+export const KustomizeSource = StrictObject({
+  kustomize: StrictObject({ path: Type.String({ minLength: 1, description: 'Kustomization directory.' }) }),
+});
+
+/** A Helm chart from a repository (or an OCI reference in `chart`). */
+export const HelmSource = StrictObject({
+  helm: StrictObject({
+    chart: Type.String({ minLength: 1, description: 'Chart name, path, or oci:// reference.' }),
+    version: Type.Optional(Type.String({ minLength: 1, description: 'Chart version; latest if unset.' })),
+    repoURL: Type.Optional(Type.String({ format: 'uri', description: 'Chart repository URL.' })),
+    releaseName: ReleaseName,
+    values: Type.Optional(HelmValues),
+  }),
+});
+
+// url/ref/path are shared by every git flavour; the flavour key says how the directory is rendered.
+const gitLocation = {
+  url: Type.String({ minLength: 1, description: 'Clone URL of the repository.' }),
+  ref: Type.Optional(Type.String({ minLength: 1, description: 'Branch, tag or commit; defaults to HEAD.' })),
+  path: Type.Optional(
+    Type.String({ minLength: 1, description: 'Directory in the repository; defaults to the root.' }),
+  ),
+};
+
+/** A git directory of plain YAML files. */
+export const GitManifests = StrictObject({
+  ...gitLocation,
+  manifests: StrictObject(
+    { recurse: Type.Optional(Type.Boolean({ description: 'Include subdirectories.' })) },
+    { description: 'Apply every YAML file in path.' },
+  ),
+});
+/** A git directory holding a kustomization. */
+export const GitKustomize = StrictObject({
+  ...gitLocation,
+  kustomize: StrictObject({}, { description: 'Render path with kustomize build.' }),
+});
+/** A git directory holding a Helm chart. */
+export const GitHelm = StrictObject({
+  ...gitLocation,
+  helm: StrictObject(
+    { releaseName: ReleaseName, values: Type.Optional(HelmValues) },
+    { description: 'Render path as a Helm chart.' },
+  ),
+});
+
+/** A git repository directory, rendered one of three ways. */
+export const GitSpec = Type.Union([GitManifests, GitKustomize, GitHelm], {
+  description: 'A directory in a git repository; set exactly one of manifests, kustomize or helm.',
+});
+/** A git repository directory, rendered one of three ways. */
+export type GitSpec = Static<typeof GitSpec>;
+
+/** Sources from git. */
+export const GitSource = StrictObject({ git: GitSpec });
+
+/** What to deploy: exactly one of manifests, kustomize, helm or git. */
+export const ApplicationSource = Type.Union([ManifestsSource, KustomizeSource, HelmSource, GitSource], {
+  description: 'What to deploy; set exactly one of manifests, kustomize, helm or git.',
+});
+/** What to deploy. Narrow it with {@link sourceType} and an exhaustive switch. */
+export type ApplicationSource = Static<typeof ApplicationSource>;
+
+/** The variant names of {@link ApplicationSource}. */
+export type SourceType = 'manifests' | 'kustomize' | 'helm' | 'git';
+
+/** Names the variant of a source, for an exhaustive `switch`. */
+export function sourceType(source: ApplicationSource): SourceType {
+  if ('manifests' in source) return 'manifests';
+  if ('kustomize' in source) return 'kustomize';
+  if ('helm' in source) return 'helm';
+  return 'git';
+}
+
+/** Per-cluster changes layered over the rendered source. */
+export const Override = StrictObject(
+  {
+    clusters: Type.Optional(ClusterNames('Clusters this override applies to.')),
+    clusterSelector: Type.Optional(LabelSelector),
+    values: Type.Optional(FreeForm('Helm values merged over spec.source values for these clusters.')),
+    patches: Type.Optional(
+      Type.Array(Manifest, {
+        maxItems: 100,
+        description:
+          'Partial objects merged (strategic merge) into the rendered object with the same apiVersion, kind and name.',
+      }),
+    ),
+  },
+  { 'x-kubernetes-validations': [CLUSTER_TARGET_RULE] },
+);
+/** Per-cluster changes layered over the rendered source. */
+export type Override = Static<typeof Override>;
+
+/** One rollout wave: its clusters are updated together, after the previous wave is healthy. */
+export const Wave = StrictObject(
+  {
+    name: Type.Optional(DnsLabel('Name shown in status and events.')),
+    clusters: Type.Optional(ClusterNames('Clusters in this wave.')),
+    clusterSelector: Type.Optional(LabelSelector),
+    pauseSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Wait after this wave is healthy.' }),
+    ),
+  },
+  { 'x-kubernetes-validations': [CLUSTER_TARGET_RULE] },
+);
+/** One rollout wave. */
+export type Wave = Static<typeof Wave>;
+
+/** All clusters at once, or wave after wave. */
+export const RolloutStrategy = Type.Union([Type.Literal('Parallel'), Type.Literal('Waves')]);
+/** All clusters at once, or wave after wave. */
+export type RolloutStrategy = Static<typeof RolloutStrategy>;
+
+/** How a new revision reaches the clusters. */
+export const Rollout = StrictObject(
+  {
+    strategy: Type.Optional(Type.Union(RolloutStrategy.anyOf, { default: 'Parallel' })),
+    waves: Type.Optional(Type.Array(Wave, { maxItems: 50 })),
+    maxUnavailableClusters: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Clusters allowed to be not Healthy while a wave proceeds.' }),
+    ),
+    progressDeadlineSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, default: 600, description: 'A cluster not Healthy by then has failed.' }),
+    ),
+  },
+  {
+    'x-kubernetes-validations': [
+      celRule(
+        "!has(self.strategy) || self.strategy != 'Waves' || (has(self.waves) && size(self.waves) > 0)",
+        'waves must be set when strategy is Waves',
+        (self: { strategy?: string; waves?: readonly unknown[] }) =>
+          self.strategy !== 'Waves' || (self.waves !== undefined && self.waves.length > 0),
+      ),
+    ],
+  },
+);
+/** How a new revision reaches the clusters. */
+export type Rollout = Static<typeof Rollout>;
+
+/** Criteria that trigger an automatic rollback of every cluster. */
+export const RollbackTrigger = Type.Union([Type.Literal('AnyClusterFailed')]);
+/** A rollback trigger. */
+export type RollbackTrigger = Static<typeof RollbackTrigger>;
+
+/** When the whole fleet returns to the last good revision. */
+export const Rollback = StrictObject({
+  automatic: Type.Optional(Type.Boolean({ default: true })),
+  when: Type.Optional(Type.Array(RollbackTrigger, { maxItems: 8, 'x-kubernetes-list-type': 'set' })),
+});
+/** When the whole fleet returns to the last good revision. */
+export type Rollback = Static<typeof Rollback>;
+
+/** Drift handling. */
+export const SyncPolicy = StrictObject({
+  selfHeal: Type.Optional(Type.Boolean({ default: true, description: 'Re-apply when a cluster drifts.' })),
+  prune: Type.Optional(Type.Boolean({ default: true, description: 'Delete objects no longer rendered.' })),
+});
+/** Drift handling. */
+export type SyncPolicy = Static<typeof SyncPolicy>;
+
+/** Desired state of an Application. */
+export const ApplicationSpec = StrictObject({
+  source: ApplicationSource,
+  destinationNamespace: Type.Optional(DnsLabel("Namespace in every cluster; defaults to the Application's.")),
+  placement: Placement,
+  overrides: Type.Optional(Type.Array(Override, { maxItems: 100 })),
+  rollout: Type.Optional(Rollout),
+  rollback: Type.Optional(Rollback),
+  sync: Type.Optional(SyncPolicy),
+  revisionHistoryLimit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'ApplicationRevisions kept.' }),
+  ),
+});
+/** Desired state of an Application. */
+export type ApplicationSpec = Static<typeof ApplicationSpec>;
+
+/** Fleet-wide phase of an Application. */
+export const ApplicationPhase = Type.Union([
+  Type.Literal('Progressing'),
+  Type.Literal('Healthy'),
+  Type.Literal('Degraded'),
+  Type.Literal('RollingBack'),
+  Type.Literal('RolledBack'),
+  Type.Literal('Failed'),
+]);
+/** Fleet-wide phase of an Application. */
+export type ApplicationPhase = Static<typeof ApplicationPhase>;
+
+/** Phase of an Application in one cluster. */
+export const ClusterPhase = Type.Union([
+  Type.Literal('Pending'),
+  Type.Literal('Progressing'),
+  Type.Literal('Healthy'),
+  Type.Literal('Degraded'),
+  Type.Literal('Failed'),
+]);
+/** Phase of an Application in one cluster. */
+export type ClusterPhase = Static<typeof ClusterPhase>;
+
+/** How a revision's rollout ended. */
+export const RevisionOutcome = Type.Union([
+  Type.Literal('Progressing'),
+  Type.Literal('Succeeded'),
+  Type.Literal('Failed'),
+  Type.Literal('RolledBack'),
+]);
+/** How a revision's rollout ended. */
+export type RevisionOutcome = Static<typeof RevisionOutcome>;
+
+/** An Application in one cluster. */
+export const ApplicationClusterStatus = StrictObject({
+  name: DnsLabel('Cluster name.'),
+  revision: Type.Optional(Type.Integer({ minimum: 0, description: 'Revision applied in this cluster.' })),
+  phase: ClusterPhase,
+  message: Type.Optional(Type.String()),
+  drifted: Type.Optional(Type.Boolean({ description: 'Live objects differ from the revision.' })),
+});
+/** An Application in one cluster. */
+export type ApplicationClusterStatus = Static<typeof ApplicationClusterStatus>;
+
+/** One past rollout. */
+export const RevisionHistoryEntry = StrictObject({
+  revision: Type.Integer({ minimum: 1 }),
+  digest: Type.String({ description: 'Digest of the rendered manifests.' }),
+  outcome: RevisionOutcome,
+  startedAt: Type.Optional(Timestamp()),
+  finishedAt: Type.Optional(Timestamp()),
+});
+/** One past rollout. */
+export type RevisionHistoryEntry = Static<typeof RevisionHistoryEntry>;
+
+/** Observed state of an Application, written by the deploy controller. */
+export const ApplicationStatus = StrictObject({
+  observedGeneration: Type.Optional(ObservedGeneration),
+  revision: Type.Optional(Type.Integer({ minimum: 0, description: 'Revision being rolled out or running.' })),
+  phase: Type.Optional(ApplicationPhase),
+  readyClusters: Type.Optional(
+    Type.String({ pattern: '^[0-9]+/[0-9]+$', description: 'Healthy/placed clusters, e.g. 2/3.' }),
+  ),
+  clusters: Type.Optional(
+    Type.Array(ApplicationClusterStatus, {
+      maxItems: 1000,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    }),
+  ),
+  history: Type.Optional(Type.Array(RevisionHistoryEntry, { maxItems: 100 })),
+  conditions: Type.Optional(Conditions),
+});
+/** Observed state of an Application. */
+export type ApplicationStatus = Static<typeof ApplicationStatus>;
+
+/** An application delivered to many clusters (namespaced). */
+export const ApplicationSchema = resourceSchema('Application', ApplicationSpec, ApplicationStatus, {
+  description: 'Standard artifacts rendered once per cluster and rolled out across the placement.',
+});
+/** An application delivered to many clusters. */
+export type Application = Static<typeof ApplicationSchema>;
+
+/** Application kind definition. */
+export const ApplicationKind: KindDefinition<typeof ApplicationSchema> = {
+  kind: 'Application',
+  plural: 'applications',
+  singular: 'application',
+  shortNames: ['mapp'],
+  namespaced: true,
+  schema: ApplicationSchema,
+  printerColumns: [
+    { name: 'Revision', type: 'integer', jsonPath: '.status.revision' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.readyClusters' },
+    AGE_COLUMN,
+  ],
+};

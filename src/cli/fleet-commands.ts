@@ -1,0 +1,230 @@
+// `meridian fleet up|status|down|kubeconfig|build`: the local fleet.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { setLoopbackOnly } from '../kube/dial-guard.ts';
+import { MeridianError } from '../kube/errors.ts';
+import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../localfleet/binaries.ts';
+import {
+  fleetDir,
+  fleetDown,
+  fleetStatus,
+  fleetUp,
+  mergedKubeconfigPath,
+  readFleetState,
+} from '../localfleet/fleet.ts';
+import { DEFAULT_SUBNET } from '../localfleet/layout.ts';
+import { isAlive, readPid } from '../localfleet/processes.ts';
+import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
+import { intOption } from './options.ts';
+
+const say = (m: string): void => void process.stderr.write(`${m}\n`);
+
+/** A progress bar on a terminal; a line every ~10 % of packages in logs and CI. */
+function buildProgress(): { onBuild: BuildProgress; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let bar: cliProgress.SingleBar | undefined;
+  let lastStep = '';
+  let lastDecile = -1;
+  return {
+    onBuild: (e) => {
+      if (e.step !== lastStep) {
+        bar?.stop();
+        bar = undefined;
+        lastStep = e.step;
+        lastDecile = -1;
+        if (!e.step.startsWith('building')) say(`  ${e.step}…`);
+      }
+      if (!e.step.startsWith('building')) return;
+      if (tty) {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            { format: `  ${e.step} [{bar}] {value}/{total} packages`, stream: process.stderr },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(e.total || 1, 0);
+        }
+        bar.update(e.done);
+      } else {
+        const decile = e.total ? Math.floor((e.done / e.total) * 10) : 0;
+        if (decile !== lastDecile) {
+          lastDecile = decile;
+          say(`  ${e.step}: ${e.done}/${e.total} packages`);
+        }
+      }
+    },
+    done: () => bar?.stop(),
+  };
+}
+
+/** Starts `meridian hub` for the local fleet in the background, logging to the fleet directory. */
+async function startLocalHub(): Promise<number> {
+  const dir = fleetDir();
+  const existing = readPid({ dir, name: 'meridian-hub' });
+  if (existing !== undefined && isAlive(existing)) return existing;
+  const log = openSync(join(dir, 'meridian-hub.log'), 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'bin', 'meridian.mjs'),
+      'hub',
+      '--hub-kubeconfig',
+      mergedKubeconfigPath(),
+      '--hub-context',
+      'hub',
+      '--listen',
+      '127.0.0.1:7443',
+      '--state-dir',
+      dir,
+    ],
+    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, MERIDIAN_LOOPBACK_ONLY: '1' } },
+  );
+  closeSync(log);
+  child.unref();
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(dir, 'meridian-hub.pid'), `${child.pid}\n`);
+  return child.pid!;
+}
+
+export function registerFleetCommands(program: Command): void {
+  const fleet = program
+    .command('fleet')
+    .description(
+      'the local fleet: real Kubernetes clusters (etcd, kube-apiserver, controller-manager, scheduler, kwok) on loopback',
+    );
+
+  fleet
+    .command('up')
+    .description(
+      'start a hub and N member clusters (idempotent), register the members and start the hub process',
+    )
+    .option(
+      '--members <n>',
+      'number of member clusters (regions eu-west, us-east, ap-south, …)',
+      intOption('--members', 1, 8),
+      3,
+    )
+    .option('--subnet <a.b.c>', 'loopback /24 for the API servers', DEFAULT_SUBNET)
+    .option('--no-hub', 'do not start the `meridian hub` process')
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for every Cluster to turn Ready',
+      intOption('--timeout', 1, 3600),
+      120,
+    )
+    .action(async (opts: { members: number; subnet: string; hub: boolean; timeout: number }) => {
+      setLoopbackOnly(true);
+      const started = Date.now();
+      const progress = buildProgress();
+      await fleetUp({
+        members: opts.members,
+        subnet: opts.subnet,
+        onBuild: progress.onBuild,
+        report: (m) => {
+          progress.done();
+          say(m);
+        },
+        afterClusters: (layout, dir) => registerLocalMembers(layout, dir, say),
+      });
+      if (opts.hub) {
+        const pid = await startLocalHub();
+        say(
+          `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
+        );
+        await waitForReadyClusters(opts.timeout * 1000, say);
+      }
+      say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      say(
+        `  kubeconfig: ${mergedKubeconfigPath()}  (contexts: hub, ${readFleetState()
+          ?.layout.members.map((m) => m.name)
+          .join(', ')})`,
+      );
+      say(`  try: kubectl --kubeconfig ${mergedKubeconfigPath()} get clusters`);
+    });
+
+  fleet
+    .command('status')
+    .description('show every local cluster: processes, API reachability, version, ready nodes')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: { output: string }) => {
+      const st = await fleetStatus();
+      if (!st.state) {
+        say(`no local fleet in ${fleetDir()} (start one with \`meridian fleet up\`)`);
+        process.exitCode = 3;
+        return;
+      }
+      const hubPid = readPid({ dir: fleetDir(), name: 'meridian-hub' });
+      const hubRunning = hubPid !== undefined && isAlive(hubPid);
+      if (opts.output === 'json') {
+        process.stdout.write(
+          `${JSON.stringify({ clusters: st.clusters, hubProcess: { running: hubRunning, pid: hubPid } }, null, 2)}\n`,
+        );
+      } else {
+        const rows = [['CLUSTER', 'ROLE', 'SERVER', 'PROCESSES', 'API', 'VERSION', 'NODES READY']];
+        for (const c of st.clusters) {
+          const up = c.components.filter((p) => p.running).length;
+          const down = c.components.filter((p) => !p.running).map((p) => p.name);
+          rows.push([
+            c.name,
+            c.role,
+            c.server,
+            down.length
+              ? `${up}/${c.components.length} (down: ${down.join(',')})`
+              : `${up}/${c.components.length}`,
+            c.apiReachable ? 'ok' : `unreachable`,
+            c.version ?? '-',
+            c.nodesReady === undefined ? '-' : String(c.nodesReady),
+          ]);
+        }
+        printTable(rows);
+        process.stdout.write(`hub process: ${hubRunning ? `running (pid ${hubPid})` : 'not running'}\n`);
+      }
+      const healthy = st.clusters.every((c) => c.apiReachable && c.components.every((p) => p.running));
+      if (!healthy) process.exitCode = 3;
+    });
+
+  fleet
+    .command('down')
+    .description('stop every process of the local fleet and delete its data')
+    .option('--keep-data', 'keep certificates, etcd data and logs for the next `fleet up`')
+    .action(async (opts: { keepData?: boolean }) => {
+      if (!existsSync(fleetDir())) {
+        say('no local fleet to stop');
+        return;
+      }
+      await fleetDown({ report: say, keepData: opts.keepData });
+    });
+
+  fleet
+    .command('kubeconfig')
+    .description('print the path of the merged kubeconfig (contexts: hub and one per member)')
+    .action(() => {
+      const p = mergedKubeconfigPath();
+      if (!existsSync(p))
+        throw new MeridianError('NoFleet', 'no local fleet yet: run `meridian fleet up`', 3);
+      process.stdout.write(`${p}\n`);
+    });
+
+  fleet
+    .command('build')
+    .description('build (or verify the cache of) the Kubernetes binaries without starting anything')
+    .action(async () => {
+      const progress = buildProgress();
+      const bins = await ensureBinaries(progress.onBuild);
+      progress.done();
+      process.stdout.write(`${bins.dir}\n`);
+    });
+}
+
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows)
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+}

@@ -1,0 +1,76 @@
+// `meridian hub`: the controller manager process.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { runHub } from '../hub/hub.ts';
+import { createLogger } from '../logging/logger.ts';
+import { hubClient, type HubFlags } from './hub-connection.ts';
+import { intOption } from './options.ts';
+
+function hostPort(v: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError('--listen must be HOST:PORT, e.g. 127.0.0.1:7443');
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function registerHubCommand(program: Command): void {
+  program
+    .command('hub')
+    .description(
+      'run the controller manager against the hub cluster (CRDs, leader election, fleet controller, HTTP API)',
+    )
+    .option(
+      '--listen <host:port>',
+      'address of the HTTP API, health and metrics',
+      hostPort,
+      hostPort('127.0.0.1:7443'),
+    )
+    .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (needs --tls-key)')
+    .option('--tls-key <file>', 'private key for --tls-cert')
+    .option('--identity <id>', 'leader-election identity (default: hostname-pid-random)')
+    .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
+    .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
+    .action(
+      async (
+        opts: {
+          listen: { host: string; port: number };
+          tlsCert?: string;
+          tlsKey?: string;
+          identity?: string;
+          leaseDuration: number;
+          stateDir?: string;
+        },
+        cmd: Command,
+      ) => {
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+          throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+        }
+        const log = createLogger('meridian-hub');
+        const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+        const abort = new AbortController();
+        const stop = (sig: string): void => {
+          log.info({ signal: sig }, 'shutting down');
+          abort.abort();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+        await runHub({
+          hub,
+          log,
+          listenHost: opts.listen.host,
+          listenPort: opts.listen.port,
+          tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+          identity: opts.identity,
+          leaseDurationSeconds: opts.leaseDuration,
+          signal: abort.signal,
+          onListening: (a) => {
+            if (opts.stateDir) writeFileSync(join(opts.stateDir, 'hub.json'), JSON.stringify(a));
+          },
+        });
+      },
+    );
+}

@@ -1,0 +1,96 @@
+// Live connections to member clusters: one client and one Node informer per registered Cluster,
+// rebuilt when its credentials or context change. Other services get member clients from here.
+import type { Cluster } from '../api/cluster.ts';
+import { ClusterClient, loadKubeConfig, type KubeObject } from '../kube/cluster-client.ts';
+import { Informer } from '../kube/informer.ts';
+import { errorMessage } from '../kube/errors.ts';
+import type { Logger } from '../logging/logger.ts';
+
+export interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface MemberConnection {
+  readonly name: string;
+  /** Identity of the credentials in use: a change means reconnect. */
+  readonly credentialKey: string;
+  readonly client: ClusterClient;
+  readonly nodes: Informer<KubeObject>;
+}
+
+export class MemberConnections {
+  private readonly conns = new Map<string, MemberConnection>();
+
+  constructor(private readonly log: Logger) {}
+
+  get(name: string): MemberConnection | undefined {
+    return this.conns.get(name);
+  }
+
+  names(): string[] {
+    return [...this.conns.keys()];
+  }
+
+  /**
+   * Makes sure a connection for `cluster` exists and uses the credentials in `secret`.
+   * Returns the connection, or an error message naming what is wrong with the credentials.
+   */
+  async ensure(
+    cluster: Cluster,
+    secret: SecretObject | undefined,
+  ): Promise<MemberConnection | { error: string; reason: string }> {
+    const name = cluster.metadata.name;
+    const ref = cluster.spec.kubeconfigSecretRef;
+    if (!secret) {
+      await this.drop(name);
+      return {
+        reason: 'CredentialsMissing',
+        error: `spec.kubeconfigSecretRef: secret ${ref.namespace}/${ref.name} does not exist`,
+      };
+    }
+    const b64 = secret.data?.[ref.key];
+    if (!b64) {
+      await this.drop(name);
+      return {
+        reason: 'CredentialsMissing',
+        error: `spec.kubeconfigSecretRef: secret ${ref.namespace}/${ref.name} has no key "${ref.key}"`,
+      };
+    }
+    const credentialKey = `${secret.metadata.resourceVersion}/${ref.key}/${cluster.spec.context ?? ''}`;
+    const existing = this.conns.get(name);
+    if (existing && existing.credentialKey === credentialKey) return existing;
+    await this.drop(name);
+    let client: ClusterClient;
+    try {
+      const kc = loadKubeConfig({ yaml: Buffer.from(b64, 'base64').toString('utf8') }, cluster.spec.context);
+      client = new ClusterClient(name, kc);
+    } catch (e) {
+      return {
+        reason: 'CredentialsInvalid',
+        error: `spec.kubeconfigSecretRef: ${errorMessage(e).replace('(inline)', `in secret ${ref.namespace}/${ref.name}`)}`,
+      };
+    }
+    const nodes = new Informer<KubeObject>(client, 'v1', 'Node', {
+      onError: (err, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0)
+          this.log.warn({ cluster: name, err, attempt }, 'node watch failed; retrying');
+      },
+    }).start();
+    const conn: MemberConnection = { name, credentialKey, client, nodes };
+    this.conns.set(name, conn);
+    this.log.info({ cluster: name, server: client.rest.server }, 'connected to member');
+    return conn;
+  }
+
+  async drop(name: string): Promise<void> {
+    const c = this.conns.get(name);
+    if (!c) return;
+    this.conns.delete(name);
+    await c.nodes.stop();
+    this.log.info({ cluster: name }, 'disconnected from member');
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.names().map((n) => this.drop(n)));
+  }
+}

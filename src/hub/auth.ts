@@ -1,0 +1,126 @@
+// Authentication and authorization of the hub's HTTP API, delegated to the hub cluster: a bearer
+// token is checked with a TokenReview, the request with a SubjectAccessReview, so who may see or
+// change what follows the hub's RBAC. Answers are cached briefly (as kube-apiserver's webhook
+// authenticator does) to keep a busy console from doubling the hub's API traffic.
+import { createHash } from 'node:crypto';
+import type { ClusterClient } from '../kube/cluster-client.ts';
+
+export interface UserInfo {
+  readonly username: string;
+  readonly uid?: string;
+  readonly groups: readonly string[];
+  readonly extra?: Record<string, string[]>;
+}
+
+/** What a request wants to do, in SubjectAccessReview terms. */
+export type AccessRequest =
+  | {
+      readonly kind: 'resource';
+      readonly verb: string;
+      readonly group: string;
+      readonly resource: string;
+      readonly namespace?: string;
+      readonly name?: string;
+    }
+  | { readonly kind: 'nonResource'; readonly verb: string; readonly path: string };
+
+export type AuthResult =
+  | { readonly ok: true; readonly user: UserInfo }
+  | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
+
+/** Extracts the token from an Authorization header; undefined when absent or malformed. Pure. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+interface CacheEntry<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+export class HubAuthorizer {
+  private readonly tokens = new Map<string, CacheEntry<UserInfo | undefined>>();
+  private readonly decisions = new Map<string, CacheEntry<{ allowed: boolean; reason: string }>>();
+
+  constructor(
+    private readonly hub: ClusterClient,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  private async authenticate(token: string): Promise<UserInfo | undefined> {
+    // Cache by digest so the token itself is never kept as a map key.
+    const key = createHash('sha256').update(token).digest('hex');
+    const hit = this.tokens.get(key);
+    if (hit && hit.expires > Date.now()) return hit.value;
+    const review = await this.hub.rest.request<{
+      status?: {
+        authenticated?: boolean;
+        user?: { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+      };
+    }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      timeoutMs: 5_000,
+    });
+    const u = review.status?.authenticated ? review.status.user : undefined;
+    const user = u ? { username: u.username, uid: u.uid, groups: u.groups ?? [], extra: u.extra } : undefined;
+    this.tokens.set(key, { value: user, expires: Date.now() + this.ttlMs });
+    return user;
+  }
+
+  private async authorize(user: UserInfo, req: AccessRequest): Promise<{ allowed: boolean; reason: string }> {
+    const key = JSON.stringify([user.username, user.groups, req]);
+    const hit = this.decisions.get(key);
+    if (hit && hit.expires > Date.now()) return hit.value;
+    const spec: Record<string, unknown> = {
+      user: user.username,
+      uid: user.uid,
+      groups: user.groups,
+      extra: user.extra,
+    };
+    if (req.kind === 'resource') {
+      spec['resourceAttributes'] = {
+        verb: req.verb,
+        group: req.group,
+        resource: req.resource,
+        namespace: req.namespace,
+        name: req.name,
+      };
+    } else {
+      spec['nonResourceAttributes'] = { verb: req.verb, path: req.path };
+    }
+    const sar = await this.hub.rest.request<{ status?: { allowed?: boolean; reason?: string } }>(
+      'POST',
+      '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      {
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec },
+        timeoutMs: 5_000,
+      },
+    );
+    const value = { allowed: sar.status?.allowed === true, reason: sar.status?.reason ?? '' };
+    this.decisions.set(key, { value, expires: Date.now() + this.ttlMs });
+    return value;
+  }
+
+  /** Authenticates the Authorization header and authorizes `req` for the user it names. */
+  async check(authorization: string | undefined, req: AccessRequest): Promise<AuthResult> {
+    const token = bearerToken(authorization);
+    if (!token)
+      return { ok: false, status: 401, message: 'missing bearer token (Authorization: Bearer <token>)' };
+    const user = await this.authenticate(token);
+    if (!user) return { ok: false, status: 401, message: 'invalid or expired token' };
+    const d = await this.authorize(user, req);
+    if (!d.allowed) {
+      const what =
+        req.kind === 'resource'
+          ? `${req.verb} ${req.resource}${req.group ? `.${req.group}` : ''}${req.namespace ? ` in namespace ${req.namespace}` : ''}`
+          : `${req.verb} ${req.path}`;
+      return {
+        ok: false,
+        status: 403,
+        message: `user "${user.username}" cannot ${what}${d.reason ? `: ${d.reason}` : ''}`,
+      };
+    }
+    return { ok: true, user };
+  }
+}

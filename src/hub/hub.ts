@@ -1,0 +1,122 @@
+// `meridian hub`: the controller manager against the hub cluster. Every replica serves health and
+// the HTTP API; only the holder of the leader Lease runs controllers.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { API_VERSION } from '../api/group.ts';
+import type { Cluster } from '../api/cluster.ts';
+import type { ClusterClient } from '../kube/cluster-client.ts';
+import { errorMessage } from '../kube/errors.ts';
+import { ClusterController } from '../fleet/cluster-controller.ts';
+import type { Logger } from '../logging/logger.ts';
+import { HubAuthorizer } from './auth.ts';
+import { installCrds, installHubBasics } from './crd-install.ts';
+import { HubHttpServer, type Route } from './http-server.ts';
+import { LeaderElector } from './leader-election.ts';
+import { createHubMetrics } from './metrics.ts';
+
+export interface HubOptions {
+  readonly hub: ClusterClient;
+  readonly log: Logger;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly tls?: { certFile: string; keyFile: string };
+  readonly identity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly signal: AbortSignal;
+  /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
+  readonly onListening?: (address: { host: string; port: number }) => void;
+}
+
+/** The routes of the hub's own API; services add theirs next to these. */
+function hubRoutes(hub: ClusterClient): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/whoami',
+      access: () => ({ kind: 'nonResource', verb: 'get', path: '/api/v1/whoami' }),
+      handle: async ({ user }) => ({ body: { username: user.username, groups: user.groups } }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/clusters',
+      access: () => ({ kind: 'resource', verb: 'list', group: 'meridian.dev', resource: 'clusters' }),
+      handle: async () => {
+        const list = await hub.list<Cluster>(API_VERSION, 'Cluster');
+        // The API returns what `kubectl get clusters -o json` would, minus managedFields noise.
+        return {
+          body: {
+            items: list.items.map((c) => ({
+              name: c.metadata.name,
+              region: c.spec.region,
+              zone: c.spec.zone,
+              status: c.status ?? {},
+            })),
+          },
+        };
+      },
+    },
+  ];
+}
+
+export async function runHub(opts: HubOptions): Promise<void> {
+  const { hub, log, signal } = opts;
+  const identity = opts.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const metrics = createHubMetrics();
+  let controller: ClusterController | undefined;
+  let crdsReady = false;
+
+  await installHubBasics(hub);
+  const crds = await installCrds(hub);
+  crdsReady = true;
+  log.info({ crds }, 'CRDs installed');
+
+  const http = new HubHttpServer({
+    host: opts.listenHost,
+    port: opts.listenPort,
+    tls: opts.tls,
+    auth: new HubAuthorizer(hub),
+    metrics,
+    log,
+    routes: hubRoutes(hub),
+    ready: () => crdsReady,
+  });
+  const addr = await http.start();
+  log.info({ address: addr.address, port: addr.port, tls: Boolean(opts.tls), identity }, 'hub API listening');
+  opts.onListening?.({ host: addr.address, port: addr.port });
+
+  const elector = new LeaderElector(hub, {
+    namespace: 'meridian-system',
+    name: 'meridian-hub',
+    identity,
+    leaseDurationSeconds: opts.leaseDurationSeconds ?? 10,
+    retryPeriodMs: 2_000,
+    log,
+  });
+  let transition = Promise.resolve();
+  const chain = (f: () => Promise<void>): void => {
+    transition = transition
+      .then(f)
+      .catch((e: unknown) => log.error({ err: errorMessage(e) }, 'controller transition failed'));
+  };
+  await elector.run(
+    signal,
+    () =>
+      chain(async () => {
+        metrics.isLeader.set(1);
+        controller = new ClusterController({ hub, log, metrics });
+        await controller.start();
+        log.info('controllers started');
+      }),
+    () =>
+      chain(async () => {
+        metrics.isLeader.set(0);
+        await controller?.stop();
+        controller = undefined;
+        log.info('controllers stopped');
+      }),
+  );
+  await transition;
+  await controller?.stop();
+  await http.stop();
+  log.info('hub stopped');
+}

@@ -1,0 +1,49 @@
+// Prometheus metrics about the hub process itself (prom-client), served on /metrics.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface HubMetrics {
+  readonly registry: Registry;
+  readonly isLeader: Gauge;
+  readonly clusterReady: Gauge<'cluster' | 'region'>;
+  readonly clusterProbeSeconds: Histogram<'cluster'>;
+  readonly reconciles: Counter<'controller' | 'result'>;
+  readonly httpRequests: Counter<'route' | 'code'>;
+}
+
+export function createHubMetrics(): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'meridian_hub_' });
+  return {
+    registry,
+    isLeader: new Gauge({
+      name: 'meridian_hub_leader',
+      help: '1 when this hub process holds the leader lease',
+      registers: [registry],
+    }),
+    clusterReady: new Gauge({
+      name: 'meridian_cluster_ready',
+      help: '1 when the member cluster answers its health probe',
+      labelNames: ['cluster', 'region'],
+      registers: [registry],
+    }),
+    clusterProbeSeconds: new Histogram({
+      name: 'meridian_cluster_probe_duration_seconds',
+      help: 'Latency of the member API server health probe',
+      labelNames: ['cluster'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    reconciles: new Counter({
+      name: 'meridian_reconcile_total',
+      help: 'Reconciles by controller and result',
+      labelNames: ['controller', 'result'],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'meridian_http_requests_total',
+      help: 'HTTP API requests by route and status code',
+      labelNames: ['route', 'code'],
+      registers: [registry],
+    }),
+  };
+}

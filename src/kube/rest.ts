@@ -1,0 +1,197 @@
+// A thin REST client over one cluster's API server. Authentication and TLS come from the official
+// client's KubeConfig (applyToHTTPSOptions), so every kubeconfig auth method it supports works;
+// the request itself is plain node:https so each call gets a hard timeout and an AbortSignal,
+// which the generated client does not offer per call and which health probes depend on.
+import https from 'node:https';
+import http from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { assertLoopbackAllowed } from './dial-guard.ts';
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** An error answered by the API server (or the transport), with the HTTP status when there is one. */
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class KubeRest {
+  readonly server: string;
+
+  constructor(readonly kubeConfig: KubeConfig) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    assertLoopbackAllowed(url.hostname);
+    const reqOpts: https.RequestOptions = {
+      method,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      headers: { Accept: 'application/json' },
+      // One agent per call keeps a dead server from pinning sockets in a shared pool.
+      agent: false,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    let payload: string | undefined;
+    if (opts.body !== undefined) {
+      payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+      reqOpts.headers = {
+        ...reqOpts.headers,
+        'Content-Type': opts.contentType ?? 'application/json',
+        'Content-Length': Buffer.byteLength(payload),
+      };
+    }
+    const transport = url.protocol === 'http:' ? http : https;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(reqOpts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new KubeApiError(0, 'TransportError', e.message)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          let parsed: unknown = text;
+          try {
+            parsed = text.length > 0 ? JSON.parse(text) : undefined;
+          } catch {
+            // Non-JSON answers (e.g. /healthz "ok") are returned as text.
+          }
+          if (status >= 200 && status < 300) {
+            resolve(parsed as T);
+            return;
+          }
+          const st = (parsed ?? {}) as { reason?: string; message?: string };
+          reject(
+            new KubeApiError(
+              status,
+              st.reason ?? `HTTP${status}`,
+              st.message ?? `${method} ${path}: HTTP ${status} ${text.slice(0, 200)}`,
+            ),
+          );
+        });
+      });
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(new KubeApiError(0, 'Timeout', `${method} ${path}: no answer within ${timeoutMs} ms`)),
+      );
+      const onAbort = (): void =>
+        void req.destroy(new KubeApiError(0, 'Aborted', `${method} ${path}: aborted`));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => opts.signal?.removeEventListener('abort', onAbort));
+      req.on('error', (e) =>
+        reject(
+          e instanceof KubeApiError
+            ? e
+            : new KubeApiError(0, 'TransportError', `${method} ${path}: ${e.message}`),
+        ),
+      );
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /**
+   * Opens a streaming GET (a watch) and calls `onLine` for each newline-delimited JSON line.
+   * Resolves when the server ends the stream; rejects on HTTP errors, transport errors, abort,
+   * or when no byte arrives for `idleTimeoutMs` (a hung server must not look like a quiet one).
+   */
+  async stream(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onLine: (line: string) => void,
+    opts: { signal?: AbortSignal; idleTimeoutMs: number },
+  ): Promise<void> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    assertLoopbackAllowed(url.hostname);
+    const reqOpts: https.RequestOptions = {
+      method: 'GET',
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      headers: { Accept: 'application/json' },
+      agent: false,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    const transport = url.protocol === 'http:' ? http : https;
+    await new Promise<void>((resolve, reject) => {
+      const req = transport.request(reqOpts, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let st: { reason?: string; message?: string } = {};
+            try {
+              st = JSON.parse(text) as typeof st;
+            } catch {
+              // keep the raw text below
+            }
+            reject(new KubeApiError(status, st.reason ?? `HTTP${status}`, st.message ?? text.slice(0, 200)));
+          });
+          return;
+        }
+        let partial = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          const lines = (partial + d).split('\n');
+          partial = lines.pop() ?? '';
+          try {
+            for (const l of lines) if (l.trim() !== '') onLine(l);
+          } catch (e) {
+            // A line the consumer rejects (e.g. a watch ERROR event) ends the stream with it.
+            req.destroy(e instanceof Error ? e : new Error(String(e)));
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', (e) => reject(new KubeApiError(0, 'TransportError', e.message)));
+        res.on('aborted', () => reject(new KubeApiError(0, 'TransportError', 'stream aborted')));
+      });
+      req.setTimeout(opts.idleTimeoutMs, () =>
+        req.destroy(new KubeApiError(0, 'Timeout', `watch ${path}: idle for ${opts.idleTimeoutMs} ms`)),
+      );
+      const onAbort = (): void => void req.destroy(new KubeApiError(0, 'Aborted', `watch ${path}: aborted`));
+      if (opts.signal?.aborted) onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => opts.signal?.removeEventListener('abort', onAbort));
+      req.on('error', (e) =>
+        reject(
+          e instanceof KubeApiError
+            ? e
+            : new KubeApiError(0, 'TransportError', `watch ${path}: ${e.message}`),
+        ),
+      );
+      req.end();
+    });
+  }
+
+  get<T = unknown>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, opts);
+  }
+}

@@ -1,0 +1,165 @@
+// The command lines of one local cluster's processes. Pure: layout and paths in, specs out, so the
+// flags that make a real control plane run on loopback are unit-tested without starting anything.
+import { join } from 'node:path';
+import { REPO_ROOT } from './binaries.ts';
+import type { BinaryName, BinaryPaths } from './binaries.ts';
+
+/** kwok's Stages for the local fleet (node and pod lifecycles, faults on demand). */
+export const KWOK_STAGES = join(REPO_ROOT, 'src', 'localfleet', 'kwok-stages.yaml');
+import { PORTS, type ClusterLayout } from './layout.ts';
+import type { ProcessSpec } from './processes.ts';
+
+/** Files of one cluster inside its directory. */
+export function clusterFiles(dir: string) {
+  const pki = join(dir, 'pki');
+  return {
+    dir,
+    pki,
+    caCert: join(pki, 'ca.crt'),
+    caKey: join(pki, 'ca.key'),
+    servingCert: join(pki, 'apiserver.crt'),
+    servingKey: join(pki, 'apiserver.key'),
+    saKey: join(pki, 'sa.key'),
+    saPub: join(pki, 'sa.pub'),
+    adminKubeconfig: join(dir, 'admin.kubeconfig'),
+    controllerManagerKubeconfig: join(dir, 'controller-manager.kubeconfig'),
+    schedulerKubeconfig: join(dir, 'scheduler.kubeconfig'),
+    etcdData: join(dir, 'etcd-data'),
+  } as const;
+}
+export type ClusterFiles = ReturnType<typeof clusterFiles>;
+
+/** The order matters: etcd, then the API server, then everything that talks to it. */
+export const COMPONENT_ORDER = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+] as const;
+export type ComponentName = (typeof COMPONENT_ORDER)[number];
+
+// Go's runtime keeps more heap than these small clusters need; a soft memory limit keeps each
+// control plane inside the per-cluster memory budget without starving it.
+const GO_ENV: Record<string, string> = { GOMEMLIMIT: '160MiB', GOGC: '50' };
+
+export function componentSpecs(
+  c: ClusterLayout,
+  files: ClusterFiles,
+  bins: Pick<BinaryPaths, 'path'>,
+): Record<ComponentName, ProcessSpec> {
+  const a = c.address;
+  const spec = (name: ComponentName, binary: BinaryName, args: string[], env = GO_ENV): ProcessSpec => ({
+    name,
+    binary: bins.path(binary),
+    args,
+    dir: files.dir,
+    env,
+  });
+  const kubeconfigFlags = (kubeconfig: string): string[] => [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+  ];
+  return {
+    etcd: spec('etcd', 'etcd', [
+      `--name=${c.name}`,
+      `--data-dir=${files.etcdData}`,
+      `--listen-client-urls=http://${a}:${PORTS.etcdClient}`,
+      `--advertise-client-urls=http://${a}:${PORTS.etcdClient}`,
+      `--listen-peer-urls=http://${a}:${PORTS.etcdPeer}`,
+      `--initial-advertise-peer-urls=http://${a}:${PORTS.etcdPeer}`,
+      `--initial-cluster=${c.name}=http://${a}:${PORTS.etcdPeer}`,
+      // A throwaway local cluster: durability costs fsyncs the laptop pays for in latency.
+      '--unsafe-no-fsync=true',
+      '--quota-backend-bytes=2147483648',
+      '--log-level=warn',
+    ]),
+    'kube-apiserver': spec('kube-apiserver', 'kube-apiserver', [
+      `--etcd-servers=http://${a}:${PORTS.etcdClient}`,
+      `--bind-address=${a}`,
+      `--advertise-address=${a}`,
+      `--secure-port=${PORTS.apiserver}`,
+      `--tls-cert-file=${files.servingCert}`,
+      `--tls-private-key-file=${files.servingKey}`,
+      `--client-ca-file=${files.caCert}`,
+      `--service-account-key-file=${files.saPub}`,
+      `--service-account-signing-key-file=${files.saKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--authorization-mode=Node,RBAC',
+      // The apiserver would publish its loopback address as the `kubernetes` Service endpoint,
+      // which Endpoints validation rejects; nothing in the fleet needs that endpoint.
+      '--endpoint-reconciler-type=none',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--enable-priority-and-fairness=false',
+    ]),
+    'kube-controller-manager': spec('kube-controller-manager', 'kube-controller-manager', [
+      ...kubeconfigFlags(files.controllerManagerKubeconfig),
+      `--bind-address=${a}`,
+      `--secure-port=${PORTS.controllerManager}`,
+      '--leader-elect=false',
+      `--root-ca-file=${files.caCert}`,
+      `--service-account-private-key-file=${files.saKey}`,
+      '--use-service-account-credentials=true',
+      `--cluster-signing-cert-file=${files.caCert}`,
+      `--cluster-signing-key-file=${files.caKey}`,
+      // No cloud, no CIDR allocation: kwok hands out pod IPs itself.
+      '--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller',
+      '--profiling=false',
+    ]),
+    'kube-scheduler': spec('kube-scheduler', 'kube-scheduler', [
+      ...kubeconfigFlags(files.schedulerKubeconfig),
+      `--bind-address=${a}`,
+      `--secure-port=${PORTS.scheduler}`,
+      '--leader-elect=false',
+      '--profiling=false',
+    ]),
+    kwok: spec('kwok', 'kwok', [
+      `--kubeconfig=${files.adminKubeconfig}`,
+      '--manage-all-nodes=false',
+      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+      `--server-address=${a}:${PORTS.kwok}`,
+      `--node-ip=${a}`,
+      `--cidr=${c.podCidr}`,
+      `--config=${KWOK_STAGES}`,
+    ]),
+  };
+}
+
+/** The fake Nodes of one cluster, labelled with its region and zones. */
+export function fakeNodes(c: ClusterLayout): Record<string, unknown>[] {
+  return Array.from({ length: c.nodes }, (_, i) => {
+    const zone = c.zones[i % c.zones.length]!;
+    const name = `${c.name}-node-${i}`;
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: {
+          type: 'kwok',
+          'kubernetes.io/hostname': name,
+          'kubernetes.io/os': 'linux',
+          'kubernetes.io/arch': 'amd64',
+          'topology.kubernetes.io/region': c.region,
+          'topology.kubernetes.io/zone': zone,
+          'meridian.dev/local-fleet': 'true',
+        },
+      },
+      spec: {},
+      status: {
+        allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+        capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+        nodeInfo: {
+          architecture: 'amd64',
+          operatingSystem: 'linux',
+          kubeletVersion: 'kwok',
+          kubeProxyVersion: 'kwok',
+        },
+      },
+    };
+  });
+}
