@@ -22,7 +22,9 @@ export type AccessRequest =
       readonly namespace?: string;
       readonly name?: string;
     }
-  | { readonly kind: 'nonResource'; readonly verb: string; readonly path: string };
+  | { readonly kind: 'nonResource'; readonly verb: string; readonly path: string }
+  /** Any authenticated user (like SelfSubjectReview): no SubjectAccessReview. */
+  | { readonly kind: 'authenticated' };
 
 export type AuthResult =
   | { readonly ok: true; readonly user: UserInfo }
@@ -68,7 +70,10 @@ export class HubAuthorizer {
     return user;
   }
 
-  private async authorize(user: UserInfo, req: AccessRequest): Promise<{ allowed: boolean; reason: string }> {
+  private async authorize(
+    user: UserInfo,
+    req: Exclude<AccessRequest, { kind: 'authenticated' }>,
+  ): Promise<{ allowed: boolean; reason: string }> {
     const key = JSON.stringify([user.username, user.groups, req]);
     const hit = this.decisions.get(key);
     if (hit && hit.expires > Date.now()) return hit.value;
@@ -109,6 +114,7 @@ export class HubAuthorizer {
       return { ok: false, status: 401, message: 'missing bearer token (Authorization: Bearer <token>)' };
     const user = await this.authenticate(token);
     if (!user) return { ok: false, status: 401, message: 'invalid or expired token' };
+    if (req.kind === 'authenticated') return { ok: true, user };
     const d = await this.authorize(user, req);
     if (!d.allowed) {
       const what =

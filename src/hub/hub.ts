@@ -33,7 +33,7 @@ function hubRoutes(hub: ClusterClient): Route[] {
     {
       method: 'GET',
       path: '/api/v1/whoami',
-      access: () => ({ kind: 'nonResource', verb: 'get', path: '/api/v1/whoami' }),
+      access: () => ({ kind: 'authenticated' }),
       handle: async ({ user }) => ({ body: { username: user.username, groups: user.groups } }),
     },
     {

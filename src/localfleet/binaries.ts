@@ -54,27 +54,28 @@ const BUILD_RECIPE = 'r2';
 const WRAPPED_BUILDS = [
   { names: ['etcd'], dir: 'etcd', pkgs: ['.'], ldflags: false },
   {
-    names: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'],
+    names: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'],
     dir: 'kubernetes',
     pkgs: [
       'k8s.io/kubernetes/cmd/kube-apiserver',
       'k8s.io/kubernetes/cmd/kube-controller-manager',
       'k8s.io/kubernetes/cmd/kube-scheduler',
+      'k8s.io/kubernetes/cmd/kubectl',
     ],
     ldflags: true,
   },
 ] as const;
 
-export type BinaryName =
-  'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok' | 'helm';
-export const ALL_BINARIES: readonly BinaryName[] = [
+export const ALL_BINARIES = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
+  'kubectl',
   'kwok',
   'helm',
-];
+] as const;
+export type BinaryName = (typeof ALL_BINARIES)[number];
 
 export function cacheRoot(): string {
   const explicit = process.env['MERIDIAN_CACHE_DIR'];

@@ -1,0 +1,154 @@
+// Helpers for integration tests against the real local fleet: run the CLI, start hub processes,
+// poll with deadlines. Each test file gets its own fleet home and loopback subnet, so files never
+// share state and never touch a developer's own fleet.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface TestFleet {
+  readonly home: string;
+  readonly subnet: string;
+  readonly env: Record<string, string>;
+  readonly kubeconfig: string;
+  readonly dir: string;
+}
+
+const CLI = join(REPO_ROOT, 'bin', 'meridian.mjs');
+
+export function newFleetHome(subnet: string): TestFleet {
+  const home = mkdtempSync(join(tmpdir(), 'meridian-test-'));
+  const dir = join(home, 'fleet');
+  return {
+    home,
+    subnet,
+    dir,
+    kubeconfig: join(dir, 'kubeconfig'),
+    env: { MERIDIAN_HOME: home, MERIDIAN_LOOPBACK_ONLY: '1', MERIDIAN_HUB_KUBECONFIG: '' },
+  };
+}
+
+/** Runs `meridian …` to completion (bounded by `timeoutMs`). */
+export function cli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`meridian ${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** kubectl built with the fleet (the same pinned version as the API servers). */
+export function kubectl(args: readonly string[], fleet: TestFleet, stdin?: string): Promise<CliResult> {
+  const bins = cachedBinaries();
+  if (!bins) throw new Error('binaries not built: run `meridian fleet build` first');
+  return new Promise((resolve) => {
+    const child = spawn(bins.path('kubectl'), ['--kubeconfig', fleet.kubeconfig, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails with the last observation. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = 'nothing yet';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+      last = 'not yet';
+    } catch (e) {
+      last = e instanceof Error ? e.message : e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface HubProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly identity: string;
+  logs(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `meridian hub` for a test fleet and waits for its health endpoint. */
+export async function startHub(fleet: TestFleet, identity: string, port: number): Promise<HubProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'hub',
+      '--hub-kubeconfig',
+      fleet.kubeconfig,
+      '--hub-context',
+      'hub',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--identity',
+      identity,
+    ],
+    { env: { ...process.env, ...fleet.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const hub: HubProcess = {
+    child,
+    port,
+    identity,
+    logs: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+  await waitFor(`hub ${identity} health on :${port}`, 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}: ${out}`);
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return r.ok ? true : undefined;
+  });
+  return hub;
+}
+
+export function readPidFile(path: string): number {
+  return Number(readFileSync(path, 'utf8').trim());
+}
