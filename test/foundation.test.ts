@@ -3,6 +3,7 @@
 // hand-over, CLI exit codes, and a clean `fleet down`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
@@ -63,6 +64,7 @@ describe('local fleet and hub foundation', () => {
     const down = await cli(['fleet', 'down'], fleet.env);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(processesMentioning(fleet.dir + '/'), [], 'processes left after fleet down');
+    rmSync(fleet.home, { recursive: true, force: true });
   });
 
   test('members are real clusters: labelled nodes turn Ready, a Deployment gets Ready pods and an EndpointSlice', async () => {
@@ -457,6 +459,7 @@ spec:
       assert.deepEqual(processesMentioning(other.dir + '/'), []);
     } finally {
       blocker.close();
+      rmSync(other.home, { recursive: true, force: true });
     }
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sourceType } from './application.ts';
 import type { ApplicationSource, SourceType } from './application.ts';
+import { validateResource } from './validate.ts';
 
 test('sourceType names every source flavour for an exhaustive switch', () => {
   const cases: Array<[ApplicationSource, SourceType]> = [
@@ -11,4 +12,36 @@ test('sourceType names every source flavour for an exhaustive switch', () => {
     [{ git: { url: 'https://git.example.com/shop.git', kustomize: {} } }, 'git'],
   ];
   for (const [source, expected] of cases) assert.equal(sourceType(source), expected);
+});
+
+test('images accepts kustomize-style rewrites and rejects a tag in name or a repeated name', () => {
+  const app = (images: unknown[], overrideImages?: unknown[]) => ({
+    apiVersion: 'meridian.dev/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'shop', namespace: 'team-a' },
+    spec: {
+      source: { kustomize: { path: '.' } },
+      placement: { clusters: ['eu-west'] },
+      images,
+      ...(overrideImages ? { overrides: [{ clusters: ['eu-west'], images: overrideImages }] } : {}),
+    },
+  });
+  const digest = `sha256:${'0'.repeat(64)}`;
+  const good = validateResource(
+    'Application',
+    app(
+      [
+        { name: 'example/app2', newName: 'registry.example.com:5000/team/app2', newTag: '1.4.2' },
+        { name: 'localhost:5000/db', digest },
+      ],
+      [{ name: 'example/app2', newTag: '1.5.0' }],
+    ),
+  );
+  assert.ok(good.ok, good.ok ? '' : good.message);
+  const withTag = validateResource('Application', app([{ name: 'example/app2:1.0' }]));
+  assert.equal(withTag.ok ? '' : withTag.field, 'spec.images[0].name');
+  const twice = validateResource('Application', app([{ name: 'a' }, { name: 'a', newTag: '2' }]));
+  assert.equal(twice.ok ? '' : twice.message, 'Application team-a/shop: spec.images[1]: duplicate value "a"');
+  const badDigest = validateResource('Application', app([], [{ name: 'a', digest: 'latest' }]));
+  assert.equal(badDigest.ok ? '' : badDigest.field, 'spec.overrides[0].images[0].digest');
 });

@@ -101,6 +101,58 @@ export function sourceType(source: ApplicationSource): SourceType {
   return 'git';
 }
 
+// A repository name as written in image references: an optional registry host (with port),
+// then slash-separated path components; no tag and no digest.
+const IMAGE_NAME = '^([^\\s/:@]+(:[0-9]+)?/)?[^\\s:@]+$';
+
+/** Rewrites one image everywhere it is used, with the semantics of kustomize's `images` field. */
+export const ImageOverride = StrictObject({
+  name: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: IMAGE_NAME,
+    hint: 'an image repository without tag, such as example/app2',
+    description:
+      'Image repository as written in the manifests, without tag or digest (e.g. example/app2); every container image with this repository is rewritten.',
+  }),
+  newName: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: IMAGE_NAME,
+      hint: 'an image repository without tag, such as registry.example.com/app2',
+      description: 'Repository that replaces name (e.g. registry.example.com/team/app2).',
+    }),
+  ),
+  newTag: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$',
+      hint: 'an image tag such as 1.4.2',
+      description: 'Tag that replaces the tag and digest of the image.',
+    }),
+  ),
+  digest: Type.Optional(
+    Type.String({
+      pattern: '^[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$',
+      hint: 'a digest such as sha256:0123…',
+      description:
+        'Digest (sha256:…) that replaces the tag and digest of the image; with newTag, both are kept.',
+    }),
+  ),
+});
+/** Rewrites one image everywhere it is used. */
+export type ImageOverride = Static<typeof ImageOverride>;
+
+/** Image rewrites, one entry per repository. */
+function ImageOverrides(description: string) {
+  return Type.Array(ImageOverride, {
+    maxItems: 100,
+    description,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['name'],
+  });
+}
+
 /** Per-cluster changes layered over the rendered source. */
 export const Override = StrictObject(
   {
@@ -113,6 +165,11 @@ export const Override = StrictObject(
         description:
           'Partial objects merged (strategic merge) into the rendered object with the same apiVersion, kind and name.',
       }),
+    ),
+    images: Type.Optional(
+      ImageOverrides(
+        'Image rewrites for these clusters; an entry replaces the spec.images entry of the same name.',
+      ),
     ),
   },
   { 'x-kubernetes-validations': [CLUSTER_TARGET_RULE] },
@@ -192,6 +249,11 @@ export const ApplicationSpec = StrictObject({
   source: ApplicationSource,
   destinationNamespace: Type.Optional(DnsLabel("Namespace in every cluster; defaults to the Application's.")),
   placement: Placement,
+  images: Type.Optional(
+    ImageOverrides(
+      'Image rewrites applied to every container and init container of every Pod template (kustomize images semantics).',
+    ),
+  ),
   overrides: Type.Optional(Type.Array(Override, { maxItems: 100 })),
   rollout: Type.Optional(Rollout),
   rollback: Type.Optional(Rollback),

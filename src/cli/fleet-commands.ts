@@ -1,6 +1,6 @@
 // `meridian fleet up|status|down|kubeconfig|build`: the local fleet.
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, existsSync } from 'node:fs';
+import { openSync, closeSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -38,6 +38,11 @@ function buildProgress(): { onBuild: BuildProgress; done: () => void } {
         if (!e.step.startsWith('building')) say(`  ${e.step}…`);
       }
       if (!e.step.startsWith('building')) return;
+      if (!e.total) {
+        // `go install` pkg@version: the package count is not known up front.
+        if (e.done % 100 === 1) say(`  ${e.step}: ${e.done} packages compiled so far`);
+        return;
+      }
       if (tty) {
         if (!bar) {
           bar = new cliProgress.SingleBar(
@@ -48,7 +53,7 @@ function buildProgress(): { onBuild: BuildProgress; done: () => void } {
         }
         bar.update(e.done);
       } else {
-        const decile = e.total ? Math.floor((e.done / e.total) * 10) : 0;
+        const decile = Math.floor((e.done / e.total) * 10);
         if (decile !== lastDecile) {
           lastDecile = decile;
           say(`  ${e.step}: ${e.done}/${e.total} packages`);
@@ -78,12 +83,14 @@ async function startLocalHub(): Promise<number> {
       '127.0.0.1:7443',
       '--state-dir',
       dir,
+      // The local fleet's hub may render charts from this checkout (examples/).
+      '--local-source-root',
+      REPO_ROOT,
     ],
     { detached: true, stdio: ['ignore', log, log], env: { ...process.env, MERIDIAN_LOOPBACK_ONLY: '1' } },
   );
   closeSync(log);
   child.unref();
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(join(dir, 'meridian-hub.pid'), `${child.pid}\n`);
   return child.pid!;
 }

@@ -1,6 +1,6 @@
 // `meridian hub`: the controller manager process.
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { runHub } from '../hub/hub.ts';
@@ -32,6 +32,10 @@ export function registerHubCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (needs --tls-key)')
     .option('--tls-key <file>', 'private key for --tls-cert')
     .option('--identity <id>', 'leader-election identity (default: hostname-pid-random)')
+    .option(
+      '--local-source-root <dir>',
+      'let Applications use local chart/kustomize paths inside this directory (development; off by default)',
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -43,6 +47,7 @@ export function registerHubCommand(program: Command): void {
           identity?: string;
           leaseDuration: number;
           stateDir?: string;
+          localSourceRoot?: string;
         },
         cmd: Command,
       ) => {
@@ -66,6 +71,7 @@ export function registerHubCommand(program: Command): void {
           tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
           identity: opts.identity,
           leaseDurationSeconds: opts.leaseDuration,
+          localSourceRoot: opts.localSourceRoot ? resolve(opts.localSourceRoot) : undefined,
           signal: abort.signal,
           onListening: (a) => {
             if (opts.stateDir) writeFileSync(join(opts.stateDir, 'hub.json'), JSON.stringify(a));

@@ -1,6 +1,7 @@
 // The `meridian` command tree and its error handling (exit codes in options.ts).
 import { Command, CommanderError, Option } from 'commander';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
+import { registerAppCommands } from './app-commands.ts';
 import { registerClusterCommands } from './cluster-commands.ts';
 import { registerFleetCommands } from './fleet-commands.ts';
 import { registerHubCommand } from './hub-command.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerFleetCommands(program);
   registerHubCommand(program);
   registerClusterCommands(program);
+  registerAppCommands(program);
   program
     .command('crds')
     .description("print Meridian's CustomResourceDefinitions as YAML (for `kubectl apply -f -` or GitOps)")

@@ -7,6 +7,9 @@ import type { Cluster } from '../api/cluster.ts';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
+import { DeployController } from '../deploy/controller.ts';
+import { cacheRoot } from '../localfleet/binaries.ts';
+import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import { HubAuthorizer } from './auth.ts';
 import { installCrds, installHubBasics } from './crd-install.ts';
@@ -23,6 +26,8 @@ export interface HubOptions {
   readonly identity?: string;
   readonly leaseDurationSeconds?: number;
   readonly signal: AbortSignal;
+  /** Directory Applications may use local chart/kustomize paths from (local development only). */
+  readonly localSourceRoot?: string;
   /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
   readonly onListening?: (address: { host: string; port: number }) => void;
 }
@@ -63,6 +68,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
   const identity = opts.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const metrics = createHubMetrics();
   let controller: ClusterController | undefined;
+  let deploy: DeployController | undefined;
   let crdsReady = false;
 
   await installHubBasics(hub);
@@ -105,17 +111,30 @@ export async function runHub(opts: HubOptions): Promise<void> {
         metrics.isLeader.set(1);
         controller = new ClusterController({ hub, log, metrics });
         await controller.start();
+        deploy = new DeployController({
+          hub,
+          clusters: controller.clusters,
+          members: controller.members,
+          log,
+          metrics,
+          cacheDir: join(cacheRoot(), 'sources'),
+          localSourceRoot: opts.localSourceRoot,
+        });
+        await deploy.start();
         log.info('controllers started');
       }),
     () =>
       chain(async () => {
         metrics.isLeader.set(0);
+        await deploy?.stop();
         await controller?.stop();
+        deploy = undefined;
         controller = undefined;
         log.info('controllers stopped');
       }),
   );
   await transition;
+  await deploy?.stop();
   await controller?.stop();
   await http.stop();
   log.info('hub stopped');

@@ -31,7 +31,7 @@ export interface KubeList<T> {
   readonly metadata: { resourceVersion?: string; continue?: string };
 }
 
-interface ResourceInfo {
+export interface ResourceInfo {
   readonly plural: string;
   readonly namespaced: boolean;
 }
@@ -116,6 +116,16 @@ export class ClusterClient {
     return p;
   }
 
+  /** Plural name and scope of a kind, from discovery; undefined when the cluster does not serve it. */
+  async resourceInfo(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
+    try {
+      return (await this.groupResources(apiVersion)).get(kind);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
   /** The REST path of a kind (and optionally one object of it), found through discovery. */
   async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
     let info: ResourceInfo | undefined;
@@ -136,16 +146,33 @@ export class ClusterClient {
   }
 
   /** Server-side apply under Meridian's field manager. Conflicts are errors unless `force`. */
-  async apply<T extends KubeObject>(obj: T, opts: { force?: boolean; dryRun?: boolean } = {}): Promise<T> {
+  async apply<T extends KubeObject>(
+    obj: T,
+    opts: { force?: boolean; dryRun?: boolean; fieldManager?: string } = {},
+  ): Promise<T> {
     const p = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     return this.rest.request<T>('PATCH', p, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
       query: {
-        fieldManager: FIELD_MANAGER,
+        fieldManager: opts.fieldManager ?? FIELD_MANAGER,
         force: opts.force ? true : undefined,
         dryRun: opts.dryRun ? 'All' : undefined,
       },
+    });
+  }
+
+  /** JSON merge patch, for small imperative changes such as one annotation. */
+  async mergePatch<T extends KubeObject>(
+    ref: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>,
+    patch: unknown,
+    fieldManager = FIELD_MANAGER,
+  ): Promise<T> {
+    const p = await this.path(ref.apiVersion, ref.kind, ref.metadata.namespace, ref.metadata.name);
+    return this.rest.request<T>('PATCH', p, {
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      query: { fieldManager },
     });
   }
 

@@ -21,6 +21,8 @@ export class KubeApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The Status object's details (e.g. causes naming invalid fields), when the server sent one. */
+    readonly details?: { causes?: { field?: string; message?: string; reason?: string }[] },
   ) {
     super(message);
     this.name = 'KubeApiError';
@@ -86,12 +88,17 @@ export class KubeRest {
             resolve(parsed as T);
             return;
           }
-          const st = (parsed ?? {}) as { reason?: string; message?: string };
+          const st = (parsed ?? {}) as {
+            reason?: string;
+            message?: string;
+            details?: KubeApiError['details'];
+          };
           reject(
             new KubeApiError(
               status,
               st.reason ?? `HTTP${status}`,
               st.message ?? `${method} ${path}: HTTP ${status} ${text.slice(0, 200)}`,
+              st.details,
             ),
           );
         });

@@ -124,6 +124,8 @@ export async function startHub(fleet: TestFleet, identity: string, port: number)
       `127.0.0.1:${port}`,
       '--identity',
       identity,
+      '--local-source-root',
+      REPO_ROOT,
     ],
     { env: { ...process.env, ...fleet.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -1,0 +1,242 @@
+// `meridian app apply|status|history|diff|rollback`: the deploy service from the command line.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { API_VERSION } from '../api/group.ts';
+import type { Application } from '../api/application.ts';
+import type { ApplicationRevision } from '../api/application-revision.ts';
+import { validateResource } from '../api/validate.ts';
+import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
+import { MeridianError, errorMessage } from '../kube/errors.ts';
+import { APP_LABEL, ROLLBACK_ANNOTATION } from '../deploy/controller.ts';
+import { driftedFields } from '../deploy/drift.ts';
+import { objectRef } from '../deploy/apply.ts';
+import { ClusterClient as Client, loadKubeConfig } from '../kube/cluster-client.ts';
+import type { Cluster } from '../api/cluster.ts';
+import { printTable } from './fleet-commands.ts';
+import { hubClient, type HubFlags } from './hub-connection.ts';
+
+/** The CLI's own field manager, so it never takes fields (like finalizers) the controller owns. */
+const CLI_MANAGER = 'meridian-cli';
+
+function readApplications(file: string): Application[] {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MeridianError(
+      'FileNotFound',
+      `${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
+    );
+  }
+  const docs = parseAllDocuments(text);
+  const out: Application[] = [];
+  docs.forEach((d, i) => {
+    if (d.errors.length > 0)
+      throw new MeridianError('InvalidYaml', `${file}: document ${i + 1}: ${d.errors[0]!.message}`, 2);
+    const obj = d.toJS() as unknown;
+    if (obj === null || obj === undefined) return;
+    const v = validateResource('Application', obj);
+    if (!v.ok) throw new MeridianError('Invalid', `${file}: ${v.message}`, 2);
+    out.push(obj as Application);
+  });
+  if (out.length === 0) throw new MeridianError('Invalid', `${file}: no Application in it`, 2);
+  return out;
+}
+
+async function getApp(hub: ClusterClient, name: string, ns: string): Promise<Application> {
+  const app = await hub.get<Application & KubeObject>(API_VERSION, 'Application', name, ns);
+  if (!app) throw new MeridianError('NotFound', `Application ${ns}/${name} does not exist`, 3);
+  return app;
+}
+
+async function memberClient(hub: ClusterClient, cluster: string): Promise<ClusterClient> {
+  const c = await hub.get<Cluster & KubeObject>(API_VERSION, 'Cluster', cluster);
+  if (!c) throw new MeridianError('NotFound', `cluster ${cluster} does not exist`, 3);
+  const ref = c.spec.kubeconfigSecretRef;
+  const secret = await hub.get<KubeObject & { data?: Record<string, string> }>(
+    'v1',
+    'Secret',
+    ref.name,
+    ref.namespace,
+  );
+  const data = secret?.data?.[ref.key];
+  if (!data)
+    throw new MeridianError(
+      'CredentialsMissing',
+      `cluster ${cluster}: credentials secret ${ref.namespace}/${ref.name} is missing`,
+    );
+  return new Client(
+    cluster,
+    loadKubeConfig({ yaml: Buffer.from(data, 'base64').toString() }, c.spec.context),
+  );
+}
+
+export function registerAppCommands(program: Command): void {
+  const app = program
+    .command('app')
+    .description('deploy applications to the fleet: apply, status, history, diff, rollback');
+  const nsOpt = (c: Command): Command =>
+    c.option('-n, --namespace <ns>', 'namespace of the Application', 'default');
+
+  nsOpt(
+    app
+      .command('apply')
+      .description('create or update Applications from a YAML file (validated before anything is sent)')
+      .requiredOption('-f, --filename <file>', 'YAML file with one or more Applications ("-" for stdin)'),
+  ).action(async (opts: { filename: string; namespace: string }, cmd: Command) => {
+    const apps = readApplications(opts.filename);
+    const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+    for (const a of apps) {
+      a.metadata.namespace ??= opts.namespace;
+      await hub.apply(a as unknown as KubeObject, { fieldManager: CLI_MANAGER, force: true });
+      process.stdout.write(`application ${a.metadata.namespace}/${a.metadata.name} applied\n`);
+    }
+  });
+
+  nsOpt(app.command('status').description('per-cluster rollout state of an Application').argument('<name>'))
+    .option('-w, --watch', 'keep printing until the rollout settles')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(
+      async (name: string, opts: { namespace: string; watch?: boolean; output: string }, cmd: Command) => {
+        const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+        for (;;) {
+          const a = await getApp(hub, name, opts.namespace);
+          const st = a.status;
+          if (opts.output === 'json') process.stdout.write(`${JSON.stringify(st ?? {}, null, 2)}\n`);
+          else {
+            process.stdout.write(
+              `Application ${opts.namespace}/${name}: revision ${st?.revision ?? '-'}, phase ${st?.phase ?? 'Pending'}, ready ${st?.readyClusters ?? '0/0'}\n`,
+            );
+            const rows = [['CLUSTER', 'REVISION', 'PHASE', 'DRIFTED', 'MESSAGE']];
+            for (const c of st?.clusters ?? []) {
+              rows.push([
+                c.name,
+                c.revision === undefined ? '-' : String(c.revision),
+                c.phase,
+                c.drifted ? 'yes' : 'no',
+                c.message ?? '',
+              ]);
+            }
+            printTable(rows);
+            for (const c of st?.conditions ?? []) {
+              if (c.status !== 'True' || c.type !== 'Ready')
+                process.stdout.write(`  ${c.type}=${c.status} ${c.reason}: ${c.message}\n`);
+            }
+          }
+          const settled = st?.phase && !['Progressing', 'RollingBack'].includes(st.phase);
+          if (!opts.watch || settled) break;
+          await new Promise((r) => setTimeout(r, 1_000));
+          process.stdout.write('\n');
+        }
+      },
+    );
+
+  nsOpt(
+    app.command('history').description('revisions of an Application and how each ended').argument('<name>'),
+  ).action(async (name: string, opts: { namespace: string }, cmd: Command) => {
+    const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+    const a = await getApp(hub, name, opts.namespace);
+    const revs = await hub.list<ApplicationRevision & KubeObject>(API_VERSION, 'ApplicationRevision', {
+      namespace: opts.namespace,
+      labelSelector: `${APP_LABEL}=${name}`,
+    });
+    const commit = new Map(revs.items.map((r) => [r.spec.revision, r.spec.sourceCommit ?? '']));
+    const rows = [['REVISION', 'DIGEST', 'OUTCOME', 'STARTED', 'FINISHED', 'COMMIT', 'STORED']];
+    for (const h of [...(a.status?.history ?? [])].reverse()) {
+      rows.push([
+        String(h.revision),
+        h.digest.slice(0, 19),
+        h.outcome,
+        h.startedAt ?? '-',
+        h.finishedAt ?? '-',
+        (commit.get(h.revision) ?? '').slice(0, 12) || '-',
+        commit.has(h.revision) ? 'yes' : 'pruned',
+      ]);
+    }
+    printTable(rows);
+  });
+
+  nsOpt(
+    app
+      .command('diff')
+      .description('per-cluster difference between the current revision and the live objects')
+      .argument('<name>'),
+  )
+    .option('--cluster <name>', 'only this cluster')
+    .action(async (name: string, opts: { namespace: string; cluster?: string }, cmd: Command) => {
+      const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+      const a = await getApp(hub, name, opts.namespace);
+      const revNo = a.status?.revision;
+      if (revNo === undefined)
+        throw new MeridianError('NotReady', `Application ${opts.namespace}/${name} has no revision yet`, 3);
+      const rev = await hub.get<ApplicationRevision & KubeObject>(
+        API_VERSION,
+        'ApplicationRevision',
+        `${name}-${revNo}`,
+        opts.namespace,
+      );
+      if (!rev) throw new MeridianError('NotFound', `revision ${revNo} of ${name} is not stored`, 3);
+      let differences = 0;
+      for (const [cluster, objects] of Object.entries(rev.spec.clusters)) {
+        if (opts.cluster && cluster !== opts.cluster) continue;
+        const client = await memberClient(hub, cluster);
+        process.stdout.write(`--- cluster ${cluster} (revision ${revNo})\n`);
+        for (const o of objects as KubeObject[]) {
+          const live = await client.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+          if (!live) {
+            differences++;
+            process.stdout.write(`+ ${objectRef(o)}: missing, would be created\n`);
+            continue;
+          }
+          const wouldBe = await client.apply(o, { dryRun: true, force: true });
+          const fields = driftedFields(live, wouldBe);
+          if (fields.length > 0) {
+            differences++;
+            process.stdout.write(`~ ${objectRef(o)}: ${fields.join(', ')}\n`);
+          }
+        }
+      }
+      if (differences === 0) process.stdout.write('no differences\n');
+      else process.exitCode = 1;
+    });
+
+  nsOpt(
+    app
+      .command('rollback')
+      .description('put every cluster back on an earlier revision and hold it there until the spec changes')
+      .argument('<name>'),
+  )
+    .option('--to <revision>', 'revision to go back to (default: the last one that was Healthy everywhere)')
+    .action(async (name: string, opts: { namespace: string; to?: string }, cmd: Command) => {
+      const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+      const a = await getApp(hub, name, opts.namespace);
+      if (opts.to !== undefined && !/^\d+$/.test(opts.to)) {
+        throw new MeridianError('InvalidArgument', `--to: must be a revision number, got "${opts.to}"`, 2);
+      }
+      const status = a.status as { lastGoodRevision?: number } | undefined;
+      const to =
+        opts.to ?? (status?.lastGoodRevision !== undefined ? String(status.lastGoodRevision) : undefined);
+      if (to === undefined)
+        throw new MeridianError(
+          'NotFound',
+          `Application ${opts.namespace}/${name} has no Healthy revision to go back to`,
+          3,
+        );
+      const rev = await hub.get(API_VERSION, 'ApplicationRevision', `${name}-${to}`, opts.namespace);
+      if (!rev)
+        throw new MeridianError(
+          'NotFound',
+          `revision ${to} of ${opts.namespace}/${name} is not stored (see \`meridian app history ${name}\`)`,
+          3,
+        );
+      await hub.mergePatch(
+        { apiVersion: API_VERSION, kind: 'Application', metadata: { name, namespace: opts.namespace } },
+        { metadata: { annotations: { [ROLLBACK_ANNOTATION]: `${to}@${new Date().toISOString()}` } } },
+        CLI_MANAGER,
+      );
+      process.stdout.write(
+        `rollback of ${opts.namespace}/${name} to revision ${to} requested; follow it with \`meridian app status ${name} -w\`\n`,
+      );
+    });
+}

@@ -1,0 +1,775 @@
+// The Application controller: render → revision → plan → apply → observe, level-triggered. Each
+// reconcile reads the Application, its revisions, the Clusters and the members' live objects
+// from caches, asks the pure planner what to do, does it, and writes status. Everything it needs
+// to continue after a restart is in the hub (status and ApplicationRevisions).
+import { API_VERSION } from '../api/group.ts';
+import type { Application, ApplicationStatus } from '../api/application.ts';
+import type { ApplicationRevision } from '../api/application-revision.ts';
+import type { Cluster } from '../api/cluster.ts';
+import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
+import { setCondition, type Condition } from '../kube/conditions.ts';
+import { errorMessage } from '../kube/errors.ts';
+import { recordEvent } from '../kube/events.ts';
+import { Informer } from '../kube/informer.ts';
+import { WorkQueue, type ReconcileResult } from '../kube/work-queue.ts';
+import type { MemberConnections } from '../fleet/member-connections.ts';
+import type { HubMetrics } from '../hub/metrics.ts';
+import type { Logger } from '../logging/logger.ts';
+import { applyAll, dryRun, ensureNamespace, objectKey, objectRef, prune } from './apply.ts';
+import { driftedFields } from './drift.ts';
+import { MemberObjectWatch } from './member-watch.ts';
+import { resolvePlacement } from './placement.ts';
+import { renderApplication } from './render.ts';
+import { createRevision, revisionsOf, revisionsToPrune } from './revisions.ts';
+import { planRollout, rollbackPolicy, type PlanDecision, type PlanInput } from './rollout-plan.ts';
+import { targetFromCluster } from './targets.ts';
+import type { DeployError, RenderOutcome, TargetCluster, WorkloadHealth } from './types.ts';
+import { planWaves } from './waves.ts';
+import { assessHealth } from './workload-health.ts';
+
+export const FINALIZER = 'meridian.dev/cleanup';
+export const APP_LABEL = 'meridian.dev/application';
+/** `meridian app rollback` writes `<revision>@<request time>` here; each value is handled once. */
+export const ROLLBACK_ANNOTATION = 'meridian.dev/rollback-to';
+/** Any new value re-fetches the source now (a poke for git sources). */
+export const REFRESH_ANNOTATION = 'meridian.dev/refresh';
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
+
+export interface DeployControllerOptions {
+  readonly hub: ClusterClient;
+  readonly clusters: Informer<Cluster>;
+  readonly members: MemberConnections;
+  readonly log: Logger;
+  readonly metrics: HubMetrics;
+  readonly cacheDir: string;
+  /** How often a git source is polled for new commits. */
+  readonly gitPollMs?: number;
+  /** Directory local chart/kustomize paths may be read from; unset = local paths refused. */
+  readonly localSourceRoot?: string;
+}
+
+interface CachedRender {
+  readonly key: string;
+  readonly at: number;
+  readonly outcome: RenderOutcome;
+}
+
+/** Internal bookkeeping kept in status so a restarted hub continues where the last one stopped. */
+interface DeployStatus extends ApplicationStatus {
+  digest?: string;
+  lastGoodRevision?: number;
+  blockedDigest?: string;
+  mode?: 'RollingOut' | 'RollingBack';
+  rollbackCause?: string;
+  handledRollbackRequest?: string;
+  waveHealthySince?: Record<string, string>;
+  clusters?: (NonNullable<ApplicationStatus['clusters']>[number] & {
+    appliedAt?: string;
+    applyError?: string;
+  })[];
+}
+
+const appKey = (a: { metadata: { namespace?: string; name: string } }): string =>
+  `${a.metadata.namespace}/${a.metadata.name}`;
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+export function formatDeployError(e: DeployError): string {
+  const where = [e.cluster ? `cluster ${e.cluster}` : '', e.object ?? '', e.field ?? '']
+    .filter(Boolean)
+    .join(': ');
+  return where ? `${where}: ${e.message}` : e.message;
+}
+
+export class DeployController {
+  readonly apps: Informer<Application>;
+  readonly revisions: Informer<ApplicationRevision>;
+  private readonly queue: WorkQueue;
+  private readonly watch: MemberObjectWatch;
+  private readonly renders = new Map<string, CachedRender>();
+  /** Objects whose live state changed since the last drift check, per app key. */
+  private readonly dirty = new Map<string, Set<string>>();
+
+  constructor(private readonly opts: DeployControllerOptions) {
+    this.apps = new Informer<Application>(opts.hub, API_VERSION, 'Application', {
+      onError: (err) => opts.log.warn({ err }, 'application watch failed; retrying'),
+    });
+    this.revisions = new Informer<ApplicationRevision>(opts.hub, API_VERSION, 'ApplicationRevision', {
+      onError: (err) => opts.log.warn({ err }, 'revision watch failed; retrying'),
+    });
+    this.queue = new WorkQueue((k) => this.reconcile(k), {
+      concurrency: 4,
+      onError: (key, err, attempt) => {
+        opts.metrics.reconciles.inc({ controller: 'application', result: 'error' });
+        opts.log.warn({ application: key, err: errorMessage(err), attempt }, 'application reconcile failed');
+      },
+    });
+    this.watch = new MemberObjectWatch(opts.members, opts.log, (cluster, _ev, obj) => {
+      const owner = obj.metadata.labels?.[APP_LABEL];
+      if (!owner) return;
+      const [ns, name] = owner.split('.', 2) as [string, string];
+      const key = `${ns}/${name}`;
+      let set = this.dirty.get(key);
+      if (!set) this.dirty.set(key, (set = new Set()));
+      set.add(`${cluster}#${objectKey(obj)}`);
+      this.queue.add(key);
+    });
+  }
+
+  async start(): Promise<void> {
+    this.apps.start();
+    this.revisions.start();
+    await Promise.all([this.apps.waitForSync(), this.revisions.waitForSync()]);
+    this.apps.on((_ev, a) => this.queue.add(appKey(a)));
+    this.revisions.on((_ev, r) => this.queue.add(`${r.metadata.namespace}/${r.spec.application}`));
+    // Placement, readiness and versions of clusters feed every Application.
+    this.opts.clusters.on(() => {
+      for (const a of this.apps.list()) this.queue.add(appKey(a));
+    });
+    for (const a of this.apps.list()) this.queue.add(appKey(a));
+  }
+
+  async stop(): Promise<void> {
+    this.queue.stop();
+    await Promise.all([this.apps.stop(), this.revisions.stop(), this.watch.stopAll()]);
+  }
+
+  private targets(): TargetCluster[] {
+    return this.opts.clusters.list().map(targetFromCluster);
+  }
+
+  private isNamespaced = (cluster: string, apiVersion: string, kind: string): boolean | undefined => {
+    // Discovery answers asynchronously; rendering needs a synchronous answer, so the well-known
+    // kinds are answered here and the rest resolved from the cluster's cached discovery.
+    return namespacedByKind(cluster, apiVersion, kind, this.discovered);
+  };
+  private readonly discovered = new Map<string, boolean>();
+
+  private async discover(cluster: string, apiVersion: string, kind: string): Promise<void> {
+    const key = `${cluster}|${apiVersion}|${kind}`;
+    if (this.discovered.has(key)) return;
+    const conn = this.opts.members.get(cluster);
+    if (!conn) return;
+    const info = await conn.client.resourceInfo(apiVersion, kind).catch(() => undefined);
+    if (info) this.discovered.set(key, info.namespaced);
+  }
+
+  private async render(
+    app: Application,
+    targets: readonly TargetCluster[],
+    revision: number,
+  ): Promise<RenderOutcome> {
+    const key = JSON.stringify([
+      app.metadata.generation,
+      app.metadata.annotations?.[REFRESH_ANNOTATION] ?? '',
+      targets.map((t) => [t.name, t.region, t.zone, t.kubernetesVersion, t.labels]),
+    ]);
+    const cached = this.renders.get(appKey(app));
+    const isGit = 'git' in app.spec.source;
+    const fresh =
+      cached && cached.key === key && (!isGit || Date.now() - cached.at < (this.opts.gitPollMs ?? 30_000));
+    if (fresh) return cached.outcome;
+    let outcome = await renderApplication(app, [...targets], {
+      revision,
+      isNamespaced: this.isNamespaced,
+      cacheDir: this.opts.cacheDir,
+      localRoot: this.opts.localSourceRoot,
+    });
+    if (!outcome.ok && outcome.errors.some((e) => e.code === 'UnknownKind')) {
+      // Learn the kinds the render met through discovery, then render once more.
+      await Promise.all(
+        outcome.errors
+          .filter((e) => e.code === 'UnknownKind' && e.cluster)
+          .map((e) => {
+            const m = /kind (\S+) \(apiVersion (\S+)\)/.exec(e.message);
+            return m ? this.discover(e.cluster!, m[2]!, m[1]!) : Promise.resolve();
+          }),
+      );
+      outcome = await renderApplication(app, [...targets], {
+        revision,
+        isNamespaced: this.isNamespaced,
+        cacheDir: this.opts.cacheDir,
+      });
+    }
+    this.renders.set(appKey(app), { key, at: Date.now(), outcome });
+    return outcome;
+  }
+
+  private async writeStatus(app: Application, status: DeployStatus): Promise<void> {
+    const current = JSON.stringify(app.status ?? {});
+    if (current === JSON.stringify(status)) return;
+    await this.opts.hub.applyStatus({
+      apiVersion: API_VERSION,
+      kind: 'Application',
+      metadata: { name: app.metadata.name, namespace: app.metadata.namespace },
+      status,
+    } as KubeObject);
+  }
+
+  private event(app: Application, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.opts.log.info({ application: appKey(app), reason }, message);
+    void recordEvent(this.opts.hub, { regarding: app as unknown as KubeObject, type, reason, message }).catch(
+      () => undefined,
+    );
+  }
+
+  private conditionsWith(status: DeployStatus, c: Omit<Condition, 'lastTransitionTime'>): Condition[] {
+    return setCondition(status.conditions as Condition[] | undefined, c, new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [ns, name] = key.split('/') as [string, string];
+    const app = this.apps.get(name, ns);
+    if (!app) {
+      this.renders.delete(key);
+      this.dirty.delete(key);
+      return;
+    }
+    const revs = revisionsOf(app, this.revisions.list());
+    if (app.metadata.deletionTimestamp) return this.finalize(app, revs);
+    if (!(app.metadata.finalizers as string[] | undefined)?.includes(FINALIZER)) {
+      await this.opts.hub.apply(
+        {
+          apiVersion: API_VERSION,
+          kind: 'Application',
+          metadata: { name, namespace: ns, finalizers: [FINALIZER] },
+        },
+        { force: true },
+      );
+    }
+    const status: DeployStatus = structuredClone((app.status ?? {}) as DeployStatus);
+    const gen = app.metadata.generation;
+
+    // 1. Placement.
+    const all = this.targets();
+    const placement = resolvePlacement(app.spec.placement, all);
+    if (!placement.ok) {
+      status.conditions = this.conditionsWith(status, {
+        type: 'Ready',
+        status: 'False',
+        reason: 'InvalidPlacement',
+        message: `Application ${key}: ${placement.errors.map(formatDeployError).join('; ')}`,
+        observedGeneration: gen,
+      });
+      await this.writeStatus(app, status);
+      return { requeueAfterMs: 30_000 };
+    }
+    const targets = placement.targets;
+
+    // 2. Render every cluster; any error anywhere changes nothing anywhere.
+    const nextNumber = (revs[0]?.spec.revision ?? 0) + 1;
+    const rendered = await this.render(app, targets, nextNumber);
+    if (!rendered.ok) {
+      const msg = rendered.errors.slice(0, 3).map(formatDeployError).join('; ');
+      status.conditions = this.conditionsWith(status, {
+        type: 'Ready',
+        status: 'False',
+        reason: 'RenderFailed',
+        message: `Application ${key}: ${msg}${rendered.errors.length > 3 ? ` (and ${rendered.errors.length - 3} more)` : ''}`,
+        observedGeneration: gen,
+      });
+      if (JSON.stringify(status.conditions) !== JSON.stringify(app.status?.conditions)) {
+        this.event(app, 'Warning', 'RenderFailed', msg);
+      }
+      await this.writeStatus(app, status);
+      return { requeueAfterMs: 30_000 };
+    }
+
+    // 3. The revision of this content: reuse one with the same digest, else validate and create.
+    let desired = revs.find((r) => r.spec.digest === rendered.digest);
+    if (!desired) {
+      const errors: DeployError[] = [];
+      const namespace = app.spec.destinationNamespace ?? ns;
+      await Promise.all(
+        rendered.clusters.map(async (rc) => {
+          const conn = this.opts.members.get(rc.cluster);
+          if (!conn) return; // Unreachable now: validated when it returns, before anything is applied there.
+          errors.push(...(await dryRun(conn.client, rc.objects, namespace)));
+        }),
+      );
+      if (errors.length > 0) {
+        const msg = errors.slice(0, 3).map(formatDeployError).join('; ');
+        status.conditions = this.conditionsWith(status, {
+          type: 'Ready',
+          status: 'False',
+          reason: 'ValidationFailed',
+          message: `Application ${key}: ${msg}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`,
+          observedGeneration: gen,
+        });
+        if (JSON.stringify(status.conditions) !== JSON.stringify(app.status?.conditions)) {
+          this.event(app, 'Warning', 'ValidationFailed', msg);
+        }
+        await this.writeStatus(app, status);
+        return { requeueAfterMs: 30_000 };
+      }
+      desired = await createRevision(
+        this.opts.hub,
+        app,
+        nextNumber,
+        rendered.digest,
+        rendered.clusters,
+        rendered.sourceCommit,
+      );
+      this.event(
+        app,
+        'Normal',
+        'RevisionCreated',
+        `revision ${nextNumber} (${rendered.digest.slice(0, 19)}…) for ${targets.map((t) => t.name).join(', ')}`,
+      );
+      status.history = [
+        ...(status.history ?? []),
+        {
+          revision: nextNumber,
+          digest: rendered.digest,
+          outcome: 'Progressing' as const,
+          startedAt: iso(Date.now()),
+        },
+      ].slice(-(app.spec.revisionHistoryLimit ?? 10));
+      revs.unshift(desired);
+    }
+    const byNumber = new Map(revs.map((r) => [r.spec.revision, r]));
+
+    // 4. A manual rollback request: go back to that revision everywhere and hold there.
+    const rollbackReq = app.metadata.annotations?.[ROLLBACK_ANNOTATION];
+    if (rollbackReq && rollbackReq !== status.handledRollbackRequest) {
+      status.handledRollbackRequest = rollbackReq;
+      const to = Number(rollbackReq.split('@')[0]) || status.lastGoodRevision;
+      const target = to !== undefined ? byNumber.get(to) : undefined;
+      if (target && target.spec.revision !== desired.spec.revision) {
+        status.lastGoodRevision = target.spec.revision;
+        status.blockedDigest = desired.spec.digest;
+        status.mode = 'RollingBack';
+        status.rollbackCause = `manual rollback to revision ${target.spec.revision}`;
+        this.event(app, 'Normal', 'RollbackRequested', status.rollbackCause);
+      } else {
+        this.event(
+          app,
+          'Warning',
+          'RollbackRejected',
+          `revision ${rollbackReq.split('@')[0]} does not exist or is already the current one`,
+        );
+      }
+    }
+
+    // 5. Observe every placed cluster.
+    const waves = planWaves(app.spec.rollout, targets);
+    if (!waves.ok) {
+      status.conditions = this.conditionsWith(status, {
+        type: 'Ready',
+        status: 'False',
+        reason: 'InvalidRollout',
+        message: `Application ${key}: ${waves.errors.map(formatDeployError).join('; ')}`,
+        observedGeneration: gen,
+      });
+      await this.writeStatus(app, status);
+      return { requeueAfterMs: 30_000 };
+    }
+    const deadline = app.spec.rollout?.progressDeadlineSeconds ?? 600;
+    const prevClusters = new Map((status.clusters ?? []).map((c) => [c.name, c]));
+    const observed: Record<string, PlanInput['clusters'][string]> = {};
+    for (const t of targets) {
+      const prev = prevClusters.get(t.name);
+      const reachable = t.ready && this.opts.members.get(t.name) !== undefined && !this.watch.failing(t.name);
+      let health: WorkloadHealth | undefined;
+      const appliedRev = prev?.revision !== undefined ? byNumber.get(prev.revision) : undefined;
+      if (reachable && appliedRev && !prev?.applyError) {
+        health = await this.health(
+          t.name,
+          appliedRev,
+          Date.parse(prev?.appliedAt ?? '') || Date.now(),
+          deadline,
+        );
+      }
+      observed[t.name] = {
+        reachable,
+        appliedRevision: prev?.revision,
+        appliedAt: prev?.appliedAt ? Date.parse(prev.appliedAt) : undefined,
+        applyError: prev?.applyError,
+        health,
+      };
+    }
+    const lastGood =
+      status.lastGoodRevision !== undefined ? byNumber.get(status.lastGoodRevision) : undefined;
+    const input: PlanInput = {
+      generation: gen ?? 0,
+      desired: { revision: desired.spec.revision, digest: desired.spec.digest },
+      lastGood: lastGood ? { revision: lastGood.spec.revision, digest: lastGood.spec.digest } : undefined,
+      blockedDigest: status.blockedDigest,
+      waves: waves.waves,
+      maxUnavailableClusters: app.spec.rollout?.maxUnavailableClusters ?? 0,
+      rollback: rollbackPolicy(app.spec.rollback),
+      mode: status.mode ?? 'RollingOut',
+      clusters: observed,
+      now: Date.now(),
+      waveHealthySince: Object.fromEntries(
+        Object.entries(status.waveHealthySince ?? {}).map(([k, v]) => [k, Date.parse(v)]),
+      ),
+      progressDeadlineSeconds: deadline,
+      rollbackCause: status.rollbackCause,
+    };
+    const decision = planRollout(input);
+
+    // 6. Act.
+    const clusterStatus = new Map(
+      targets.map((t) => [
+        t.name,
+        { ...(prevClusters.get(t.name) ?? { name: t.name, phase: 'Pending' as const }) },
+      ]),
+    );
+    await Promise.all(
+      decision.apply.map(async ({ cluster, revision }) => {
+        const rev = byNumber.get(revision);
+        const cs = clusterStatus.get(cluster)!;
+        const objects = rev?.spec.clusters[cluster] as KubeObject[] | undefined;
+        if (!rev || !objects) {
+          cs.message = `revision ${revision} has no manifests for this cluster`;
+          return;
+        }
+        const previous =
+          cs.revision !== undefined
+            ? (byNumber.get(cs.revision)?.spec.clusters[cluster] as KubeObject[] | undefined)
+            : undefined;
+        const err = await this.applyTo(app, cluster, objects, previous);
+        cs.revision = revision;
+        cs.appliedAt = iso(Date.now());
+        if (err) {
+          cs.applyError = formatDeployError(err);
+          this.event(app, 'Warning', 'ApplyFailed', cs.applyError);
+        } else delete cs.applyError;
+      }),
+    );
+
+    // 7. Drift: objects that changed in members since last look, where nothing is being applied.
+    const applying = new Set(decision.apply.map((a) => a.cluster));
+    await this.checkDrift(app, clusterStatus, byNumber, applying);
+
+    // 8. Clusters that left the placement: remove what Meridian put there.
+    for (const [cname, prev] of prevClusters) {
+      if (clusterStatus.has(cname)) continue;
+      const objs =
+        prev.revision !== undefined
+          ? (byNumber.get(prev.revision)?.spec.clusters[cname] as KubeObject[] | undefined)
+          : undefined;
+      const conn = this.opts.members.get(cname);
+      if (objs && conn) {
+        const errs = await prune(conn.client, objs, []);
+        if (errs.length > 0) {
+          clusterStatus.set(cname, {
+            ...prev,
+            message: `cleanup failed: ${errs.map(formatDeployError).join('; ')}`,
+          });
+          continue;
+        }
+      }
+      this.event(
+        app,
+        'Normal',
+        'ClusterRemoved',
+        `cluster ${cname} left the placement; its objects were removed`,
+      );
+    }
+
+    // 9. Status.
+    this.applyDecision(app, status, decision, clusterStatus, desired, gen);
+    if (decision.blockDigest) {
+      this.event(app, 'Warning', 'RollingBack', decision.rollbackCause ?? 'rolling back');
+    }
+    if (decision.phase !== app.status?.phase) {
+      this.opts.metrics.reconciles.inc({ controller: 'application', result: `phase-${decision.phase}` });
+      if (decision.phase === 'RolledBack')
+        this.event(
+          app,
+          'Warning',
+          'RolledBack',
+          `every cluster is back on revision ${status.lastGoodRevision}: ${status.rollbackCause ?? ''}`,
+        );
+      if (decision.phase === 'Healthy')
+        this.event(
+          app,
+          'Normal',
+          'RolloutComplete',
+          `revision ${desired.spec.revision} is Healthy in every cluster`,
+        );
+    }
+    await this.writeStatus(app, status);
+    await this.pruneHistory(app, revs, status);
+    this.opts.metrics.reconciles.inc({ controller: 'application', result: 'ok' });
+    const busy =
+      decision.phase === 'Progressing' || decision.phase === 'RollingBack' || decision.apply.length > 0;
+    const idleMs = 'git' in app.spec.source ? (this.opts.gitPollMs ?? 30_000) : 30_000;
+    const untilRecheck =
+      decision.recheckAt !== undefined ? Math.max(100, decision.recheckAt - Date.now()) : idleMs;
+    return { requeueAfterMs: busy ? Math.min(1_000, untilRecheck) : Math.min(idleMs, untilRecheck) };
+  }
+
+  private applyDecision(
+    app: Application,
+    status: DeployStatus,
+    d: PlanDecision,
+    clusterStatus: Map<string, NonNullable<DeployStatus['clusters']>[number]>,
+    desired: ApplicationRevision,
+    gen: number | undefined,
+  ): void {
+    status.observedGeneration = gen;
+    status.revision = desired.spec.revision;
+    status.digest = desired.spec.digest;
+    status.phase = d.phase;
+    status.mode = d.mode;
+    if (d.newLastGood) status.lastGoodRevision = d.newLastGood.revision;
+    if (d.blockDigest) {
+      status.blockedDigest = d.blockDigest;
+      status.rollbackCause = d.rollbackCause;
+    }
+    if (status.blockedDigest && status.blockedDigest !== desired.spec.digest && d.mode === 'RollingOut') {
+      // The spec moved on: the block only ever held the rolled-back content.
+      delete status.blockedDigest;
+    }
+    for (const [cname, cp] of Object.entries(d.clusterPhases)) {
+      const cs = clusterStatus.get(cname);
+      if (!cs) continue;
+      cs.phase = cp.phase;
+      cs.message = cs.applyError ?? cp.message;
+    }
+    status.clusters = [...clusterStatus.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const healthy = status.clusters.filter((c) => c.phase === 'Healthy').length;
+    status.readyClusters = `${healthy}/${status.clusters.length}`;
+    let conds = status.conditions as Condition[] | undefined;
+    for (const c of d.conditions) conds = setCondition(conds, { ...c, observedGeneration: gen }, new Date());
+    status.conditions = conds;
+    const now = iso(Date.now());
+    status.history = (status.history ?? []).map((h) => {
+      if (h.outcome !== 'Progressing') return h;
+      if (h.revision === desired.spec.revision && d.phase === 'Healthy')
+        return { ...h, outcome: 'Succeeded', finishedAt: now };
+      if (h.revision === desired.spec.revision && (d.phase === 'RolledBack' || d.phase === 'RollingBack'))
+        return { ...h, outcome: 'RolledBack', finishedAt: now };
+      if (h.revision === desired.spec.revision && d.phase === 'Failed')
+        return { ...h, outcome: 'Failed', finishedAt: now };
+      if (h.revision !== desired.spec.revision)
+        return { ...h, outcome: 'Failed', finishedAt: h.finishedAt ?? now };
+      return h;
+    });
+    status.waveHealthySince = Object.fromEntries(
+      Object.entries(d.waveHealthySince).map(([k, v]) => [k, iso(v)]),
+    );
+  }
+
+  /** Health of one cluster from the watch caches (and its pods, while not yet healthy). */
+  private async health(
+    cluster: string,
+    rev: ApplicationRevision,
+    appliedAt: number,
+    deadlineSeconds: number,
+  ): Promise<WorkloadHealth | undefined> {
+    const objects = (rev.spec.clusters[cluster] ?? []) as KubeObject[];
+    const live: KubeObject[] = [];
+    for (const o of objects) {
+      const l = this.watch.get(cluster, o);
+      if (l === undefined) return undefined; // cache not ready: unknown, never assumed healthy
+      if (l !== null) live.push(l);
+    }
+    let pods: KubeObject[] = [];
+    const conn = this.opts.members.get(cluster);
+    const namespaces = [
+      ...new Set(
+        objects
+          .filter((o) => WORKLOAD_KINDS.has(o.kind))
+          .map((o) => o.metadata.namespace)
+          .filter(Boolean),
+      ),
+    ] as string[];
+    if (conn && namespaces.length > 0) {
+      try {
+        const lists = await Promise.all(
+          namespaces.map((n) =>
+            conn.client.list<KubeObject>('v1', 'Pod', { namespace: n, timeoutMs: 3_000 }),
+          ),
+        );
+        pods = lists.flatMap((l) => l.items);
+      } catch {
+        return undefined;
+      }
+    }
+    return assessHealth(live, pods, { appliedAt, now: Date.now(), progressDeadlineSeconds: deadlineSeconds });
+  }
+
+  private async applyTo(
+    app: Application,
+    cluster: string,
+    objects: KubeObject[],
+    previous: KubeObject[] | undefined,
+  ): Promise<DeployError | undefined> {
+    const conn = this.opts.members.get(cluster);
+    if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
+    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind);
+    try {
+      await ensureNamespace(conn.client, app.spec.destinationNamespace ?? app.metadata.namespace!);
+    } catch (e) {
+      return { code: 'ApplyFailed', cluster, message: `namespace: ${errorMessage(e)}` };
+    }
+    const err = await applyAll(conn.client, objects, { force: false });
+    if (err) return err;
+    if (previous && app.spec.sync?.prune !== false) {
+      const errs = await prune(conn.client, previous, objects);
+      if (errs.length > 0) return errs[0];
+    }
+    return undefined;
+  }
+
+  private async checkDrift(
+    app: Application,
+    clusterStatus: Map<string, NonNullable<DeployStatus['clusters']>[number]>,
+    byNumber: Map<number, ApplicationRevision>,
+    applying: ReadonlySet<string>,
+  ): Promise<void> {
+    const key = appKey(app);
+    const dirty = this.dirty.get(key);
+    for (const [cname, cs] of clusterStatus) {
+      if (applying.has(cname) || cs.revision === undefined || cs.applyError) continue;
+      const objects = (byNumber.get(cs.revision)?.spec.clusters[cname] ?? []) as KubeObject[];
+      const conn = this.opts.members.get(cname);
+      if (!conn) continue;
+      for (const o of objects) this.watch.ensure(cname, o.apiVersion, o.kind);
+      const toCheck = objects.filter(
+        (o) => dirty?.has(`${cname}#${objectKey(o)}`) || this.watch.get(cname, o) === null,
+      );
+      for (const o of toCheck) dirty?.delete(`${cname}#${objectKey(o)}`);
+      if (toCheck.length === 0) continue;
+      const changes: string[] = [];
+      for (const o of toCheck) {
+        const live = this.watch.get(cname, o);
+        if (live === undefined) continue;
+        if (live === null) {
+          changes.push(`${objectRef(o)} was deleted`);
+          continue;
+        }
+        try {
+          const wouldBe = await conn.client.apply(o, { dryRun: true, force: true });
+          const fields = driftedFields(live, wouldBe);
+          if (fields.length > 0) changes.push(`${objectRef(o)}: ${fields.join(', ')}`);
+        } catch {
+          // The next event or resync tries again.
+        }
+      }
+      if (changes.length === 0) {
+        if (cs.drifted) cs.drifted = false;
+        continue;
+      }
+      cs.drifted = true;
+      const selfHeal = app.spec.sync?.selfHeal !== false;
+      this.event(
+        app,
+        'Warning',
+        'Drifted',
+        `cluster ${cname}: ${changes.join('; ')}${selfHeal ? ' — correcting' : ''}`,
+      );
+      if (selfHeal) {
+        const err = await applyAll(conn.client, objects, { force: true });
+        if (err) cs.message = `self-heal failed: ${formatDeployError(err)}`;
+        else {
+          cs.drifted = false;
+          this.event(app, 'Normal', 'DriftCorrected', `cluster ${cname}: re-applied revision ${cs.revision}`);
+        }
+      }
+    }
+  }
+
+  private async pruneHistory(
+    app: Application,
+    revs: readonly ApplicationRevision[],
+    status: DeployStatus,
+  ): Promise<void> {
+    const inUse = new Set<number>([
+      status.revision ?? -1,
+      status.lastGoodRevision ?? -1,
+      ...(status.clusters ?? []).map((c) => c.revision ?? -1),
+    ]);
+    for (const r of revisionsToPrune(revs, app.spec.revisionHistoryLimit ?? 10, inUse)) {
+      await this.opts.hub
+        .delete(API_VERSION, 'ApplicationRevision', r.metadata.name, r.metadata.namespace)
+        .catch(() => undefined);
+    }
+  }
+
+  /** Deletion: remove what Meridian applied in every cluster, then let the Application go. */
+  private async finalize(app: Application, revs: readonly ApplicationRevision[]): Promise<ReconcileResult> {
+    const byNumber = new Map(revs.map((r) => [r.spec.revision, r]));
+    const status = (app.status ?? {}) as DeployStatus;
+    const pending: string[] = [];
+    for (const cs of status.clusters ?? []) {
+      const objs =
+        cs.revision !== undefined
+          ? (byNumber.get(cs.revision)?.spec.clusters[cs.name] as KubeObject[] | undefined)
+          : undefined;
+      if (!objs) continue;
+      const conn = this.opts.members.get(cs.name);
+      if (!conn) {
+        pending.push(cs.name);
+        continue;
+      }
+      const errs = await prune(conn.client, objs, []);
+      if (errs.length > 0) pending.push(cs.name);
+    }
+    if (pending.length > 0) {
+      this.opts.log.warn({ application: appKey(app), clusters: pending }, 'cleanup waits for clusters');
+      return { requeueAfterMs: 5_000 };
+    }
+    await this.opts.hub.apply(
+      {
+        apiVersion: API_VERSION,
+        kind: 'Application',
+        metadata: { name: app.metadata.name, namespace: app.metadata.namespace, finalizers: [] },
+      },
+      { force: true },
+    );
+    this.renders.delete(appKey(app));
+    return;
+  }
+}
+
+/** Whether a kind is namespaced: well-known kinds directly, others from discovery results. */
+export function namespacedByKind(
+  cluster: string,
+  apiVersion: string,
+  kind: string,
+  discovered: ReadonlyMap<string, boolean>,
+): boolean | undefined {
+  const known = WELL_KNOWN_SCOPE[kind];
+  if (known !== undefined) return known;
+  return discovered.get(`${cluster}|${apiVersion}|${kind}`);
+}
+
+const WELL_KNOWN_SCOPE: Record<string, boolean> = {
+  Namespace: false,
+  CustomResourceDefinition: false,
+  ClusterRole: false,
+  ClusterRoleBinding: false,
+  PersistentVolume: false,
+  StorageClass: false,
+  PriorityClass: false,
+  IngressClass: false,
+  Node: false,
+  ValidatingWebhookConfiguration: false,
+  MutatingWebhookConfiguration: false,
+  Deployment: true,
+  StatefulSet: true,
+  DaemonSet: true,
+  ReplicaSet: true,
+  Job: true,
+  CronJob: true,
+  Pod: true,
+  Service: true,
+  ConfigMap: true,
+  Secret: true,
+  ServiceAccount: true,
+  Role: true,
+  RoleBinding: true,
+  Ingress: true,
+  NetworkPolicy: true,
+  PersistentVolumeClaim: true,
+  HorizontalPodAutoscaler: true,
+  PodDisruptionBudget: true,
+  EndpointSlice: true,
+  ServiceExport: true,
+  ServiceImport: true,
+};

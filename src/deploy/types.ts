@@ -1,0 +1,55 @@
+// The deploy service's internal contracts: what rendering produces, what the rollout planner
+// consumes and decides. Resource types themselves come from src/api.
+import type { KubeObject } from '../kube/cluster-client.ts';
+
+/** A member cluster as rendering and planning see it (from its Cluster object and probe). */
+export interface TargetCluster {
+  readonly name: string;
+  readonly region: string;
+  readonly zone?: string;
+  /** metadata.labels of the Cluster object, for clusterSelector matching. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** status.kubernetesVersion, e.g. v1.35.4 (Helm's --kube-version). */
+  readonly kubernetesVersion?: string;
+  /** Served group/versions and group/version/Kind (Helm's --api-versions). */
+  readonly apiVersions?: readonly string[];
+  /** Whether the cluster is Ready now. */
+  readonly ready: boolean;
+}
+
+/** An error a user can act on, naming where it is. */
+export interface DeployError {
+  readonly code: string;
+  /** The cluster it concerns, when it concerns one. */
+  readonly cluster?: string;
+  /** `Kind namespace/name` of the object it concerns, when one. */
+  readonly object?: string;
+  /** Field path, e.g. spec.source.helm.chart or spec.template.spec.containers[0].image. */
+  readonly field?: string;
+  readonly message: string;
+}
+
+/** The rendered manifests for one cluster. */
+export interface RenderedCluster {
+  readonly cluster: string;
+  readonly objects: readonly KubeObject[];
+  /** sha256 of the canonical JSON of `objects` (sorted by kind/namespace/name). */
+  readonly digest: string;
+}
+
+export type RenderOutcome =
+  | {
+      readonly ok: true;
+      readonly clusters: readonly RenderedCluster[];
+      /** Commit of a git source, when there is one. */
+      readonly sourceCommit?: string;
+      /** Digest over all clusters' digests: identifies the revision's content. */
+      readonly digest: string;
+    }
+  | { readonly ok: false; readonly errors: readonly DeployError[] };
+
+/** Health of an Application's objects in one cluster. */
+export type WorkloadHealth =
+  | { readonly state: 'Healthy'; readonly message: string }
+  | { readonly state: 'Progressing'; readonly message: string }
+  | { readonly state: 'Failed'; readonly message: string };
