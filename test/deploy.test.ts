@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
-import { cli, kubectl, newFleetHome, startHub, waitFor, type HubProcess, type TestFleet } from './support/harness.ts';
+import {
+  cli,
+  kubectl,
+  newFleetHome,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.82.0');
 let hub: HubProcess;
@@ -26,7 +34,10 @@ interface AppStatus {
 }
 
 async function appStatus(name: string): Promise<AppStatus | undefined> {
-  const r = await kubectl(['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'], fleet);
+  const r = await kubectl(
+    ['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'],
+    fleet,
+  );
   if (r.code !== 0) return undefined;
   return (JSON.parse(r.stdout) as { status?: AppStatus }).status;
 }
@@ -38,13 +49,31 @@ async function applyApp(doc: object): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-async function waitPhase(name: string, phase: string, timeoutMs = 60_000, revision?: number): Promise<AppStatus> {
-  return waitFor(`${name} phase ${phase}${revision ? ` at revision ${revision}` : ''}`, timeoutMs, async () => {
-    const s = await appStatus(name);
-    if (s?.phase === phase && (revision === undefined || s.revision === revision)) return s;
-    if (s) throw new Error(JSON.stringify({ phase: s.phase, revision: s.revision, clusters: s.clusters, conditions: s.conditions?.filter((c) => c.status !== 'True' || c.type !== 'Ready') }));
-    return undefined;
-  }, 250);
+async function waitPhase(
+  name: string,
+  phase: string,
+  timeoutMs = 60_000,
+  revision?: number,
+): Promise<AppStatus> {
+  return waitFor(
+    `${name} phase ${phase}${revision ? ` at revision ${revision}` : ''}`,
+    timeoutMs,
+    async () => {
+      const s = await appStatus(name);
+      if (s?.phase === phase && (revision === undefined || s.revision === revision)) return s;
+      if (s)
+        throw new Error(
+          JSON.stringify({
+            phase: s.phase,
+            revision: s.revision,
+            clusters: s.clusters,
+            conditions: s.conditions?.filter((c) => c.status !== 'True' || c.type !== 'Ready'),
+          }),
+        );
+      return undefined;
+    },
+    250,
+  );
 }
 
 async function jsonpath(context: string, args: string[], path: string): Promise<string> {
@@ -60,7 +89,10 @@ function deployment(name: string, replicas: number, extra: Record<string, unknow
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name }, ...extra }, spec: { containers: [{ name: 'c', image: `example/${name}:1` }] } },
+      template: {
+        metadata: { labels: { app: name }, ...extra },
+        spec: { containers: [{ name: 'c', image: `example/${name}:1` }] },
+      },
     },
   };
 }
@@ -74,11 +106,29 @@ const app = (name: string, spec: Record<string, unknown>): object => ({
 
 describe('deploy service', () => {
   before(async () => {
-    const up = await cli(['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'], fleet.env, 600_000);
+    const up = await cli(
+      ['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'],
+      fleet.env,
+      600_000,
+    );
     assert.equal(up.code, 0, up.stderr);
     hub = await startHub(fleet, 'deploy-hub', 17543);
     for (const m of ['eu-west', 'us-east']) {
-      const j = await cli(['cluster', 'join', m, '--kubeconfig', fleet.kubeconfig, '--context', m, '--region', m, ...hubFlags()], fleet.env);
+      const j = await cli(
+        [
+          'cluster',
+          'join',
+          m,
+          '--kubeconfig',
+          fleet.kubeconfig,
+          '--context',
+          m,
+          '--region',
+          m,
+          ...hubFlags(),
+        ],
+        fleet.env,
+      );
       assert.equal(j.code, 0, j.stderr);
     }
   });
@@ -96,7 +146,12 @@ describe('deploy service', () => {
         source: {
           manifests: [
             deployment('web', 2),
-            { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config' }, data: { greeting: 'hello' } },
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: 'web-config' },
+              data: { greeting: 'hello' },
+            },
           ],
         },
       }),
@@ -105,27 +160,69 @@ describe('deploy service', () => {
     assert.equal(s.readyClusters, '2/2');
     assert.equal(s.revision, 1);
     for (const c of ['eu-west', 'us-east']) {
-      assert.equal(await jsonpath(c, ['get', 'deploy', 'web', '-n', 'raw'], '{.status.availableReplicas}'), '2');
-      assert.equal(await jsonpath(c, ['get', 'configmap', 'web-config', '-n', 'raw'], '{.metadata.labels.meridian\\.dev/application}'), 'default.raw');
+      assert.equal(
+        await jsonpath(c, ['get', 'deploy', 'web', '-n', 'raw'], '{.status.availableReplicas}'),
+        '2',
+      );
+      assert.equal(
+        await jsonpath(
+          c,
+          ['get', 'configmap', 'web-config', '-n', 'raw'],
+          '{.metadata.labels.meridian\\.dev/application}',
+        ),
+        'default.raw',
+      );
     }
     const cols = await kubectl(['--context', 'hub', 'get', 'applications', '-n', 'default'], fleet);
     assert.match(cols.stdout, /raw\s+1\s+Healthy\s+2\/2/);
-    const rev = await kubectl(['--context', 'hub', 'get', 'applicationrevision', 'raw-1', '-n', 'default'], fleet);
+    const rev = await kubectl(
+      ['--context', 'hub', 'get', 'applicationrevision', 'raw-1', '-n', 'default'],
+      fleet,
+    );
     assert.equal(rev.code, 0, rev.stderr);
   });
 
   test('a manual edit or deletion in a member is corrected within 5 s and reported', async () => {
     await kubectl(['--context', 'eu-west', 'scale', 'deploy', 'web', '-n', 'raw', '--replicas', '5'], fleet);
     const t0 = Date.now();
-    await waitFor('replicas back to 2', 5_000, async () =>
-      (await jsonpath('eu-west', ['get', 'deploy', 'web', '-n', 'raw'], '{.spec.replicas}')) === '2' ? true : undefined, 100);
+    await waitFor(
+      'replicas back to 2',
+      5_000,
+      async () =>
+        (await jsonpath('eu-west', ['get', 'deploy', 'web', '-n', 'raw'], '{.spec.replicas}')) === '2'
+          ? true
+          : undefined,
+      100,
+    );
     const healed = Date.now() - t0;
     await kubectl(['--context', 'us-east', 'delete', 'configmap', 'web-config', '-n', 'raw'], fleet);
     const t1 = Date.now();
-    await waitFor('configmap recreated', 5_000, async () =>
-      (await jsonpath('us-east', ['get', 'configmap', 'web-config', '-n', 'raw'], '{.data.greeting}')) === 'hello' ? true : undefined, 100);
+    await waitFor(
+      'configmap recreated',
+      5_000,
+      async () =>
+        (await jsonpath('us-east', ['get', 'configmap', 'web-config', '-n', 'raw'], '{.data.greeting}')) ===
+        'hello'
+          ? true
+          : undefined,
+      100,
+    );
     process.stderr.write(`# drift corrected in ${healed} ms (edit) and ${Date.now() - t1} ms (deletion)\n`);
-    const ev = await kubectl(['--context', 'hub', 'get', 'events', '-n', 'default', '--field-selector', 'reason=Drifted', '-o', 'json'], fleet);
+    const ev = await kubectl(
+      [
+        '--context',
+        'hub',
+        'get',
+        'events',
+        '-n',
+        'default',
+        '--field-selector',
+        'reason=Drifted',
+        '-o',
+        'json',
+      ],
+      fleet,
+    );
     assert.match(ev.stdout, /spec\.replicas/);
     assert.match(ev.stdout, /ConfigMap raw\/web-config was deleted/);
   });
@@ -140,7 +237,12 @@ describe('deploy service', () => {
   });
 
   test('bad input changes nothing anywhere and names the cluster, object and field', async () => {
-    await applyApp(app('bad', { placement: { clusters: ['eu-west', 'eu-wst'] }, source: { manifests: [deployment('x', 1)] } }));
+    await applyApp(
+      app('bad', {
+        placement: { clusters: ['eu-west', 'eu-wst'] },
+        source: { manifests: [deployment('x', 1)] },
+      }),
+    );
     const s1 = await waitFor('InvalidPlacement', 20_000, async () => {
       const s = await appStatus('bad');
       const c = s?.conditions?.find((x) => x.type === 'Ready');
@@ -169,13 +271,34 @@ describe('deploy service', () => {
       const r = await kubectl(['--context', c, 'get', 'configmap', 'first', '-n', 'bad'], fleet);
       assert.notEqual(r.code, 0, `half-applied: configmap exists in ${c}`);
     }
-    const rev = await kubectl(['--context', 'hub', 'get', 'applicationrevisions', '-n', 'default', '-l', 'meridian.dev/application=bad', '-o', 'name'], fleet);
+    const rev = await kubectl(
+      [
+        '--context',
+        'hub',
+        'get',
+        'applicationrevisions',
+        '-n',
+        'default',
+        '-l',
+        'meridian.dev/application=bad',
+        '-o',
+        'name',
+      ],
+      fleet,
+    );
     assert.equal(rev.stdout.trim(), '', 'no revision may be created from bad input');
     await kubectl(['--context', 'hub', 'delete', 'application', 'bad', '-n', 'default'], fleet);
   });
 
   test('rolls every cluster back when wave 2 fails, and does not roll forward to the bad revision again', async () => {
-    const waves = { strategy: 'Waves', waves: [{ name: 'canary', clusters: ['eu-west'] }, { name: 'rest', clusters: ['us-east'] }], progressDeadlineSeconds: 60 };
+    const waves = {
+      strategy: 'Waves',
+      waves: [
+        { name: 'canary', clusters: ['eu-west'] },
+        { name: 'rest', clusters: ['us-east'] },
+      ],
+      progressDeadlineSeconds: 60,
+    };
     await applyApp(app('shop', { source: { manifests: [deployment('api', 2)] }, rollout: waves }));
     await waitPhase('shop', 'Healthy', 60_000, 1);
     // Revision 2 crashes only in us-east (wave 2): a kwok Stage makes its pods CrashLoopBackOff.
@@ -183,7 +306,19 @@ describe('deploy service', () => {
       app('shop', {
         source: { manifests: [deployment('api', 2, { annotations: { version: '2' } })] },
         rollout: waves,
-        overrides: [{ clusters: ['us-east'], patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api' }, spec: { template: { metadata: { annotations: { 'meridian.dev/simulate': 'crash' } } } } }] }],
+        overrides: [
+          {
+            clusters: ['us-east'],
+            patches: [
+              {
+                apiVersion: 'apps/v1',
+                kind: 'Deployment',
+                metadata: { name: 'api' },
+                spec: { template: { metadata: { annotations: { 'meridian.dev/simulate': 'crash' } } } },
+              },
+            ],
+          },
+        ],
       }),
     );
     const s = await waitPhase('shop', 'RolledBack', 90_000);
@@ -191,13 +326,37 @@ describe('deploy service', () => {
     assert.equal(s.lastGoodRevision, 1);
     for (const c of s.clusters ?? []) assert.equal(c.revision, 1, `${c.name} not back on revision 1`);
     for (const c of ['eu-west', 'us-east']) {
-      assert.equal(await jsonpath(c, ['get', 'deploy', 'api', '-n', 'shop'], '{.spec.template.metadata.annotations.version}'), '');
-      assert.equal(await jsonpath(c, ['get', 'deploy', 'api', '-n', 'shop'], '{.status.availableReplicas}'), '2');
+      assert.equal(
+        await jsonpath(
+          c,
+          ['get', 'deploy', 'api', '-n', 'shop'],
+          '{.spec.template.metadata.annotations.version}',
+        ),
+        '',
+      );
+      assert.equal(
+        await jsonpath(c, ['get', 'deploy', 'api', '-n', 'shop'], '{.status.availableReplicas}'),
+        '2',
+      );
     }
     const cond = s.conditions?.find((c) => c.type === 'RolledBack');
     assert.equal(cond?.status, 'True');
     assert.match(cond?.message ?? '', /us-east/);
-    const ev = await kubectl(['--context', 'hub', 'get', 'events', '-n', 'default', '--field-selector', 'reason=RolledBack', '-o', 'name'], fleet);
+    const ev = await kubectl(
+      [
+        '--context',
+        'hub',
+        'get',
+        'events',
+        '-n',
+        'default',
+        '--field-selector',
+        'reason=RolledBack',
+        '-o',
+        'name',
+      ],
+      fleet,
+    );
     assert.notEqual(ev.stdout.trim(), '');
     // Still rolled back a while later: the bad digest is not retried.
     await new Promise((r) => setTimeout(r, 3_000));
@@ -213,7 +372,10 @@ describe('deploy service', () => {
     const r = await cli(['app', 'rollback', 'shop', '--to', '1', ...hubFlags()], fleet.env);
     assert.equal(r.code, 0, r.stderr);
     const s = await waitPhase('shop', 'RolledBack', 60_000);
-    assert.ok(s.clusters?.every((c) => c.revision === 1), JSON.stringify(s.clusters));
+    assert.ok(
+      s.clusters?.every((c) => c.revision === 1),
+      JSON.stringify(s.clusters),
+    );
     const hist = await cli(['app', 'history', 'shop', ...hubFlags()], fleet.env);
     assert.match(hist.stdout, /REVISION\s+DIGEST\s+OUTCOME/);
     assert.match(hist.stdout, /\n2\s+sha256:\S+\s+RolledBack/);
@@ -232,9 +394,16 @@ describe('deploy service', () => {
     await waitPhase('ref', 'Healthy', 90_000);
     assert.equal(await jsonpath('eu-west', ['get', 'deploy', 'app1', '-n', 'ref'], '{.spec.replicas}'), '2');
     assert.equal(await jsonpath('us-east', ['get', 'deploy', 'app1', '-n', 'ref'], '{.spec.replicas}'), '1');
-    const env = await jsonpath('us-east', ['get', 'deploy', 'app1', '-n', 'ref'], '{.spec.template.spec.containers[0].env[?(@.name=="MERIDIAN_REGION")].value}');
+    const env = await jsonpath(
+      'us-east',
+      ['get', 'deploy', 'app1', '-n', 'ref'],
+      '{.spec.template.spec.containers[0].env[?(@.name=="MERIDIAN_REGION")].value}',
+    );
     assert.equal(env, 'us-east');
-    assert.equal(await jsonpath('eu-west', ['get', 'statefulset', 'db', '-n', 'ref'], '{.status.readyReplicas}'), '1');
+    assert.equal(
+      await jsonpath('eu-west', ['get', 'statefulset', 'db', '-n', 'ref'], '{.status.readyReplicas}'),
+      '1',
+    );
     const diff = await cli(['app', 'diff', 'ref', ...hubFlags()], fleet.env);
     assert.equal(diff.code, 0, diff.stdout + diff.stderr);
     assert.match(diff.stdout, /no differences/);
@@ -245,7 +414,10 @@ describe('deploy service', () => {
     const work = join(repo, 'work');
     const bare = join(repo, 'origin.git');
     const git = (cwd: string, ...args: string[]): string =>
-      execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd, encoding: 'utf8' });
+      execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
+        cwd,
+        encoding: 'utf8',
+      });
     execFileSync('git', ['init', '-q', '--bare', bare]);
     execFileSync('git', ['init', '-q', '-b', 'main', work]);
     const write = (replicas: number): void =>
@@ -260,39 +432,100 @@ describe('deploy service', () => {
     write(2);
     git(work, 'commit', '-qam', 'two');
     git(work, 'push', '-q', bare, 'main');
-    await kubectl(['--context', 'hub', 'annotate', 'application', 'gitapp', '-n', 'default', '--overwrite', `meridian.dev/refresh=${Date.now()}`], fleet);
+    await kubectl(
+      [
+        '--context',
+        'hub',
+        'annotate',
+        'application',
+        'gitapp',
+        '-n',
+        'default',
+        '--overwrite',
+        `meridian.dev/refresh=${Date.now()}`,
+      ],
+      fleet,
+    );
     await waitPhase('gitapp', 'Healthy', 60_000, 2);
-    assert.equal(await jsonpath('us-east', ['get', 'deploy', 'gitweb', '-n', 'gitapp'], '{.spec.replicas}'), '2');
+    assert.equal(
+      await jsonpath('us-east', ['get', 'deploy', 'gitweb', '-n', 'gitapp'], '{.spec.replicas}'),
+      '2',
+    );
     const commit = git(work, 'rev-parse', 'HEAD').trim();
-    assert.equal(await jsonpath('hub', ['get', 'applicationrevision', 'gitapp-2', '-n', 'default'], '{.spec.sourceCommit}'), commit);
+    assert.equal(
+      await jsonpath(
+        'hub',
+        ['get', 'applicationrevision', 'gitapp-2', '-n', 'default'],
+        '{.spec.sourceCommit}',
+      ),
+      commit,
+    );
     rmSync(repo, { recursive: true, force: true });
   });
 
   test('a cluster that leaves the placement is cleaned up; one that joins gets the current revision', async () => {
-    await applyApp(app('raw', { placement: { clusters: ['eu-west'] }, source: { manifests: [deployment('web', 2)] } }));
+    await applyApp(
+      app('raw', { placement: { clusters: ['eu-west'] }, source: { manifests: [deployment('web', 2)] } }),
+    );
     await waitFor('web gone from us-east', 30_000, async () => {
       const r = await kubectl(['--context', 'us-east', 'get', 'deploy', 'web', '-n', 'raw'], fleet);
       return r.code !== 0 ? true : undefined;
     });
     await applyApp(app('raw', { source: { manifests: [deployment('web', 2)] } }));
     await waitFor('web back in us-east', 30_000, async () =>
-      (await jsonpath('us-east', ['get', 'deploy', 'web', '-n', 'raw'], '{.status.availableReplicas}')) === '2' ? true : undefined);
+      (await jsonpath('us-east', ['get', 'deploy', 'web', '-n', 'raw'], '{.status.availableReplicas}')) ===
+      '2'
+        ? true
+        : undefined,
+    );
     await waitPhase('raw', 'Healthy', 30_000);
   });
 
   test('a hub restart in the middle of a rollout converges to the same end', async () => {
     await applyApp(app('restart', { source: { manifests: [deployment('svc', 3)] } }));
-    await waitFor('rollout started', 20_000, async () => ((await appStatus('restart'))?.revision === 1 ? true : undefined), 100);
+    await waitFor(
+      'rollout started',
+      20_000,
+      async () => ((await appStatus('restart'))?.revision === 1 ? true : undefined),
+      100,
+    );
     await hub.stop('SIGKILL');
     hub = await startHub(fleet, 'deploy-hub-2', 17544);
     const s = await waitPhase('restart', 'Healthy', 60_000, 1);
     assert.equal(s.readyClusters, '2/2');
-    const revs = await kubectl(['--context', 'hub', 'get', 'applicationrevisions', '-n', 'default', '-l', 'meridian.dev/application=restart', '-o', 'name'], fleet);
+    const revs = await kubectl(
+      [
+        '--context',
+        'hub',
+        'get',
+        'applicationrevisions',
+        '-n',
+        'default',
+        '-l',
+        'meridian.dev/application=restart',
+        '-o',
+        'name',
+      ],
+      fleet,
+    );
     assert.equal(revs.stdout.trim().split('\n').length, 1, 'a restart must not mint a new revision');
   });
 
   test('deleting an Application removes its objects from every cluster', async () => {
-    const r = await kubectl(['--context', 'hub', 'delete', 'application', 'restart', '-n', 'default', '--wait=true', '--timeout=60s'], fleet);
+    const r = await kubectl(
+      [
+        '--context',
+        'hub',
+        'delete',
+        'application',
+        'restart',
+        '-n',
+        'default',
+        '--wait=true',
+        '--timeout=60s',
+      ],
+      fleet,
+    );
     assert.equal(r.code, 0, r.stderr);
     for (const c of ['eu-west', 'us-east']) {
       const g = await kubectl(['--context', c, 'get', 'deploy', 'svc', '-n', 'restart'], fleet);

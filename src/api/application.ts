@@ -305,6 +305,8 @@ export const ApplicationClusterStatus = StrictObject({
   phase: ClusterPhase,
   message: Type.Optional(Type.String()),
   drifted: Type.Optional(Type.Boolean({ description: 'Live objects differ from the revision.' })),
+  appliedAt: Type.Optional(Timestamp('When the revision was last applied (or attempted) here.')),
+  applyError: Type.Optional(Type.String({ description: 'Why the last apply here failed.' })),
 });
 /** An Application in one cluster. */
 export type ApplicationClusterStatus = Static<typeof ApplicationClusterStatus>;
@@ -337,6 +339,27 @@ export const ApplicationStatus = StrictObject({
   ),
   history: Type.Optional(Type.Array(RevisionHistoryEntry, { maxItems: 100 })),
   conditions: Type.Optional(Conditions),
+  // Bookkeeping that lets a restarted hub continue a rollout exactly where the last one stopped.
+  digest: Type.Optional(Type.String({ description: 'Digest of the revision the spec renders to now.' })),
+  lastGoodRevision: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'Last revision Healthy in every cluster: the rollback target.' }),
+  ),
+  blockedDigest: Type.Optional(
+    Type.String({ description: 'Rolled-back content, not rolled forward to again until the spec changes.' }),
+  ),
+  mode: Type.Optional(Type.Union([Type.Literal('RollingOut'), Type.Literal('RollingBack')])),
+  rollbackCause: Type.Optional(Type.String({ description: 'Why the last rollback happened.' })),
+  handledRollbackRequest: Type.Optional(
+    Type.String({ description: 'The meridian.dev/rollback-to request already carried out.' }),
+  ),
+  waveHealthySince: Type.Optional(
+    // Atomic: the controller always writes the whole map, and an emptied granular map would reach
+    // the API server as null.
+    Type.Record(Type.String(), Timestamp(), {
+      description: 'When each rollout wave became healthy.',
+      'x-kubernetes-map-type': 'atomic',
+    }),
+  ),
 });
 /** Observed state of an Application. */
 export type ApplicationStatus = Static<typeof ApplicationStatus>;

@@ -119,9 +119,10 @@ export function registerAppCommands(program: Command): void {
               ]);
             }
             printTable(rows);
+            // Only the conditions that say something is going on or wrong.
             for (const c of st?.conditions ?? []) {
-              if (c.status !== 'True' || c.type !== 'Ready')
-                process.stdout.write(`  ${c.type}=${c.status} ${c.reason}: ${c.message}\n`);
+              const notable = c.type === 'Ready' ? c.status !== 'True' : c.status === 'True';
+              if (notable) process.stdout.write(`  ${c.type}=${c.status} ${c.reason}: ${c.message}\n`);
             }
           }
           const settled = st?.phase && !['Progressing', 'RollingBack'].includes(st.phase);

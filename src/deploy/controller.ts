@@ -55,20 +55,7 @@ interface CachedRender {
   readonly outcome: RenderOutcome;
 }
 
-/** Internal bookkeeping kept in status so a restarted hub continues where the last one stopped. */
-interface DeployStatus extends ApplicationStatus {
-  digest?: string;
-  lastGoodRevision?: number;
-  blockedDigest?: string;
-  mode?: 'RollingOut' | 'RollingBack';
-  rollbackCause?: string;
-  handledRollbackRequest?: string;
-  waveHealthySince?: Record<string, string>;
-  clusters?: (NonNullable<ApplicationStatus['clusters']>[number] & {
-    appliedAt?: string;
-    applyError?: string;
-  })[];
-}
+type DeployStatus = ApplicationStatus;
 
 const appKey = (a: { metadata: { namespace?: string; name: string } }): string =>
   `${a.metadata.namespace}/${a.metadata.name}`;
@@ -219,7 +206,11 @@ export class DeployController {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [ns, name] = key.split('/') as [string, string];
-    const app = this.apps.get(name, ns);
+    // Read fresh: the cache may not yet hold the status this controller wrote a moment ago, and
+    // status carries the rollout's memory (history, last good revision, rollback state).
+    const app = this.apps.get(name, ns)
+      ? await this.opts.hub.get<Application & KubeObject>(API_VERSION, 'Application', name, ns)
+      : undefined;
     if (!app) {
       this.renders.delete(key);
       this.dirty.delete(key);
@@ -316,16 +307,20 @@ export class DeployController {
         'RevisionCreated',
         `revision ${nextNumber} (${rendered.digest.slice(0, 19)}…) for ${targets.map((t) => t.name).join(', ')}`,
       );
+      revs.unshift(desired);
+    }
+    // Recorded whenever it is missing, not only at creation: the status read from the cache may
+    // predate the write that first recorded it.
+    if (!(status.history ?? []).some((h) => h.revision === desired.spec.revision)) {
       status.history = [
         ...(status.history ?? []),
         {
-          revision: nextNumber,
-          digest: rendered.digest,
+          revision: desired.spec.revision,
+          digest: desired.spec.digest,
           outcome: 'Progressing' as const,
           startedAt: iso(Date.now()),
         },
       ].slice(-(app.spec.revisionHistoryLimit ?? 10));
-      revs.unshift(desired);
     }
     const byNumber = new Map(revs.map((r) => [r.spec.revision, r]));
 
@@ -585,7 +580,8 @@ export class DeployController {
             conn.client.list<KubeObject>('v1', 'Pod', { namespace: n, timeoutMs: 3_000 }),
           ),
         );
-        pods = lists.flatMap((l) => l.items);
+        // List items come without apiVersion/kind; health messages name objects by kind.
+        pods = lists.flatMap((l) => l.items.map((p) => ({ ...p, apiVersion: 'v1', kind: 'Pod' })));
       } catch {
         return undefined;
       }

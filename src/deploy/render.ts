@@ -288,10 +288,13 @@ async function mapLimited<T, R>(
   return results;
 }
 
-/** Digest of a whole revision: over each cluster's name and digest, in cluster-name order. */
+/**
+ * Digest of a whole revision, `sha256:<hex>` (the ApplicationRevision's format): over each
+ * cluster's name and digest, in cluster-name order.
+ */
 export function revisionDigest(clusters: readonly Pick<RenderedCluster, 'cluster' | 'digest'>[]): string {
   const lines = clusters.map((c) => `${c.cluster} ${c.digest}\n`).sort();
-  return createHash('sha256').update(lines.join('')).digest('hex');
+  return `sha256:${createHash('sha256').update(lines.join('')).digest('hex')}`;
 }
 
 /**

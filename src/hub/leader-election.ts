@@ -4,6 +4,7 @@
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { isConflict, isNotFound } from '../kube/rest.ts';
 import type { Logger } from '../logging/logger.ts';
+import { sleep } from '../kube/sleep.ts';
 
 interface Lease extends KubeObject {
   spec?: {
@@ -125,10 +126,7 @@ export class LeaderElector {
           this.stepDown(onStopped, 'could not renew the lease in time');
         }
       }
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, retryPeriodMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-      });
+      await sleep(retryPeriodMs, signal);
     }
     if (this.leading) {
       await this.release().catch(() => undefined);

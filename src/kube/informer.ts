@@ -6,6 +6,7 @@
 import type { ClusterClient, KubeList, KubeObject } from './cluster-client.ts';
 import { errorMessage } from './errors.ts';
 import { KubeApiError } from './rest.ts';
+import { sleep } from './sleep.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
@@ -171,10 +172,7 @@ export class Informer<T extends KubeObject> {
         this.lastError = errorMessage(e);
         this.opts.onError?.(this.lastError, this.failures);
         const delay = Math.min(max, min * 2 ** Math.min(this.failures - 1, 10));
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, delay * (0.8 + Math.random() * 0.4));
-          this.abort.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-        });
+        await sleep(delay * (0.8 + Math.random() * 0.4), this.abort.signal);
       }
     }
   }
