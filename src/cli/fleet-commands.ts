@@ -18,6 +18,7 @@ import {
 import { DEFAULT_SUBNET } from '../localfleet/layout.ts';
 import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
+import { deployReferenceSystem } from '../localfleet/reference-system.ts';
 import { intOption } from './options.ts';
 
 const say = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -114,42 +115,51 @@ export function registerFleetCommands(program: Command): void {
       3,
     )
     .option('--subnet <a.b.c>', 'loopback /24 for the API servers', DEFAULT_SUBNET)
-    .option('--no-hub', 'do not start the `meridian hub` process')
+    .option('--no-hub', 'do not start the `meridian hub` process (implies --no-demo)')
+    .option('--no-demo', 'do not deploy the reference system (examples/reference-system)')
     .option(
       '--timeout <seconds>',
       'how long to wait for every Cluster to turn Ready',
       intOption('--timeout', 1, 3600),
       120,
     )
-    .action(async (opts: { members: number; subnet: string; hub: boolean; timeout: number }) => {
-      setLoopbackOnly(true);
-      const started = Date.now();
-      const progress = buildProgress();
-      await fleetUp({
-        members: opts.members,
-        subnet: opts.subnet,
-        onBuild: progress.onBuild,
-        report: (m) => {
-          progress.done();
-          say(m);
-        },
-        afterClusters: (layout, dir) => registerLocalMembers(layout, dir, say),
-      });
-      if (opts.hub) {
-        const pid = await startLocalHub();
+    .action(
+      async (opts: { members: number; subnet: string; hub: boolean; demo: boolean; timeout: number }) => {
+        setLoopbackOnly(true);
+        const started = Date.now();
+        const progress = buildProgress();
+        await fleetUp({
+          members: opts.members,
+          subnet: opts.subnet,
+          onBuild: progress.onBuild,
+          report: (m) => {
+            progress.done();
+            say(m);
+          },
+          afterClusters: (layout, dir) => registerLocalMembers(layout, dir, say),
+        });
+        if (opts.hub) {
+          const pid = await startLocalHub();
+          say(
+            `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
+          );
+          await waitForReadyClusters(opts.timeout * 1000, say);
+          if (opts.demo) {
+            const app = await deployReferenceSystem(opts.timeout * 1000, say);
+            say(
+              `reference system Healthy on ${app.status?.readyClusters} clusters (revision ${app.status?.revision}): app1 → app2 → db in namespace shop`,
+            );
+          }
+        }
+        say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         say(
-          `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
+          `  kubeconfig: ${mergedKubeconfigPath()}  (contexts: hub, ${readFleetState()
+            ?.layout.members.map((m) => m.name)
+            .join(', ')})`,
         );
-        await waitForReadyClusters(opts.timeout * 1000, say);
-      }
-      say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      say(
-        `  kubeconfig: ${mergedKubeconfigPath()}  (contexts: hub, ${readFleetState()
-          ?.layout.members.map((m) => m.name)
-          .join(', ')})`,
-      );
-      say(`  try: kubectl --kubeconfig ${mergedKubeconfigPath()} get clusters`);
-    });
+        say(`  try: kubectl --kubeconfig ${mergedKubeconfigPath()} get clusters`);
+      },
+    );
 
   fleet
     .command('status')
