@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
+  readPidFile,
   cli,
   kubectl,
   newFleetHome,
@@ -407,6 +408,71 @@ describe('deploy service', () => {
     const diff = await cli(['app', 'diff', 'ref', ...hubFlags()], fleet.env);
     assert.equal(diff.code, 0, diff.stdout + diff.stderr);
     assert.match(diff.stdout, /no differences/);
+  });
+
+  test('a kustomize directory is built and applied to every cluster', async () => {
+    await applyApp(app('kust', { source: { kustomize: { path: 'test/fixtures/kustomize/web' } } }));
+    const s = await waitPhase('kust', 'Healthy', 60_000);
+    assert.equal(s.readyClusters, '2/2');
+    const objs = await kubectl(
+      [
+        '--context',
+        'us-east',
+        'get',
+        'all',
+        '-n',
+        'kust',
+        '-l',
+        'app.kubernetes.io/managed-by=meridian',
+        '-o',
+        'name',
+      ],
+      fleet,
+    );
+    assert.notEqual(objs.stdout.trim(), '', 'nothing from the kustomization in us-east');
+    await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'kust', '-n', 'default', '--wait=true'],
+      fleet,
+    );
+  });
+
+  test('a cluster unreachable during a rollout is waited for, never counted healthy, and converges when it returns', async () => {
+    await applyApp(
+      app('outage', {
+        source: { manifests: [deployment('o', 1)] },
+        rollout: { progressDeadlineSeconds: 120 },
+      }),
+    );
+    await waitPhase('outage', 'Healthy', 60_000, 1);
+    process.kill(readPidFile(join(fleet.dir, 'us-east', 'kube-apiserver.pid')), 'SIGKILL');
+    await waitFor(
+      'us-east not Ready on the hub',
+      15_000,
+      async () =>
+        (await jsonpath(
+          'hub',
+          ['get', 'cluster', 'us-east'],
+          '{.status.conditions[?(@.type=="Ready")].status}',
+        )) === 'False'
+          ? true
+          : undefined,
+      200,
+    );
+    await applyApp(
+      app('outage', {
+        source: { manifests: [deployment('o', 2)] },
+        rollout: { progressDeadlineSeconds: 120 },
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 4_000));
+    const during = await appStatus('outage');
+    assert.equal(during?.revision, 2);
+    assert.equal(during?.phase, 'Progressing', JSON.stringify(during?.clusters));
+    assert.notEqual(during?.clusters?.find((c) => c.name === 'us-east')?.phase, 'Healthy');
+    const up = await cli(['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'], fleet.env);
+    assert.equal(up.code, 0, up.stderr);
+    await waitPhase('outage', 'Healthy', 60_000, 2);
+    assert.equal(await jsonpath('us-east', ['get', 'deploy', 'o', '-n', 'outage'], '{.spec.replicas}'), '2');
   });
 
   test('a git source: a new commit becomes a new revision after a poke', async () => {

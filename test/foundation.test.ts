@@ -278,6 +278,29 @@ spec:
     );
     const back = Date.now() - recoveredAt;
     process.stderr.write(`# Ready=False after ${down} ms; Ready=True ${back} ms after recovery\n`);
+    // The hub's Node watch on us-east survived the restart: a node added now shows in the status.
+    const node = `apiVersion: v1
+kind: Node
+metadata:
+  name: us-east-extra
+  annotations: { kwok.x-k8s.io/node: fake }
+  labels: { topology.kubernetes.io/region: us-east }
+`;
+    const added = await kubectl(['--context', 'us-east', 'apply', '-f', '-'], fleet, node);
+    assert.equal(added.code, 0, added.stderr);
+    await waitFor(
+      'nodeCount 4 on us-east',
+      10_000,
+      async () => {
+        const r = await kubectl(
+          ['--context', 'hub', 'get', 'cluster', 'us-east', '-o', 'jsonpath={.status.nodeCount}'],
+          fleet,
+        );
+        return r.stdout === '4' ? true : undefined;
+      },
+      200,
+    );
+    await kubectl(['--context', 'us-east', 'delete', 'node', 'us-east-extra'], fleet);
     // eu-west was never affected.
     assert.equal(await clusterReady('eu-west'), 'True');
   });

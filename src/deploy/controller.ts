@@ -80,6 +80,8 @@ export class DeployController {
   constructor(private readonly opts: DeployControllerOptions) {
     this.apps = new Informer<Application>(opts.hub, API_VERSION, 'Application', {
       onError: (err) => opts.log.warn({ err }, 'application watch failed; retrying'),
+      // Every Application is looked at again at least this often, whatever events were missed.
+      resyncMs: 5 * 60_000,
     });
     this.revisions = new Informer<ApplicationRevision>(opts.hub, API_VERSION, 'ApplicationRevision', {
       onError: (err) => opts.log.warn({ err }, 'revision watch failed; retrying'),

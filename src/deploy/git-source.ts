@@ -183,13 +183,19 @@ function exportTree(mirror: string, commit: string, dir: string, opts: GitFetchO
     archive.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     archive.stdout.pipe(tar.stdin);
-    let archiveCode: number | null = null;
     archive.on('error', reject);
     tar.on('error', reject);
-    archive.on('close', (code) => (archiveCode = code));
-    tar.on('close', (code) => {
-      if (code === 0 && archiveCode === 0) resolve();
-      else reject(new Error(`exporting ${commit}: ${firstLines(stderr)}`));
+    // Either process may close first: decide only when both have.
+    const closed = (p: typeof archive | typeof tar): Promise<number | null> =>
+      new Promise((r) => p.on('close', (code: number | null) => r(code)));
+    void Promise.all([closed(archive), closed(tar)]).then(([archiveCode, tarCode]) => {
+      if (archiveCode === 0 && tarCode === 0) resolve();
+      else
+        reject(
+          new Error(
+            `exporting ${commit}: ${firstLines(stderr) || `git archive exited ${archiveCode}, tar exited ${tarCode}`}`,
+          ),
+        );
     });
   });
 }

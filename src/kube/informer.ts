@@ -18,6 +18,11 @@ export interface InformerOptions {
   readonly onError?: (err: string, attempt: number) => void;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Re-deliver every cached object as an `update` this often (client-go's resync), so a handler
+   * that missed or mishandled an event still sees each object again. Off when unset.
+   */
+  readonly resyncMs?: number;
 }
 
 const keyOf = (o: KubeObject): string =>
@@ -47,6 +52,14 @@ export class Informer<T extends KubeObject> {
   }
 
   start(): this {
+    if (!this.loop && this.opts.resyncMs) {
+      const timer = setInterval(() => {
+        if (!this.syncedOnce) return;
+        for (const obj of this.cache.values()) this.emit('update', obj, obj);
+      }, this.opts.resyncMs);
+      timer.unref();
+      this.abort.signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+    }
     this.loop ??= this.run();
     return this;
   }
