@@ -61,6 +61,16 @@ const appKey = (a: { metadata: { namespace?: string; name: string } }): string =
   `${a.metadata.namespace}/${a.metadata.name}`;
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
+/** Whether an apply failed for want of a connection (retry when the cluster is back), not a rejection. */
+export function isTransientApplyError(message: string | undefined): boolean {
+  return (
+    message !== undefined &&
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|no answer within|not connected/.test(
+      message,
+    )
+  );
+}
+
 export function formatDeployError(e: DeployError): string {
   const where = [e.cluster ? `cluster ${e.cluster}` : '', e.object ?? '', e.field ?? '']
     .filter(Boolean)
@@ -276,8 +286,13 @@ export class DeployController {
       await Promise.all(
         rendered.clusters.map(async (rc) => {
           const conn = this.opts.members.get(rc.cluster);
-          if (!conn) return; // Unreachable now: validated when it returns, before anything is applied there.
-          errors.push(...(await dryRun(conn.client, rc.objects, namespace)));
+          const target = targets.find((t) => t.name === rc.cluster);
+          // An unreachable cluster cannot validate; it must not hold the others back. Whatever it
+          // rejects when it returns fails the apply there, which the rollout plan handles.
+          if (!conn || !target?.ready) return;
+          const found = await dryRun(conn.client, rc.objects, namespace);
+          if (found.some((e) => e.code === 'TransportError' || e.code === 'Timeout')) return;
+          errors.push(...found);
         }),
       );
       if (errors.length > 0) {
@@ -381,7 +396,8 @@ export class DeployController {
         reachable,
         appliedRevision: prev?.revision,
         appliedAt: prev?.appliedAt ? Date.parse(prev.appliedAt) : undefined,
-        applyError: prev?.applyError,
+        // A transient failure on a cluster that answers again is retried below, not a failure.
+        applyError: reachable && isTransientApplyError(prev?.applyError) ? undefined : prev?.applyError,
         health,
       };
     }
@@ -404,7 +420,17 @@ export class DeployController {
       progressDeadlineSeconds: deadline,
       rollbackCause: status.rollbackCause,
     };
-    const decision = planRollout(input);
+    const planned = planRollout(input);
+    // An apply that failed only because the cluster could not be reached is retried as soon as it
+    // answers again: the planner counts the attempt (its deadline runs), but nothing landed.
+    const retries = targets
+      .filter(
+        (t) => observed[t.name]!.reachable && isTransientApplyError(prevClusters.get(t.name)?.applyError),
+      )
+      .filter((t) => !planned.apply.some((a) => a.cluster === t.name))
+      .map((t) => ({ cluster: t.name, revision: prevClusters.get(t.name)!.revision! }));
+    const decision: PlanDecision =
+      retries.length > 0 ? { ...planned, apply: [...planned.apply, ...retries] } : planned;
 
     // 6. Act.
     const clusterStatus = new Map(

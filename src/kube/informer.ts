@@ -156,7 +156,10 @@ export class Informer<T extends KubeObject> {
     let needList = true;
     while (!this.abort.signal.aborted) {
       try {
-        if (needList) await this.relist();
+        if (needList) {
+          await this.relist();
+          this.failures = 0; // The server answers again, even if no event follows.
+        }
         needList = false;
         const path = await this.client.path(this.apiVersion, this.kind, this.opts.namespace);
         // Servers end watches after timeoutSeconds; a jittered value spreads reconnects.
