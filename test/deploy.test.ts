@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
+  fleetUp,
+  joinMembers,
+  jsonpath as jsonpathIn,
   readPidFile,
   cli,
   kubectl,
@@ -77,10 +80,8 @@ async function waitPhase(
   );
 }
 
-async function jsonpath(context: string, args: string[], path: string): Promise<string> {
-  const r = await kubectl(['--context', context, ...args, '-o', `jsonpath=${path}`], fleet);
-  return r.code === 0 ? r.stdout : `<error: ${r.stderr.trim()}>`;
-}
+const jsonpath = (context: string, args: string[], path: string): Promise<string> =>
+  jsonpathIn(fleet, context, args, path);
 
 function deployment(name: string, replicas: number, extra: Record<string, unknown> = {}): object {
   return {
@@ -107,31 +108,9 @@ const app = (name: string, spec: Record<string, unknown>): object => ({
 
 describe('deploy service', () => {
   before(async () => {
-    const up = await cli(
-      ['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'],
-      fleet.env,
-      600_000,
-    );
-    assert.equal(up.code, 0, up.stderr);
+    await fleetUp(fleet, 2);
     hub = await startHub(fleet, 'deploy-hub', 17543);
-    for (const m of ['eu-west', 'us-east']) {
-      const j = await cli(
-        [
-          'cluster',
-          'join',
-          m,
-          '--kubeconfig',
-          fleet.kubeconfig,
-          '--context',
-          m,
-          '--region',
-          m,
-          ...hubFlags(),
-        ],
-        fleet.env,
-      );
-      assert.equal(j.code, 0, j.stderr);
-    }
+    await joinMembers(fleet, ['eu-west', 'us-east']);
   });
 
   after(async () => {
@@ -469,8 +448,7 @@ describe('deploy service', () => {
     assert.equal(during?.revision, 2);
     assert.equal(during?.phase, 'Progressing', JSON.stringify(during?.clusters));
     assert.notEqual(during?.clusters?.find((c) => c.name === 'us-east')?.phase, 'Healthy');
-    const up = await cli(['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'], fleet.env);
-    assert.equal(up.code, 0, up.stderr);
+    await fleetUp(fleet, 2);
     await waitPhase('outage', 'Healthy', 60_000, 2);
     assert.equal(await jsonpath('us-east', ['get', 'deploy', 'o', '-n', 'outage'], '{.spec.replicas}'), '2');
   });

@@ -10,6 +10,8 @@ import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   cli,
+  fleetUp,
+  joinMembers,
   kubectl,
   newFleetHome,
   readPidFile,
@@ -50,12 +52,7 @@ async function leaseHolder(): Promise<string | undefined> {
 
 describe('local fleet and hub foundation', () => {
   before(async () => {
-    const up = await cli(
-      ['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'],
-      fleet.env,
-      600_000,
-    );
-    assert.equal(up.code, 0, up.stderr);
+    await fleetUp(fleet, 2);
     hubClient = new ClusterClient('hub', loadKubeConfig({ file: fleet.kubeconfig }, 'hub'));
   });
 
@@ -197,27 +194,7 @@ spec:
 
   test('cluster join registers members and the hub reports them Ready with version and nodes', async () => {
     hubs.push(await startHub(fleet, 'hub-a', 17443));
-    for (const m of ['eu-west', 'us-east']) {
-      const j = await cli(
-        [
-          'cluster',
-          'join',
-          m,
-          '--kubeconfig',
-          fleet.kubeconfig,
-          '--context',
-          m,
-          '--region',
-          m,
-          '--hub-kubeconfig',
-          fleet.kubeconfig,
-          '--hub-context',
-          'hub',
-        ],
-        fleet.env,
-      );
-      assert.equal(j.code, 0, j.stderr);
-    }
+    await joinMembers(fleet, ['eu-west', 'us-east']);
     await waitFor('both clusters Ready', 15_000, async () =>
       (await clusterReady('eu-west')) === 'True' && (await clusterReady('us-east')) === 'True'
         ? true
@@ -267,8 +244,7 @@ spec:
       fleet,
     );
     assert.match(events.stdout, /APIServerUnreachable/);
-    const up = await cli(['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'], fleet.env);
-    assert.equal(up.code, 0, up.stderr);
+    await fleetUp(fleet, 2);
     const recoveredAt = Date.now();
     await waitFor(
       'us-east Ready=True again',
@@ -395,8 +371,7 @@ metadata:
       async () => ((await clusterReady('eu-west')) === 'False' ? true : undefined),
       200,
     );
-    const up = await cli(['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-hub'], fleet.env);
-    assert.equal(up.code, 0, up.stderr);
+    await fleetUp(fleet, 2);
     await waitFor(
       'eu-west Ready=True',
       10_000,

@@ -9,6 +9,7 @@ import type { Cluster } from '../api/cluster.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { setCondition, type Condition } from '../kube/conditions.ts';
 import { errorMessage } from '../kube/errors.ts';
+import { sameContent } from '../kube/same-content.ts';
 import { recordEvent } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue, type ReconcileResult } from '../kube/work-queue.ts';
@@ -195,8 +196,7 @@ export class DeployController {
   }
 
   private async writeStatus(app: Application, status: DeployStatus): Promise<void> {
-    const current = JSON.stringify(app.status ?? {});
-    if (current === JSON.stringify(status)) return;
+    if (sameContent(app.status ?? {}, status)) return;
     await this.opts.hub.applyStatus({
       apiVersion: API_VERSION,
       kind: 'Application',
@@ -271,7 +271,7 @@ export class DeployController {
         message: `Application ${key}: ${msg}${rendered.errors.length > 3 ? ` (and ${rendered.errors.length - 3} more)` : ''}`,
         observedGeneration: gen,
       });
-      if (JSON.stringify(status.conditions) !== JSON.stringify(app.status?.conditions)) {
+      if (!sameContent(status.conditions, app.status?.conditions)) {
         this.event(app, 'Warning', 'RenderFailed', msg);
       }
       await this.writeStatus(app, status);
@@ -304,7 +304,7 @@ export class DeployController {
           message: `Application ${key}: ${msg}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`,
           observedGeneration: gen,
         });
-        if (JSON.stringify(status.conditions) !== JSON.stringify(app.status?.conditions)) {
+        if (!sameContent(status.conditions, app.status?.conditions)) {
           this.event(app, 'Warning', 'ValidationFailed', msg);
         }
         await this.writeStatus(app, status);

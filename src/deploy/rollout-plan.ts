@@ -4,9 +4,10 @@
 // restart at any point and converge. Rollback is fleet-wide: when any cluster fails on the new
 // revision, every cluster goes back to the last revision that was Healthy everywhere.
 import type { ApplicationPhase, ClusterPhase, Rollback, RollbackTrigger } from '../api/application.ts';
+import { planConditions, type ConditionMessages, type ConditionOutcome } from './rollout-conditions.ts';
+import type { PlanCondition } from './rollout-conditions.ts';
 import type { WorkloadHealth } from './types.ts';
-import { REST_WAVE } from './waves.ts';
-import type { PlannedWave } from './waves.ts';
+import { REST_WAVE, type PlannedWave } from './waves.ts';
 
 /** A rendered revision: its number and the digest of its content. */
 export interface RevisionRef {
@@ -67,15 +68,7 @@ export interface ClusterPlan {
   readonly message: string;
 }
 
-export type PlanConditionType = 'Ready' | 'Progressing' | 'RolledBack' | 'Stalled';
-
-export interface PlanCondition {
-  readonly type: PlanConditionType;
-  readonly status: 'True' | 'False' | 'Unknown';
-  readonly reason: string;
-  readonly message: string;
-  readonly observedGeneration: number;
-}
+export type { PlanCondition, PlanConditionType } from './rollout-conditions.ts';
 
 export interface PlanDecision {
   /** Apply these now (idempotent; empty when waiting), ordered by wave then cluster name. */
@@ -116,6 +109,8 @@ type Standing =
   | { readonly state: 'Healthy'; readonly message: string }
   | { readonly state: 'Failed'; readonly message: string };
 
+type Standings = Map<string, Standing>;
+
 interface Context {
   readonly input: PlanInput;
   /** Waves restricted to the placed clusters, every placed cluster in exactly one. */
@@ -123,10 +118,7 @@ interface Context {
   /** Placed cluster names in wave order, then by name. */
   readonly ordered: readonly string[];
   readonly deadlineSeconds: number;
-  readonly cause?: string;
 }
-
-type ConditionSpec = readonly [status: PlanCondition['status'], reason: string, message: string];
 
 /** Decides what to apply where and the Application's phase. Total and deterministic. */
 export function planRollout(input: PlanInput): PlanDecision {
@@ -151,83 +143,65 @@ function context(input: PlanInput): Context {
   const seen = new Set<string>();
   const waves: PlannedWave[] = [];
   for (const w of input.waves) {
-    const clusters = w.clusters.filter((c) => placed.has(c) && !seen.has(c)).sort(byName);
+    const clusters = w.clusters.filter((c) => placed.has(c) && !seen.has(c)).sort();
     for (const c of clusters) seen.add(c);
     if (clusters.length > 0) waves.push({ ...w, clusters });
   }
-  const rest = [...placed].filter((c) => !seen.has(c)).sort(byName);
-  if (rest.length > 0) {
-    const last = waves[waves.length - 1];
-    if (last && last.name === REST_WAVE)
-      waves[waves.length - 1] = { ...last, clusters: [...last.clusters, ...rest].sort(byName) };
-    else waves.push({ name: REST_WAVE, clusters: rest, pauseSeconds: 0 });
-  }
+  const rest = [...placed].filter((c) => !seen.has(c));
+  const last = waves.at(-1);
+  if (rest.length > 0 && last?.name === REST_WAVE)
+    waves[waves.length - 1] = { ...last, clusters: [...last.clusters, ...rest].sort() };
+  else if (rest.length > 0) waves.push({ name: REST_WAVE, clusters: rest.sort(), pauseSeconds: 0 });
   const deadline = input.progressDeadlineSeconds;
   return {
     input,
     waves,
     ordered: waves.flatMap((w) => w.clusters),
     deadlineSeconds: deadline !== undefined && deadline > 0 ? deadline : DEFAULT_PROGRESS_DEADLINE_SECONDS,
-    cause: input.rollbackCause,
   };
 }
 
 /** Where `name` stands on `target`: never Healthy without a fresh, reachable, healthy observation. */
 function standing(ctx: Context, name: string, target: RevisionRef): Standing {
   const obs = ctx.input.clusters[name];
-  const now = ctx.input.now;
   if (!obs || obs.appliedRevision !== target.revision) {
-    const from = obs?.appliedRevision;
-    return {
-      state: 'Pending',
-      message:
-        from === undefined
-          ? `revision ${target.revision} not applied yet`
-          : `runs revision ${from}; revision ${target.revision} not applied yet`,
-    };
+    const from = obs?.appliedRevision === undefined ? '' : `runs revision ${obs.appliedRevision}; `;
+    return { state: 'Pending', message: `${from}revision ${target.revision} not applied yet` };
   }
   const deadlineAt = obs.appliedAt !== undefined ? obs.appliedAt + ctx.deadlineSeconds * 1000 : undefined;
-  const overdue = deadlineAt !== undefined && now >= deadlineAt;
+  const overdue = deadlineAt !== undefined && ctx.input.now >= deadlineAt;
+  // Not there yet: Progressing until the progress deadline, Failed (saying why) after it.
+  const wait = (message: string, failure: string): Standing =>
+    overdue ? { state: 'Failed', message: failure } : { state: 'Progressing', message, deadlineAt };
+  const limit = `${ctx.deadlineSeconds}s`;
   // An unreachable cluster's apply error and last health are about the outage, not the revision:
   // wait for it, but only until the progress deadline.
   if (!obs.reachable) {
-    return overdue
-      ? {
-          state: 'Failed',
-          message: `cluster unreachable ${ctx.deadlineSeconds}s after revision ${target.revision} was applied (progress deadline exceeded)`,
-        }
-      : {
-          state: 'Progressing',
-          message: 'cluster unreachable; waiting until the progress deadline',
-          deadlineAt,
-        };
+    return wait(
+      'cluster unreachable; waiting until the progress deadline',
+      `cluster unreachable ${limit} after revision ${target.revision} was applied (progress deadline exceeded)`,
+    );
   }
   if (obs.applyError !== undefined) {
     return { state: 'Failed', message: `apply of revision ${target.revision} failed: ${obs.applyError}` };
   }
   const health = obs.health;
   if (!health) {
-    return overdue
-      ? {
-          state: 'Failed',
-          message: `health still unknown after ${ctx.deadlineSeconds}s (progress deadline exceeded)`,
-        }
-      : { state: 'Progressing', message: 'health not known yet', deadlineAt };
+    return wait('health not known yet', `health still unknown after ${limit} (progress deadline exceeded)`);
   }
-  switch (health.state) {
-    case 'Healthy':
-      return { state: 'Healthy', message: health.message };
-    case 'Failed':
-      return { state: 'Failed', message: health.message };
-    case 'Progressing':
-      return overdue
-        ? { state: 'Failed', message: `progress deadline exceeded: ${health.message}` }
-        : { state: 'Progressing', message: health.message, deadlineAt };
+  if (health.state === 'Progressing') {
+    return wait(health.message, `progress deadline exceeded: ${health.message}`);
   }
+  return { state: health.state, message: health.message };
 }
 
-function standings(ctx: Context, target: RevisionRef): Map<string, Standing> {
+function standings(ctx: Context, target: RevisionRef): Standings {
   return new Map(ctx.ordered.map((c) => [c, standing(ctx, c, target)]));
+}
+
+/** The clusters whose standing is one of `states`, in wave order. */
+function clustersIn(all: Standings, ...states: Standing['state'][]): string[] {
+  return [...all].filter(([, s]) => states.includes(s.state)).map(([c]) => c);
 }
 
 /** Applies `target` to every cluster not on it, and retries where the last apply of it failed. */
@@ -240,95 +214,70 @@ function converge(ctx: Context, target: RevisionRef): PlanDecision['apply'] {
     .map((cluster) => ({ cluster, revision: target.revision }));
 }
 
-function clusterPlan(
-  ctx: Context,
-  name: string,
-  s: Standing,
-  notHealthy: ClusterPhase = 'Progressing',
-): ClusterPlan {
-  const revision = ctx.input.clusters[name]?.appliedRevision;
-  const phase: ClusterPhase = s.state === 'Progressing' ? notHealthy : s.state;
-  return revision === undefined ? { phase, message: s.message } : { phase, revision, message: s.message };
-}
-
-function clusterPlans(
-  ctx: Context,
-  all: Map<string, Standing>,
-  notHealthy?: ClusterPhase,
-): Record<string, ClusterPlan> {
+/** Each cluster's phase and message; a Progressing standing becomes `notHealthy`. */
+function clusterPlans(ctx: Context, all: Standings, notHealthy: ClusterPhase = 'Progressing') {
   const out: Record<string, ClusterPlan> = {};
-  for (const [name, s] of all) out[name] = clusterPlan(ctx, name, s, notHealthy);
+  for (const [name, { state, message }] of all) {
+    const revision = ctx.input.clusters[name]?.appliedRevision;
+    const phase = state === 'Progressing' ? notHealthy : state;
+    out[name] = revision === undefined ? { phase, message } : { phase, revision, message };
+  }
   return out;
 }
 
-function conditions(
+/** `all` with some standings rewritten, e.g. to say that the cluster is being rolled back. */
+function restate(all: Standings, rewrite: (s: Standing, cluster: string) => Standing): Standings {
+  return new Map([...all].map(([c, s]) => [c, rewrite(s, c)]));
+}
+
+/** What a decision does with the fleet; the outcome adds its phase and conditions. */
+type Fleet = Omit<PlanDecision, 'phase' | 'conditions' | 'waveHealthySince'> &
+  Partial<Pick<PlanDecision, 'waveHealthySince'>>;
+
+function decide(
   ctx: Context,
-  ready: ConditionSpec,
-  progressing: ConditionSpec,
-  rolledBack: ConditionSpec,
-  stalled: ConditionSpec,
-): PlanCondition[] {
-  const types: [PlanConditionType, ConditionSpec][] = [
-    ['Ready', ready],
-    ['Progressing', progressing],
-    ['RolledBack', rolledBack],
-    ['Stalled', stalled],
-  ];
-  return types.map(([type, [status, reason, message]]) => ({
-    type,
-    status,
-    reason,
-    message,
-    observedGeneration: ctx.input.generation,
-  }));
+  fleet: Fleet,
+  phase: ApplicationPhase,
+  outcome: ConditionOutcome,
+  message: string,
+  messages?: ConditionMessages,
+): PlanDecision {
+  const conditions = planConditions(outcome, ctx.input.generation, message, messages);
+  return { waveHealthySince: {}, ...fleet, phase, conditions };
 }
 
-function names(list: readonly string[]): string {
-  return list.join(', ');
+/** `recheckAt`: the earliest pause end or progress deadline, when there is one. */
+function recheck(all: Standings, pauseEnd?: number): Pick<PlanDecision, 'recheckAt'> {
+  const deadlines = [...all.values()].map((s) => (s.state === 'Progressing' ? s.deadlineAt : undefined));
+  const times = [pauseEnd, ...deadlines].filter((t): t is number => t !== undefined);
+  return times.length > 0 ? { recheckAt: Math.min(...times) } : {};
 }
 
-function failures(all: Map<string, Standing>): [string, Standing][] {
-  return [...all].filter(([, s]) => s.state === 'Failed');
+function describe(all: Standings, states: Standing['state'][], what: (c: string) => string): string {
+  return [...all]
+    .filter(([, s]) => states.includes(s.state))
+    .map(([c, s]) => `${what(c)}: ${s.message}`)
+    .join('; ');
 }
 
-function describeFailures(revision: number, failed: readonly [string, Standing][]): string {
-  return failed.map(([c, s]) => `revision ${revision} failed in cluster ${c}: ${s.message}`).join('; ');
+function failures(all: Standings, revision: number): string {
+  return describe(all, ['Failed'], (c) => `revision ${revision} failed in cluster ${c}`);
 }
 
-function earliest(times: readonly (number | undefined)[]): number | undefined {
-  const defined = times.filter((t): t is number => t !== undefined);
-  return defined.length > 0 ? Math.min(...defined) : undefined;
+function allHealthy(all: Standings): boolean {
+  return clustersIn(all, 'Healthy').length === all.size;
 }
 
-function deadlines(all: Map<string, Standing>): (number | undefined)[] {
-  return [...all.values()].map((s) => (s.state === 'Progressing' ? s.deadlineAt : undefined));
-}
-
-function readyCount(all: Map<string, Standing>): string {
-  const healthy = [...all.values()].filter((s) => s.state === 'Healthy').length;
-  return `${healthy}/${all.size} clusters healthy`;
-}
-
-function withRecheck(decision: PlanDecision, recheckAt: number | undefined): PlanDecision {
-  return recheckAt === undefined ? decision : { ...decision, recheckAt };
+function readyCount(all: Standings): string {
+  return `${clustersIn(all, 'Healthy').length}/${all.size} clusters healthy`;
 }
 
 function noClusters(ctx: Context): PlanDecision {
   const msg = 'no cluster is placed';
-  return {
-    apply: [],
-    mode: ctx.input.mode,
-    phase: 'Progressing',
-    clusterPhases: {},
-    conditions: conditions(
-      ctx,
-      ['False', 'NoClusters', msg],
-      ['True', 'WaitingForClusters', `${msg}; waiting for clusters to match the placement`],
-      ['False', 'NoClusters', msg],
-      ['False', 'NoClusters', msg],
-    ),
-    waveHealthySince: {},
-  };
+  const fleet: Fleet = { apply: [], mode: ctx.input.mode, clusterPhases: {} };
+  return decide(ctx, fleet, 'Progressing', 'NoClusters', msg, {
+    Progressing: `${msg}; waiting for clusters to match the placement`,
+  });
 }
 
 /**
@@ -338,166 +287,85 @@ function noClusters(ctx: Context): PlanDecision {
  */
 function holdOnLastGood(ctx: Context, lastGood: RevisionRef, blocked: boolean): PlanDecision | undefined {
   const all = standings(ctx, lastGood);
-  const states = [...all.values()].map((s) => s.state);
-  const settled = !states.includes('Pending') && !states.includes('Progressing');
-  if (!blocked && settled) return undefined;
+  const waiting = clustersIn(all, 'Pending', 'Progressing');
+  if (!blocked && waiting.length === 0) return undefined;
 
   const { desired } = ctx.input;
   const cause =
-    ctx.cause ??
+    ctx.input.rollbackCause ??
     (blocked
       ? `revision ${desired.revision} (digest ${desired.digest}) failed`
       : `the revision with digest ${ctx.input.blockedDigest ?? 'unknown'} failed`);
-  const apply = converge(ctx, lastGood);
-  const clusterPhases: Record<string, ClusterPlan> = {};
-  for (const [name, s] of all) {
-    clusterPhases[name] =
-      s.state === 'Pending'
-        ? clusterPlan(ctx, name, {
-            state: 'Pending',
-            message: `rolling back to revision ${lastGood.revision}`,
-          })
-        : clusterPlan(ctx, name, s);
-  }
-  const base = { apply, mode: 'RollingBack' as const, clusterPhases, waveHealthySince: {} };
-  const failed = failures(all);
+  const back = `rolling back to revision ${lastGood.revision}`;
+  const shown = restate(all, (s) => (s.state === 'Pending' ? { state: 'Pending', message: back } : s));
+  const fleet: Fleet = {
+    apply: converge(ctx, lastGood),
+    mode: 'RollingBack',
+    clusterPhases: clusterPlans(ctx, shown),
+  };
 
-  if (states.every((s) => s === 'Healthy')) {
+  if (allHealthy(all)) {
     const msg = `rolled back to revision ${lastGood.revision}: ${cause}`;
-    const hold = blocked
+    const next = blocked
       ? `revision ${desired.revision} is not rolled out again until the spec changes`
       : `rolling out revision ${desired.revision}`;
-    return {
-      ...base,
-      phase: 'RolledBack',
-      conditions: conditions(
-        ctx,
-        ['False', 'RolledBack', `running revision ${lastGood.revision}; ${cause}`],
-        ['False', 'RolledBack', `${msg}; ${hold}`],
-        ['True', 'RolledBack', msg],
-        ['True', 'RevisionRolledBack', `${cause}; change the spec to roll out a fixed revision`],
-      ),
-    };
+    return decide(ctx, fleet, 'RolledBack', 'RolledBack', `running revision ${lastGood.revision}; ${cause}`, {
+      Progressing: `${msg}; ${next}`,
+      RolledBack: msg,
+      Stalled: `${cause}; change the spec to roll out a fixed revision`,
+    });
   }
-  if (settled) {
+  if (waiting.length === 0) {
     // Every cluster is on the last good revision and none is still progressing, yet some failed.
-    const msg = `rollback to revision ${lastGood.revision} failed: ${describeFailures(lastGood.revision, failed)}`;
-    return {
-      ...base,
-      phase: 'Failed',
-      conditions: conditions(
-        ctx,
-        ['False', 'RollbackFailed', msg],
-        ['False', 'RollbackFailed', msg],
-        ['False', 'RollbackFailed', `${msg} (after ${cause})`],
-        ['True', 'RollbackFailed', msg],
-      ),
-    };
+    const msg = `rollback to revision ${lastGood.revision} failed: ${failures(all, lastGood.revision)}`;
+    return decide(ctx, fleet, 'Failed', 'RollbackFailed', msg, { RolledBack: `${msg} (after ${cause})` });
   }
-  const pending = [...all].filter(([, s]) => s.state !== 'Healthy' && s.state !== 'Failed').map(([c]) => c);
-  const msg = `rolling back to revision ${lastGood.revision} (${readyCount(all)}; waiting for ${names(pending)}): ${cause}`;
-  return withRecheck(
-    {
-      ...base,
-      phase: 'RollingBack',
-      conditions: conditions(
-        ctx,
-        ['False', 'RollingBack', msg],
-        ['True', 'RollingBack', msg],
-        ['False', 'RollingBack', msg],
-        ['False', 'RollingBack', msg],
-      ),
-    },
-    earliest(deadlines(all)),
-  );
+  const msg = `${back} (${readyCount(all)}; waiting for ${waiting.join(', ')}): ${cause}`;
+  return decide(ctx, { ...fleet, ...recheck(all) }, 'RollingBack', 'RollingBack', msg);
 }
 
 /** The spec renders to a rolled-back digest but there is no revision to hold the fleet on. */
 function blockedWithoutTarget(ctx: Context): PlanDecision {
-  const { desired } = ctx.input;
+  const { desired, mode } = ctx.input;
   const msg = `revision ${desired.revision} (digest ${desired.digest}) was rolled back and no last good revision is known; change the spec`;
-  return {
-    apply: [],
-    mode: ctx.input.mode,
-    phase: 'Failed',
-    clusterPhases: clusterPlans(ctx, standings(ctx, desired)),
-    conditions: conditions(
-      ctx,
-      ['False', 'RolloutBlocked', msg],
-      ['False', 'RolloutBlocked', msg],
-      ['False', 'NoRollbackTarget', msg],
-      ['True', 'RolloutBlocked', msg],
-    ),
-    waveHealthySince: {},
-  };
+  const fleet: Fleet = { apply: [], mode, clusterPhases: clusterPlans(ctx, standings(ctx, desired)) };
+  return decide(ctx, fleet, 'Failed', 'RolloutBlocked', msg);
+}
+
+/** Desired is Healthy in every cluster: nothing to apply, the rollout is complete. */
+function healthy(ctx: Context, all: Standings, extra: Pick<Fleet, 'newLastGood' | 'waveHealthySince'>) {
+  const msg = `revision ${ctx.input.desired.revision} is healthy in all ${all.size} clusters`;
+  const fleet: Fleet = { apply: [], mode: 'RollingOut', clusterPhases: clusterPlans(ctx, all), ...extra };
+  return decide(ctx, fleet, 'Healthy', 'Healthy', msg);
 }
 
 /** Desired was Healthy everywhere before: keep every cluster on it; no waves, no rollback. */
 function steady(ctx: Context): PlanDecision {
   const { desired } = ctx.input;
   const all = standings(ctx, desired);
-  const apply = converge(ctx, desired);
-  const clusterPhases = clusterPlans(ctx, all, 'Degraded');
-  const base = { apply, mode: 'RollingOut' as const, clusterPhases, waveHealthySince: {} };
-  const states = [...all.values()].map((s) => s.state);
+  if (allHealthy(all)) return healthy(ctx, all, {});
 
-  if (states.every((s) => s === 'Healthy')) {
-    const msg = `revision ${desired.revision} is healthy in all ${all.size} clusters`;
-    return {
-      ...base,
-      phase: 'Healthy',
-      conditions: conditions(
-        ctx,
-        ['True', 'Healthy', msg],
-        ['False', 'RolloutComplete', msg],
-        ['False', 'NotRolledBack', msg],
-        ['False', 'Healthy', msg],
-      ),
-    };
-  }
-  const pending = [...all].filter(([, s]) => s.state === 'Pending').map(([c]) => c);
+  const fleet: Fleet = {
+    apply: converge(ctx, desired),
+    mode: 'RollingOut',
+    clusterPhases: clusterPlans(ctx, all, 'Degraded'),
+  };
+  const pending = clustersIn(all, 'Pending');
   if (pending.length > 0) {
-    const msg = `applying revision ${desired.revision} to ${names(pending)} (${readyCount(all)})`;
-    return {
-      ...base,
-      phase: 'Progressing',
-      conditions: conditions(
-        ctx,
-        ['False', 'Progressing', msg],
-        ['True', 'RollingOut', msg],
-        ['False', 'NotRolledBack', msg],
-        ['False', 'Progressing', msg],
-      ),
-    };
+    const msg = `applying revision ${desired.revision} to ${pending.join(', ')} (${readyCount(all)})`;
+    return decide(ctx, fleet, 'Progressing', 'Progressing', msg);
   }
-  const unhealthy = [...all]
-    .filter(([, s]) => s.state !== 'Healthy')
-    .map(([c, s]) => `cluster ${c}: ${s.message}`)
-    .join('; ');
+  const unhealthy = describe(all, ['Progressing', 'Failed'], (c) => `cluster ${c}`);
   const msg = `revision ${desired.revision} was healthy everywhere but is not now (${readyCount(all)}): ${unhealthy}`;
-  return withRecheck(
-    {
-      ...base,
-      phase: 'Degraded',
-      conditions: conditions(
-        ctx,
-        ['False', 'Degraded', msg],
-        ['False', 'Degraded', msg],
-        ['False', 'NotRolledBack', msg],
-        ['False', 'Degraded', msg],
-      ),
-    },
-    earliest(deadlines(all)),
-  );
+  return decide(ctx, { ...fleet, ...recheck(all) }, 'Degraded', 'Degraded', msg);
 }
 
 /** A new revision goes out wave by wave; a failure rolls the fleet back or stops the rollout. */
 function rollOut(ctx: Context): PlanDecision {
   const { input } = ctx;
-  const { desired, lastGood } = input;
+  const { desired } = input;
   const all = standings(ctx, desired);
-  const failed = failures(all);
-  if (failed.length > 0) return onFailure(ctx, all, failed);
+  if (clustersIn(all, 'Failed').length > 0) return onFailure(ctx, all);
 
   const maxUnavailable = Math.max(0, Math.floor(input.maxUnavailableClusters || 0));
   const since: Record<string, number> = {};
@@ -505,21 +373,19 @@ function rollOut(ctx: Context): PlanDecision {
   let currentWave: string | undefined;
   let waiting: string | undefined;
   let pauseEnd: number | undefined;
-  let pendingBefore = 0;
   let unhealthyBefore = 0;
 
   for (const [i, wave] of ctx.waves.entries()) {
     currentWave = wave.name;
     for (const c of wave.clusters) {
-      const s = all.get(c);
-      if (s?.state === 'Pending') apply.push({ cluster: c, revision: desired.revision });
-      if (s?.state === 'Pending') pendingBefore++;
-      if (s?.state !== 'Healthy') unhealthyBefore++;
+      const state = all.get(c)?.state;
+      if (state === 'Pending') apply.push({ cluster: c, revision: desired.revision });
+      if (state !== 'Healthy') unhealthyBefore++;
     }
     const next = ctx.waves[i + 1];
     if (!next) break;
     // Clusters allowed to be unavailable must at least have received the revision.
-    if (pendingBefore > 0 || unhealthyBefore > maxUnavailable) {
+    if (apply.length > 0 || unhealthyBefore > maxUnavailable) {
       waiting = `waiting for wave ${wave.name} to be healthy before wave ${next.name} (${unhealthyBefore} cluster${unhealthyBefore === 1 ? '' : 's'} of waves so far not healthy, ${maxUnavailable} allowed)`;
       break;
     }
@@ -533,121 +399,54 @@ function rollOut(ctx: Context): PlanDecision {
     }
   }
 
-  const clusterPhases = clusterPlans(ctx, all);
-  if ([...all.values()].every((s) => s.state === 'Healthy')) {
-    const msg = `revision ${desired.revision} is healthy in all ${all.size} clusters`;
-    const changed = !lastGood || lastGood.revision !== desired.revision || lastGood.digest !== desired.digest;
-    return {
-      apply: [],
-      mode: 'RollingOut',
-      phase: 'Healthy',
-      clusterPhases,
-      ...(changed ? { newLastGood: { revision: desired.revision, digest: desired.digest } } : {}),
-      conditions: conditions(
-        ctx,
-        ['True', 'Healthy', msg],
-        ['False', 'RolloutComplete', msg],
-        ['False', 'NotRolledBack', msg],
-        ['False', 'Healthy', msg],
-      ),
-      waveHealthySince: since,
-    };
-  }
+  // rollOut only runs when desired is not the last good revision, so it becomes the new one.
+  const newLastGood = { revision: desired.revision, digest: desired.digest };
+  if (allHealthy(all)) return healthy(ctx, all, { waveHealthySince: since, newLastGood });
 
   const wave = ctx.waves.find((w) => w.name === currentWave);
-  const progress = `rolling out revision ${desired.revision}: wave ${currentWave ?? '?'} (${names(wave?.clusters ?? [])}); ${readyCount(all)}`;
-  const msg = waiting ? `${progress}; ${waiting}` : progress;
-  return withRecheck(
-    {
-      apply,
-      mode: 'RollingOut',
-      phase: 'Progressing',
-      clusterPhases,
-      ...(currentWave !== undefined ? { currentWave } : {}),
-      conditions: conditions(
-        ctx,
-        ['False', 'Progressing', msg],
-        ['True', 'RollingOut', msg],
-        ['False', 'NotRolledBack', msg],
-        ['False', 'Progressing', msg],
-      ),
-      waveHealthySince: since,
-    },
-    earliest([pauseEnd, ...deadlines(all)]),
-  );
+  const progress = `rolling out revision ${desired.revision}: wave ${currentWave ?? '?'} (${(wave?.clusters ?? []).join(', ')}); ${readyCount(all)}`;
+  const fleet: Fleet = {
+    apply,
+    mode: 'RollingOut',
+    clusterPhases: clusterPlans(ctx, all),
+    ...(currentWave !== undefined ? { currentWave } : {}),
+    waveHealthySince: since,
+    ...recheck(all, pauseEnd),
+  };
+  return decide(ctx, fleet, 'Progressing', 'Progressing', waiting ? `${progress}; ${waiting}` : progress);
 }
 
 /** Some cluster failed on the desired revision: roll the fleet back, or stop. */
-function onFailure(ctx: Context, all: Map<string, Standing>, failed: [string, Standing][]): PlanDecision {
+function onFailure(ctx: Context, all: Standings): PlanDecision {
   const { desired, lastGood, rollback } = ctx.input;
-  const cause = describeFailures(desired.revision, failed);
+  const cause = failures(all, desired.revision);
   const automatic = rollback.automatic && rollback.when.includes('AnyClusterFailed');
-  const clusterPhases = clusterPlans(ctx, all);
 
   if (automatic && lastGood) {
     // Every cluster that is not on the last good revision goes back to it at once, no waves:
     // that is every cluster that received desired, and any that joined meanwhile.
     const apply = converge(ctx, lastGood);
-    const back = new Set(apply.map((a) => a.cluster));
-    for (const [name, s] of all) {
-      if (s.state === 'Failed') {
-        clusterPhases[name] = clusterPlan(ctx, name, {
-          state: 'Failed',
-          message: `${s.message}; rolling back to revision ${lastGood.revision}`,
-        });
-      } else if (back.has(name)) {
-        clusterPhases[name] = clusterPlan(ctx, name, {
-          state: s.state === 'Pending' ? 'Pending' : 'Progressing',
-          message: `rolling back to revision ${lastGood.revision}`,
-        });
-      }
-    }
-    const msg = `rolling back every cluster to revision ${lastGood.revision}: ${cause}`;
-    return {
+    const goingBack = new Set(apply.map((a) => a.cluster));
+    const back = `rolling back to revision ${lastGood.revision}`;
+    const shown = restate(all, (s, cluster): Standing => {
+      if (s.state === 'Failed') return { state: 'Failed', message: `${s.message}; ${back}` };
+      if (!goingBack.has(cluster)) return s;
+      return { state: s.state === 'Pending' ? 'Pending' : 'Progressing', message: back };
+    });
+    const fleet: Fleet = {
       apply,
       mode: 'RollingBack',
-      phase: 'RollingBack',
-      clusterPhases,
+      clusterPhases: clusterPlans(ctx, shown),
       blockDigest: desired.digest,
       rollbackCause: cause,
-      conditions: conditions(
-        ctx,
-        ['False', 'RollingBack', msg],
-        ['True', 'RollingBack', msg],
-        ['False', 'RollingBack', msg],
-        ['False', 'RollingBack', msg],
-      ),
-      waveHealthySince: {},
     };
+    const msg = `rolling back every cluster to revision ${lastGood.revision}: ${cause}`;
+    return decide(ctx, fleet, 'RollingBack', 'RollingBack', msg);
   }
 
-  const [reason, why] =
-    automatic && !lastGood
-      ? [
-          'NoRollbackTarget',
-          'no earlier revision was healthy in every cluster, so there is nothing to roll back to',
-        ]
-      : [
-          'RolloutFailed',
-          'automatic rollback is off; the rollout is stopped: fix the spec or roll back by hand',
-        ];
-  const msg = `${cause}; ${why}`;
-  return {
-    apply: [],
-    mode: 'RollingOut',
-    phase: 'Failed',
-    clusterPhases,
-    conditions: conditions(
-      ctx,
-      ['False', reason, msg],
-      ['False', reason, msg],
-      ['False', reason, msg],
-      ['True', reason, msg],
-    ),
-    waveHealthySince: {},
-  };
-}
-
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  const why = automatic
+    ? 'no earlier revision was healthy in every cluster, so there is nothing to roll back to'
+    : 'automatic rollback is off; the rollout is stopped: fix the spec or roll back by hand';
+  const fleet: Fleet = { apply: [], mode: 'RollingOut', clusterPhases: clusterPlans(ctx, all) };
+  return decide(ctx, fleet, 'Failed', automatic ? 'NoRollbackTarget' : 'RolloutFailed', `${cause}; ${why}`);
 }

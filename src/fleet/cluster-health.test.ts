@@ -53,3 +53,16 @@ test('a cluster never seen healthy reports Unknown, then False', () => {
   const d2 = nextClusterStatus(d1.status, down, 2, 1, at(2));
   assert.equal(ready(d2.status), 'False');
 });
+
+test('a status read back from the API server with its keys in another order is not rewritten', () => {
+  const s1 = nextClusterStatus(undefined, ok, 0, 1, t0).status;
+  // The server returns fields in its own order: reverse every object's keys.
+  const reorder = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(reorder)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]))
+        : v;
+  const fromServer = reorder(s1) as typeof s1;
+  assert.equal(nextClusterStatus(fromServer, ok, 0, 1, at(2)).write, false);
+});

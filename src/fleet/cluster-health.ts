@@ -2,6 +2,7 @@
 // and the current status and writes whatever it returns.
 import type { ClusterStatus } from '../api/cluster.ts';
 import { setCondition, type Condition } from '../kube/conditions.ts';
+import { sameContent } from '../kube/same-content.ts';
 
 export type ProbeResult =
   | { readonly ok: true; readonly version: string; readonly nodeCount: number; readonly latencyMs: number }
@@ -89,7 +90,7 @@ function mustWrite(
     apiLatencyMs: undefined,
     // Messages carry the version and node count, already compared below; keep reason/status.
   });
-  if (JSON.stringify(strip(current)) !== JSON.stringify(strip(next))) return true;
+  if (!sameContent(strip(current), strip(next))) return true;
   const last = current.lastProbeTime ? Date.parse(current.lastProbeTime) : 0;
   return next.lastProbeTime !== undefined && now.getTime() - last >= policy.heartbeatMs;
 }

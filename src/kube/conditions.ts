@@ -31,11 +31,3 @@ export function setCondition(
 export function findCondition(list: readonly Condition[] | undefined, type: string): Condition | undefined {
   return list?.find((c) => c.type === type);
 }
-
-/** Whether two condition lists say the same thing (ignoring nothing: used to skip no-op writes). */
-export function sameConditions(
-  a: readonly Condition[] | undefined,
-  b: readonly Condition[] | undefined,
-): boolean {
-  return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
-}

@@ -43,11 +43,14 @@ export class KubeRest {
     this.server = cluster.server.replace(/\/+$/, '');
   }
 
-  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  /** URL and request options for one call: query, loopback guard, TLS and auth from the kubeconfig. */
+  private async prepare(
+    method: string,
+    path: string,
+    query: RequestOptions['query'] = {},
+  ): Promise<{ url: URL; reqOpts: https.RequestOptions }> {
     const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    }
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     assertLoopbackAllowed(url.hostname);
     const reqOpts: https.RequestOptions = {
       method,
@@ -59,6 +62,11 @@ export class KubeRest {
       agent: false,
     };
     await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    return { url, reqOpts };
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const { url, reqOpts } = await this.prepare(method, path, opts.query);
     let payload: string | undefined;
     if (opts.body !== undefined) {
       payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -133,18 +141,7 @@ export class KubeRest {
     onLine: (line: string) => void,
     opts: { signal?: AbortSignal; idleTimeoutMs: number },
   ): Promise<void> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    assertLoopbackAllowed(url.hostname);
-    const reqOpts: https.RequestOptions = {
-      method: 'GET',
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: { Accept: 'application/json' },
-      agent: false,
-    };
-    await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    const { url, reqOpts } = await this.prepare('GET', path, query);
     const transport = url.protocol === 'http:' ? http : https;
     await new Promise<void>((resolve, reject) => {
       const req = transport.request(reqOpts, (res) => {

@@ -84,7 +84,11 @@ export function cacheRoot(): string {
   return join(xdg && xdg.length > 0 ? xdg : join(homedir(), '.cache'), 'meridian');
 }
 
+let goVersionMemo: string | undefined;
+
 function goVersion(): string {
+  // Asked once per process: renders look the binaries up on every Application change.
+  if (goVersionMemo) return goVersionMemo;
   const res = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
   if (res.error || res.status !== 0) {
     throw new MeridianError(
@@ -92,7 +96,8 @@ function goVersion(): string {
       'the Go toolchain is needed to build the local fleet (etcd, kube-apiserver, kwok…) but `go` was not found on PATH; install Go 1.25 or newer',
     );
   }
-  return res.stdout.trim();
+  goVersionMemo = res.stdout.trim();
+  return goVersionMemo;
 }
 
 /** The cache key: every pin that goes into the binaries, plus the toolchain that builds them. */

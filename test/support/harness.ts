@@ -154,3 +154,49 @@ export async function startHub(fleet: TestFleet, identity: string, port: number)
 export function readPidFile(path: string): number {
   return Number(readFileSync(path, 'utf8').trim());
 }
+
+/** `meridian fleet up --no-hub` for a test fleet; also restarts any component that was stopped. */
+export async function fleetUp(fleet: TestFleet, members: number): Promise<void> {
+  const up = await cli(
+    ['fleet', 'up', '--members', String(members), '--subnet', fleet.subnet, '--no-hub'],
+    fleet.env,
+    600_000,
+  );
+  if (up.code !== 0) throw new Error(`fleet up failed (${up.code}): ${up.stderr}`);
+}
+
+/** Registers members of a test fleet in its hub with `meridian cluster join`. */
+export async function joinMembers(fleet: TestFleet, names: readonly string[]): Promise<void> {
+  for (const m of names) {
+    const j = await cli(
+      [
+        'cluster',
+        'join',
+        m,
+        '--kubeconfig',
+        fleet.kubeconfig,
+        '--context',
+        m,
+        '--region',
+        m,
+        '--hub-kubeconfig',
+        fleet.kubeconfig,
+        '--hub-context',
+        'hub',
+      ],
+      fleet.env,
+    );
+    if (j.code !== 0) throw new Error(`cluster join ${m} failed: ${j.stderr}`);
+  }
+}
+
+/** `kubectl get … -o jsonpath=PATH` in one context; an error text when kubectl fails. */
+export async function jsonpath(
+  fleet: TestFleet,
+  context: string,
+  args: readonly string[],
+  path: string,
+): Promise<string> {
+  const r = await kubectl(['--context', context, ...args, '-o', `jsonpath=${path}`], fleet);
+  return r.code === 0 ? r.stdout : `<error: ${r.stderr.trim()}>`;
+}
