@@ -216,6 +216,29 @@ export class DeployController {
     return setCondition(status.conditions as Condition[] | undefined, c, new Date());
   }
 
+  /**
+   * Input the user must fix: Ready=False naming cluster/object/field (an Event when it is new),
+   * nothing applied anywhere, and a slow retry (a spec change reconciles at once anyway).
+   */
+  private async notReady(
+    app: Application,
+    status: DeployStatus,
+    reason: string,
+    errors: readonly DeployError[],
+  ): Promise<ReconcileResult> {
+    const msg = errors.slice(0, 3).map(formatDeployError).join('; ');
+    status.conditions = this.conditionsWith(status, {
+      type: 'Ready',
+      status: 'False',
+      reason,
+      message: `Application ${appKey(app)}: ${msg}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`,
+      observedGeneration: app.metadata.generation,
+    });
+    if (!sameContent(status.conditions, app.status?.conditions)) this.event(app, 'Warning', reason, msg);
+    await this.writeStatus(app, status);
+    return { requeueAfterMs: 30_000 };
+  }
+
   async reconcile(key: string): Promise<ReconcileResult> {
     const [ns, name] = key.split('/') as [string, string];
     // Read fresh: the cache may not yet hold the status this controller wrote a moment ago, and
@@ -247,15 +270,7 @@ export class DeployController {
     const all = this.targets();
     const placement = resolvePlacement(app.spec.placement, all);
     if (!placement.ok) {
-      status.conditions = this.conditionsWith(status, {
-        type: 'Ready',
-        status: 'False',
-        reason: 'InvalidPlacement',
-        message: `Application ${key}: ${placement.errors.map(formatDeployError).join('; ')}`,
-        observedGeneration: gen,
-      });
-      await this.writeStatus(app, status);
-      return { requeueAfterMs: 30_000 };
+      return this.notReady(app, status, 'InvalidPlacement', placement.errors);
     }
     const targets = placement.targets;
 
@@ -263,19 +278,7 @@ export class DeployController {
     const nextNumber = (revs[0]?.spec.revision ?? 0) + 1;
     const rendered = await this.render(app, targets, nextNumber);
     if (!rendered.ok) {
-      const msg = rendered.errors.slice(0, 3).map(formatDeployError).join('; ');
-      status.conditions = this.conditionsWith(status, {
-        type: 'Ready',
-        status: 'False',
-        reason: 'RenderFailed',
-        message: `Application ${key}: ${msg}${rendered.errors.length > 3 ? ` (and ${rendered.errors.length - 3} more)` : ''}`,
-        observedGeneration: gen,
-      });
-      if (!sameContent(status.conditions, app.status?.conditions)) {
-        this.event(app, 'Warning', 'RenderFailed', msg);
-      }
-      await this.writeStatus(app, status);
-      return { requeueAfterMs: 30_000 };
+      return this.notReady(app, status, 'RenderFailed', rendered.errors);
     }
 
     // 3. The revision of this content: reuse one with the same digest, else validate and create.
@@ -296,19 +299,7 @@ export class DeployController {
         }),
       );
       if (errors.length > 0) {
-        const msg = errors.slice(0, 3).map(formatDeployError).join('; ');
-        status.conditions = this.conditionsWith(status, {
-          type: 'Ready',
-          status: 'False',
-          reason: 'ValidationFailed',
-          message: `Application ${key}: ${msg}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`,
-          observedGeneration: gen,
-        });
-        if (!sameContent(status.conditions, app.status?.conditions)) {
-          this.event(app, 'Warning', 'ValidationFailed', msg);
-        }
-        await this.writeStatus(app, status);
-        return { requeueAfterMs: 30_000 };
+        return this.notReady(app, status, 'ValidationFailed', errors);
       }
       desired = await createRevision(
         this.opts.hub,
@@ -366,15 +357,7 @@ export class DeployController {
     // 5. Observe every placed cluster.
     const waves = planWaves(app.spec.rollout, targets);
     if (!waves.ok) {
-      status.conditions = this.conditionsWith(status, {
-        type: 'Ready',
-        status: 'False',
-        reason: 'InvalidRollout',
-        message: `Application ${key}: ${waves.errors.map(formatDeployError).join('; ')}`,
-        observedGeneration: gen,
-      });
-      await this.writeStatus(app, status);
-      return { requeueAfterMs: 30_000 };
+      return this.notReady(app, status, 'InvalidRollout', waves.errors);
     }
     const deadline = app.spec.rollout?.progressDeadlineSeconds ?? 600;
     const prevClusters = new Map((status.clusters ?? []).map((c) => [c.name, c]));

@@ -61,7 +61,11 @@ test('a status read back from the API server with its keys in another order is n
     Array.isArray(v)
       ? v.map(reorder)
       : v && typeof v === 'object'
-        ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]))
+        ? Object.fromEntries(
+            Object.entries(v)
+              .reverse()
+              .map(([k, x]) => [k, reorder(x)]),
+          )
         : v;
   const fromServer = reorder(s1) as typeof s1;
   assert.equal(nextClusterStatus(fromServer, ok, 0, 1, at(2)).write, false);

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { sameContent } from './same-content.ts';
 
 test('ignores key order and undefined fields', () => {
-  assert.equal(sameContent({ a: 1, b: { c: [1, { d: 2, e: 3 }] } }, { b: { c: [1, { e: 3, d: 2 }] }, a: 1, x: undefined }), true);
+  assert.equal(
+    sameContent(
+      { a: 1, b: { c: [1, { d: 2, e: 3 }] } },
+      { b: { c: [1, { e: 3, d: 2 }] }, a: 1, x: undefined },
+    ),
+    true,
+  );
 });
 
 test('sees a changed value, a changed list order and an added field', () => {
