@@ -1,18 +1,18 @@
 // The deploy render pipeline with the real tools (helm, kubectl kustomize, git) and no Kubernetes:
 // local and HTTP-repository charts, kustomize, git sources, and the errors users see.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Application } from '../src/api/application.ts';
 import { assertValidResource } from '../src/api/validate.ts';
 import type { KubeObject } from '../src/kube/cluster-client.ts';
-import { cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { cacheRoot, cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
 import { fetchGit } from '../src/deploy/git-source.ts';
 import { renderApplication } from '../src/deploy/render.ts';
 import type { RenderEnv, RenderTools } from '../src/deploy/render.ts';
@@ -290,6 +290,83 @@ describe('helm sources', { skip }, () => {
       assert.deepEqual(
         noVersion.errors.map((e) => [e.code, e.field]),
         [['HelmFailed', 'spec.source.helm.version']],
+      );
+    });
+  });
+  describe('from an OCI registry on 127.0.0.1', () => {
+    let registry: ChildProcess | undefined;
+    let ref: string;
+
+    before(async () => {
+      // go-containerregistry's small in-memory registry, built from the Go module proxy.
+      const bin = join(cacheRoot(), 'peers', 'registry');
+      if (!existsSync(bin)) {
+        execFileSync('go', ['install', 'github.com/google/go-containerregistry/cmd/registry@v0.22.1'], {
+          env: { ...process.env, GOBIN: dirname(bin) },
+          stdio: 'inherit',
+        });
+      }
+      const port = await new Promise<number>((resolve) => {
+        const s = createNetServer();
+        s.listen(0, '127.0.0.1', () => {
+          const p = (s.address() as AddressInfo).port;
+          s.close(() => resolve(p));
+        });
+      });
+      registry = spawn(bin, ['-port', String(port)], { stdio: 'ignore' });
+      const helmEnvVars = {
+        ...process.env,
+        HELM_CACHE_HOME: join(work, 'o', 'c'),
+        HELM_CONFIG_HOME: join(work, 'o', 'g'),
+        HELM_DATA_HOME: join(work, 'o', 'd'),
+      };
+      const pkgDir = join(work, 'oci');
+      mkdirSync(pkgDir, { recursive: true });
+      execFileSync(tools!.helm, ['package', join(FIXTURES, 'charts', 'web'), '--destination', pkgDir], {
+        env: helmEnvVars,
+      });
+      // The registry takes a moment to listen: retry the push briefly.
+      for (let i = 0; ; i++) {
+        try {
+          execFileSync(
+            tools!.helm,
+            ['push', join(pkgDir, 'web-0.1.0.tgz'), `oci://127.0.0.1:${port}/charts`, '--plain-http'],
+            {
+              env: helmEnvVars,
+              stdio: 'pipe',
+            },
+          );
+          break;
+        } catch (e) {
+          if (i > 50) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      ref = `oci://127.0.0.1:${port}/charts/web`;
+    });
+    after(() => {
+      registry?.kill();
+    });
+
+    test('renders a chart pulled from an oci:// reference, per cluster', async () => {
+      const app = application({
+        source: { helm: { chart: ref, version: '0.1.0', values: { replicas: 5 } } },
+      });
+      const [euOut, usOut] = rendered(await renderApplication(app, [eu, us], env));
+      assert.equal(deploymentSpec(find(euOut, 'Deployment', 'shop')).replicas, 5);
+      assert.equal(deploymentSpec(find(usOut, 'Deployment', 'shop')).replicas, 5);
+    });
+
+    test('a tag the registry does not have names spec.source.helm.version', async () => {
+      const out = await renderApplication(
+        application({ source: { helm: { chart: ref, version: '9.9.9' } } }),
+        [eu],
+        env,
+      );
+      assert.ok(!out.ok);
+      assert.deepEqual(
+        [out.errors[0]?.code, out.errors[0]?.field],
+        ['HelmFailed', 'spec.source.helm.version'],
       );
     });
   });

@@ -56,6 +56,8 @@ export function helmTemplateArgs(
   args.push('--include-crds', '--skip-tests');
   if (input.version) args.push('--version', input.version);
   if (input.repoURL) args.push('--repo', input.repoURL);
+  // A registry on this machine (the local fleet, tests) speaks plain HTTP; any other stays on TLS.
+  if (/^oci:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(input.chart)) args.push('--plain-http');
   return args;
 }
 
@@ -86,7 +88,9 @@ export function helmErrorMessage(stderr: string): string {
 function helmFailure(input: HelmRenderInput, stderr: string): DeployError {
   const message = helmErrorMessage(stderr);
   let field: string | undefined;
-  if (/version "[^"]*" not found|no chart version found/i.test(message))
+  // OCI registries answer a missing tag with "<ref>:<version>: not found".
+  const missingTag = input.version !== undefined && message.includes(`:${input.version}: not found`);
+  if (missingTag || /version "[^"]*" not found|no chart version found/i.test(message))
     field = input.versionField ?? input.chartField;
   else if (
     /not found|no such file|cannot be reached|not a valid chart repository|failed to (fetch|download)|404|manifest unknown|name unknown/i.test(
