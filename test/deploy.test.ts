@@ -389,6 +389,59 @@ describe('deploy service', () => {
     assert.match(diff.stdout, /no differences/);
   });
 
+  test('a field owned by another manager is reported as a conflict, and taken over only with sync.force', async () => {
+    const theirs = `apiVersion: v1
+kind: ConfigMap
+metadata: { name: shared, namespace: conflict }
+data: { owner: someone-else }
+`;
+    await kubectl(['--context', 'eu-west', 'create', 'namespace', 'conflict'], fleet);
+    const r = await kubectl(
+      ['--context', 'eu-west', 'apply', '--server-side', '--field-manager', 'someone-else', '-f', '-'],
+      fleet,
+      theirs,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shared' },
+      data: { owner: 'meridian' },
+    };
+    await applyApp(app('conflict', { source: { manifests: [cm] }, rollback: { automatic: false } }));
+    // Caught by the dry-run in every member before anything changes anywhere.
+    const cond = await waitFor(
+      'conflict reported',
+      30_000,
+      async () => {
+        const c = (await appStatus('conflict'))?.conditions?.find((x) => x.type === 'Ready');
+        return c?.reason === 'ValidationFailed' ? c : undefined;
+      },
+      250,
+    );
+    assert.match(
+      cond.message,
+      /cluster eu-west: ConfigMap conflict\/shared: \.data\.owner: conflicts with another field manager/,
+    );
+    assert.match(cond.message, /someone-else/);
+    assert.equal(
+      await jsonpath('eu-west', ['get', 'configmap', 'shared', '-n', 'conflict'], '{.data.owner}'),
+      'someone-else',
+    );
+    await applyApp(
+      app('conflict', { source: { manifests: [cm] }, rollback: { automatic: false }, sync: { force: true } }),
+    );
+    await waitPhase('conflict', 'Healthy', 60_000);
+    assert.equal(
+      await jsonpath('eu-west', ['get', 'configmap', 'shared', '-n', 'conflict'], '{.data.owner}'),
+      'meridian',
+    );
+    await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'conflict', '-n', 'default', '--wait=true'],
+      fleet,
+    );
+  });
+
   test('a kustomize directory is built and applied to every cluster', async () => {
     await applyApp(app('kust', { source: { kustomize: { path: 'test/fixtures/kustomize/web' } } }));
     const s = await waitPhase('kust', 'Healthy', 60_000);

@@ -240,6 +240,12 @@ export type Rollback = Static<typeof Rollback>;
 export const SyncPolicy = StrictObject({
   selfHeal: Type.Optional(Type.Boolean({ default: true, description: 'Re-apply when a cluster drifts.' })),
   prune: Type.Optional(Type.Boolean({ default: true, description: 'Delete objects no longer rendered.' })),
+  force: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Take over fields another field manager owns instead of reporting the conflict.',
+    }),
+  ),
 });
 /** Drift handling. */
 export type SyncPolicy = Static<typeof SyncPolicy>;

@@ -52,6 +52,7 @@ export async function dryRun(
   client: ClusterClient,
   objects: readonly KubeObject[],
   ensureNamespace?: string,
+  force = false,
 ): Promise<DeployError[]> {
   const errors: DeployError[] = [];
   const definedHere = kindsDefinedHere(objects);
@@ -60,7 +61,7 @@ export async function dryRun(
   for (const o of objects) {
     if (definedHere.has(`${o.apiVersion}|${o.kind}`)) continue;
     try {
-      await client.apply(o, { dryRun: true });
+      await client.apply(o, { dryRun: true, force });
     } catch (e) {
       if (
         e instanceof KubeApiError &&

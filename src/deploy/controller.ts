@@ -293,7 +293,7 @@ export class DeployController {
           // An unreachable cluster cannot validate; it must not hold the others back. Whatever it
           // rejects when it returns fails the apply there, which the rollout plan handles.
           if (!conn || !target?.ready) return;
-          const found = await dryRun(conn.client, rc.objects, namespace);
+          const found = await dryRun(conn.client, rc.objects, namespace, app.spec.sync?.force === true);
           if (found.some((e) => e.code === 'TransportError' || e.code === 'Timeout')) return;
           errors.push(...found);
         }),
@@ -614,7 +614,7 @@ export class DeployController {
     } catch (e) {
       return { code: 'ApplyFailed', cluster, message: `namespace: ${errorMessage(e)}` };
     }
-    const err = await applyAll(conn.client, objects, { force: false });
+    const err = await applyAll(conn.client, objects, { force: app.spec.sync?.force === true });
     if (err) return err;
     if (previous && app.spec.sync?.prune !== false) {
       const errs = await prune(conn.client, previous, objects);
