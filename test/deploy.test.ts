@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   fleetUp,
+  hubEvents,
   joinMembers,
   jsonpath as jsonpathIn,
   readPidFile,
@@ -188,23 +189,9 @@ describe('deploy service', () => {
       100,
     );
     process.stderr.write(`# drift corrected in ${healed} ms (edit) and ${Date.now() - t1} ms (deletion)\n`);
-    const ev = await kubectl(
-      [
-        '--context',
-        'hub',
-        'get',
-        'events',
-        '-n',
-        'default',
-        '--field-selector',
-        'reason=Drifted',
-        '-o',
-        'json',
-      ],
-      fleet,
-    );
-    assert.match(ev.stdout, /spec\.replicas/);
-    assert.match(ev.stdout, /ConfigMap raw\/web-config was deleted/);
+    const ev = await hubEvents(fleet, 'reason=Drifted', 'json');
+    assert.match(ev, /spec\.replicas/);
+    assert.match(ev, /ConfigMap raw\/web-config was deleted/);
   });
 
   test('an object that leaves the revision is pruned', async () => {
@@ -322,22 +309,8 @@ describe('deploy service', () => {
     const cond = s.conditions?.find((c) => c.type === 'RolledBack');
     assert.equal(cond?.status, 'True');
     assert.match(cond?.message ?? '', /us-east/);
-    const ev = await kubectl(
-      [
-        '--context',
-        'hub',
-        'get',
-        'events',
-        '-n',
-        'default',
-        '--field-selector',
-        'reason=RolledBack',
-        '-o',
-        'name',
-      ],
-      fleet,
-    );
-    assert.notEqual(ev.stdout.trim(), '');
+    const ev = await hubEvents(fleet, 'reason=RolledBack', 'name');
+    assert.notEqual(ev.trim(), '');
     // Still rolled back a while later: the bad digest is not retried.
     await new Promise((r) => setTimeout(r, 3_000));
     const later = await appStatus('shop');

@@ -10,6 +10,7 @@ import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   cli,
+  hubEvents,
   fleetUp,
   joinMembers,
   kubectl,
@@ -228,22 +229,8 @@ spec:
       200,
     );
     const down = Date.now() - stoppedAt;
-    const events = await kubectl(
-      [
-        '--context',
-        'hub',
-        'get',
-        'events',
-        '-n',
-        'default',
-        '--field-selector',
-        'involvedObject.name=us-east',
-        '-o',
-        'json',
-      ],
-      fleet,
-    );
-    assert.match(events.stdout, /APIServerUnreachable/);
+    const events = await hubEvents(fleet, 'involvedObject.name=us-east', 'json');
+    assert.match(events, /APIServerUnreachable/);
     await fleetUp(fleet, 2);
     const recoveredAt = Date.now();
     await waitFor(

@@ -200,3 +200,12 @@ export async function jsonpath(
   const r = await kubectl(['--context', context, ...args, '-o', `jsonpath=${path}`], fleet);
   return r.code === 0 ? r.stdout : `<error: ${r.stderr.trim()}>`;
 }
+
+/** The hub's Events in `default` matching a field selector, as kubectl's JSON text. */
+export async function hubEvents(fleet: TestFleet, fieldSelector: string, output = 'json'): Promise<string> {
+  const r = await kubectl(
+    ['--context', 'hub', 'get', 'events', '-n', 'default', '--field-selector', fieldSelector, '-o', output],
+    fleet,
+  );
+  return r.stdout;
+}
