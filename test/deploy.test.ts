@@ -15,6 +15,7 @@ import {
   joinMembers,
   jsonpath as jsonpathIn,
   readPidFile,
+  revisionNames,
   cli,
   kubectl,
   newFleetHome,
@@ -238,22 +239,7 @@ describe('deploy service', () => {
       const r = await kubectl(['--context', c, 'get', 'configmap', 'first', '-n', 'bad'], fleet);
       assert.notEqual(r.code, 0, `half-applied: configmap exists in ${c}`);
     }
-    const rev = await kubectl(
-      [
-        '--context',
-        'hub',
-        'get',
-        'applicationrevisions',
-        '-n',
-        'default',
-        '-l',
-        'meridian.dev/application=bad',
-        '-o',
-        'name',
-      ],
-      fleet,
-    );
-    assert.equal(rev.stdout.trim(), '', 'no revision may be created from bad input');
+    assert.deepEqual(await revisionNames(fleet, 'bad'), [], 'no revision may be created from bad input');
     await kubectl(['--context', 'hub', 'delete', 'application', 'bad', '-n', 'default'], fleet);
   });
 
@@ -563,22 +549,7 @@ data: { owner: someone-else }
     hub = await startHub(fleet, 'deploy-hub-2', 17544);
     const s = await waitPhase('restart', 'Healthy', 60_000, 1);
     assert.equal(s.readyClusters, '2/2');
-    const revs = await kubectl(
-      [
-        '--context',
-        'hub',
-        'get',
-        'applicationrevisions',
-        '-n',
-        'default',
-        '-l',
-        'meridian.dev/application=restart',
-        '-o',
-        'name',
-      ],
-      fleet,
-    );
-    assert.equal(revs.stdout.trim().split('\n').length, 1, 'a restart must not mint a new revision');
+    assert.equal((await revisionNames(fleet, 'restart')).length, 1, 'a restart must not mint a new revision');
   });
 
   test('deleting an Application removes its objects from every cluster', async () => {

@@ -42,6 +42,18 @@ async function clusterReady(name: string): Promise<string | undefined> {
   return c.status?.conditions?.find((x) => x.type === 'Ready')?.status;
 }
 
+/** Waits until the hub reports `name` Ready=`want`; returns how long that took. */
+async function waitReady(name: string, want: 'True' | 'False'): Promise<number> {
+  const t0 = Date.now();
+  await waitFor(
+    `${name} Ready=${want}`,
+    10_000,
+    async () => ((await clusterReady(name)) === want ? true : undefined),
+    200,
+  );
+  return Date.now() - t0;
+}
+
 async function leaseHolder(): Promise<string | undefined> {
   const r = await kubectl(
     ['--context', 'hub', '-n', 'meridian-system', 'get', 'lease', 'meridian-hub', '-o', 'json'],
@@ -221,25 +233,11 @@ spec:
   test('a member whose API server stops turns Ready=False within 10 s and back within 10 s of recovery', async () => {
     const pidFile = join(fleet.dir, 'us-east', 'kube-apiserver.pid');
     process.kill(readPidFile(pidFile), 'SIGKILL');
-    const stoppedAt = Date.now();
-    await waitFor(
-      'us-east Ready=False',
-      10_000,
-      async () => ((await clusterReady('us-east')) === 'False' ? true : undefined),
-      200,
-    );
-    const down = Date.now() - stoppedAt;
+    const down = await waitReady('us-east', 'False');
     const events = await hubEvents(fleet, 'involvedObject.name=us-east', 'json');
     assert.match(events, /APIServerUnreachable/);
     await fleetUp(fleet, 2);
-    const recoveredAt = Date.now();
-    await waitFor(
-      'us-east Ready=True again',
-      10_000,
-      async () => ((await clusterReady('us-east')) === 'True' ? true : undefined),
-      200,
-    );
-    const back = Date.now() - recoveredAt;
+    const back = await waitReady('us-east', 'True');
     process.stderr.write(`# Ready=False after ${down} ms; Ready=True ${back} ms after recovery\n`);
     // The hub's Node watch on us-east survived the restart: a node added now shows in the status.
     const node = `apiVersion: v1
@@ -352,19 +350,9 @@ metadata:
     process.stderr.write(`# standby took over ${Date.now() - killedAt} ms after the leader died\n`);
     // The new leader runs the controllers: a status change is still written.
     process.kill(readPidFile(join(fleet.dir, 'eu-west', 'kube-apiserver.pid')), 'SIGKILL');
-    await waitFor(
-      'eu-west Ready=False under the new leader',
-      10_000,
-      async () => ((await clusterReady('eu-west')) === 'False' ? true : undefined),
-      200,
-    );
+    await waitReady('eu-west', 'False');
     await fleetUp(fleet, 2);
-    await waitFor(
-      'eu-west Ready=True',
-      10_000,
-      async () => ((await clusterReady('eu-west')) === 'True' ? true : undefined),
-      200,
-    );
+    await waitReady('eu-west', 'True');
   });
 
   test('CLI: bad flags exit 2, missing kubeconfig and unknown context fail with clear messages, bad input changes nothing', async () => {

@@ -13,8 +13,9 @@ import { driftedFields } from '../deploy/drift.ts';
 import { objectRef } from '../deploy/apply.ts';
 import { ClusterClient as Client, loadKubeConfig } from '../kube/cluster-client.ts';
 import type { Cluster } from '../api/cluster.ts';
-import { printTable } from './fleet-commands.ts';
+import { printTable } from './table.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
+import { sleep } from '../kube/sleep.ts';
 
 /** The CLI's own field manager, so it never takes fields (like finalizers) the controller owns. */
 const CLI_MANAGER = 'meridian-cli';
@@ -127,7 +128,7 @@ export function registerAppCommands(program: Command): void {
           }
           const settled = st?.phase && !['Progressing', 'RollingBack'].includes(st.phase);
           if (!opts.watch || settled) break;
-          await new Promise((r) => setTimeout(r, 1_000));
+          await sleep(1_000);
           process.stdout.write('\n');
         }
       },

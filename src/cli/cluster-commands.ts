@@ -7,7 +7,7 @@ import { loadKubeConfig } from '../kube/cluster-client.ts';
 import { findCondition } from '../kube/conditions.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { joinCluster, removeCluster } from '../fleet/cluster-join.ts';
-import { printTable } from './fleet-commands.ts';
+import { printTable } from './table.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
 

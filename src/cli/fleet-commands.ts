@@ -20,6 +20,7 @@ import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import { deployReferenceSystem } from '../localfleet/reference-system.ts';
 import { intOption } from './options.ts';
+import { printTable } from './table.ts';
 
 const say = (m: string): void => void process.stderr.write(`${m}\n`);
 
@@ -233,15 +234,4 @@ export function registerFleetCommands(program: Command): void {
       progress.done();
       process.stdout.write(`${bins.dir}\n`);
     });
-}
-
-export function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of rows)
-    process.stdout.write(
-      `${r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
 }

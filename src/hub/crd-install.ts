@@ -3,6 +3,7 @@
 import { allCrds } from '../api/crd.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
+import { sleep } from '../kube/sleep.ts';
 
 interface Crd extends KubeObject {
   status?: { conditions?: { type: string; status: string; message?: string }[] };
@@ -27,7 +28,7 @@ export async function installCrds(hub: ClusterClient, timeoutMs = 30_000): Promi
           `CRD ${crd.metadata.name} not established after ${timeoutMs / 1000} s: ${established?.message ?? 'no condition yet'}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   hub.forgetDiscovery();

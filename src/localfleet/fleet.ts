@@ -19,6 +19,7 @@ import { renderKubeconfig, type KubeconfigEntry } from './kubeconfig.ts';
 import { PORTS, fleetLayout, type ClusterLayout, type FleetLayout, type LayoutOptions } from './layout.ts';
 import { isAlive, logTail, processesMentioning, readPid, startProcess, stopPids } from './processes.ts';
 import { waitForApiserver, waitForEtcd } from './readiness.ts';
+import { sleep } from '../kube/sleep.ts';
 
 export function fleetHome(): string {
   return process.env['MERIDIAN_HOME'] ?? join(homedir(), '.meridian');
@@ -165,7 +166,7 @@ async function startCluster(
     if (!running[name]) pids.push([name, await startProcess(specs[name])]);
   }
   // Components that crash on bad flags do so within a second; catch that here, not later.
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   for (const [name, pid] of pids) checkAlive(name, pid);
 }
 

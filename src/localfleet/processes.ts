@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeridianError } from '../kube/errors.ts';
+import { sleep } from '../kube/sleep.ts';
 
 export interface ProcessSpec {
   readonly name: string;
@@ -97,8 +98,6 @@ export function processesMentioning(needle: string): number[] {
   }
   return found;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when every pid is gone. */
 export async function stopPids(pids: readonly number[], graceMs = 5_000): Promise<void> {

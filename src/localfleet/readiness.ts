@@ -4,8 +4,7 @@ import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import type { ClusterFiles } from './components.ts';
 import { PORTS } from './layout.ts';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../kube/sleep.ts';
 
 /** Polls `probe` until it resolves true; `stillAlive` throws when the process has exited. */
 export async function pollUntil(

@@ -11,6 +11,7 @@ import { installCrds, installHubBasics } from '../hub/crd-install.ts';
 import { clusterFiles } from './components.ts';
 import { fleetDir, mergedKubeconfigPath } from './fleet.ts';
 import type { FleetLayout } from './layout.ts';
+import { sleep } from '../kube/sleep.ts';
 
 /** The local hub's client (context `hub` of the merged kubeconfig). */
 export function localHubClient(dir = fleetDir()): ClusterClient {
@@ -69,6 +70,6 @@ export async function waitForReadyClusters(
         3,
       );
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }

@@ -209,3 +209,23 @@ export async function hubEvents(fleet: TestFleet, fieldSelector: string, output 
   );
   return r.stdout;
 }
+
+/** Names of the ApplicationRevisions of one Application in the hub (`default` namespace). */
+export async function revisionNames(fleet: TestFleet, app: string): Promise<string[]> {
+  const r = await kubectl(
+    [
+      '--context',
+      'hub',
+      'get',
+      'applicationrevisions',
+      '-n',
+      'default',
+      '-l',
+      `meridian.dev/application=${app}`,
+      '-o',
+      'name',
+    ],
+    fleet,
+  );
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
