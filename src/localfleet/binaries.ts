@@ -120,10 +120,19 @@ function pathsFor(dir: string): BinaryPaths {
   return { dir, path: (name) => join(dir, name) };
 }
 
-/** The binaries if they are already built for the current pins, else undefined. */
+let cachedMemo: BinaryPaths | undefined;
+
+/**
+ * The binaries if they are already built for the current pins, else undefined. A found set is
+ * remembered for the process: renders ask on every Application change, and pins do not change
+ * under a running process.
+ */
 export function cachedBinaries(): BinaryPaths | undefined {
+  if (cachedMemo) return cachedMemo;
   const dir = join(cacheRoot(), 'bin', pinsDigest(goVersion()));
-  return ALL_BINARIES.every((b) => existsSync(join(dir, b))) ? pathsFor(dir) : undefined;
+  if (!ALL_BINARIES.every((b) => existsSync(join(dir, b)))) return undefined;
+  cachedMemo = pathsFor(dir);
+  return cachedMemo;
 }
 
 export type BuildProgress = (event: { step: string; done: number; total: number; detail?: string }) => void;
