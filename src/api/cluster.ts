@@ -51,6 +51,16 @@ export const ClusterSpec = StrictObject({
   ingress: Type.Optional(ClusterIngress),
   eastWestGateway: Type.Optional(EastWestGateway),
   observability: Type.Optional(ClusterObservability),
+  traffic: Type.Optional(
+    StrictObject(
+      {
+        drained: Type.Optional(
+          Type.Boolean({ description: 'Out of rotation: GSLB DNS and edge gateway send no new traffic here.' }),
+        ),
+      },
+      { description: 'North–south traffic settings (`meridian traffic drain`).' },
+    ),
+  ),
 });
 /** Desired state of a Cluster. */
 export type ClusterSpec = Static<typeof ClusterSpec>;

@@ -104,12 +104,27 @@ export const GlobalIngressSpec = StrictObject(
         { description: "Serve from the Application's placement." },
       ),
     ),
+    destinationNamespace: Type.Optional(
+      DnsLabel(
+        "Namespace of the Services in every cluster; defaults to the Application's destinationNamespace (applicationRef), else this namespace.",
+      ),
+    ),
     strategy: Type.Optional(BalancingStrategy),
     healthCheck: Type.Optional(HealthCheck),
     dns: Type.Optional(
       StrictObject({
         ttlSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, default: 30 })),
       }),
+    ),
+    tls: Type.Optional(
+      StrictObject(
+        {
+          secretName: DnsSubdomain(
+            'Secret of type kubernetes.io/tls in this namespace (hub); the edge gateway terminates TLS with it.',
+          ),
+        },
+        { description: 'TLS termination at the edge gateway.' },
+      ),
     ),
   },
   {
@@ -129,9 +144,17 @@ export type GlobalIngressSpec = Static<typeof GlobalIngressSpec>;
 /** Health of one cluster as the balancer sees it. */
 export const GlobalIngressClusterStatus = StrictObject({
   name: DnsLabel('Cluster name.'),
-  healthy: Type.Boolean(),
-  lastCheck: Type.Optional(Timestamp()),
-  reason: Type.Optional(Type.String()),
+  healthy: Type.Boolean({ description: 'In rotation: active check passing and ready replicas behind it.' }),
+  lastCheck: Type.Optional(
+    Timestamp('When the result was last confirmed (written on change and every 30 s).'),
+  ),
+  lastTransitionTime: Type.Optional(Timestamp('When healthy last changed.')),
+  reason: Type.Optional(Type.String({ description: 'Why, in one CamelCase word (Healthy, CheckFailed…).' })),
+  message: Type.Optional(Type.String({ description: 'The last check result in words.' })),
+  readyEndpoints: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Ready endpoints of the backing Services in this cluster.' }),
+  ),
+  drained: Type.Optional(Type.Boolean({ description: 'The cluster is drained (`meridian traffic drain`).' })),
 });
 /** Health of one cluster as the balancer sees it. */
 export type GlobalIngressClusterStatus = Static<typeof GlobalIngressClusterStatus>;

@@ -7,18 +7,9 @@ import { loadKubeConfig } from '../kube/cluster-client.ts';
 import { findCondition } from '../kube/conditions.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { joinCluster, removeCluster } from '../fleet/cluster-join.ts';
-import { printTable } from './table.ts';
+import { age, printTable } from './table.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
-
-function age(ts: string | undefined): string {
-  if (!ts) return '-';
-  const s = Math.max(0, Math.floor((Date.now() - Date.parse(ts)) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  if (s < 172800) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
 
 export function clusterRows(items: readonly Cluster[]): string[][] {
   const rows = [['NAME', 'REGION', 'ZONE', 'READY', 'REASON', 'VERSION', 'NODES', 'LATENCY', 'AGE']];

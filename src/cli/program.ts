@@ -5,6 +5,7 @@ import { registerAppCommands } from './app-commands.ts';
 import { registerClusterCommands } from './cluster-commands.ts';
 import { registerFleetCommands } from './fleet-commands.ts';
 import { registerHubCommand } from './hub-command.ts';
+import { registerTrafficCommands } from './traffic-commands.ts';
 import { allCrdsYaml } from '../api/crd.ts';
 import { EXIT } from './options.ts';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerHubCommand(program);
   registerClusterCommands(program);
   registerAppCommands(program);
+  registerTrafficCommands(program);
   program
     .command('crds')
     .description("print Meridian's CustomResourceDefinitions as YAML (for `kubectl apply -f -` or GitOps)")

@@ -8,6 +8,8 @@ import type { ClusterClient } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
 import { DeployController } from '../deploy/controller.ts';
+import { TrafficController } from '../traffic/controller.ts';
+import { TrafficTableSync } from '../traffic/table-sync.ts';
 import { cacheRoot } from '../localfleet/binaries.ts';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
@@ -69,12 +71,17 @@ export async function runHub(opts: HubOptions): Promise<void> {
   const metrics = createHubMetrics();
   let controller: ClusterController | undefined;
   let deploy: DeployController | undefined;
+  let traffic: TrafficController | undefined;
   let crdsReady = false;
 
   await installHubBasics(hub);
   const crds = await installCrds(hub);
   crdsReady = true;
   log.info({ crds }, 'CRDs installed');
+
+  // Every replica serves DNS and the edge gateway from the same hub state, leader or not.
+  const table = new TrafficTableSync(hub, log);
+  await table.start();
 
   const http = new HubHttpServer({
     host: opts.listenHost,
@@ -121,21 +128,35 @@ export async function runHub(opts: HubOptions): Promise<void> {
           localSourceRoot: opts.localSourceRoot,
         });
         await deploy.start();
+        traffic = new TrafficController({
+          hub,
+          clusters: controller.clusters,
+          applications: deploy.apps,
+          ingresses: table.ingresses,
+          members: controller.members,
+          log,
+          metrics,
+        });
+        await traffic.start();
         log.info('controllers started');
       }),
     () =>
       chain(async () => {
         metrics.isLeader.set(0);
+        await traffic?.stop();
         await deploy?.stop();
         await controller?.stop();
+        traffic = undefined;
         deploy = undefined;
         controller = undefined;
         log.info('controllers stopped');
       }),
   );
   await transition;
+  await traffic?.stop();
   await deploy?.stop();
   await controller?.stop();
   await http.stop();
+  await table.stop();
   log.info('hub stopped');
 }

@@ -8,6 +8,8 @@ export interface HubMetrics {
   readonly clusterProbeSeconds: Histogram<'cluster'>;
   readonly reconciles: Counter<'controller' | 'result'>;
   readonly httpRequests: Counter<'route' | 'code'>;
+  readonly gslbFailovers: Counter<'cluster' | 'direction'>;
+  readonly gslbClusterHealthy: Gauge<'namespace' | 'globalingress' | 'cluster'>;
 }
 
 export function createHubMetrics(): HubMetrics {
@@ -43,6 +45,18 @@ export function createHubMetrics(): HubMetrics {
       name: 'meridian_http_requests_total',
       help: 'HTTP API requests by route and status code',
       labelNames: ['route', 'code'],
+      registers: [registry],
+    }),
+    gslbFailovers: new Counter({
+      name: 'meridian_gslb_health_transitions_total',
+      help: 'Clusters leaving (failed) or re-entering (recovered) the rotation of a GlobalIngress',
+      labelNames: ['cluster', 'direction'],
+      registers: [registry],
+    }),
+    gslbClusterHealthy: new Gauge({
+      name: 'meridian_gslb_cluster_healthy',
+      help: '1 when the cluster is in rotation for the GlobalIngress',
+      labelNames: ['namespace', 'globalingress', 'cluster'],
       registers: [registry],
     }),
   };

@@ -203,11 +203,14 @@ export class ClusterClient {
   async list<T extends KubeObject>(
     apiVersion: string,
     kind: string,
-    opts: { namespace?: string; labelSelector?: string } & Pick<RequestOptions, 'timeoutMs' | 'signal'> = {},
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } & Pick<
+      RequestOptions,
+      'timeoutMs' | 'signal'
+    > = {},
   ): Promise<KubeList<T>> {
     const p = await this.path(apiVersion, kind, opts.namespace);
     return this.rest.get<KubeList<T>>(p, {
-      query: { labelSelector: opts.labelSelector },
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
     });

@@ -14,6 +14,7 @@ export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void
 export interface InformerOptions {
   readonly namespace?: string;
   readonly labelSelector?: string;
+  readonly fieldSelector?: string;
   /** Called on each failure before the retry; for logs and health. */
   readonly onError?: (err: string, attempt: number) => void;
   readonly minBackoffMs?: number;
@@ -101,6 +102,7 @@ export class Informer<T extends KubeObject> {
     const list: KubeList<T> = await this.client.list<T>(this.apiVersion, this.kind, {
       namespace: this.opts.namespace,
       labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
       timeoutMs: 15_000,
       signal: this.abort.signal,
     });
@@ -171,6 +173,7 @@ export class Informer<T extends KubeObject> {
             resourceVersion: this.resourceVersion,
             allowWatchBookmarks: true,
             labelSelector: this.opts.labelSelector,
+            fieldSelector: this.opts.fieldSelector,
             timeoutSeconds,
           },
           (l) => {

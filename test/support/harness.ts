@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
+import { MEMBER_REGIONS } from '../../src/localfleet/layout.ts';
 
 export interface CliResult {
   readonly code: number;
@@ -165,9 +166,27 @@ export async function fleetUp(fleet: TestFleet, members: number): Promise<void> 
   if (up.code !== 0) throw new Error(`fleet up failed (${up.code}): ${up.stderr}`);
 }
 
+/** Port the test ingress listeners use (the local fleet's convention). */
+export const INGRESS_PORT = 8080;
+
+/** The loopback address standing in for a member's ingress, as the local fleet lays it out. */
+export function memberIngressAddress(fleet: TestFleet, member: string): string {
+  const i = (MEMBER_REGIONS as readonly string[]).indexOf(member);
+  if (i < 0) throw new Error(`unknown member ${member}`);
+  const [a, b, c] = fleet.subnet.split('.');
+  return `${a}.${b}.${Number(c) + 1}.${i + 2}`;
+}
+
 /** Registers members of a test fleet in its hub with `meridian cluster join`. */
-export async function joinMembers(fleet: TestFleet, names: readonly string[]): Promise<void> {
+export async function joinMembers(
+  fleet: TestFleet,
+  names: readonly string[],
+  opts: { withIngress?: boolean } = {},
+): Promise<void> {
   for (const m of names) {
+    const ingress = opts.withIngress
+      ? ['--ingress-address', memberIngressAddress(fleet, m), '--ingress-port', String(INGRESS_PORT)]
+      : [];
     const j = await cli(
       [
         'cluster',
@@ -183,6 +202,7 @@ export async function joinMembers(fleet: TestFleet, names: readonly string[]): P
         fleet.kubeconfig,
         '--hub-context',
         'hub',
+        ...ingress,
       ],
       fleet.env,
     );

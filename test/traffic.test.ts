@@ -1,0 +1,378 @@
+// Global traffic against a real local fleet (hub + 2 members) with loopback listeners standing in
+// for each member's ingress: generated Ingresses, host conflicts, health checks into status and
+// Events, drain, bad input, and cleanup.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { processesMentioning } from '../src/localfleet/processes.ts';
+import {
+  cli,
+  fleetUp,
+  hubEvents,
+  INGRESS_PORT,
+  joinMembers,
+  kubectl,
+  memberIngressAddress,
+  newFleetHome,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
+import { IngressListener } from './support/ingress-listener.ts';
+
+const fleet: TestFleet = newFleetHome('127.88.0');
+const MEMBERS = ['eu-west', 'us-east'] as const;
+const HOST = 'shop.example.test';
+let hub: HubProcess;
+const listeners = new Map<string, IngressListener>();
+const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
+
+interface GiStatus {
+  clusters?: {
+    name: string;
+    healthy: boolean;
+    reason?: string;
+    drained?: boolean;
+    readyEndpoints?: number;
+  }[];
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+}
+
+async function applyYaml(context: string, doc: object): Promise<{ code: number; stderr: string }> {
+  return kubectl(['--context', context, 'apply', '-f', '-'], fleet, stringify(doc));
+}
+
+async function giStatus(name: string): Promise<GiStatus | undefined> {
+  const r = await kubectl(
+    ['--context', 'hub', 'get', 'globalingress', name, '-n', 'default', '-o', 'json'],
+    fleet,
+  );
+  return r.code === 0 ? (JSON.parse(r.stdout) as { status?: GiStatus }).status : undefined;
+}
+
+const condition = (s: GiStatus | undefined, type: string) => s?.conditions?.find((c) => c.type === type);
+
+async function waitHealth(name: string, cluster: string, healthy: boolean, timeoutMs = 30_000) {
+  return waitFor(`${name}: ${cluster} healthy=${healthy}`, timeoutMs, async () => {
+    const s = await giStatus(name);
+    const c = s?.clusters?.find((x) => x.name === cluster);
+    if (c?.healthy === healthy) return s;
+    throw new Error(JSON.stringify(s?.clusters ?? s));
+  });
+}
+
+async function ingressIn(
+  context: string,
+  name: string,
+  ns: string,
+): Promise<Record<string, unknown> | undefined> {
+  const r = await kubectl(['--context', context, 'get', 'ingress', name, '-n', ns, '-o', 'json'], fleet);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+}
+
+function deployment(name: string, replicas: number): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: `example/${name}:1` }] },
+      },
+    },
+  };
+}
+
+const service = (name: string): object => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name },
+  spec: { selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] },
+});
+
+function globalIngress(name: string, spec: Record<string, unknown>): object {
+  return {
+    apiVersion: 'meridian.dev/v1alpha1',
+    kind: 'GlobalIngress',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      hosts: [HOST],
+      rules: [{ path: '/', service: 'web', port: 80 }],
+      applicationRef: { name: 'shop' },
+      strategy: { type: 'Failover', order: ['us-east', 'eu-west'] },
+      healthCheck: {
+        path: '/healthz',
+        intervalSeconds: 1,
+        timeoutSeconds: 1,
+        healthyThreshold: 1,
+        unhealthyThreshold: 2,
+      },
+      dns: { ttlSeconds: 5 },
+      ...spec,
+    },
+  };
+}
+
+describe('global traffic', () => {
+  before(async () => {
+    await fleetUp(fleet, MEMBERS.length);
+    for (const m of MEMBERS) {
+      const l = new IngressListener(m, memberIngressAddress(fleet, m), INGRESS_PORT, new Set([HOST]));
+      await l.start();
+      listeners.set(m, l);
+    }
+    hub = await startHub(fleet, 'traffic-hub', 17643);
+    await joinMembers(fleet, MEMBERS, { withIngress: true });
+    const file = join(fleet.home, 'shop-app.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'shop', namespace: 'default' },
+        spec: {
+          destinationNamespace: 'shop',
+          placement: { clusters: [...MEMBERS] },
+          source: { manifests: [deployment('web', 2), service('web'), deployment('api', 1)] },
+        },
+      }),
+    );
+    const r = await cli(['app', 'apply', '-f', file, ...hubFlags()], fleet.env);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  after(async () => {
+    await hub?.stop('SIGKILL');
+    for (const l of listeners.values()) await l.stop();
+    await cli(['fleet', 'down'], fleet.env);
+    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+    rmSync(fleet.home, { recursive: true, force: true });
+  });
+
+  test('a GlobalIngress generates an Ingress in every placed member and reports each cluster healthy', async () => {
+    const r = await applyYaml('hub', globalIngress('shop', {}));
+    assert.equal(r.code, 0, r.stderr);
+    for (const m of MEMBERS) {
+      const ing = await waitFor(`Ingress shop/shop in ${m}`, 30_000, () => ingressIn(m, 'shop', 'shop'));
+      const spec = ing['spec'] as {
+        rules: { host: string; http: { paths: { path: string; backend: unknown }[] } }[];
+      };
+      assert.equal(spec.rules[0]!.host, HOST);
+      assert.deepEqual(spec.rules[0]!.http.paths[0], {
+        path: '/',
+        pathType: 'Prefix',
+        backend: { service: { name: 'web', port: { number: 80 } } },
+      });
+      const labels = (ing['metadata'] as { labels: Record<string, string> }).labels;
+      assert.equal(labels['meridian.dev/global-ingress'], 'default.shop');
+      assert.equal(labels['app.kubernetes.io/managed-by'], 'meridian');
+    }
+    const s = await waitFor('both clusters healthy with ready endpoints', 60_000, async () => {
+      const st = await giStatus('shop');
+      const ok = MEMBERS.every((m) => {
+        const c = st?.clusters?.find((x) => x.name === m);
+        return c?.healthy === true && c.reason === 'Healthy' && (c.readyEndpoints ?? 0) >= 2;
+      });
+      if (ok && condition(st, 'Programmed')?.status === 'True') return st;
+      throw new Error(JSON.stringify(st));
+    });
+    assert.equal(condition(s, 'Ready')?.status, 'True');
+    assert.equal(condition(s, 'Conflict')?.status, 'False');
+    assert.equal(condition(s, 'Programmed')?.status, 'True');
+  });
+
+  test('a rule added later updates the Ingress and derives the missing Service from its Deployment', async () => {
+    const r = await applyYaml(
+      'hub',
+      globalIngress('shop', {
+        rules: [
+          { path: '/', service: 'web', port: 80 },
+          { path: '/api', service: 'api', port: 8080 },
+        ],
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const m of MEMBERS) {
+      await waitFor(`/api rule and Service api in ${m}`, 30_000, async () => {
+        const ing = await ingressIn(m, 'shop', 'shop');
+        const paths = (
+          ing?.['spec'] as { rules: { http: { paths: { path: string }[] } }[] } | undefined
+        )?.rules[0]?.http.paths.map((p) => p.path);
+        const svc = await kubectl(
+          ['--context', m, 'get', 'service', 'api', '-n', 'shop', '-o', 'json'],
+          fleet,
+        );
+        if (!paths?.includes('/api') || svc.code !== 0) return undefined;
+        const s = JSON.parse(svc.stdout) as {
+          spec: { selector: Record<string, string>; ports: { port: number }[] };
+        };
+        assert.deepEqual(s.spec.selector, { app: 'api' });
+        assert.equal(s.spec.ports[0]!.port, 8080);
+        assert.deepEqual(paths, ['/api', '/'], 'longest prefix first');
+        return true;
+      });
+    }
+  });
+
+  test('a second GlobalIngress claiming the same host gets a Conflict condition and generates nothing', async () => {
+    const r = await applyYaml('hub', globalIngress('shop-copy', {}));
+    assert.equal(r.code, 0, r.stderr);
+    const s = await waitFor('Conflict on shop-copy', 30_000, async () => {
+      const st = await giStatus('shop-copy');
+      return condition(st, 'Conflict')?.status === 'True' ? st : undefined;
+    });
+    assert.match(
+      condition(s, 'Conflict')!.message,
+      /shop\.example\.test is already published by GlobalIngress default\/shop/,
+    );
+    assert.equal(condition(s, 'Ready')?.status, 'False');
+    for (const m of MEMBERS) assert.equal(await ingressIn(m, 'shop-copy', 'shop'), undefined);
+    // The older one keeps serving.
+    assert.equal(condition(await giStatus('shop'), 'Conflict')?.status, 'False');
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'globalingress', 'shop-copy', '-n', 'default'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+  });
+
+  test('a dead ingress leaves rotation within interval × threshold and comes back when it answers again', async () => {
+    await waitHealth('shop', 'us-east', true);
+    const started = Date.now();
+    await listeners.get('us-east')!.stop();
+    const s = await waitHealth('shop', 'us-east', false, 15_000);
+    const took = Date.now() - started;
+    // interval 1 s × unhealthyThreshold 2, plus the check timeout and the status round trip.
+    assert.ok(took < 4_500, `left rotation after ${took} ms`);
+    assert.equal(s.clusters?.find((c) => c.name === 'us-east')?.reason, 'CheckFailed');
+    assert.equal(condition(s, 'Ready')?.status, 'True', 'eu-west still serves');
+    await waitFor('ClusterUnhealthy event', 15_000, async () => {
+      const ev = await hubEvents(fleet, 'reason=ClusterUnhealthy', 'jsonpath={.items[*].message}');
+      return ev.includes('cluster us-east left rotation') ? true : undefined;
+    });
+    await listeners.get('us-east')!.start();
+    await waitHealth('shop', 'us-east', true, 15_000);
+    await waitFor('ClusterHealthy event', 15_000, async () => {
+      const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');
+      return ev.includes('cluster us-east is back in rotation') ? true : undefined;
+    });
+  });
+
+  test('a cluster whose workload has no ready replicas is unhealthy even though its ingress answers', async () => {
+    const pods = await kubectl(
+      [
+        '--context',
+        'eu-west',
+        'annotate',
+        'pods',
+        '-n',
+        'shop',
+        '-l',
+        'app=web',
+        'meridian.dev/simulate=not-ready',
+        '--overwrite',
+      ],
+      fleet,
+    );
+    assert.equal(pods.code, 0, pods.stderr);
+    const s = await waitHealth('shop', 'eu-west', false, 30_000);
+    const c = s.clusters?.find((x) => x.name === 'eu-west');
+    assert.equal(c?.reason, 'NoReadyReplicas');
+    assert.equal(c?.readyEndpoints, 0);
+    await kubectl(
+      ['--context', 'eu-west', 'annotate', 'pods', '-n', 'shop', '-l', 'app=web', 'meridian.dev/simulate-'],
+      fleet,
+    );
+    // Pods marked not-ready stay so in kwok; replacing them brings ready ones back.
+    await kubectl(
+      ['--context', 'eu-west', 'delete', 'pods', '-n', 'shop', '-l', 'app=web', '--wait=false'],
+      fleet,
+    );
+    await waitHealth('shop', 'eu-west', true, 60_000);
+  });
+
+  test('traffic drain takes a cluster out of rotation and --undo brings it back; status shows it', async () => {
+    const d = await cli(['traffic', 'drain', 'us-east', ...hubFlags()], fleet.env);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /cluster us-east drained/);
+    await waitFor('us-east drained in status', 15_000, async () => {
+      const st = await giStatus('shop');
+      return st?.clusters?.find((c) => c.name === 'us-east')?.drained === true ? true : undefined;
+    });
+    const st = await cli(['traffic', 'status', HOST, '-o', 'json', ...hubFlags()], fleet.env);
+    assert.equal(st.code, 0, st.stderr);
+    const out = JSON.parse(st.stdout) as { dnsAnswer: string[]; gatewayTarget: string; strategy: string };
+    assert.equal(out.strategy, 'Failover');
+    assert.deepEqual(
+      out.dnsAnswer,
+      [memberIngressAddress(fleet, 'eu-west')],
+      'Failover skips the drained first choice',
+    );
+    assert.equal(out.gatewayTarget, 'eu-west');
+    const undo = await cli(['traffic', 'drain', 'us-east', '--undo', ...hubFlags()], fleet.env);
+    assert.equal(undo.code, 0, undo.stderr);
+    await waitFor('us-east first again', 15_000, async () => {
+      const r = await cli(['traffic', 'status', HOST, '-o', 'json', ...hubFlags()], fleet.env);
+      const o = JSON.parse(r.stdout) as { gatewayTarget: string };
+      return o.gatewayTarget === 'us-east' ? true : undefined;
+    });
+    const table = await cli(['traffic', 'status', HOST, ...hubFlags()], fleet.env);
+    assert.match(table.stdout, /CLUSTER\s+REGION\s+ADDRESS\s+HEALTHY/);
+    assert.match(table.stdout, /DNS answer: /);
+    const missing = await cli(['traffic', 'status', 'nope.example.test', ...hubFlags()], fleet.env);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /no GlobalIngress publishes host nope\.example\.test/);
+  });
+
+  test('bad input is rejected with a message naming the field, and nothing is created', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ strategy: { type: 'Nearest' } }, /spec\.strategy\.type/],
+      [{ hosts: [] }, /spec\.hosts/],
+      [{ healthCheck: { intervalSeconds: 0 } }, /spec\.healthCheck\.intervalSeconds/],
+      [
+        { healthCheck: { intervalSeconds: 2, timeoutSeconds: 5 } },
+        /timeoutSeconds must not exceed intervalSeconds/,
+      ],
+      [{ strategy: { type: 'Weighted' } }, /weights must give at least one cluster a weight above 0/],
+    ];
+    for (const [spec, message] of cases) {
+      const r = await applyYaml('hub', globalIngress('bad', spec));
+      assert.notEqual(r.code, 0, `accepted ${JSON.stringify(spec)}`);
+      assert.match(r.stderr, message);
+    }
+    const get = await kubectl(['--context', 'hub', 'get', 'globalingress', 'bad', '-n', 'default'], fleet);
+    assert.notEqual(get.code, 0);
+  });
+
+  test('leaving the placement removes the Ingress there; deleting the GlobalIngress removes it everywhere', async () => {
+    const r = await applyYaml(
+      'hub',
+      globalIngress('shop', {
+        applicationRef: undefined,
+        destinationNamespace: 'shop',
+        placement: { clusters: ['eu-west'] },
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('Ingress gone from us-east', 30_000, async () =>
+      (await ingressIn('us-east', 'shop', 'shop')) === undefined ? true : undefined,
+    );
+    assert.ok(await ingressIn('eu-west', 'shop', 'shop'));
+    const svc = await kubectl(['--context', 'us-east', 'get', 'service', 'api', '-n', 'shop'], fleet);
+    assert.notEqual(svc.code, 0, 'the generated Service left with the Ingress');
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'globalingress', 'shop', '-n', 'default', '--timeout=60s'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    for (const m of MEMBERS) assert.equal(await ingressIn(m, 'shop', 'shop'), undefined);
+    const web = await kubectl(['--context', 'eu-west', 'get', 'service', 'web', '-n', 'shop'], fleet);
+    assert.equal(web.code, 0, "the Application's own Service is not touched");
+  });
+});
