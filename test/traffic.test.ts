@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
@@ -21,13 +22,14 @@ import {
   type HubProcess,
   type TestFleet,
 } from './support/harness.ts';
-import { IngressListener } from './support/ingress-listener.ts';
+import { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
+import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
 
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
 const HOST = 'shop.example.test';
 let hub: HubProcess;
-const listeners = new Map<string, IngressListener>();
+let ingress: IngressEmulator;
 const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
 
 interface GiStatus {
@@ -122,11 +124,18 @@ function globalIngress(name: string, spec: Record<string, unknown>): object {
 describe('global traffic', () => {
   before(async () => {
     await fleetUp(fleet, MEMBERS.length);
-    for (const m of MEMBERS) {
-      const l = new IngressListener(m, memberIngressAddress(fleet, m), INGRESS_PORT, new Set([HOST]));
-      await l.start();
-      listeners.set(m, l);
-    }
+    // The local fleet's ingress emulator serves each member's ingress address from its real
+    // Ingress objects and EndpointSlices.
+    ingress = new IngressEmulator(
+      MEMBERS.map((m) => ({
+        name: m,
+        region: m,
+        client: new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)),
+        address: memberIngressAddress(fleet, m),
+        port: INGRESS_PORT,
+      })),
+    );
+    await ingress.start();
     hub = await startHub(fleet, 'traffic-hub', 17643);
     await joinMembers(fleet, MEMBERS, { withIngress: true });
     const file = join(fleet.home, 'shop-app.yaml');
@@ -148,8 +157,10 @@ describe('global traffic', () => {
   });
 
   after(async () => {
+    // Kept for a failed run's post-mortem.
+    if (hub) writeFileSync(join(tmpdir(), 'meridian-traffic-test-hub.log'), hub.logs());
     await hub?.stop('SIGKILL');
-    for (const l of listeners.values()) await l.stop();
+    await ingress?.stop();
     await cli(['fleet', 'down'], fleet.env);
     assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
     rmSync(fleet.home, { recursive: true, force: true });
@@ -245,7 +256,7 @@ describe('global traffic', () => {
   test('a dead ingress leaves rotation within interval × threshold and comes back when it answers again', async () => {
     await waitHealth('shop', 'us-east', true);
     const started = Date.now();
-    await listeners.get('us-east')!.stop();
+    await ingress.down('us-east');
     const s = await waitHealth('shop', 'us-east', false, 15_000);
     const took = Date.now() - started;
     // interval 1 s × unhealthyThreshold 2, plus the check timeout and the status round trip.
@@ -256,7 +267,7 @@ describe('global traffic', () => {
       const ev = await hubEvents(fleet, 'reason=ClusterUnhealthy', 'jsonpath={.items[*].message}');
       return ev.includes('cluster us-east left rotation') ? true : undefined;
     });
-    await listeners.get('us-east')!.start();
+    await ingress.up('us-east');
     await waitHealth('shop', 'us-east', true, 15_000);
     await waitFor('ClusterHealthy event', 15_000, async () => {
       const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');

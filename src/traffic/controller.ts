@@ -57,6 +57,7 @@ export class TrafficController {
   /** What the last reconcile decided, per GlobalIngress key (status writes between reconciles use it). */
   private readonly placed = new Map<string, Placed>();
   private readonly lastWrite = new Map<string, number>();
+  private readonly conditions = new Map<string, Condition[]>();
 
   constructor(private readonly opts: TrafficControllerOptions) {
     this.queue = new WorkQueue((k) => this.reconcile(k), {
@@ -110,6 +111,7 @@ export class TrafficController {
     if (!gi) {
       this.monitor.remove(key);
       this.placed.delete(key);
+      this.conditions.delete(key);
       return;
     }
     this.opts.metrics.reconciles.inc({ controller: 'globalingress', result: 'ok' });
@@ -283,7 +285,9 @@ export class TrafficController {
       };
       return s?.readyEndpoints !== undefined ? { ...out, readyEndpoints: s.readyEndpoints } : out;
     });
-    let conditions = conditionsIn ?? ((gi.status?.conditions ?? []) as Condition[]);
+    // The conditions this controller last decided, not the cache's: a health round racing a
+    // reconcile must not write back conditions the reconcile just replaced.
+    let conditions = conditionsIn ?? this.conditions.get(key) ?? ((gi.status?.conditions ?? []) as Condition[]);
     const inRotation = clusters.filter((c) => c.healthy && !c.drained).map((c) => c.name);
     for (const c of clusters) {
       this.opts.metrics.gslbClusterHealthy.set(
@@ -313,6 +317,7 @@ export class TrafficController {
           },
       new Date(now),
     );
+    this.conditions.set(key, conditions);
     const status: GlobalIngressStatus = { observedGeneration: gi.metadata.generation, clusters, conditions };
     const stripChecks = (s: GlobalIngressStatus | undefined) => ({
       ...s,
