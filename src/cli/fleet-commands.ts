@@ -15,10 +15,12 @@ import {
   mergedKubeconfigPath,
   readFleetState,
 } from '../localfleet/fleet.ts';
-import { DEFAULT_SUBNET } from '../localfleet/layout.ts';
+import { DEFAULT_SUBNET, LOCAL_INGRESS_PORT } from '../localfleet/layout.ts';
 import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import { deployReferenceSystem } from '../localfleet/reference-system.ts';
+import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
+import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { intOption } from './options.ts';
 import { printTable } from './table.ts';
 
@@ -66,36 +68,45 @@ function buildProgress(): { onBuild: BuildProgress; done: () => void } {
   };
 }
 
-/** Starts `meridian hub` for the local fleet in the background, logging to the fleet directory. */
-async function startLocalHub(): Promise<number> {
+/**
+ * Starts a `meridian` subcommand in the background for the local fleet, logging to
+ * `<fleet dir>/<name>.log` with its pid in `<name>.pid`; a running one is kept.
+ */
+async function startLocalProcess(name: string, args: readonly string[]): Promise<number> {
   const dir = fleetDir();
-  const existing = readPid({ dir, name: 'meridian-hub' });
+  const existing = readPid({ dir, name });
   if (existing !== undefined && isAlive(existing)) return existing;
-  const log = openSync(join(dir, 'meridian-hub.log'), 'a');
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'bin', 'meridian.mjs'),
-      'hub',
-      '--hub-kubeconfig',
-      mergedKubeconfigPath(),
-      '--hub-context',
-      'hub',
-      '--listen',
-      '127.0.0.1:7443',
-      '--state-dir',
-      dir,
-      // The local fleet's hub may render charts from this checkout (examples/).
-      '--local-source-root',
-      REPO_ROOT,
-    ],
-    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, MERIDIAN_LOOPBACK_ONLY: '1' } },
-  );
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'meridian.mjs'), ...args], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: { ...process.env, MERIDIAN_LOOPBACK_ONLY: '1' },
+  });
   closeSync(log);
   child.unref();
-  writeFileSync(join(dir, 'meridian-hub.pid'), `${child.pid}\n`);
+  writeFileSync(join(dir, `${name}.pid`), `${child.pid}\n`);
   return child.pid!;
 }
+
+/** The local fleet's hub process: HTTP API, GSLB DNS and edge gateway on 127.0.0.1. */
+function startLocalHub(): Promise<number> {
+  return startLocalProcess('meridian-hub', [
+    'hub',
+    '--hub-kubeconfig',
+    mergedKubeconfigPath(),
+    '--hub-context',
+    'hub',
+    '--listen',
+    LOCAL_HUB_API,
+    '--state-dir',
+    fleetDir(),
+    // The local fleet's hub may render charts from this checkout (examples/).
+    '--local-source-root',
+    REPO_ROOT,
+  ]);
+}
+
+const LOCAL_HUB_API = '127.0.0.1:7443';
 
 export function registerFleetCommands(program: Command): void {
   const fleet = program
@@ -144,6 +155,15 @@ export function registerFleetCommands(program: Command): void {
           say(
             `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
           );
+          const ingressPid = await startLocalProcess('meridian-ingress', [
+            'fleet',
+            'ingress-emulator',
+            '--kubeconfig',
+            mergedKubeconfigPath(),
+          ]);
+          say(
+            `ingress emulator running (pid ${ingressPid}): each member's ingress address serves its Ingresses`,
+          );
           await waitForReadyClusters(opts.timeout * 1000, say);
           if (opts.demo) {
             const app = await deployReferenceSystem(opts.timeout * 1000, say);
@@ -161,6 +181,36 @@ export function registerFleetCommands(program: Command): void {
         say(`  try: kubectl --kubeconfig ${mergedKubeconfigPath()} get clusters`);
       },
     );
+
+  fleet
+    .command('ingress-emulator', { hidden: true })
+    .description(
+      "serve every member's loopback ingress address from its Ingress objects (started by `fleet up`)",
+    )
+    .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
+    .action(async (opts: { kubeconfig: string }) => {
+      setLoopbackOnly(true);
+      const state = readFleetState();
+      if (!state) throw new MeridianError('NotFound', `no local fleet in ${fleetDir()}`, 3);
+      const emulator = new IngressEmulator(
+        state.layout.members.map((m) => ({
+          name: m.name,
+          region: m.region,
+          client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
+          address: m.ingressAddress,
+          port: LOCAL_INGRESS_PORT,
+        })),
+      );
+      await emulator.start();
+      say(
+        `ingress emulator serving ${state.layout.members.map((m) => `${m.name}=${m.ingressAddress}:${LOCAL_INGRESS_PORT}`).join(' ')}`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await emulator.stop();
+    });
 
   fleet
     .command('status')

@@ -23,6 +23,9 @@ export const PORTS = {
   kwok: 10247,
 } as const;
 
+/** Port of every member's stand-in ingress on its loopback ingress address. */
+export const LOCAL_INGRESS_PORT = 8080;
+
 export interface ClusterLayout {
   readonly name: string;
   readonly role: 'hub' | 'member';

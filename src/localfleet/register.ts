@@ -10,7 +10,7 @@ import { joinCluster } from '../fleet/cluster-join.ts';
 import { installCrds, installHubBasics } from '../hub/crd-install.ts';
 import { clusterFiles } from './components.ts';
 import { fleetDir, mergedKubeconfigPath } from './fleet.ts';
-import type { FleetLayout } from './layout.ts';
+import { LOCAL_INGRESS_PORT, type FleetLayout } from './layout.ts';
 import { sleep } from '../kube/sleep.ts';
 
 /** The local hub's client (context `hub` of the merged kubeconfig). */
@@ -32,7 +32,7 @@ export async function registerLocalMembers(
       kubeConfig: loadKubeConfig({ file: clusterFiles(join(dir, m.name)).adminKubeconfig }),
       region: m.region,
       zone: m.zones[0],
-      ingress: { addresses: [m.ingressAddress], port: 8080 },
+      ingress: { addresses: [m.ingressAddress], port: LOCAL_INGRESS_PORT },
       verify: true,
     });
     say(`  registered ${m.name} (region ${m.region})`);

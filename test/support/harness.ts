@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
-import { MEMBER_REGIONS } from '../../src/localfleet/layout.ts';
+import { LOCAL_INGRESS_PORT, MEMBER_REGIONS } from '../../src/localfleet/layout.ts';
 
 export interface CliResult {
   readonly code: number;
@@ -166,8 +166,8 @@ export async function fleetUp(fleet: TestFleet, members: number): Promise<void> 
   if (up.code !== 0) throw new Error(`fleet up failed (${up.code}): ${up.stderr}`);
 }
 
-/** Port the test ingress listeners use (the local fleet's convention). */
-export const INGRESS_PORT = 8080;
+/** Port of the members' ingress addresses (the local fleet's convention). */
+export const INGRESS_PORT = LOCAL_INGRESS_PORT;
 
 /** The loopback address standing in for a member's ingress, as the local fleet lays it out. */
 export function memberIngressAddress(fleet: TestFleet, member: string): string {
