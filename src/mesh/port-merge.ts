@@ -1,0 +1,119 @@
+// Merges the exports of one service across clusters into its cluster-set properties, following
+// KEP-1645's conflict resolution: exports are taken oldest first, the oldest definition of a
+// property wins, and every later export that disagrees is told so (Conflict=True on its
+// ServiceExport). A port is identified by its name (a Service's port names are unique, the empty
+// name included); a later port is in conflict when its name is taken with a different
+// port/protocol/appProtocol, when its port/protocol pair is taken under another name, or when an
+// unnamed port would sit next to named ones. Those are the merged Service's own validity rules.
+//
+// Chosen: a losing export still contributes its endpoints (the planner publishes them). The KEP
+// resolves conflicts per property, so only the conflicting port or type is left out; its instances
+// keep serving the ports whose names the merged service has.
+import type { ExportConflict, ExportedService, MergedPort, MergedService } from './types.ts';
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// An unreadable timestamp sorts last: it cannot claim to be the oldest.
+function createdMs(e: ExportedService): number {
+  const ms = Date.parse(e.createdAt);
+  return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
+}
+
+/** Orders exports oldest first; equal timestamps by cluster name. */
+export function compareExportAge(a: ExportedService, b: ExportedService): number {
+  const ta = createdMs(a);
+  const tb = createdMs(b);
+  return ta === tb ? compareText(a.cluster, b.cluster) : ta < tb ? -1 : 1;
+}
+
+function portName(name: string | undefined): string {
+  return name ? `port "${name}"` : 'the unnamed port';
+}
+
+function shown(p: MergedPort): string {
+  return `${p.port}/${p.protocol}${p.appProtocol ? ` (appProtocol ${p.appProtocol})` : ''}`;
+}
+
+interface Owned {
+  readonly port: MergedPort;
+  readonly cluster: string;
+}
+
+function normalized(p: ExportedService['ports'][number]): MergedPort {
+  return {
+    ...(p.name ? { name: p.name } : {}),
+    protocol: p.protocol ?? 'TCP',
+    ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+    port: p.port,
+  };
+}
+
+// Why `candidate` cannot join the ports merged so far, or undefined when it can (or already has).
+function portConflict(candidate: MergedPort, merged: readonly Owned[]): string | undefined {
+  const name = candidate.name ?? '';
+  const sameName = merged.find((m) => (m.port.name ?? '') === name);
+  if (sameName) {
+    const { port } = sameName;
+    const same =
+      port.port === candidate.port &&
+      port.protocol === candidate.protocol &&
+      port.appProtocol === candidate.appProtocol;
+    if (same) return undefined;
+    return (
+      `${portName(candidate.name)} is ${shown(candidate)} here but ${shown(port)} in cluster ` +
+      `${sameName.cluster}, whose export is older and wins`
+    );
+  }
+  const samePort = merged.find(
+    (m) => m.port.port === candidate.port && m.port.protocol === candidate.protocol,
+  );
+  if (samePort) {
+    return (
+      `${portName(candidate.name)} (${shown(candidate)}) uses the port of ${portName(samePort.port.name)} ` +
+      `from cluster ${samePort.cluster}, whose export is older and wins`
+    );
+  }
+  const unnamed = merged.find((m) => !m.port.name);
+  if (merged.length > 0 && (!candidate.name || unnamed)) {
+    const other = unnamed ?? merged[0];
+    return (
+      `${portName(candidate.name)} (${shown(candidate)}) cannot join ${portName(other?.port.name)} from ` +
+      `cluster ${other?.cluster ?? ''}: a service with several ports must name them all`
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The import type, merged ports and per-export conflicts of one service's valid exports, or
+ * undefined when there are none. Ports keep the order in which the oldest exports define them.
+ */
+export function mergeExports(exports: readonly ExportedService[]): MergedService | undefined {
+  const ordered = [...exports].sort(compareExportAge);
+  const oldest = ordered[0];
+  if (!oldest) return undefined;
+  const merged: Owned[] = [];
+  const results: { cluster: string; conflicts: ExportConflict[] }[] = [];
+  for (const e of ordered) {
+    const conflicts: ExportConflict[] = [];
+    if (e.type !== oldest.type) {
+      conflicts.push({
+        reason: 'TypeConflict',
+        message:
+          `type ${e.type} conflicts with ${oldest.type} in cluster ${oldest.cluster}, ` +
+          `whose export is older and wins`,
+      });
+    }
+    for (const p of e.ports) {
+      const candidate = normalized(p);
+      const why = portConflict(candidate, merged);
+      if (why) conflicts.push({ reason: 'PortConflict', message: why });
+      else if (!merged.some((m) => (m.port.name ?? '') === (candidate.name ?? '')))
+        merged.push({ port: candidate, cluster: e.cluster });
+    }
+    results.push({ cluster: e.cluster, conflicts });
+  }
+  return { type: oldest.type, ports: merged.map((m) => m.port), exports: results };
+}
