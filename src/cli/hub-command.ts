@@ -1,5 +1,6 @@
 // `meridian hub`: the controller manager process.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseGeoTable } from '../traffic/geo-table.ts';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
@@ -8,14 +9,18 @@ import { createLogger } from '../logging/logger.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
 
-function hostPort(v: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError('--listen must be HOST:PORT, e.g. 127.0.0.1:7443');
-  }
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+function hostPortOption(flag: string, example: string) {
+  return (v: string): { host: string; port: number } => {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new InvalidArgumentError(`${flag} must be HOST:PORT, e.g. ${example}`);
+    }
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  };
 }
+const hostPort = hostPortOption('--listen', '127.0.0.1:7443');
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 export function registerHubCommand(program: Command): void {
   program
@@ -36,6 +41,25 @@ export function registerHubCommand(program: Command): void {
       '--local-source-root <dir>',
       'let Applications use local chart/kustomize paths inside this directory (development; off by default)',
     )
+    .option(
+      '--dns-listen <host:port>',
+      'serve the GSLB DNS (UDP and TCP) here, e.g. 0.0.0.0:53 (off when unset)',
+      hostPortOption('--dns-listen', '127.0.0.1:8053'),
+    )
+    .option(
+      '--dns-zone <zone>',
+      'zone the GSLB DNS is authoritative for (repeatable; needs --dns-listen)',
+      collect,
+    )
+    .option(
+      '--dns-nameserver-address <ip>',
+      'address of ns1.<first zone> for glue records (repeatable)',
+      collect,
+    )
+    .option(
+      '--geo-table <file>',
+      'YAML map of client networks to regions for the Geo strategy (see docs/traffic.md)',
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -48,12 +72,20 @@ export function registerHubCommand(program: Command): void {
           leaseDuration: number;
           stateDir?: string;
           localSourceRoot?: string;
+          dnsListen?: { host: string; port: number };
+          dnsZone?: string[];
+          dnsNameserverAddress?: string[];
+          geoTable?: string;
         },
         cmd: Command,
       ) => {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
           throw new InvalidArgumentError('--tls-cert and --tls-key go together');
         }
+        if (opts.dnsListen && !opts.dnsZone?.length) {
+          throw new InvalidArgumentError('--dns-listen needs at least one --dns-zone');
+        }
+        const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
         const log = createLogger('meridian-hub');
         const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
         const abort = new AbortController();
@@ -72,6 +104,10 @@ export function registerHubCommand(program: Command): void {
           identity: opts.identity,
           leaseDurationSeconds: opts.leaseDuration,
           localSourceRoot: opts.localSourceRoot ? resolve(opts.localSourceRoot) : undefined,
+          dns: opts.dnsListen
+            ? { ...opts.dnsListen, zones: opts.dnsZone ?? [], nameserverAddresses: opts.dnsNameserverAddress }
+            : undefined,
+          geoTable,
           signal: abort.signal,
           onListening: (a) => {
             if (opts.stateDir) writeFileSync(join(opts.stateDir, 'hub.json'), JSON.stringify(a));

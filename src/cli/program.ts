@@ -6,6 +6,7 @@ import { registerClusterCommands } from './cluster-commands.ts';
 import { registerFleetCommands } from './fleet-commands.ts';
 import { registerHubCommand } from './hub-command.ts';
 import { registerTrafficCommands } from './traffic-commands.ts';
+import { registerServicesCommands } from './services-commands.ts';
 import { allCrdsYaml } from '../api/crd.ts';
 import { EXIT } from './options.ts';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerAppCommands(program);
   registerTrafficCommands(program);
+  registerServicesCommands(program);
   program
     .command('crds')
     .description("print Meridian's CustomResourceDefinitions as YAML (for `kubectl apply -f -` or GitOps)")

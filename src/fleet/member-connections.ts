@@ -18,6 +18,30 @@ export interface MemberConnection {
   readonly nodes: Informer<KubeObject>;
 }
 
+/** A client for a member from its credentials Secret, or what is wrong with them (naming the field). */
+export function clientFromSecret(
+  cluster: Cluster,
+  secret: SecretObject,
+): ClusterClient | { error: string; reason: string } {
+  const ref = cluster.spec.kubeconfigSecretRef;
+  const b64 = secret.data?.[ref.key];
+  if (!b64) {
+    return {
+      reason: 'CredentialsMissing',
+      error: `spec.kubeconfigSecretRef: secret ${ref.namespace}/${ref.name} has no key "${ref.key}"`,
+    };
+  }
+  try {
+    const kc = loadKubeConfig({ yaml: Buffer.from(b64, 'base64').toString('utf8') }, cluster.spec.context);
+    return new ClusterClient(cluster.metadata.name, kc);
+  } catch (e) {
+    return {
+      reason: 'CredentialsInvalid',
+      error: `spec.kubeconfigSecretRef: ${errorMessage(e).replace('(inline)', `in secret ${ref.namespace}/${ref.name}`)}`,
+    };
+  }
+}
+
 export class MemberConnections {
   private readonly conns = new Map<string, MemberConnection>();
 
@@ -48,28 +72,13 @@ export class MemberConnections {
         error: `spec.kubeconfigSecretRef: secret ${ref.namespace}/${ref.name} does not exist`,
       };
     }
-    const b64 = secret.data?.[ref.key];
-    if (!b64) {
-      await this.drop(name);
-      return {
-        reason: 'CredentialsMissing',
-        error: `spec.kubeconfigSecretRef: secret ${ref.namespace}/${ref.name} has no key "${ref.key}"`,
-      };
-    }
     const credentialKey = `${secret.metadata.resourceVersion}/${ref.key}/${cluster.spec.context ?? ''}`;
     const existing = this.conns.get(name);
     if (existing && existing.credentialKey === credentialKey) return existing;
     await this.drop(name);
-    let client: ClusterClient;
-    try {
-      const kc = loadKubeConfig({ yaml: Buffer.from(b64, 'base64').toString('utf8') }, cluster.spec.context);
-      client = new ClusterClient(name, kc);
-    } catch (e) {
-      return {
-        reason: 'CredentialsInvalid',
-        error: `spec.kubeconfigSecretRef: ${errorMessage(e).replace('(inline)', `in secret ${ref.namespace}/${ref.name}`)}`,
-      };
-    }
+    const made = clientFromSecret(cluster, secret);
+    if ('error' in made) return made;
+    const client = made;
     const nodes = new Informer<KubeObject>(client, 'v1', 'Node', {
       onError: (err, attempt) => {
         if (attempt === 1 || attempt % 20 === 0)

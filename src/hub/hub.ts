@@ -9,7 +9,11 @@ import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
 import { DeployController } from '../deploy/controller.ts';
 import { TrafficController } from '../traffic/controller.ts';
+import { MeshController } from '../mesh/controller.ts';
 import { TrafficTableSync } from '../traffic/table-sync.ts';
+import { GslbDnsServer } from '../traffic/dns-server.ts';
+import { defaultZoneConfig } from '../traffic/gslb-answer.ts';
+import { EMPTY_GEO_TABLE, type GeoTable } from '../traffic/geo-table.ts';
 import { cacheRoot } from '../localfleet/binaries.ts';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
@@ -30,6 +34,15 @@ export interface HubOptions {
   readonly signal: AbortSignal;
   /** Directory Applications may use local chart/kustomize paths from (local development only). */
   readonly localSourceRoot?: string;
+  /** GSLB DNS: where to listen and which zones to answer for (off when unset). */
+  readonly dns?: {
+    host: string;
+    port: number;
+    zones: readonly string[];
+    nameserverAddresses?: readonly string[];
+  };
+  /** Client networks → regions for the Geo strategy. */
+  readonly geoTable?: GeoTable;
   /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
   readonly onListening?: (address: { host: string; port: number }) => void;
 }
@@ -72,6 +85,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
   let controller: ClusterController | undefined;
   let deploy: DeployController | undefined;
   let traffic: TrafficController | undefined;
+  let mesh: MeshController | undefined;
   let crdsReady = false;
 
   await installHubBasics(hub);
@@ -82,6 +96,21 @@ export async function runHub(opts: HubOptions): Promise<void> {
   // Every replica serves DNS and the edge gateway from the same hub state, leader or not.
   const table = new TrafficTableSync(hub, log);
   await table.start();
+  const geo = opts.geoTable ?? EMPTY_GEO_TABLE;
+  let dns: GslbDnsServer | undefined;
+  if (opts.dns) {
+    dns = new GslbDnsServer({
+      host: opts.dns.host,
+      port: opts.dns.port,
+      table: table.table,
+      zone: defaultZoneConfig(opts.dns.zones, { nameserverAddresses: opts.dns.nameserverAddresses }),
+      geo: () => geo,
+      logger: log,
+      registry: metrics.registry,
+    });
+    const a = await dns.start();
+    log.info({ host: a.host, port: a.udpPort, zones: opts.dns.zones }, 'GSLB DNS listening (UDP and TCP)');
+  }
 
   const http = new HubHttpServer({
     host: opts.listenHost,
@@ -138,14 +167,24 @@ export async function runHub(opts: HubOptions): Promise<void> {
           metrics,
         });
         await traffic.start();
+        mesh = new MeshController({
+          hub,
+          clusters: controller.clusters,
+          members: controller.members,
+          log,
+          metrics,
+        });
+        await mesh.start();
         log.info('controllers started');
       }),
     () =>
       chain(async () => {
         metrics.isLeader.set(0);
+        await mesh?.stop();
         await traffic?.stop();
         await deploy?.stop();
         await controller?.stop();
+        mesh = undefined;
         traffic = undefined;
         deploy = undefined;
         controller = undefined;
@@ -153,10 +192,12 @@ export async function runHub(opts: HubOptions): Promise<void> {
       }),
   );
   await transition;
+  await mesh?.stop();
   await traffic?.stop();
   await deploy?.stop();
   await controller?.stop();
   await http.stop();
+  await dns?.stop();
   await table.stop();
   log.info('hub stopped');
 }

@@ -10,6 +10,7 @@ export interface HubMetrics {
   readonly httpRequests: Counter<'route' | 'code'>;
   readonly gslbFailovers: Counter<'cluster' | 'direction'>;
   readonly gslbClusterHealthy: Gauge<'namespace' | 'globalingress' | 'cluster'>;
+  readonly meshFailovers: Counter<'cluster' | 'direction'>;
 }
 
 export function createHubMetrics(): HubMetrics {
@@ -57,6 +58,12 @@ export function createHubMetrics(): HubMetrics {
       name: 'meridian_gslb_cluster_healthy',
       help: '1 when the cluster is in rotation for the GlobalIngress',
       labelNames: ['namespace', 'globalingress', 'cluster'],
+      registers: [registry],
+    }),
+    meshFailovers: new Counter({
+      name: 'meridian_mesh_failovers_total',
+      help: 'East–west failovers (and recoveries) of an importing cluster to another endpoint group',
+      labelNames: ['cluster', 'direction'],
       registers: [registry],
     }),
   };

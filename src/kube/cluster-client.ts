@@ -81,7 +81,10 @@ export function loadKubeConfig(source: { file?: string; yaml?: string }, context
 
 export class ClusterClient {
   readonly rest: KubeRest;
-  private readonly resources = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  private readonly resources = new Map<
+    string,
+    { promise: Promise<Map<string, ResourceInfo>>; at: number; map?: Map<string, ResourceInfo> }
+  >();
 
   constructor(
     readonly name: string,
@@ -95,8 +98,20 @@ export class ClusterClient {
     this.resources.clear();
   }
 
-  private groupResources(apiVersion: string): Promise<Map<string, ResourceInfo>> {
-    let p = this.resources.get(apiVersion);
+  /**
+   * Discovery for one group version, cached. A cached answer that lacks `kind` is re-asked once it
+   * is a couple of seconds old: a CRD installed meanwhile (by us or anyone) must become usable.
+   */
+  private groupResources(apiVersion: string, kind?: string): Promise<Map<string, ResourceInfo>> {
+    const cached = this.resources.get(apiVersion);
+    const stale =
+      cached !== undefined &&
+      kind !== undefined &&
+      Date.now() - cached.at > 2_000 &&
+      cached.map !== undefined &&
+      !cached.map.has(kind);
+    if (stale) this.resources.delete(apiVersion);
+    let p = stale ? undefined : cached?.promise;
     if (!p) {
       const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
       p = this.rest
@@ -108,10 +123,19 @@ export class ClusterClient {
           for (const res of r.resources) {
             if (!res.name.includes('/')) m.set(res.kind, { plural: res.name, namespaced: res.namespaced });
           }
+          entry.map = m;
           return m;
         });
+      const entry: {
+        promise: Promise<Map<string, ResourceInfo>>;
+        at: number;
+        map?: Map<string, ResourceInfo>;
+      } = {
+        promise: p,
+        at: Date.now(),
+      };
       p.catch(() => this.resources.delete(apiVersion));
-      this.resources.set(apiVersion, p);
+      this.resources.set(apiVersion, entry);
     }
     return p;
   }
@@ -119,7 +143,7 @@ export class ClusterClient {
   /** Plural name and scope of a kind, from discovery; undefined when the cluster does not serve it. */
   async resourceInfo(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
     try {
-      return (await this.groupResources(apiVersion)).get(kind);
+      return (await this.groupResources(apiVersion, kind)).get(kind);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -130,7 +154,7 @@ export class ClusterClient {
   async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
     let info: ResourceInfo | undefined;
     try {
-      info = (await this.groupResources(apiVersion)).get(kind);
+      info = (await this.groupResources(apiVersion, kind)).get(kind);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

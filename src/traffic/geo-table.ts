@@ -7,7 +7,10 @@ import { MeridianError } from '../kube/errors.ts';
 /** A parsed geo table. */
 export interface GeoTable {
   /** Networks, most specific first. */
-  readonly networks: readonly { readonly range: [ipaddr.IPv4 | ipaddr.IPv6, number]; readonly region: string }[];
+  readonly networks: readonly {
+    readonly range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    readonly region: string;
+  }[];
   /** For a region, the regions to use in order when it has no healthy cluster (itself first). */
   readonly nearest: ReadonlyMap<string, readonly string[]>;
 }
@@ -30,7 +33,8 @@ export function parseGeoTable(text: string): GeoTable {
   const fail = (field: string, msg: string): never => {
     throw new MeridianError('InvalidGeoTable', `geo table: ${field}: ${msg}`);
   };
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return fail('(root)', 'must be a mapping');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    return fail('(root)', 'must be a mapping');
   const { networks = [], regions = {} } = doc as { networks?: unknown; regions?: unknown };
   if (!Array.isArray(networks)) return fail('networks', 'must be a list');
   const parsed = networks.map((n: unknown, i) => {

@@ -1,0 +1,73 @@
+// Turns what the member caches hold into the planner's input for one service: exports with their
+// local Service facts, and each cluster's own endpoints. Pure over the objects it is given.
+import type { ServiceExport } from '../api/mcs.ts';
+import type { KubeObject } from '../kube/cluster-client.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import type { EndpointSliceObject, ServiceObject } from './member-watch.ts';
+import type { ExportFacts, SourceEndpoint } from './types.ts';
+
+/** Label on Services Meridian derives for imported services (never exported, never the user's). */
+export const DERIVED_LABEL = 'meridian.dev/mcs-derived';
+
+/**
+ * A Service Meridian derived: our label and no selector. A user who applies their own Service over
+ * it (adding a selector) takes it over, label or not.
+ */
+export const isDerived = (s: ServiceObject | undefined): boolean =>
+  s?.metadata.labels?.[DERIVED_LABEL] === 'true' && s.spec?.selector === undefined;
+
+/** The facts of one cluster's export of a service. */
+export function exportFacts(
+  cluster: string,
+  exp: ServiceExport & KubeObject,
+  service: ServiceObject | undefined,
+): ExportFacts {
+  const userService = service && !isDerived(service) ? service : undefined;
+  return {
+    cluster,
+    createdAt: exp.metadata.creationTimestamp ?? '',
+    type: userService?.spec?.clusterIP === 'None' ? 'Headless' : 'ClusterSetIP',
+    serviceExists: userService !== undefined,
+    externalName: userService?.spec?.type === 'ExternalName',
+    ports: (userService?.spec?.ports ?? []).map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      protocol: p.protocol ?? 'TCP',
+      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+      port: p.port,
+      ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
+    })),
+  };
+}
+
+/** A cluster's own endpoints of a service: its EndpointSlices not published by Meridian. */
+export function sourceEndpoints(slices: readonly EndpointSliceObject[]): SourceEndpoint[] {
+  const out: SourceEndpoint[] = [];
+  for (const s of slices) {
+    if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) continue;
+    const ports = (s.ports ?? [])
+      .filter((p) => p.port !== undefined)
+      .map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port!, protocol: p.protocol ?? 'TCP' }));
+    for (const e of s.endpoints ?? []) {
+      out.push({
+        addresses: e.addresses,
+        ready: e.conditions?.ready !== false,
+        ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+        ...(e.zone ? { zone: e.zone } : {}),
+        ...(e.targetRef ? { targetRef: e.targetRef } : {}),
+        ports,
+      });
+    }
+  }
+  return out;
+}
+
+/** Slices of `namespace/service` in a cache listing. */
+export function slicesOf(
+  all: readonly EndpointSliceObject[],
+  namespace: string,
+  service: string,
+): EndpointSliceObject[] {
+  return all.filter(
+    (s) => s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service,
+  );
+}

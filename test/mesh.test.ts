@@ -1,0 +1,459 @@
+// Cross-cluster services against a real local fleet (hub + 3 members): MCS exports and imports,
+// derived Services and EndpointSlices, KEP port conflicts, PreferLocal failover within a second
+// and its recovery, failover order, cluster loss, cleanup, bad input and a hub restart.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
+import { processesMentioning } from '../src/localfleet/processes.ts';
+import {
+  cli,
+  fleetUp,
+  joinMembers,
+  kubectl,
+  newFleetHome,
+  readPidFile,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
+
+const fleet: TestFleet = newFleetHome('127.90.0');
+const MEMBERS = ['eu-west', 'us-east', 'ap-south'] as const;
+const HUB_PORT = 17743;
+let hub: HubProcess;
+const clients = new Map<string, ClusterClient>();
+const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
+
+interface Slice extends KubeObject {
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
+  ports?: { name?: string; port: number }[];
+}
+
+const client = (m: string): ClusterClient => clients.get(m)!;
+
+async function apply(context: string, docs: object[]): Promise<void> {
+  const r = await kubectl(
+    ['--context', context, 'apply', '-f', '-'],
+    fleet,
+    docs.map((d) => stringify(d)).join('---\n'),
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function app2(replicas: number, port = 8080): object[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'app2', namespace: 'shop' },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: 'app2' } },
+        template: {
+          metadata: { labels: { app: 'app2' } },
+          spec: {
+            containers: [
+              { name: 'app2', image: 'example/app2:1', ports: [{ name: 'http', containerPort: 8080 }] },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'app2', namespace: 'shop' },
+      spec: { selector: { app: 'app2' }, ports: [{ name: 'http', port, targetPort: 'http' }] },
+    },
+    {
+      apiVersion: 'multicluster.x-k8s.io/v1alpha1',
+      kind: 'ServiceExport',
+      metadata: { name: 'app2', namespace: 'shop' },
+    },
+  ];
+}
+
+async function slice(member: string, source: string): Promise<Slice | undefined> {
+  return client(member).get<Slice>('discovery.k8s.io/v1', 'EndpointSlice', `app2-mcs-${source}`, 'shop');
+}
+
+const readyAddresses = (s: Slice | undefined): string[] =>
+  (s?.endpoints ?? [])
+    .filter((e) => e.conditions?.ready !== false)
+    .flatMap((e) => e.addresses)
+    .sort();
+
+async function podIPs(member: string): Promise<string[]> {
+  const r = await kubectl(
+    [
+      '--context',
+      member,
+      'get',
+      'pods',
+      '-n',
+      'shop',
+      '-l',
+      'app=app2',
+      '-o',
+      'jsonpath={.items[*].status.podIP}',
+    ],
+    fleet,
+  );
+  return r.stdout.split(/\s+/).filter(Boolean).sort();
+}
+
+async function exportCondition(
+  member: string,
+  type: string,
+): Promise<{ status: string; reason: string; message: string } | undefined> {
+  const e = await client(member).get<
+    KubeObject & {
+      status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
+    }
+  >('multicluster.x-k8s.io/v1alpha1', 'ServiceExport', 'app2', 'shop');
+  return e?.status?.conditions?.find((c) => c.type === type);
+}
+
+async function setPods(member: string, simulate: 'not-ready' | undefined): Promise<void> {
+  const arg = simulate ? `meridian.dev/simulate=${simulate}` : 'meridian.dev/simulate-';
+  const r = await kubectl(
+    ['--context', member, 'annotate', 'pods', '-n', 'shop', '-l', 'app=app2', arg, '--overwrite'],
+    fleet,
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+/** Ready endpoints in a member's own (kube-controller-manager) slices of app2. */
+async function localReady(member: string): Promise<number> {
+  const list = await client(member).list<Slice>('discovery.k8s.io/v1', 'EndpointSlice', {
+    namespace: 'shop',
+    labelSelector:
+      'kubernetes.io/service-name=app2,endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io',
+  });
+  return list.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
+}
+
+/** Polls fast (the failover bound is a second) until `ok` holds; returns ms waited. */
+async function timeUntil(what: string, ok: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+  const started = performance.now();
+  await waitFor(what, timeoutMs, async () => ((await ok()) ? true : undefined), 25);
+  return performance.now() - started;
+}
+
+describe('cross-cluster services', () => {
+  before(async () => {
+    await fleetUp(fleet, MEMBERS.length);
+    for (const m of MEMBERS)
+      clients.set(m, new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)));
+    hub = await startHub(fleet, 'mesh-hub', HUB_PORT);
+    await joinMembers(fleet, MEMBERS);
+  });
+
+  after(async () => {
+    if (hub) writeFileSync(join(tmpdir(), 'meridian-mesh-test-hub.log'), hub.logs());
+    await hub?.stop('SIGKILL');
+    await cli(['fleet', 'down'], fleet.env);
+    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+    rmSync(fleet.home, { recursive: true, force: true });
+  });
+
+  test('an export in two members imports the service into all three, with derived Service and slices', async () => {
+    // Services first, then the exports: an export makes Meridian derive app2 wherever it is missing.
+    for (const m of ['eu-west', 'us-east']) await apply(m, app2(2).slice(0, 3));
+    for (const m of ['eu-west', 'us-east']) await apply(m, app2(2).slice(3));
+    for (const m of MEMBERS) {
+      const imp = await waitFor(`ServiceImport shop/app2 in ${m}`, 60_000, async () => {
+        const i = await client(m).get<
+          KubeObject & {
+            spec: { type: string; ports: unknown[]; ips?: string[] };
+            status?: { clusters?: { cluster: string }[] };
+          }
+        >('multicluster.x-k8s.io/v1alpha1', 'ServiceImport', 'app2', 'shop');
+        return i?.status?.clusters?.length === 2 ? i : undefined;
+      });
+      assert.equal(imp.spec.type, 'ClusterSetIP');
+      assert.deepEqual(imp.spec.ports, [{ name: 'http', protocol: 'TCP', port: 8080 }]);
+      assert.deepEqual(imp.status!.clusters!.map((c) => c.cluster).sort(), ['eu-west', 'us-east']);
+      assert.equal(imp.spec.ips?.length, 1, 'the ClusterSet IP is the local Service address');
+    }
+    // ap-south has no app2: Meridian created the namespace and a selector-less Service.
+    const svc = await client('ap-south').get<
+      KubeObject & { spec: { selector?: object; ports: { port: number }[] } }
+    >('v1', 'Service', 'app2', 'shop');
+    assert.ok(svc, 'derived Service in ap-south');
+    assert.equal(svc.spec.selector, undefined);
+    assert.equal(svc.spec.ports[0]!.port, 8080);
+    assert.equal(svc.metadata.labels?.['meridian.dev/mcs-derived'], 'true');
+    // Slices: each member gets the others' pod addresses, never its own; without a policy all are ready.
+    const ips = { 'eu-west': await podIPs('eu-west'), 'us-east': await podIPs('us-east') };
+    assert.equal(ips['eu-west'].length, 2);
+    for (const [member, sources] of [
+      ['ap-south', ['eu-west', 'us-east']],
+      ['eu-west', ['us-east']],
+      ['us-east', ['eu-west']],
+    ] as const) {
+      for (const src of sources) {
+        const s = await waitFor(`${member} slice from ${src}`, 30_000, async () => {
+          const x = await slice(member, src);
+          return readyAddresses(x).length === 2 ? x : undefined;
+        });
+        assert.deepEqual(readyAddresses(s), ips[src]);
+        assert.equal(s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'meridian.dev');
+        assert.equal(s.metadata.labels?.['kubernetes.io/service-name'], 'app2');
+        assert.equal(s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'], src);
+        assert.equal(s.ports?.[0]?.port, 8080);
+      }
+      assert.equal(await slice(member, member), undefined, `${member} does not import its own endpoints`);
+    }
+    for (const m of ['eu-west', 'us-east']) {
+      assert.equal((await exportCondition(m, 'Valid'))?.status, 'True');
+      assert.equal((await exportCondition(m, 'Conflict'))?.status, 'False');
+      await waitFor(`export Ready in ${m}`, 15_000, async () =>
+        (await exportCondition(m, 'Ready'))?.status === 'True' ? true : undefined,
+      );
+    }
+    const list = await cli(['services', 'list', '-o', 'json', ...hubFlags()], fleet.env);
+    assert.equal(list.code, 0, list.stderr);
+    const parsed = JSON.parse(list.stdout) as {
+      services: { service: string; exportedBy: string[]; type: string }[];
+    };
+    assert.deepEqual(
+      parsed.services.map((s) => [s.service, s.exportedBy.sort(), s.type]),
+      [['shop/app2', ['eu-west', 'us-east'], 'ClusterSetIP']],
+    );
+  });
+
+  test('a newer export with a different port for the same name is in conflict; the oldest wins', async () => {
+    await apply('us-east', [app2(2, 9090)[2]!]);
+    const c = await waitFor('Conflict on the us-east export', 30_000, async () => {
+      const x = await exportCondition('us-east', 'Conflict');
+      return x?.status === 'True' ? x : undefined;
+    });
+    assert.equal(c.reason, 'PortConflict');
+    assert.match(c.message, /eu-west/);
+    assert.equal((await exportCondition('eu-west', 'Conflict'))?.status, 'False');
+    const imp = await client('ap-south').get<KubeObject & { spec: { ports: { port: number }[] } }>(
+      'multicluster.x-k8s.io/v1alpha1',
+      'ServiceImport',
+      'app2',
+      'shop',
+    );
+    assert.equal(imp?.spec.ports[0]?.port, 8080, 'the merged port stays the oldest export’s');
+    const list = await cli(['services', 'list', ...hubFlags()], fleet.env);
+    assert.match(list.stdout, /us-east: .*eu-west/);
+    await apply('us-east', [app2(2)[2]!]);
+    await waitFor('conflict resolved', 30_000, async () =>
+      (await exportCondition('us-east', 'Conflict'))?.status === 'False' ? true : undefined,
+    );
+  });
+
+  test('bad TrafficPolicy input is rejected with a message naming the field', async () => {
+    await apply('hub', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }]);
+    const base = {
+      apiVersion: 'meridian.dev/v1alpha1',
+      kind: 'TrafficPolicy',
+      metadata: { name: 'bad', namespace: 'shop' },
+    };
+    for (const [spec, msg] of [
+      [{ service: 'app2', locality: 'Nearest' }, /spec\.locality/],
+      [{ service: 'app2', failover: { minReadyLocal: -1 } }, /spec\.failover\.minReadyLocal/],
+      [{ service: 'App2!' }, /spec\.service/],
+    ] as const) {
+      const r = await kubectl(['--context', 'hub', 'apply', '-f', '-'], fleet, stringify({ ...base, spec }));
+      assert.notEqual(r.code, 0, `accepted ${JSON.stringify(spec)}`);
+      assert.match(r.stderr, msg);
+    }
+  });
+
+  test('PreferLocal publishes remote endpoints within a second of local ones failing, and undoes it after the hold-down', async () => {
+    await apply('hub', [
+      {
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'TrafficPolicy',
+        metadata: { name: 'app2', namespace: 'shop' },
+        spec: { service: 'app2', locality: 'PreferLocal', failover: { minReadyLocal: 1 } },
+      },
+    ]);
+    await timeUntil(
+      'eu-west uses only local app2',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 0,
+    );
+    await setPods('eu-west', 'not-ready');
+    await timeUntil('eu-west local app2 not ready', async () => (await localReady('eu-west')) === 0);
+    const failover = await timeUntil(
+      'remote endpoints ready in eu-west',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 2,
+      5_000,
+    );
+    assert.ok(
+      failover < 1_000,
+      `failover took ${failover.toFixed(0)} ms after local endpoints turned not-ready`,
+    );
+    const show = await cli(['services', 'show', 'shop/app2', '-o', 'json', ...hubFlags()], fleet.env);
+    const eu = (
+      JSON.parse(show.stdout) as {
+        clusters: {
+          cluster: string;
+          localReady: number;
+          remoteReady: number;
+          activeGroup: string;
+          reason: string;
+        }[];
+      }
+    ).clusters.find((c) => c.cluster === 'eu-west')!;
+    assert.equal(eu.localReady, 0);
+    assert.equal(eu.remoteReady, 2);
+    assert.notEqual(eu.activeGroup, 'cluster:eu-west');
+    await setPods('eu-west', undefined);
+    await kubectl(
+      ['--context', 'eu-west', 'delete', 'pods', '-n', 'shop', '-l', 'app=app2', '--wait=false'],
+      fleet,
+    );
+    await timeUntil('eu-west local app2 ready again', async () => (await localReady('eu-west')) >= 1, 30_000);
+    const recovery = await timeUntil(
+      'remote endpoints not ready again',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 0,
+      15_000,
+    );
+    assert.ok(recovery >= 2_000, `recovery waited out the hold-down (${recovery.toFixed(0)} ms)`);
+    const events = await kubectl(
+      ['--context', 'eu-west', 'get', 'events', '-n', 'shop', '-o', 'jsonpath={.items[*].reason}'],
+      fleet,
+    );
+    assert.match(events.stdout, /Failover/);
+    assert.match(events.stdout, /Recovered/);
+  });
+
+  test('failover follows failover.order across regions', async () => {
+    await apply('hub', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }]);
+    await apply('ap-south', app2(1));
+    await apply('hub', [
+      {
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'TrafficPolicy',
+        metadata: { name: 'app2', namespace: 'shop' },
+        spec: {
+          service: 'app2',
+          locality: 'PreferLocal',
+          failover: { minReadyLocal: 1, order: ['ap-south', 'us-east'] },
+        },
+      },
+    ]);
+    await waitFor('ap-south exports', 30_000, async () => {
+      if (await slice('eu-west', 'ap-south')) return true;
+      const svc = await client('ap-south').get<KubeObject>('v1', 'Service', 'app2', 'shop');
+      const exp = await client('ap-south').get<KubeObject>(
+        'multicluster.x-k8s.io/v1alpha1',
+        'ServiceExport',
+        'app2',
+        'shop',
+      );
+      throw new Error(
+        JSON.stringify({ svc: { labels: svc?.metadata.labels, spec: svc?.['spec'] }, exp: exp?.['status'] }),
+      );
+    });
+    await setPods('eu-west', 'not-ready');
+    await timeUntil('eu-west fails over to ap-south, not us-east', async () => {
+      const [ap, us] = [await slice('eu-west', 'ap-south'), await slice('eu-west', 'us-east')];
+      return readyAddresses(ap).length === 1 && readyAddresses(us).length === 0;
+    });
+    await setPods('eu-west', undefined);
+    await kubectl(
+      ['--context', 'eu-west', 'delete', 'pods', '-n', 'shop', '-l', 'app=app2', '--wait=false'],
+      fleet,
+    );
+    await timeUntil(
+      'eu-west back on local',
+      async () => readyAddresses(await slice('eu-west', 'ap-south')).length === 0,
+      30_000,
+    );
+  });
+
+  test('a stopped member stops contributing endpoints, keeps its objects, and rejoins cleanly', async () => {
+    await kubectl(['--context', 'hub', 'delete', 'trafficpolicy', 'app2', '-n', 'shop'], fleet);
+    await timeUntil(
+      'Any: us-east endpoints ready in eu-west',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 2,
+    );
+    const pidFile = join(fleet.dir, 'us-east', 'kube-apiserver.pid');
+    process.kill(readPidFile(pidFile), 'SIGKILL');
+    await timeUntil(
+      'us-east endpoints not ready in eu-west',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 0,
+      20_000,
+    );
+    assert.ok(await slice('eu-west', 'us-east'), 'the slice stays (a status flip, nothing deleted)');
+    await fleetUp(fleet, MEMBERS.length);
+    await timeUntil(
+      'us-east rejoined',
+      async () => readyAddresses(await slice('eu-west', 'us-east')).length === 2,
+      60_000,
+    );
+    assert.ok(
+      await client('us-east').get('multicluster.x-k8s.io/v1alpha1', 'ServiceExport', 'app2', 'shop'),
+      'nothing deleted in us-east',
+    );
+  });
+
+  test('a hub restart converges without rewriting any slice', async () => {
+    const versions = async () => {
+      const out: Record<string, string> = {};
+      for (const m of MEMBERS) {
+        const l = await client(m).list<Slice>('discovery.k8s.io/v1', 'EndpointSlice', {
+          namespace: 'shop',
+          labelSelector: 'endpointslice.kubernetes.io/managed-by=meridian.dev',
+        });
+        for (const s of l.items) out[`${m}/${s.metadata.name}`] = s.metadata.resourceVersion!;
+        const i = await client(m).get<KubeObject>(
+          'multicluster.x-k8s.io/v1alpha1',
+          'ServiceImport',
+          'app2',
+          'shop',
+        );
+        out[`${m}/import`] = i!.metadata.resourceVersion!;
+      }
+      return out;
+    };
+    // Settled first: the member restarted just before may still be catching up.
+    let before = await versions();
+    for (let stable = 0; stable < 3;) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const now = await versions();
+      stable = JSON.stringify(now) === JSON.stringify(before) ? stable + 1 : 0;
+      before = now;
+    }
+    writeFileSync(join(tmpdir(), 'meridian-mesh-test-hub-1.log'), hub.logs());
+    await hub.stop('SIGKILL');
+    hub = await startHub(fleet, 'mesh-hub-2', HUB_PORT);
+    // Lease takeover (10 s) plus a full replan.
+    await waitFor('new hub leads and has planned', 40_000, async () =>
+      hub.logs().includes('mesh caches synced') ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.deepEqual(await versions(), before);
+  });
+
+  test('unexporting removes imports, derived Services and slices everywhere', async () => {
+    for (const m of ['eu-west', 'us-east', 'ap-south'])
+      await kubectl(['--context', m, 'delete', 'serviceexport', 'app2', '-n', 'shop'], fleet);
+    for (const m of MEMBERS) {
+      await waitFor(`nothing of app2's import left in ${m}`, 30_000, async () => {
+        const l = await client(m).list<Slice>('discovery.k8s.io/v1', 'EndpointSlice', {
+          namespace: 'shop',
+          labelSelector: 'endpointslice.kubernetes.io/managed-by=meridian.dev',
+        });
+        const imp = await client(m).get('multicluster.x-k8s.io/v1alpha1', 'ServiceImport', 'app2', 'shop');
+        return l.items.length === 0 && !imp ? true : undefined;
+      });
+    }
+    assert.ok(await client('eu-west').get('v1', 'Service', 'app2', 'shop'), "the user's own Service stays");
+    const show = await cli(['services', 'show', 'shop/app2', ...hubFlags()], fleet.env);
+    assert.equal(show.code, 3);
+  });
+});
