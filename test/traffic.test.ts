@@ -2,6 +2,7 @@
 // for each member's ingress: generated Ingresses, host conflicts, health checks into status and
 // Events, drain, bad input, and cleanup.
 import { after, before, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,23 @@ import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
 const HOST = 'shop.example.test';
+const DNS_PORT = 17653;
+
+/** The A records the hub's GSLB DNS gives for HOST, asked with the real `dig`. */
+async function dig(): Promise<string[]> {
+  const r = await run('dig', [
+    '@127.0.0.1',
+    '-p',
+    String(DNS_PORT),
+    HOST,
+    'A',
+    '+short',
+    '+norecurse',
+    '+time=1',
+    '+tries=1',
+  ]);
+  return r.stdout.split('\n').filter(Boolean).sort();
+}
 let hub: HubProcess;
 let ingress: IngressEmulator;
 const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
@@ -53,6 +71,14 @@ async function giStatus(name: string): Promise<GiStatus | undefined> {
     fleet,
   );
   return r.code === 0 ? (JSON.parse(r.stdout) as { status?: GiStatus }).status : undefined;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 const condition = (s: GiStatus | undefined, type: string) => s?.conditions?.find((c) => c.type === type);
@@ -136,7 +162,12 @@ describe('global traffic', () => {
       })),
     );
     await ingress.start();
-    hub = await startHub(fleet, 'traffic-hub', 17643);
+    hub = await startHub(fleet, 'traffic-hub', 17643, [
+      '--dns-listen',
+      `127.0.0.1:${DNS_PORT}`,
+      '--dns-zone',
+      'example.test',
+    ]);
     await joinMembers(fleet, MEMBERS, { withIngress: true });
     const file = join(fleet.home, 'shop-app.yaml');
     writeFileSync(
@@ -253,10 +284,27 @@ describe('global traffic', () => {
     assert.equal(del.code, 0, del.stderr);
   });
 
-  test('a dead ingress leaves rotation within interval × threshold and comes back when it answers again', async () => {
+  test('a dead ingress leaves rotation (status and DNS) within interval × threshold and comes back when it answers again', async () => {
     await waitHealth('shop', 'us-east', true);
+    const usEast = memberIngressAddress(fleet, 'us-east');
+    const euWest = memberIngressAddress(fleet, 'eu-west');
+    assert.deepEqual(
+      await waitFor('DNS names us-east (Failover, first in order)', 15_000, async () => {
+        const a = await dig();
+        return a[0] === usEast ? a : undefined;
+      }),
+      [usEast],
+    );
     const started = Date.now();
     await ingress.down('us-east');
+    await waitFor(
+      'DNS answer switched to eu-west',
+      15_000,
+      async () => ((await dig())[0] === euWest ? true : undefined),
+      50,
+    );
+    const dnsTook = Date.now() - started;
+    assert.ok(dnsTook < 4_500, `DNS switched after ${dnsTook} ms`);
     const s = await waitHealth('shop', 'us-east', false, 15_000);
     const took = Date.now() - started;
     // interval 1 s × unhealthyThreshold 2, plus the check timeout and the status round trip.
@@ -269,6 +317,9 @@ describe('global traffic', () => {
     });
     await ingress.up('us-east');
     await waitHealth('shop', 'us-east', true, 15_000);
+    await waitFor('DNS names us-east again', 15_000, async () =>
+      (await dig())[0] === usEast ? true : undefined,
+    );
     await waitFor('ClusterHealthy event', 15_000, async () => {
       const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');
       return ev.includes('cluster us-east is back in rotation') ? true : undefined;
@@ -316,6 +367,10 @@ describe('global traffic', () => {
       const st = await giStatus('shop');
       return st?.clusters?.find((c) => c.name === 'us-east')?.drained === true ? true : undefined;
     });
+    const euWest = memberIngressAddress(fleet, 'eu-west');
+    await waitFor('DNS stops naming the drained cluster', 10_000, async () =>
+      (await dig())[0] === euWest ? true : undefined,
+    );
     const st = await cli(['traffic', 'status', HOST, '-o', 'json', ...hubFlags()], fleet.env);
     assert.equal(st.code, 0, st.stderr);
     const out = JSON.parse(st.stdout) as { dnsAnswer: string[]; gatewayTarget: string; strategy: string };

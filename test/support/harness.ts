@@ -111,7 +111,12 @@ export interface HubProcess {
 }
 
 /** Starts `meridian hub` for a test fleet and waits for its health endpoint. */
-export async function startHub(fleet: TestFleet, identity: string, port: number): Promise<HubProcess> {
+export async function startHub(
+  fleet: TestFleet,
+  identity: string,
+  port: number,
+  extraArgs: readonly string[] = [],
+): Promise<HubProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -127,6 +132,7 @@ export async function startHub(fleet: TestFleet, identity: string, port: number)
       identity,
       '--local-source-root',
       REPO_ROOT,
+      ...extraArgs,
     ],
     { env: { ...process.env, ...fleet.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
