@@ -402,6 +402,7 @@ describe('cross-cluster services', () => {
   });
 
   test('a hub restart converges without rewriting any slice', async () => {
+    let contents: Record<string, string> = {};
     const versions = async () => {
       const out: Record<string, string> = {};
       for (const m of MEMBERS) {
@@ -409,7 +410,14 @@ describe('cross-cluster services', () => {
           namespace: 'shop',
           labelSelector: 'endpointslice.kubernetes.io/managed-by=meridian.dev',
         });
-        for (const s of l.items) out[`${m}/${s.metadata.name}`] = s.metadata.resourceVersion!;
+        for (const s of l.items) {
+          out[`${m}/${s.metadata.name}`] = s.metadata.resourceVersion!;
+          contents[`${m}/${s.metadata.name}`] = JSON.stringify({
+            e: s.endpoints,
+            p: s.ports,
+            l: s.metadata.labels,
+          });
+        }
         const i = await client(m).get<KubeObject>(
           'multicluster.x-k8s.io/v1alpha1',
           'ServiceImport',
@@ -417,6 +425,11 @@ describe('cross-cluster services', () => {
           'shop',
         );
         out[`${m}/import`] = i!.metadata.resourceVersion!;
+        contents[`${m}/import`] = JSON.stringify({
+          a: i!.metadata.annotations,
+          s: i!['spec'],
+          st: i!['status'],
+        });
       }
       return out;
     };
@@ -436,11 +449,33 @@ describe('cross-cluster services', () => {
       hub.logs().includes('mesh caches synced') ? true : undefined,
     );
     await new Promise((r) => setTimeout(r, 5_000));
-    assert.deepEqual(await versions(), before);
+    const beforeContents = contents;
+    contents = {};
+    const after = await versions();
+    const changed = Object.keys(after).filter((k) => after[k] !== before[k]);
+    assert.deepEqual(
+      changed.map((k) => ({ k, before: beforeContents[k], after: contents[k] })),
+      [],
+      'objects rewritten by the restarted hub',
+    );
+  });
+
+  test('deleting an exporting namespace withdraws its endpoints from the others', async () => {
+    const del = await kubectl(
+      ['--context', 'ap-south', 'delete', 'namespace', 'shop', '--wait=false'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    for (const m of ['eu-west', 'us-east'])
+      await timeUntil(
+        `${m} drops ap-south's slice`,
+        async () => (await slice(m, 'ap-south')) === undefined,
+        30_000,
+      );
   });
 
   test('unexporting removes imports, derived Services and slices everywhere', async () => {
-    for (const m of ['eu-west', 'us-east', 'ap-south'])
+    for (const m of ['eu-west', 'us-east'])
       await kubectl(['--context', m, 'delete', 'serviceexport', 'app2', '-n', 'shop'], fleet);
     for (const m of MEMBERS) {
       await waitFor(`nothing of app2's import left in ${m}`, 30_000, async () => {
@@ -453,6 +488,15 @@ describe('cross-cluster services', () => {
       });
     }
     assert.ok(await client('eu-west').get('v1', 'Service', 'app2', 'shop'), "the user's own Service stays");
+    // ap-south's namespace was deleted by its user and recreated by Meridian for the import: it goes too.
+    await timeUntil(
+      'the namespace Meridian created is removed',
+      async () => {
+        const ns = await client('ap-south').get('v1', 'Namespace', 'shop');
+        return !ns || ns.metadata.deletionTimestamp !== undefined;
+      },
+      30_000,
+    );
     const show = await cli(['services', 'show', 'shop/app2', ...hubFlags()], fleet.env);
     assert.equal(show.code, 3);
   });

@@ -33,6 +33,9 @@ export interface MeshControllerOptions {
   readonly holdDownMs?: number;
 }
 
+/** How long a member's caches may take to sync before the others are planned without it. */
+const SYNC_GRACE_MS = 20_000;
+
 export class MeshController {
   readonly policies: Informer<TrafficPolicy>;
   private readonly queue: WorkQueue;
@@ -41,6 +44,7 @@ export class MeshController {
   private readonly state = new Map<string, Record<string, FailoverState>>();
   /** Services planned at least once, so their objects are cleaned when the last export goes. */
   private readonly known = new Set<string>();
+  private startedAt = Date.now();
   /** API writes to members, for the benchmark and the "no writes at rest" test. */
   writes = 0;
 
@@ -64,6 +68,7 @@ export class MeshController {
   }
 
   async start(): Promise<void> {
+    this.startedAt = Date.now();
     this.policies.start();
     await this.policies.waitForSync();
     this.policies.on((_e, p) => this.queue.add(`${p.metadata.namespace}/${p.spec.service}`));
@@ -97,6 +102,15 @@ export class MeshController {
 
   private async reconcile(key: string): Promise<ReconcileResult> {
     const [ns, name] = key.split('/', 2) as [string, string];
+    // Planning with part of the cluster set would withdraw the others' endpoints and write them
+    // back a moment later (a restarted hub must write nothing), so wait for every member's caches;
+    // one that cannot sync within the grace period is planned without.
+    const now = Date.now();
+    const waiting = this.opts.clusters.list().some((c) => {
+      const m = this.watch.get(c.metadata.name);
+      return m ? !m.synced && now - m.since < SYNC_GRACE_MS : now - this.startedAt < SYNC_GRACE_MS;
+    });
+    if (waiting) return { requeueAfterMs: 250 };
     const members = this.synced();
     const clusters: MemberFacts[] = this.opts.clusters
       .list()

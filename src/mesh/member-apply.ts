@@ -199,5 +199,16 @@ export async function removeFromMember(m: MeshMember, ns: string, name: string):
     await m.client.delete('v1', 'Service', name, ns);
     out.writes++;
   }
+  // A namespace the mesh created goes too, once nothing but what we just removed lived in it.
+  const namespace = m.namespaces.get(ns);
+  const others = m.services.list().filter((s) => s.metadata.namespace === ns && s.metadata.name !== name);
+  if (
+    namespace?.metadata.labels?.[NAMESPACE_LABEL] === 'true' &&
+    !namespace.metadata.deletionTimestamp &&
+    others.length === 0
+  ) {
+    await m.client.delete('v1', 'Namespace', ns);
+    out.writes++;
+  }
   return out;
 }

@@ -47,6 +47,8 @@ export interface MeshMember {
   readonly slices: Informer<EndpointSliceObject>;
   readonly namespaces: Informer<KubeObject>;
   synced: boolean;
+  /** When the caches were started (ms since the epoch). */
+  readonly since: number;
 }
 
 type ChangeHandler = (key: string) => void;
@@ -114,6 +116,7 @@ export class MeshMembers {
       }),
       namespaces: new Informer(client, 'v1', 'Namespace', { onError: onError('namespace') }),
       synced: false,
+      since: Date.now(),
     };
     this.members.set(conn.name, { conn, member });
     const byName = (o: KubeObject) => this.onChange(`${o.metadata.namespace}/${o.metadata.name}`);
