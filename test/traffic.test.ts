@@ -3,6 +3,7 @@
 // Events, drain, bad input, and cleanup.
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
+import { Agent } from 'node:http';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   cli,
   fleetUp,
+  getWithHost,
   hubEvents,
   INGRESS_PORT,
   joinMembers,
@@ -30,6 +32,39 @@ const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
 const HOST = 'shop.example.test';
 const DNS_PORT = 17653;
+const EDGE_PORT = 17654;
+
+/** A steady stream of GETs through the edge gateway until stopped: which cluster served each, and failures. */
+function steadyStream(intervalMs = 20) {
+  const served: string[] = [];
+  const failures: string[] = [];
+  let running = true;
+  // One keep-alive connection, like a browser: the gateway must fail over behind it.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const done = (async () => {
+    const deadline = Date.now() + 120_000;
+    while (running && Date.now() < deadline) {
+      try {
+        const r = await getWithHost(`http://127.0.0.1:${EDGE_PORT}/`, HOST, agent);
+        const body = JSON.parse(r.body) as { cluster?: string };
+        if (r.status === 200 && body.cluster) served.push(body.cluster);
+        else failures.push(`HTTP ${r.status} ${r.body}`);
+      } catch (e) {
+        failures.push(String(e));
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    served,
+    failures,
+    stop: async () => {
+      running = false;
+      await done;
+      agent.destroy();
+    },
+  };
+}
 
 /** The A records the hub's GSLB DNS gives for HOST, asked with the real `dig`. */
 async function dig(): Promise<string[]> {
@@ -163,6 +198,8 @@ describe('global traffic', () => {
     );
     await ingress.start();
     hub = await startHub(fleet, 'traffic-hub', 17643, [
+      '--edge-listen',
+      `127.0.0.1:${EDGE_PORT}`,
       '--dns-listen',
       `127.0.0.1:${DNS_PORT}`,
       '--dns-zone',
@@ -295,6 +332,10 @@ describe('global traffic', () => {
       }),
       [usEast],
     );
+    const stream = steadyStream();
+    await waitFor('the gateway sends to us-east first', 10_000, async () =>
+      stream.served.at(-1) === 'us-east' ? true : undefined,
+    );
     const started = Date.now();
     await ingress.down('us-east');
     await waitFor(
@@ -320,6 +361,16 @@ describe('global traffic', () => {
     await waitFor('DNS names us-east again', 15_000, async () =>
       (await dig())[0] === usEast ? true : undefined,
     );
+    const before = stream.served.length;
+    await waitFor('the gateway sends to us-east again', 10_000, async () =>
+      stream.served.slice(before).includes('us-east') ? true : undefined,
+    );
+    await stream.stop();
+    assert.deepEqual(stream.failures, [], 'no request failed through the outage');
+    assert.ok(stream.served.includes('eu-west'), 'eu-west served during the outage');
+    assert.ok(stream.served.length > 30, `a steady stream (${stream.served.length} requests)`);
+    const metrics = await (await fetch(`http://127.0.0.1:17643/metrics`)).text();
+    assert.match(metrics, /meridian_edge_requests_total\{[^}]*cluster="eu-west"/);
     await waitFor('ClusterHealthy event', 15_000, async () => {
       const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');
       return ev.includes('cluster us-east is back in rotation') ? true : undefined;

@@ -18,7 +18,7 @@ import {
 import { DEFAULT_SUBNET, LOCAL_INGRESS_PORT } from '../localfleet/layout.ts';
 import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
-import { deployReferenceSystem } from '../localfleet/reference-system.ts';
+import { deployReferenceSystem, publishReferenceSystem } from '../localfleet/reference-system.ts';
 import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { intOption } from './options.ts';
@@ -103,10 +103,20 @@ function startLocalHub(): Promise<number> {
     // The local fleet's hub may render charts from this checkout (examples/).
     '--local-source-root',
     REPO_ROOT,
+    '--dns-listen',
+    LOCAL_DNS,
+    '--dns-zone',
+    LOCAL_DNS_ZONE,
+    '--edge-listen',
+    LOCAL_EDGE,
   ]);
 }
 
 const LOCAL_HUB_API = '127.0.0.1:7443';
+/** The local fleet's GSLB DNS and edge gateway (unprivileged ports on loopback). */
+const LOCAL_DNS = '127.0.0.1:8053';
+const LOCAL_DNS_ZONE = 'meridian.local';
+const LOCAL_EDGE = '127.0.0.1:8000';
 
 export function registerFleetCommands(program: Command): void {
   const fleet = program
@@ -170,6 +180,9 @@ export function registerFleetCommands(program: Command): void {
             say(
               `reference system Healthy on ${app.status?.readyClusters} clusters (revision ${app.status?.revision}): app1 → app2 → db in namespace shop`,
             );
+            const host = await publishReferenceSystem(opts.timeout * 1000, say);
+            say(`  dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
+            say(`  curl -H 'Host: ${host}' http://${LOCAL_EDGE}/`);
           }
         }
         say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -57,8 +57,18 @@ export function registerHubCommand(program: Command): void {
       collect,
     )
     .option(
+      '--edge-listen <host:port>',
+      'serve the edge gateway (HTTP) here, e.g. 0.0.0.0:80 (off when unset)',
+      hostPortOption('--edge-listen', '127.0.0.1:8000'),
+    )
+    .option(
+      '--edge-tls-listen <host:port>',
+      "serve the edge gateway over TLS here, with each GlobalIngress's spec.tls Secret (needs --edge-listen)",
+      hostPortOption('--edge-tls-listen', '127.0.0.1:8443'),
+    )
+    .option(
       '--geo-table <file>',
-      'YAML map of client networks to regions for the Geo strategy (see docs/traffic.md)',
+      'YAML map of client networks to regions for the Geo strategy (format in the README, Global traffic)',
     )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
@@ -76,6 +86,8 @@ export function registerHubCommand(program: Command): void {
           dnsZone?: string[];
           dnsNameserverAddress?: string[];
           geoTable?: string;
+          edgeListen?: { host: string; port: number };
+          edgeTlsListen?: { host: string; port: number };
         },
         cmd: Command,
       ) => {
@@ -84,6 +96,9 @@ export function registerHubCommand(program: Command): void {
         }
         if (opts.dnsListen && !opts.dnsZone?.length) {
           throw new InvalidArgumentError('--dns-listen needs at least one --dns-zone');
+        }
+        if (opts.edgeTlsListen && !opts.edgeListen) {
+          throw new InvalidArgumentError('--edge-tls-listen needs --edge-listen');
         }
         const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
         const log = createLogger('meridian-hub');
@@ -108,6 +123,7 @@ export function registerHubCommand(program: Command): void {
             ? { ...opts.dnsListen, zones: opts.dnsZone ?? [], nameserverAddresses: opts.dnsNameserverAddress }
             : undefined,
           geoTable,
+          edge: opts.edgeListen ? { http: opts.edgeListen, https: opts.edgeTlsListen } : undefined,
           signal: abort.signal,
           onListening: (a) => {
             if (opts.stateDir) writeFileSync(join(opts.stateDir, 'hub.json'), JSON.stringify(a));

@@ -12,6 +12,7 @@ import { TrafficController } from '../traffic/controller.ts';
 import { MeshController } from '../mesh/controller.ts';
 import { TrafficTableSync } from '../traffic/table-sync.ts';
 import { GslbDnsServer } from '../traffic/dns-server.ts';
+import { EdgeGateway } from '../traffic/edge-gateway.ts';
 import { defaultZoneConfig } from '../traffic/gslb-answer.ts';
 import { EMPTY_GEO_TABLE, type GeoTable } from '../traffic/geo-table.ts';
 import { cacheRoot } from '../localfleet/binaries.ts';
@@ -41,6 +42,8 @@ export interface HubOptions {
     zones: readonly string[];
     nameserverAddresses?: readonly string[];
   };
+  /** Edge gateway listeners (off when unset); TLS certificates come from the GlobalIngresses' Secrets. */
+  readonly edge?: { http: { host: string; port: number }; https?: { host: string; port: number } };
   /** Client networks → regions for the Geo strategy. */
   readonly geoTable?: GeoTable;
   /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
@@ -110,6 +113,19 @@ export async function runHub(opts: HubOptions): Promise<void> {
     });
     const a = await dns.start();
     log.info({ host: a.host, port: a.udpPort, zones: opts.dns.zones }, 'GSLB DNS listening (UDP and TCP)');
+  }
+  let edge: EdgeGateway | undefined;
+  if (opts.edge) {
+    edge = new EdgeGateway({
+      table: table.table,
+      geo: () => geo,
+      logger: log,
+      registry: metrics.registry,
+      http: opts.edge.http,
+      https: opts.edge.https,
+    });
+    const a = await edge.start();
+    log.info({ http: a.http?.port, https: a.https?.port }, 'edge gateway listening');
   }
 
   const http = new HubHttpServer({
@@ -198,6 +214,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
   await controller?.stop();
   await http.stop();
   await dns?.stop();
+  await edge?.stop();
   await table.stop();
   log.info('hub stopped');
 }

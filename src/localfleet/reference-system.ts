@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { API_VERSION } from '../api/group.ts';
 import type { Application } from '../api/application.ts';
+import type { GlobalIngress } from '../api/global-ingress.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { sleep } from '../kube/sleep.ts';
@@ -12,6 +13,42 @@ import { REPO_ROOT } from './binaries.ts';
 import { localHubClient } from './register.ts';
 
 export const REFERENCE_APP = join(REPO_ROOT, 'examples', 'reference-system', 'application.yaml');
+export const REFERENCE_INGRESS = join(REPO_ROOT, 'examples', 'reference-system', 'global-ingress.yaml');
+
+/**
+ * Publishes app1 with the reference GlobalIngress and waits until it is Ready (every member's
+ * ingress health-checked). Returns the host name.
+ */
+export async function publishReferenceSystem(timeoutMs: number, say: (m: string) => void): Promise<string> {
+  const hub = localHubClient();
+  const gi = parse(readFileSync(REFERENCE_INGRESS, 'utf8')) as GlobalIngress & KubeObject;
+  await hub.apply(gi, { fieldManager: 'meridian-cli', force: true });
+  const host = gi.spec.hosts[0]!;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const live = await hub.get<GlobalIngress & KubeObject>(
+      API_VERSION,
+      'GlobalIngress',
+      gi.metadata.name,
+      gi.metadata.namespace,
+    );
+    const healthy = (live?.status?.clusters ?? []).filter((c) => c.healthy && c.reason === 'Healthy');
+    if (live?.status?.clusters?.length && healthy.length === live.status.clusters.length) {
+      say(
+        `${host} published through GSLB DNS and the edge gateway, served by ${healthy.map((c) => c.name).join(', ')}`,
+      );
+      return host;
+    }
+    if (Date.now() > deadline) {
+      throw new MeridianError(
+        'NotReady',
+        `GlobalIngress ${gi.metadata.name} is not healthy everywhere after ${timeoutMs / 1000} s (see \`meridian traffic status ${host}\`)`,
+        3,
+      );
+    }
+    await sleep(500);
+  }
+}
 
 export async function deployReferenceSystem(
   timeoutMs: number,

@@ -2,6 +2,8 @@
 // poll with deadlines. Each test file gets its own fleet home and loopback subnet, so files never
 // share state and never touch a developer's own fleet.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Agent} from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,4 +256,27 @@ export async function revisionNames(fleet: TestFleet, app: string): Promise<stri
     fleet,
   );
   return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * GET with an explicit Host header (fetch drops it), as a browser reaching a published host would
+ * send it. Resolves with the status and body text; rejects on a connection error.
+ */
+export function getWithHost(
+  url: string,
+  host: string,
+  agent?: Agent,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { host }, agent, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }

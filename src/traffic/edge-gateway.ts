@@ -1,0 +1,308 @@
+// The edge gateway: an L7 reverse proxy in `meridian hub`. Each request is routed by its Host to
+// a HostRoute, checked against the route's paths, and sent to the clusters that `rankClusters`
+// ranks for it (the same choice the GSLB DNS makes), skipping clusters passively ejected for
+// failing. TLS is terminated with the route's certificate, picked by SNI. The proxying itself is
+// in edge-proxy-request.ts (HTTP) and edge-websocket.ts (upgrades); shared state in edge-runtime.ts.
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { Registry } from 'prom-client';
+import type { Logger } from '../logging/logger.ts';
+import { EdgeMetrics, NO_CLUSTER, NO_ROUTE } from './edge-metrics.ts';
+import { ProxyExchange } from './edge-proxy-request.ts';
+import {
+  isIdempotent,
+  matchesPaths,
+  parseTarget,
+  upstreamHead,
+  type Listener,
+  type Target,
+  type UpstreamHead,
+} from './edge-request-head.ts';
+import { EdgeRuntime } from './edge-runtime.ts';
+import { rawAnswer, UpgradeTunnel } from './edge-websocket.ts';
+import { EMPTY_GEO_TABLE, type GeoTable } from './geo-table.ts';
+import { DEFAULT_OUTLIER_SETTINGS, type OutlierSettings } from './outlier-detector.ts';
+import { hostKey, type ClusterTarget, type HostRoute, type RoutingTable } from './routing.ts';
+import { BalancerCounters, rankClusters } from './select.ts';
+
+export interface ListenAddress {
+  readonly host: string;
+  /** 0 picks a free port (see what `start` returns). */
+  readonly port: number;
+}
+
+export interface EdgeGatewayOptions {
+  readonly table: RoutingTable;
+  /** The current geo table (for Geo routes); read per request, so a reload takes effect at once. */
+  readonly geo?: () => GeoTable;
+  /** Rotation state; share the GSLB DNS's to keep one RoundRobin/Weighted sequence per process. */
+  readonly counters?: BalancerCounters;
+  readonly logger: Logger;
+  /** Where the `meridian_edge_*` metrics go; a private registry (see `registry`) when absent. */
+  readonly registry?: Registry;
+  readonly http: ListenAddress;
+  /** TLS listener: the certificate is the route's `tls`, chosen by SNI. */
+  readonly https?: ListenAddress;
+  /** Default 2 s. */
+  readonly connectTimeoutMs?: number;
+  /** Longest wait for response headers, and longest silence within a body. Default 60 s. */
+  readonly upstreamTimeoutMs?: number;
+  /** Most clusters one request is tried on. Default 3 (fewer when the host has fewer). */
+  readonly maxAttempts?: number;
+  readonly outlier?: Partial<OutlierSettings>;
+  /** One info line per request (host, method, path, status, cluster, attempts, ms, bytes). Default on. */
+  readonly accessLog?: boolean;
+  /** How long `stop` waits for in-flight requests. Default 10 s. */
+  readonly shutdownGraceMs?: number;
+  /** Open connections per upstream address at most. Default 256. */
+  readonly maxConnectionsPerUpstream?: number;
+  /** Idle keep-alive time of client connections. Default 60 s. */
+  readonly clientKeepAliveMs?: number;
+}
+
+/** A request the gateway can send on, or the answer it gives instead. */
+type Resolution =
+  | {
+      readonly ok: true;
+      readonly route: HostRoute;
+      readonly target: Target;
+      readonly head: UpstreamHead;
+      readonly clusters: readonly ClusterTarget[];
+    }
+  | { readonly ok: false; readonly status: number; readonly body: string; readonly route?: HostRoute };
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+  503: 'Service Unavailable',
+};
+
+export class EdgeGateway {
+  /** The registry holding the `meridian_edge_*` metrics. */
+  readonly registry: Registry;
+  private readonly rt: EdgeRuntime;
+  private readonly table: RoutingTable;
+  private readonly geo: () => GeoTable;
+  private readonly counters: BalancerCounters;
+  private readonly logger: Logger;
+  private readonly graceMs: number;
+  private readonly servers: Server[] = [];
+  /** Secure contexts per route certificate (a new table brings new objects; old ones are dropped). */
+  private readonly contexts = new WeakMap<object, SecureContext | Error>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: EdgeGatewayOptions) {
+    this.table = opts.table;
+    this.geo = opts.geo ?? (() => EMPTY_GEO_TABLE);
+    this.counters = opts.counters ?? new BalancerCounters();
+    this.logger = opts.logger;
+    this.graceMs = opts.shutdownGraceMs ?? 10_000;
+    this.registry = opts.registry ?? new Registry();
+    this.rt = new EdgeRuntime(
+      {
+        connectTimeoutMs: opts.connectTimeoutMs ?? 2_000,
+        upstreamTimeoutMs: opts.upstreamTimeoutMs ?? 60_000,
+        maxAttempts: Math.max(1, opts.maxAttempts ?? 3),
+        maxConnectionsPerUpstream: opts.maxConnectionsPerUpstream ?? 256,
+        accessLog: opts.accessLog ?? true,
+        outlier: { ...DEFAULT_OUTLIER_SETTINGS, ...opts.outlier },
+      },
+      opts.logger,
+      new EdgeMetrics(this.registry),
+    );
+  }
+
+  /** Opens the listeners; resolves with the bound addresses. If one cannot listen, none stays open. */
+  async start(): Promise<{ http?: AddressInfo; https?: AddressInfo }> {
+    const out: { http?: AddressInfo; https?: AddressInfo } = {};
+    try {
+      out.http = await this.listen(createHttpServer(), 'http', this.opts.http);
+      if (this.opts.https) {
+        const server = createHttpsServer({
+          SNICallback: (name, cb) => this.secureContext(name, cb),
+        });
+        // A failed handshake (no route or certificate for the name, a client that distrusts the
+        // certificate) is the client's problem; note it without noise.
+        server.on('tlsClientError', (err) =>
+          this.logger.debug({ err }, 'edge gateway: TLS handshake failed'),
+        );
+        out.https = await this.listen(server, 'https', this.opts.https);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return out;
+  }
+
+  private async listen(server: Server, proto: Listener['proto'], at: ListenAddress): Promise<AddressInfo> {
+    server.keepAliveTimeout = this.opts.clientKeepAliveMs ?? 60_000;
+    const listener: { proto: Listener['proto']; port: number } = { proto, port: at.port };
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(listener, req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.handleUpgrade(listener, req, socket, head),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    const addr = server.address() as AddressInfo;
+    listener.port = addr.port;
+    this.logger.info({ proto, address: addr.address, port: addr.port }, 'edge gateway listening');
+    return addr;
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (up to the grace period), then closes every
+   * client connection, WebSocket tunnel and upstream connection. Safe to call twice.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.rt.draining = true;
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of this.servers) s.closeIdleConnections();
+    await this.rt.idle(this.graceMs);
+    for (const s of this.servers) s.closeAllConnections();
+    for (const t of [...this.rt.tunnels]) t.destroy();
+    await Promise.all(closed);
+    await this.rt.close();
+  }
+
+  private secureContext(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+    const tls = this.table.route(name)?.tls;
+    if (!tls) {
+      cb(new Error(`edge gateway: no route with a certificate for ${JSON.stringify(name)}`));
+      return;
+    }
+    let ctx = this.contexts.get(tls);
+    if (ctx === undefined) {
+      try {
+        ctx = createSecureContext({ cert: tls.certPem, key: tls.keyPem });
+      } catch (e) {
+        ctx = e instanceof Error ? e : new Error(String(e));
+        this.logger.warn({ host: hostKey(name), err: ctx }, 'edge gateway: unusable TLS certificate');
+      }
+      this.contexts.set(tls, ctx);
+    }
+    if (ctx instanceof Error) cb(ctx);
+    else cb(null, ctx);
+  }
+
+  /** Routing shared by requests and upgrades: host, TLS name, path, then the clusters to try. */
+  private resolve(listener: Listener, req: IncomingMessage, client: string, upgrade: boolean): Resolution {
+    const target = parseTarget(req.url ?? '');
+    if (!target) return { ok: false, status: 400, body: 'bad request target\n' };
+    const head = upstreamHead(req.rawHeaders, client, listener, upgrade);
+    const route = this.table.route(head.host);
+    if (!route) return { ok: false, status: 404, body: 'no route for this host\n' };
+    if (listener.proto === 'https') {
+      // The certificate was chosen for the SNI name; a different Host would borrow it.
+      const sni = (req.socket as TLSSocket).servername;
+      if (typeof sni !== 'string' || hostKey(sni) !== route.host)
+        return { ok: false, status: 421, body: 'host does not match the TLS server name\n', route };
+    }
+    if (!matchesPaths(route.paths, target.path))
+      return { ok: false, status: 404, body: 'no route for this path\n', route };
+    const ranked = rankClusters(route, { clientAddress: client, geo: this.geo(), counters: this.counters });
+    const clusters = this.rt.candidates(route, ranked.clusters, performance.now());
+    if (clusters.length === 0)
+      return { ok: false, status: 503, body: 'no cluster serves this host\n', route };
+    return { ok: true, route, target, head, clusters };
+  }
+
+  private handle(listener: Listener, req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const client = req.socket.remoteAddress ?? '';
+    // Draining: answer, but let the connection close after the response.
+    if (this.rt.draining) res.shouldKeepAlive = false;
+    const r = this.resolve(listener, req, client, false);
+    if (!r.ok) {
+      res.writeHead(r.status, ['Content-Type', 'text/plain', 'Content-Length', String(r.body.length)]);
+      res.end(r.body);
+      this.refused(req, r, client, startedAt);
+      return;
+    }
+    const method = req.method ?? 'GET';
+    new ProxyExchange(
+      this.rt,
+      req,
+      res,
+      r.route,
+      r.clusters,
+      r.head,
+      r.target,
+      client,
+      startedAt,
+      isIdempotent(method),
+    ).start();
+  }
+
+  private handleUpgrade(listener: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const startedAt = performance.now();
+    const client = req.socket.remoteAddress ?? '';
+    socket.on('error', () => socket.destroy());
+    if (this.stopping) {
+      rawAnswer(socket, 503, 'Service Unavailable', 'shutting down\n');
+      return;
+    }
+    const r = this.resolve(listener, req, client, true);
+    if (!r.ok) {
+      rawAnswer(socket, r.status, REASONS[r.status] ?? 'Error', r.body);
+      this.refused(req, r, client, startedAt);
+      return;
+    }
+    new UpgradeTunnel(
+      this.rt,
+      req,
+      socket,
+      head,
+      r.route,
+      r.clusters,
+      r.head,
+      r.target,
+      client,
+      startedAt,
+    ).start();
+  }
+
+  private refused(
+    req: IncomingMessage,
+    r: Extract<Resolution, { ok: false }>,
+    client: string,
+    startedAt: number,
+  ): void {
+    const target = parseTarget(req.url ?? '');
+    this.rt.record(
+      {
+        host: r.route?.host ?? hostKey(req.headers.host ?? ''),
+        method: req.method ?? '',
+        path: target?.path ?? '',
+        status: r.status,
+        cluster: NO_CLUSTER,
+        attempts: 0,
+        ms: Math.round((performance.now() - startedAt) * 100) / 100,
+        bytes: r.body.length,
+        client,
+      },
+      false,
+      r.route?.host ?? NO_ROUTE,
+    );
+  }
+}

@@ -1,0 +1,226 @@
+// One proxied HTTP request: sent to the best cluster, retried down the ranking when that is safe,
+// with request and response bodies streamed (never buffered) and backpressure passed through.
+//
+// Retry rules: a request that can be replayed (an idempotent method with no body) moves on to the
+// next cluster after any failure before the response started (connect error, reset, timeout) or
+// a 502/503/504 answer, which is drained and dropped. Any other request moves on only when the
+// connection could not be made, because then nothing of it was sent (and its body is still
+// unread). The last cluster's 502/503/504 is passed on as it is; when no cluster answered at all
+// the client gets 502, or 504 when the last one timed out.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { downstreamHeaders, type Target, type UpstreamHead } from './edge-request-head.ts';
+import type { EdgeRuntime } from './edge-runtime.ts';
+import { isFailureStatus } from './outlier-detector.ts';
+import type { ClusterTarget, HostRoute } from './routing.ts';
+
+/** Errors raised before the connection existed: nothing of the request was sent. */
+const CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+const TIMEOUT_ERRORS: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+const errorCode = (err: Error): string => (err as NodeJS.ErrnoException).code ?? '';
+
+/** One send of the request to one upstream address; undici's handler for it. */
+class Attempt implements Dispatcher.DispatchHandler {
+  abort: ((err?: Error) => void) | undefined;
+  /** Set when this attempt's answer is being drained because a retry took over. */
+  dropped = false;
+
+  constructor(
+    private readonly exchange: ProxyExchange,
+    readonly cluster: ClusterTarget,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.exchange.clientGone) abort(new Error('client went away'));
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    return this.dropped || this.exchange.upstreamHeaders(this, status, raw, resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.dropped || this.exchange.upstreamData(chunk);
+  }
+
+  onComplete(): void {
+    if (!this.dropped) this.exchange.upstreamEnd(this);
+  }
+
+  onError(err: Error): void {
+    if (!this.dropped) this.exchange.upstreamError(this, err);
+  }
+}
+
+export class ProxyExchange {
+  clientGone = false;
+  private current: Attempt | undefined;
+  /** Index into `clusters` of the cluster being tried. */
+  private clusterIndex = 0;
+  /** Index into that cluster's addresses. */
+  private addressIndex = 0;
+  private attempts = 0;
+  private bytes = 0;
+  private resume: (() => void) | undefined;
+  private readonly replayable: boolean;
+  private readonly onDrain = (): void => this.resume?.();
+
+  constructor(
+    private readonly rt: EdgeRuntime,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly route: HostRoute,
+    private readonly clusters: readonly ClusterTarget[],
+    private readonly head: UpstreamHead,
+    private readonly target: Target,
+    private readonly client: string,
+    private readonly startedAt: number,
+    idempotent: boolean,
+  ) {
+    this.replayable = idempotent && !head.hasBody;
+  }
+
+  start(): void {
+    this.rt.begin();
+    this.res.once('close', () => this.closed());
+    this.send();
+  }
+
+  private send(): void {
+    const cluster = this.clusters[this.clusterIndex]!;
+    const address = cluster.addresses[this.addressIndex];
+    if (address === undefined) {
+      // A cluster without addresses: nothing could be sent, as with a refused connection.
+      this.moveOn(cluster, true, false);
+      return;
+    }
+    this.attempts++;
+    const attempt = new Attempt(this, cluster);
+    this.current = attempt;
+    this.rt.pool(address, cluster.port).dispatch(
+      {
+        path: this.target.pathAndQuery,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.head.headers,
+        body: this.head.hasBody ? this.req : null,
+      },
+      attempt,
+    );
+  }
+
+  upstreamHeaders(attempt: Attempt, status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // 100 Continue, 103 Early Hints: the final answer follows
+    const now = performance.now();
+    if (isFailureStatus(status)) {
+      this.rt.failed(this.route, attempt.cluster, now);
+      if (this.replayable && this.clusterIndex + 1 < this.clusters.length && !this.clientGone) {
+        // Drain the bad answer on its own (the connection stays reusable) and move on now.
+        attempt.dropped = true;
+        this.rt.metrics.retry(this.route.host, attempt.cluster.name);
+        this.clusterIndex++;
+        this.addressIndex = 0;
+        this.send();
+        return true;
+      }
+    } else {
+      this.rt.succeeded(this.route, attempt.cluster, now);
+    }
+    // Stopping: this answer is the connection's last, so the client reconnects elsewhere.
+    if (this.rt.draining) this.res.shouldKeepAlive = false;
+    try {
+      this.res.writeHead(status, downstreamHeaders(raw));
+    } catch {
+      // A header Node refuses to send (invalid characters): the answer cannot be passed on.
+      attempt.dropped = true;
+      attempt.abort?.(new Error('invalid upstream response header'));
+      this.fail(502, 'bad gateway: invalid upstream response\n');
+      return false;
+    }
+    this.resume = resume;
+    return true;
+  }
+
+  upstreamData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.res.write(chunk)) return true;
+    // The client reads slower than the upstream sends: pause the upstream until it catches up.
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  upstreamEnd(_attempt: Attempt): void {
+    this.res.end();
+  }
+
+  upstreamError(attempt: Attempt, err: Error): void {
+    // The client left, or its request body broke off: not the cluster's fault, nothing to answer.
+    if (this.clientGone || (this.req.destroyed && !this.req.complete)) return;
+    const code = errorCode(err);
+    const now = performance.now();
+    this.rt.failed(this.route, attempt.cluster, now);
+    if (this.res.headersSent) {
+      // Mid-body: the status is out, so the only honest signal left is cutting the connection.
+      this.res.destroy(err);
+      return;
+    }
+    this.moveOn(attempt.cluster, CONNECT_ERRORS.has(code), TIMEOUT_ERRORS.has(code));
+  }
+
+  /** After a failure before any answer: next address, next cluster, or give up. */
+  private moveOn(cluster: ClusterTarget, connectError: boolean, timedOut: boolean): void {
+    if (connectError && this.addressIndex + 1 < cluster.addresses.length) {
+      this.addressIndex++;
+      this.send();
+      return;
+    }
+    if ((connectError || this.replayable) && this.clusterIndex + 1 < this.clusters.length) {
+      this.rt.metrics.retry(this.route.host, cluster.name);
+      this.clusterIndex++;
+      this.addressIndex = 0;
+      this.send();
+      return;
+    }
+    this.fail(timedOut ? 504 : 502, timedOut ? 'gateway timeout\n' : 'bad gateway: no cluster answered\n');
+  }
+
+  private fail(status: number, body: string): void {
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    this.res.writeHead(status, ['Content-Type', 'text/plain', 'Content-Length', String(body.length)]);
+    this.res.end(body);
+  }
+
+  private closed(): void {
+    if (!this.res.writableFinished) {
+      // The client left (or the response was cut): stop the upstream work too.
+      this.clientGone = true;
+      this.current?.abort?.(new Error('client went away'));
+    }
+    const cluster = this.current?.cluster.name ?? '';
+    this.rt.finished({
+      host: this.route.host,
+      method: this.req.method ?? '',
+      path: this.target.path,
+      // 499: the client closed the connection before an answer (the nginx convention).
+      status: this.res.headersSent ? this.res.statusCode : 499,
+      cluster,
+      attempts: this.attempts,
+      ms: Math.round((performance.now() - this.startedAt) * 100) / 100,
+      bytes: this.bytes,
+      client: this.client,
+    });
+  }
+}
