@@ -19,6 +19,7 @@ import {
   joinMembers,
   kubectl,
   memberIngressAddress,
+  metricsToken,
   newFleetHome,
   startHub,
   waitFor,
@@ -369,7 +370,10 @@ describe('global traffic', () => {
     assert.deepEqual(stream.failures, [], 'no request failed through the outage');
     assert.ok(stream.served.includes('eu-west'), 'eu-west served during the outage');
     assert.ok(stream.served.length > 30, `a steady stream (${stream.served.length} requests)`);
-    const metrics = await (await fetch(`http://127.0.0.1:17643/metrics`)).text();
+    const token = await metricsToken(fleet);
+    const metrics = await (
+      await fetch(`http://127.0.0.1:17643/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
     assert.match(metrics, /meridian_edge_requests_total\{[^}]*cluster="eu-west"/);
     await waitFor('ClusterHealthy event', 15_000, async () => {
       const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');

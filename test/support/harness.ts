@@ -2,7 +2,7 @@
 // poll with deadlines. Each test file gets its own fleet home and loopback subnet, so files never
 // share state and never touch a developer's own fleet.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Agent} from 'node:http';
+import type { Agent } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -279,4 +279,27 @@ export function getWithHost(
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A bearer token that may read the hub's /metrics: a ServiceAccount bound to Kubernetes'
+ * `system:monitoring` ClusterRole (the hub authorizes /metrics like an API server does).
+ */
+export async function metricsToken(fleet: TestFleet): Promise<string> {
+  await kubectl(['--context', 'hub', 'create', 'serviceaccount', 'metrics-reader', '-n', 'default'], fleet);
+  await kubectl(
+    [
+      '--context',
+      'hub',
+      'create',
+      'clusterrolebinding',
+      'metrics-reader',
+      '--clusterrole=system:monitoring',
+      '--serviceaccount=default:metrics-reader',
+    ],
+    fleet,
+  );
+  const r = await kubectl(['--context', 'hub', 'create', 'token', 'metrics-reader', '-n', 'default'], fleet);
+  if (r.code !== 0) throw new Error(`token for metrics-reader: ${r.stderr}`);
+  return r.stdout.trim();
 }
