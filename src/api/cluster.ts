@@ -55,7 +55,9 @@ export const ClusterSpec = StrictObject({
     StrictObject(
       {
         drained: Type.Optional(
-          Type.Boolean({ description: 'Out of rotation: GSLB DNS and edge gateway send no new traffic here.' }),
+          Type.Boolean({
+            description: 'Out of rotation: GSLB DNS and edge gateway send no new traffic here.',
+          }),
         ),
       },
       { description: 'North–south traffic settings (`meridian traffic drain`).' },

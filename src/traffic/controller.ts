@@ -287,7 +287,8 @@ export class TrafficController {
     });
     // The conditions this controller last decided, not the cache's: a health round racing a
     // reconcile must not write back conditions the reconcile just replaced.
-    let conditions = conditionsIn ?? this.conditions.get(key) ?? ((gi.status?.conditions ?? []) as Condition[]);
+    let conditions =
+      conditionsIn ?? this.conditions.get(key) ?? ((gi.status?.conditions ?? []) as Condition[]);
     const inRotation = clusters.filter((c) => c.healthy && !c.drained).map((c) => c.name);
     for (const c of clusters) {
       this.opts.metrics.gslbClusterHealthy.set(
