@@ -1,0 +1,426 @@
+// Benchmark: the edge gateway's requests per second and p99 latency under `wrk`, side by side in
+// the same run with nginx and HAProxy proxying the same loopback backend (an nginx answering a
+// small fixed body). Each proxy gets one worker: nginx `worker_processes 1`, HAProxy `nbthread 1`,
+// Meridian one Node.js process (one event loop). Every proxy keeps upstream connections alive,
+// adds X-Forwarded-For/-Proto/-Host/-Port, and runs once with its access log on and once off.
+// Besides wrk's numbers it reports each proxy's CPU time per request (user + system, all its
+// processes and threads), which a busy machine disturbs much less than requests per second.
+//
+// Everything listens on 127.0.0.1 high ports; configs, pids and logs live in a temp dir; every
+// process is stopped at the end, on failure too. Env: BENCH_ROUNDS (default 3: medians are
+// reported), BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_NODE_FLAGS (extra
+// node flags for the Meridian process, e.g. `--max-semi-space-size=64`).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HOST = 'bench.example.test';
+const BODY = 'hello from the backend';
+
+/** The Meridian side, in its own process so it has the event loop to itself (as in the hub). */
+async function runEdgeChild(): Promise<void> {
+  const [port, backendPort, accessLog, logFile] = process.argv.slice(3) as [string, string, string, string];
+  const { pino } = await import('pino');
+  const { Registry } = await import('prom-client');
+  const { createLogger } = await import('../src/logging/logger.ts');
+  const { EdgeGateway } = await import('../src/traffic/edge-gateway.ts');
+  const { StaticRoutingTable } = await import('../src/traffic/routing.ts');
+  const table = new StaticRoutingTable([
+    {
+      host: HOST,
+      owner: { namespace: 'bench', name: 'bench' },
+      strategy: { type: 'Failover' },
+      ttlSeconds: 30,
+      paths: ['/'],
+      clusters: [
+        {
+          name: 'bench',
+          region: 'local',
+          addresses: ['127.0.0.1'],
+          port: Number(backendPort),
+          healthy: true,
+          drained: false,
+        },
+      ],
+    },
+  ]);
+  // The project's logger (with its secret scrubbing) on an asynchronous, buffered file.
+  const file = pino.destination({ dest: logFile, sync: false, minLength: 4096 });
+  const gw = new EdgeGateway({
+    table,
+    logger: createLogger('edge', file as unknown as NodeJS.WritableStream),
+    registry: new Registry(),
+    http: { host: '127.0.0.1', port: Number(port) },
+    accessLog: accessLog === 'on',
+  });
+  await gw.start();
+  process.once('SIGTERM', () => void gw.stop().then(() => process.exit(0)));
+}
+
+interface Target {
+  readonly name: string;
+  readonly port: number;
+  /** The proxy's (or backend's) main process; its child processes are counted too. */
+  readonly pid: number;
+}
+
+interface Result {
+  readonly rps: number;
+  readonly p99Ms: number;
+  /** CPU time (user + system) of the target's processes per request, in microseconds. */
+  readonly cpuUs: number;
+  readonly errors: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function nginxConfig(dir: string, name: string, server: string, extraHttp = ''): string {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(
+    file,
+    `worker_processes 1;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+daemon off;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path ${dir}/${name}-body;
+  proxy_temp_path ${dir}/${name}-proxy;
+  fastcgi_temp_path ${dir}/${name}-fastcgi;
+  uwsgi_temp_path ${dir}/${name}-uwsgi;
+  scgi_temp_path ${dir}/${name}-scgi;
+  keepalive_requests 1000000;
+  ${extraHttp}
+  ${server}
+}
+`,
+  );
+  return file;
+}
+
+function nginxProxyConfig(
+  dir: string,
+  name: string,
+  port: number,
+  backendPort: number,
+  log: boolean,
+): string {
+  return nginxConfig(
+    dir,
+    name,
+    `server {
+    listen 127.0.0.1:${port};
+    ${log ? `access_log ${dir}/${name}-access.log combined buffer=4k;` : 'access_log off;'}
+    location / {
+      proxy_pass http://be;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Port $server_port;
+    }
+  }`,
+    `upstream be { server 127.0.0.1:${backendPort}; keepalive 64; }`,
+  );
+}
+
+function haproxyConfig(dir: string, name: string, port: number, backendPort: number, log: boolean): string {
+  const file = join(dir, `${name}.cfg`);
+  writeFileSync(
+    file,
+    `global
+  nbthread 1
+  maxconn 4096
+  pidfile ${dir}/${name}.pid
+${log ? '  log stdout format raw local0 info\n' : ''}
+defaults
+  mode http
+  ${log ? 'log global\n  option httplog' : 'no log'}
+  option http-keep-alive
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+
+frontend fe
+  bind 127.0.0.1:${port}
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header X-Forwarded-Port %[dst_port]
+  default_backend be
+
+backend be
+  http-reuse always
+  server s1 127.0.0.1:${backendPort} maxconn 1024
+`,
+  );
+  return file;
+}
+
+const accepts = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = new Socket();
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.connect(port, '127.0.0.1');
+  });
+
+/** Starts a long-running process with its output in a file; waits until `port` accepts. */
+async function startProcess(
+  procs: ChildProcess[],
+  dir: string,
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  port: number,
+): Promise<number> {
+  const out = openSync(join(dir, `${name}.out`), 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out] });
+  procs.push(child);
+  const deadline = Date.now() + 20_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null)
+      throw new Error(`${name} exited with ${child.exitCode}; see ${dir}/${name}.out`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} in 20 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child.pid!;
+}
+
+/** CPU ticks (user + system) of `pid` and its direct children (nginx workers), all threads. */
+function cpuTicks(pid: number): number {
+  const fields = (p: string): string[] | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
+    } catch {
+      return undefined; // exited meanwhile
+    }
+  };
+  let ticks = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const f = fields(p);
+    if (f && (Number(p) === pid || Number(f[1]) === pid)) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks;
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+function parseDuration(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+function wrk(t: Target, seconds: number, connections: number): Result {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`];
+  const before = cpuTicks(t.pid);
+  const r = spawnSync('wrk', [...args, `http://127.0.0.1:${t.port}/`], {
+    encoding: 'utf8',
+    timeout: (seconds + 30) * 1000,
+  });
+  const ticks = cpuTicks(t.pid) - before;
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(r.stdout);
+  const count = /(\d+) requests in/.exec(r.stdout);
+  if (!rps || !p99 || !count) throw new Error(`cannot parse wrk output:\n${r.stdout}`);
+  const errors = [/Socket errors:.*/.exec(r.stdout)?.[0], /Non-2xx or 3xx responses:.*/.exec(r.stdout)?.[0]]
+    .filter(Boolean)
+    .join('; ');
+  return {
+    rps: Number(rps[1]),
+    p99Ms: parseDuration(p99[1]!, p99[2]!),
+    cpuUs: ((ticks / CLK_TCK) * 1e6) / Number(count[1]),
+    errors,
+  };
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+  const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+  const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-bench-gateway-'));
+  const procs: ChildProcess[] = [];
+  const stopAll = (): void => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  };
+  process.once('SIGINT', () => {
+    stopAll();
+    process.exit(130);
+  });
+  try {
+    const backendPort = await freePort();
+    const backend = await startProcess(
+      procs,
+      dir,
+      'backend',
+      'nginx',
+      [
+        '-p',
+        dir,
+        '-c',
+        nginxConfig(
+          dir,
+          'backend',
+          `server { listen 127.0.0.1:${backendPort}; access_log off;
+    location / { default_type text/plain; return 200 "${BODY}\\n"; } }`,
+        ),
+      ],
+      backendPort,
+    );
+    const targets: Target[] = [{ name: 'backend direct (baseline)', port: backendPort, pid: backend }];
+    const self = fileURLToPath(import.meta.url);
+    for (const log of ['on', 'off'] as const) {
+      const m = await freePort();
+      const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+      const meridianArgs = [
+        ...flags,
+        '--import',
+        'tsx',
+        self,
+        'edge-child',
+        String(m),
+        String(backendPort),
+        log,
+      ];
+      const meridian = await startProcess(
+        procs,
+        dir,
+        `meridian-${log}`,
+        process.execPath,
+        [...meridianArgs, join(dir, `meridian-${log}-access.log`)],
+        m,
+      );
+      targets.push({ name: `Meridian edge, access log ${log}`, port: m, pid: meridian });
+      const n = await freePort();
+      const nginxArgs = [
+        '-p',
+        dir,
+        '-c',
+        nginxProxyConfig(dir, `nginx-${log}`, n, backendPort, log === 'on'),
+      ];
+      targets.push({
+        name: `nginx, access log ${log}`,
+        port: n,
+        pid: await startProcess(procs, dir, `nginx-${log}`, 'nginx', nginxArgs, n),
+      });
+      const h = await freePort();
+      const haproxyArgs = ['-db', '-f', haproxyConfig(dir, `haproxy-${log}`, h, backendPort, log === 'on')];
+      targets.push({
+        name: `HAProxy, access log ${log}`,
+        port: h,
+        pid: await startProcess(procs, dir, `haproxy-${log}`, 'haproxy', haproxyArgs, h),
+      });
+    }
+
+    // Sanity and warm-up (the JIT, the connection pools) before anything is measured.
+    for (const t of targets) {
+      const check = spawnSync(
+        'wrk',
+        ['-t1', '-c4', '-d2s', '-H', `Host: ${HOST}`, `http://127.0.0.1:${t.port}/`],
+        {
+          encoding: 'utf8',
+        },
+      );
+      if (check.status !== 0 || /Non-2xx|Socket errors/.test(check.stdout))
+        throw new Error(`${t.name} does not answer cleanly:\n${check.stdout}${check.stderr}`);
+    }
+    const loadBefore = loadavg()[0]!;
+    // Rounds go through every target in turn, so a burst of background load hits them alike.
+    const results = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const t of targets) {
+        const r = wrk(t, seconds, connections);
+        results.get(t.name)!.push(r);
+        process.stderr.write(
+          `round ${round}/${rounds} ${t.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ` +
+            `${r.cpuUs.toFixed(1)} µs CPU/request, load ${loadavg()[0]!.toFixed(2)}${r.errors ? ` (${r.errors})` : ''}\n`,
+        );
+      }
+    }
+    report(targets, results, { rounds, seconds, connections, loadBefore, loadAfter: loadavg()[0]! });
+  } finally {
+    stopAll();
+    await new Promise((r) => setTimeout(r, 500));
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(
+  targets: readonly Target[],
+  results: ReadonlyMap<string, readonly Result[]>,
+  run: { rounds: number; seconds: number; connections: number; loadBefore: number; loadAfter: number },
+): void {
+  const med = new Map(
+    targets.map((t) => {
+      const rs = results.get(t.name)!;
+      const m = { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99Ms)) };
+      return [t.name, { ...m, cpu: median(rs.map((r) => r.cpuUs)) }] as const;
+    }),
+  );
+  const versions = [
+    `node ${process.version}`,
+    spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', ''),
+    spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout.split(' - ')[0]!.trim(),
+    spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split(' [')[0]!.trim(),
+  ];
+  const out = [
+    `wrk -t1 -c${run.connections} -d${run.seconds}s --latency; ${run.rounds} round(s), medians; ` +
+      `${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores; ${versions.join(', ')}; ` +
+      `load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after`,
+    '',
+    '| target | requests/s | p99 (ms) | proxy CPU per request (µs) |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const t of targets) {
+    const m = med.get(t.name)!;
+    out.push(`| ${t.name} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(2)} | ${m.cpu.toFixed(1)} |`);
+  }
+  out.push(
+    '',
+    '| Meridian / peer | requests/s (goal ≥ 0.5) | p99 (goal ≤ 2) | CPU per request |',
+    '| --- | ---: | ---: | ---: |',
+  );
+  for (const log of ['on', 'off']) {
+    const m = med.get(`Meridian edge, access log ${log}`)!;
+    for (const peer of ['nginx', 'HAProxy']) {
+      const p = med.get(`${peer}, access log ${log}`)!;
+      out.push(
+        `| Meridian / ${peer}, access log ${log} | ${(m.rps / p.rps).toFixed(2)} | ${(m.p99 / p.p99).toFixed(2)} | ` +
+          `${(m.cpu / p.cpu).toFixed(2)} |`,
+      );
+    }
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+if (process.argv[2] === 'edge-child') await runEdgeChild();
+else await main();
