@@ -10,15 +10,14 @@ import { Agent } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { rmSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
-import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
+import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
 import {
   cli,
   fleetUp,
   getWithHost,
-  INGRESS_PORT,
   joinMembers,
   kubectl,
+  localIngressEmulator,
   memberIngressAddress,
   metricsToken,
   newFleetHome,
@@ -62,15 +61,7 @@ let emulator: IngressEmulator | undefined;
 let hub: Awaited<ReturnType<typeof startHub>> | undefined;
 try {
   await fleetUp(fleet, MEMBERS.length);
-  emulator = new IngressEmulator(
-    MEMBERS.map((m) => ({
-      name: m,
-      region: m,
-      client: new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)),
-      address: memberIngressAddress(fleet, m),
-      port: INGRESS_PORT,
-    })),
-  );
+  emulator = localIngressEmulator(fleet, MEMBERS);
   await emulator.start();
   hub = await startHub(fleet, 'bench-traffic', HUB_PORT, [
     '--dns-listen',

@@ -17,6 +17,7 @@ import {
   readPidFile,
   revisionNames,
   cli,
+  deployment,
   kubectl,
   newFleetHome,
   startHub,
@@ -84,22 +85,6 @@ async function waitPhase(
 
 const jsonpath = (context: string, args: string[], path: string): Promise<string> =>
   jsonpathIn(fleet, context, args, path);
-
-function deployment(name: string, replicas: number, extra: Record<string, unknown> = {}): object {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name }, ...extra },
-        spec: { containers: [{ name: 'c', image: `example/${name}:1` }] },
-      },
-    },
-  };
-}
 
 const app = (name: string, spec: Record<string, unknown>): object => ({
   apiVersion: 'meridian.dev/v1alpha1',

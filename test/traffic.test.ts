@@ -12,12 +12,13 @@ import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   cli,
+  deployment,
   fleetUp,
   getWithHost,
   hubEvents,
-  INGRESS_PORT,
   joinMembers,
   kubectl,
+  localIngressEmulator,
   memberIngressAddress,
   metricsToken,
   newFleetHome,
@@ -26,8 +27,7 @@ import {
   type HubProcess,
   type TestFleet,
 } from './support/harness.ts';
-import { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
-import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
+import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
 
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
@@ -137,22 +137,6 @@ async function ingressIn(
   return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
 }
 
-function deployment(name: string, replicas: number): object {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'c', image: `example/${name}:1` }] },
-      },
-    },
-  };
-}
-
 const service = (name: string): object => ({
   apiVersion: 'v1',
   kind: 'Service',
@@ -188,15 +172,7 @@ describe('global traffic', () => {
     await fleetUp(fleet, MEMBERS.length);
     // The local fleet's ingress emulator serves each member's ingress address from its real
     // Ingress objects and EndpointSlices.
-    ingress = new IngressEmulator(
-      MEMBERS.map((m) => ({
-        name: m,
-        region: m,
-        client: new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)),
-        address: memberIngressAddress(fleet, m),
-        port: INGRESS_PORT,
-      })),
-    );
+    ingress = localIngressEmulator(fleet, MEMBERS);
     await ingress.start();
     hub = await startHub(fleet, 'traffic-hub', 17643, [
       '--edge-listen',

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
 import { LOCAL_INGRESS_PORT, MEMBER_REGIONS } from '../../src/localfleet/layout.ts';
+import { IngressEmulator } from '../../src/localfleet/ingress-emulator.ts';
+import { ClusterClient, loadKubeConfig } from '../../src/kube/cluster-client.ts';
 
 export interface CliResult {
   readonly code: number;
@@ -302,4 +304,34 @@ export async function metricsToken(fleet: TestFleet): Promise<string> {
   const r = await kubectl(['--context', 'hub', 'create', 'token', 'metrics-reader', '-n', 'default'], fleet);
   if (r.code !== 0) throw new Error(`token for metrics-reader: ${r.stderr}`);
   return r.stdout.trim();
+}
+
+/** One Deployment of `replicas` kwok pods labelled `app: <name>`. */
+export function deployment(name: string, replicas: number, extra: Record<string, unknown> = {}): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, ...extra },
+        spec: { containers: [{ name: 'c', image: `example/${name}:1` }] },
+      },
+    },
+  };
+}
+
+/** The local fleet's ingress emulator for some members of a test fleet (not started). */
+export function localIngressEmulator(fleet: TestFleet, members: readonly string[]): IngressEmulator {
+  return new IngressEmulator(
+    members.map((m) => ({
+      name: m,
+      region: m,
+      client: new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)),
+      address: memberIngressAddress(fleet, m),
+      port: INGRESS_PORT,
+    })),
+  );
 }
