@@ -19,9 +19,11 @@ import { fileURLToPath } from 'node:url';
 
 const HOST = 'bench.example.test';
 const BODY = 'hello from the backend';
+const PLAIN_PINO = 'Meridian edge, access log on, own plain pino logger';
 
 /** The Meridian side, in its own process so it has the event loop to itself (as in the hub). */
 async function runEdgeChild(): Promise<void> {
+  // accessLog: 'on' (the project's logger), 'pino' (a plain pino access logger of its own) or 'off'.
   const [port, backendPort, accessLog, logFile] = process.argv.slice(3) as [string, string, string, string];
   const { pino } = await import('pino');
   const { Registry } = await import('prom-client');
@@ -47,14 +49,16 @@ async function runEdgeChild(): Promise<void> {
       ],
     },
   ]);
-  // The project's logger (with its secret scrubbing) on an asynchronous, buffered file.
+  // Asynchronous, buffered file; the project's logger (with its secret scrubbing) or plain pino.
   const file = pino.destination({ dest: logFile, sync: false, minLength: 4096 });
+  const logger = createLogger('edge', file as unknown as NodeJS.WritableStream);
   const gw = new EdgeGateway({
     table,
-    logger: createLogger('edge', file as unknown as NodeJS.WritableStream),
+    logger,
+    accessLogger: accessLog === 'pino' ? pino({ name: 'edge-access' }, file) : logger,
     registry: new Registry(),
     http: { host: '127.0.0.1', port: Number(port) },
-    accessLog: accessLog === 'on',
+    accessLog: accessLog !== 'off',
   });
   await gw.start();
   process.once('SIGTERM', () => void gw.stop().then(() => process.exit(0)));
@@ -297,28 +301,23 @@ async function main(): Promise<void> {
     );
     const targets: Target[] = [{ name: 'backend direct (baseline)', port: backendPort, pid: backend }];
     const self = fileURLToPath(import.meta.url);
-    for (const log of ['on', 'off'] as const) {
-      const m = await freePort();
-      const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-      const meridianArgs = [
-        ...flags,
-        '--import',
-        'tsx',
-        self,
-        'edge-child',
-        String(m),
-        String(backendPort),
-        log,
-      ];
-      const meridian = await startProcess(
+    const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+    const startMeridian = async (log: 'on' | 'off' | 'pino', name: string): Promise<void> => {
+      const port = await freePort();
+      const args = [...flags, '--import', 'tsx', self, 'edge-child', String(port), String(backendPort), log];
+      const logFile = join(dir, `meridian-${log}-access.log`);
+      const pid = await startProcess(
         procs,
         dir,
         `meridian-${log}`,
         process.execPath,
-        [...meridianArgs, join(dir, `meridian-${log}-access.log`)],
-        m,
+        [...args, logFile],
+        port,
       );
-      targets.push({ name: `Meridian edge, access log ${log}`, port: m, pid: meridian });
+      targets.push({ name, port, pid });
+    };
+    for (const log of ['on', 'off'] as const) {
+      await startMeridian(log, `Meridian edge, access log ${log}`);
       const n = await freePort();
       const nginxArgs = [
         '-p',
@@ -339,6 +338,7 @@ async function main(): Promise<void> {
         pid: await startProcess(procs, dir, `haproxy-${log}`, 'haproxy', haproxyArgs, h),
       });
     }
+    await startMeridian('pino', PLAIN_PINO);
 
     // Sanity and warm-up (the JIT, the connection pools) before anything is measured.
     for (const t of targets) {
@@ -409,13 +409,20 @@ function report(
     '| Meridian / peer | requests/s (goal ≥ 0.5) | p99 (goal ≤ 2) | CPU per request |',
     '| --- | ---: | ---: | ---: |',
   );
-  for (const log of ['on', 'off']) {
-    const m = med.get(`Meridian edge, access log ${log}`)!;
+  for (const [mine, log] of [
+    ['Meridian edge, access log on', 'on'],
+    ['Meridian edge, access log off', 'off'],
+    [PLAIN_PINO, 'on'],
+  ] as const) {
+    const m = med.get(mine)!;
     for (const peer of ['nginx', 'HAProxy']) {
       const p = med.get(`${peer}, access log ${log}`)!;
+      const label =
+        mine === PLAIN_PINO
+          ? `Meridian (plain pino access log) / ${peer}, log on`
+          : `Meridian / ${peer}, access log ${log}`;
       out.push(
-        `| Meridian / ${peer}, access log ${log} | ${(m.rps / p.rps).toFixed(2)} | ${(m.p99 / p.p99).toFixed(2)} | ` +
-          `${(m.cpu / p.cpu).toFixed(2)} |`,
+        `| ${label} | ${(m.rps / p.rps).toFixed(2)} | ${(m.p99 / p.p99).toFixed(2)} | ${(m.cpu / p.cpu).toFixed(2)} |`,
       );
     }
   }

@@ -72,9 +72,9 @@ export class ProxyExchange {
   private addressIndex = 0;
   private attempts = 0;
   private bytes = 0;
+  /** undici's (bound) resume of the paused upstream response. */
   private resume: (() => void) | undefined;
   private readonly replayable: boolean;
-  private readonly onDrain = (): void => this.resume?.();
 
   constructor(
     private readonly rt: EdgeRuntime,
@@ -155,7 +155,7 @@ export class ProxyExchange {
     this.bytes += chunk.length;
     if (this.res.write(chunk)) return true;
     // The client reads slower than the upstream sends: pause the upstream until it catches up.
-    this.res.once('drain', this.onDrain);
+    if (this.resume) this.res.once('drain', this.resume);
     return false;
   }
 

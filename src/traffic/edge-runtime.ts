@@ -58,6 +58,7 @@ export class EdgeRuntime {
     readonly settings: EdgeSettings,
     readonly logger: Logger,
     readonly metrics: EdgeMetrics,
+    private readonly accessLogger: Logger = logger,
   ) {}
 
   /** The keep-alive connection pool to one upstream address. */
@@ -162,7 +163,7 @@ export class EdgeRuntime {
    */
   record(rec: AccessRecord, counted = false, metricsHost = rec.host): void {
     if (!counted) this.metrics.request(metricsHost, rec.cluster, rec.status, rec.ms / 1000);
-    if (this.settings.accessLog) this.logger.info(rec, 'edge request');
+    if (this.settings.accessLog) this.accessLogger.info(rec, 'edge request');
   }
 
   /** Records a finished proxied request (see `begin`). */
