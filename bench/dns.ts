@@ -7,7 +7,6 @@
 // dnsperf load settings, ';'-separated, each run in turn (default "-c 4 -T 1 -q 300;-c 8 -T 2 -q 500").
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { GslbDnsServer } from '../src/traffic/dns-server.ts';
 import { parseGeoTable } from '../src/traffic/geo-table.ts';
 import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
 import { StaticRoutingTable, type ClusterTarget, type HostRoute } from '../src/traffic/routing.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 const ZONE = 'bench.example';
 const TTL = 30;
@@ -108,17 +108,6 @@ async function serve(): Promise<void> {
   const { udpPort } = await server.start();
   process.stdout.write(`${udpPort}\n`);
   process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function dig(port: number, name: string): string {

@@ -12,10 +12,11 @@
 // node flags for the Meridian process, e.g. `--max-semi-space-size=64`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/free-port.ts';
 
 const HOST = 'bench.example.test';
 const BODY = 'hello from the backend';
@@ -77,17 +78,6 @@ interface Result {
   /** CPU time (user + system) of the target's processes per request, in microseconds. */
   readonly cpuUs: number;
   readonly errors: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function nginxConfig(dir: string, name: string, server: string, extraHttp = ''): string {

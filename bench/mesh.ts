@@ -19,6 +19,7 @@ import { stringify } from 'yaml';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { endpointSliceName } from '../src/mesh/endpoint-plan.ts';
+import { app2Export, app2Workload } from '../test/support/app2.ts';
 import {
   cli,
   fleetUp,
@@ -126,36 +127,6 @@ interface FailoverResult {
   /** Recoveries in which eu-west's own endpoints went ready, then not ready again, before t3. */
   readonly ownFlaps: number;
 }
-
-function app2(replicas: number): object[] {
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: 'app2' } },
-        template: {
-          metadata: { labels: { app: 'app2' } },
-          spec: {
-            containers: [
-              { name: 'app2', image: 'example/app2:1', ports: [{ name: 'http', containerPort: 8080 }] },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: { selector: { app: 'app2' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] },
-    },
-  ];
-}
-const app2Export = { apiVersion: MCS, kind: 'ServiceExport', metadata: { name: 'app2', namespace: 'shop' } };
 
 /** kwok's meridian-pod-not-ready Stage turns annotated pods Ready=False. */
 async function markNotReady(member: string): Promise<void> {
@@ -513,7 +484,7 @@ async function main(): Promise<string[]> {
   await joinMembers(fleet, MEMBERS);
 
   // 1. Failover on an otherwise idle mesh.
-  for (const m of ['eu-west', 'us-east'] as const) await applyYaml(m, app2(2));
+  for (const m of ['eu-west', 'us-east'] as const) await applyYaml(m, app2Workload(2));
   for (const m of ['eu-west', 'us-east'] as const) await applyYaml(m, [app2Export]);
   await applyYaml('hub', [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },

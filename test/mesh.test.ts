@@ -21,6 +21,7 @@ import {
   type HubProcess,
   type TestFleet,
 } from './support/harness.ts';
+import { app2Export, app2Workload } from './support/app2.ts';
 
 const fleet: TestFleet = newFleetHome('127.90.0');
 const MEMBERS = ['eu-west', 'us-east', 'ap-south'] as const;
@@ -45,38 +46,9 @@ async function apply(context: string, docs: object[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
+/** app2 with its ServiceExport last (the tests apply slices of this list). */
 function app2(replicas: number, port = 8080): object[] {
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: 'app2' } },
-        template: {
-          metadata: { labels: { app: 'app2' } },
-          spec: {
-            containers: [
-              { name: 'app2', image: 'example/app2:1', ports: [{ name: 'http', containerPort: 8080 }] },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: { selector: { app: 'app2' }, ports: [{ name: 'http', port, targetPort: 'http' }] },
-    },
-    {
-      apiVersion: 'multicluster.x-k8s.io/v1alpha1',
-      kind: 'ServiceExport',
-      metadata: { name: 'app2', namespace: 'shop' },
-    },
-  ];
+  return [...app2Workload(replicas, port), app2Export];
 }
 
 async function slice(member: string, source: string): Promise<Slice | undefined> {

@@ -7,7 +7,7 @@ import type { Application, ApplicationStatus } from '../api/application.ts';
 import type { ApplicationRevision } from '../api/application-revision.ts';
 import type { Cluster } from '../api/cluster.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
-import { setCondition, type Condition } from '../kube/conditions.ts';
+import { kubeTime, setCondition, type Condition } from '../kube/conditions.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { sameContent } from '../kube/same-content.ts';
 import { recordEvent } from '../kube/events.ts';
@@ -60,7 +60,6 @@ type DeployStatus = ApplicationStatus;
 
 const appKey = (a: { metadata: { namespace?: string; name: string } }): string =>
   `${a.metadata.namespace}/${a.metadata.name}`;
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** Whether an apply failed for want of a connection (retry when the cluster is back), not a rejection. */
 export function isTransientApplyError(message: string | undefined): boolean {
@@ -326,7 +325,7 @@ export class DeployController {
           revision: desired.spec.revision,
           digest: desired.spec.digest,
           outcome: 'Progressing' as const,
-          startedAt: iso(Date.now()),
+          startedAt: kubeTime(Date.now()),
         },
       ].slice(-(app.spec.revisionHistoryLimit ?? 10));
     }
@@ -437,7 +436,7 @@ export class DeployController {
             : undefined;
         const err = await this.applyTo(app, cluster, objects, previous);
         cs.revision = revision;
-        cs.appliedAt = iso(Date.now());
+        cs.appliedAt = kubeTime(Date.now());
         if (err) {
           cs.applyError = formatDeployError(err);
           this.event(app, 'Warning', 'ApplyFailed', cs.applyError);
@@ -542,7 +541,7 @@ export class DeployController {
     let conds = status.conditions as Condition[] | undefined;
     for (const c of d.conditions) conds = setCondition(conds, { ...c, observedGeneration: gen }, new Date());
     status.conditions = conds;
-    const now = iso(Date.now());
+    const now = kubeTime(Date.now());
     status.history = (status.history ?? []).map((h) => {
       if (h.outcome !== 'Progressing') return h;
       if (h.revision === desired.spec.revision && d.phase === 'Healthy')
@@ -556,7 +555,7 @@ export class DeployController {
       return h;
     });
     status.waveHealthySince = Object.fromEntries(
-      Object.entries(d.waveHealthySince).map(([k, v]) => [k, iso(v)]),
+      Object.entries(d.waveHealthySince).map(([k, v]) => [k, kubeTime(v)]),
     );
   }
 

@@ -1,7 +1,7 @@
 // Decides a Cluster's status from its probe results. Pure: the controller feeds it the last probe
 // and the current status and writes whatever it returns.
 import type { ClusterStatus } from '../api/cluster.ts';
-import { setCondition, type Condition } from '../kube/conditions.ts';
+import { kubeTime, setCondition, type Condition } from '../kube/conditions.ts';
 import { sameContent } from '../kube/same-content.ts';
 
 export type ProbeResult =
@@ -41,7 +41,7 @@ export function nextClusterStatus(
       kubernetesVersion: probe.version,
       nodeCount: probe.nodeCount,
       apiLatencyMs: Math.round(probe.latencyMs * 10) / 10,
-      lastProbeTime: now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      lastProbeTime: kubeTime(now),
       conditions: setCondition(
         conds,
         {

@@ -11,6 +11,11 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
+/** A Kubernetes timestamp (RFC 3339, whole seconds), as `metav1.Time` serializes. */
+export function kubeTime(at: Date | number): string {
+  return new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
 /** Returns a new list with `next` set, keeping lastTransitionTime when the status is unchanged. */
 export function setCondition(
   current: readonly Condition[] | undefined,
@@ -20,8 +25,7 @@ export function setCondition(
   const list = [...(current ?? [])];
   const i = list.findIndex((c) => c.type === next.type);
   const prev = i >= 0 ? list[i] : undefined;
-  const lastTransitionTime =
-    prev && prev.status === next.status ? prev.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : kubeTime(now);
   const cond: Condition = { ...next, lastTransitionTime };
   if (i >= 0) list[i] = cond;
   else list.push(cond);

@@ -11,7 +11,7 @@ import type {
   GlobalIngressStatus,
 } from '../api/global-ingress.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
-import { setCondition, type Condition } from '../kube/conditions.ts';
+import { kubeTime, setCondition, type Condition } from '../kube/conditions.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { recordEvent } from '../kube/events.ts';
 import type { Informer } from '../kube/informer.ts';
@@ -44,7 +44,6 @@ const HEARTBEAT_MS = 30_000;
 
 const giKey = (g: { metadata: { namespace?: string; name: string } }): string =>
   `${g.metadata.namespace}/${g.metadata.name}`;
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 interface Placed {
   readonly namespace: string;
@@ -279,8 +278,8 @@ export class TrafficController {
         healthy,
         reason: s?.reason ?? 'Pending',
         message: s?.message ?? 'not checked yet',
-        lastTransitionTime: iso(s?.since ?? now),
-        lastCheck: previous.get(c)?.lastCheck ?? iso(now),
+        lastTransitionTime: kubeTime(s?.since ?? now),
+        lastCheck: previous.get(c)?.lastCheck ?? kubeTime(now),
         drained,
       };
       return s?.readyEndpoints !== undefined ? { ...out, readyEndpoints: s.readyEndpoints } : out;
@@ -326,7 +325,7 @@ export class TrafficController {
     });
     const changed = !sameContent(stripChecks(gi.status), stripChecks(status));
     if (!changed && now - (this.lastWrite.get(key) ?? 0) < HEARTBEAT_MS) return;
-    for (const c of status.clusters ?? []) if (states?.has(c.name)) c.lastCheck = iso(now);
+    for (const c of status.clusters ?? []) if (states?.has(c.name)) c.lastCheck = kubeTime(now);
     await this.putStatus(gi, status);
     this.lastWrite.set(key, now);
   }
