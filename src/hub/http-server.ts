@@ -14,7 +14,13 @@ export interface RouteContext {
   readonly url: URL;
   readonly user: UserInfo;
   readonly req: http.IncomingMessage;
+  /** For handlers that stream (SSE, follow) or answer in binary: write here and return undefined. */
+  readonly res: http.ServerResponse;
 }
+
+/** A JSON (or text/binary when contentType says so) answer; undefined when the handler wrote `res` itself. */
+export type RouteResult =
+  { status?: number; body: unknown; contentType?: string; headers?: Record<string, string> } | undefined;
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -22,7 +28,7 @@ export interface Route {
   readonly path: string;
   /** What the caller must be allowed to do, checked with a SubjectAccessReview. */
   readonly access: (url: URL) => AccessRequest;
-  readonly handle: (ctx: RouteContext) => Promise<{ status?: number; body: unknown; contentType?: string }>;
+  readonly handle: (ctx: RouteContext) => Promise<RouteResult>;
 }
 
 export interface HttpServerOptions {
@@ -41,10 +47,16 @@ function send(
   status: number,
   body: unknown,
   contentType = 'application/json',
+  headers: Record<string, string> = {},
 ): void {
-  const text = contentType === 'application/json' ? JSON.stringify(body) : String(body);
-  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
-  res.end(text);
+  const data =
+    body instanceof Uint8Array
+      ? body
+      : contentType === 'application/json'
+        ? JSON.stringify(body)
+        : String(body);
+  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...headers });
+  res.end(data);
 }
 
 export class HubHttpServer {
@@ -93,8 +105,8 @@ export class HubHttpServer {
       send(res, r.status, { error: r.message });
       return route.path;
     }
-    const out = await route.handle({ url, user: r.user, req });
-    send(res, out.status ?? 200, out.body, out.contentType);
+    const out = await route.handle({ url, user: r.user, req, res });
+    if (out) send(res, out.status ?? 200, out.body, out.contentType, out.headers);
     return route.path;
   }
 
