@@ -23,6 +23,8 @@ import { installCrds, installHubBasics } from './crd-install.ts';
 import { HubHttpServer, type Route } from './http-server.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createHubMetrics } from './metrics.ts';
+import { FleetView } from '../observe/fleet-view.ts';
+import { createObserveServices, type ObserveOptions } from '../observe/services.ts';
 
 export interface HubOptions {
   readonly hub: ClusterClient;
@@ -46,6 +48,8 @@ export interface HubOptions {
   readonly edge?: { http: { host: string; port: number }; https?: { host: string; port: number } };
   /** Client networks → regions for the Geo strategy. */
   readonly geoTable?: GeoTable;
+  /** Observability services (logs, metrics, traces, topology) settings. */
+  readonly observe?: ObserveOptions;
   /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
   readonly onListening?: (address: { host: string; port: number }) => void;
 }
@@ -128,6 +132,12 @@ export async function runHub(opts: HubOptions): Promise<void> {
     log.info({ http: a.http?.port, https: a.https?.port }, 'edge gateway listening');
   }
 
+  // Observability reads the fleet on every replica, leader or not.
+  const fleet = new FleetView(hub, log);
+  await fleet.start();
+  const observe = createObserveServices({ hub, fleet, log, metrics, options: opts.observe ?? {} });
+  for (const s of observe) await s.start?.();
+
   const http = new HubHttpServer({
     host: opts.listenHost,
     port: opts.listenPort,
@@ -135,7 +145,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
     auth: new HubAuthorizer(hub),
     metrics,
     log,
-    routes: hubRoutes(hub),
+    routes: [...hubRoutes(hub), ...observe.flatMap((s) => s.routes)],
     ready: () => crdsReady,
   });
   const addr = await http.start();
@@ -213,6 +223,8 @@ export async function runHub(opts: HubOptions): Promise<void> {
   await deploy?.stop();
   await controller?.stop();
   await http.stop();
+  for (const s of observe) await s.stop?.();
+  await fleet.stop();
   await dns?.stop();
   await edge?.stop();
   await table.stop();
