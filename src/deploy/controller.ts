@@ -15,6 +15,7 @@ import { Informer } from '../kube/informer.ts';
 import { WorkQueue, type ReconcileResult } from '../kube/work-queue.ts';
 import type { MemberConnections } from '../fleet/member-connections.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
+import { ApplicationHealthGauges } from './health-gauges.ts';
 import type { Logger } from '../logging/logger.ts';
 import { applyAll, dryRun, ensureNamespace, objectKey, objectRef, prune } from './apply.ts';
 import { driftedFields } from './drift.ts';
@@ -86,8 +87,10 @@ export class DeployController {
   private readonly renders = new Map<string, CachedRender>();
   /** Objects whose live state changed since the last drift check, per app key. */
   private readonly dirty = new Map<string, Set<string>>();
+  private readonly healthGauges: ApplicationHealthGauges;
 
   constructor(private readonly opts: DeployControllerOptions) {
+    this.healthGauges = new ApplicationHealthGauges(opts.metrics.applicationClusterHealthy);
     this.apps = new Informer<Application>(opts.hub, API_VERSION, 'Application', {
       onError: (err) => opts.log.warn({ err }, 'application watch failed; retrying'),
       // Every Application is looked at again at least this often, whatever events were missed.
@@ -482,6 +485,11 @@ export class DeployController {
     if (decision.phase !== app.status?.phase) {
       this.opts.metrics.reconciles.inc({ controller: 'application', result: `phase-${decision.phase}` });
       if (decision.phase === 'RolledBack')
+        this.opts.metrics.rollbacks.inc({
+          namespace: app.metadata.namespace ?? '',
+          application: app.metadata.name,
+        });
+      if (decision.phase === 'RolledBack')
         this.event(
           app,
           'Warning',
@@ -536,12 +544,23 @@ export class DeployController {
       cs.message = cs.applyError ?? cp.message;
     }
     status.clusters = [...clusterStatus.values()].sort((a, b) => a.name.localeCompare(b.name));
+    this.healthGauges.set(
+      app.metadata.namespace ?? '',
+      app.metadata.name,
+      status.clusters.map((c) => ({
+        cluster: c.name,
+        region: this.opts.clusters.get(c.name)?.spec.region ?? '',
+        revision: c.revision,
+        healthy: c.phase === 'Healthy',
+      })),
+    );
     const healthy = status.clusters.filter((c) => c.phase === 'Healthy').length;
     status.readyClusters = `${healthy}/${status.clusters.length}`;
     let conds = status.conditions as Condition[] | undefined;
     for (const c of d.conditions) conds = setCondition(conds, { ...c, observedGeneration: gen }, new Date());
     status.conditions = conds;
     const now = kubeTime(Date.now());
+    const before = new Map((status.history ?? []).map((h) => [h.revision, h.outcome]));
     status.history = (status.history ?? []).map((h) => {
       if (h.outcome !== 'Progressing') return h;
       if (h.revision === desired.spec.revision && d.phase === 'Healthy')
@@ -554,6 +573,14 @@ export class DeployController {
         return { ...h, outcome: 'Failed', finishedAt: h.finishedAt ?? now };
       return h;
     });
+    for (const h of status.history) {
+      if (before.get(h.revision) === 'Progressing' && h.outcome !== 'Progressing')
+        this.opts.metrics.rollouts.inc({
+          namespace: app.metadata.namespace ?? '',
+          application: app.metadata.name,
+          outcome: h.outcome,
+        });
+    }
     status.waveHealthySince = Object.fromEntries(
       Object.entries(d.waveHealthySince).map(([k, v]) => [k, kubeTime(v)]),
     );
@@ -729,6 +756,7 @@ export class DeployController {
       { force: true },
     );
     this.renders.delete(appKey(app));
+    this.healthGauges.delete(app.metadata.namespace ?? '', app.metadata.name);
     return;
   }
 }

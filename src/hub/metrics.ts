@@ -11,6 +11,9 @@ export interface HubMetrics {
   readonly gslbFailovers: Counter<'cluster' | 'direction'>;
   readonly gslbClusterHealthy: Gauge<'namespace' | 'globalingress' | 'cluster'>;
   readonly meshFailovers: Counter<'cluster' | 'direction'>;
+  readonly applicationClusterHealthy: Gauge<'namespace' | 'application' | 'cluster' | 'region' | 'revision'>;
+  readonly rollouts: Counter<'namespace' | 'application' | 'outcome'>;
+  readonly rollbacks: Counter<'namespace' | 'application'>;
 }
 
 export function createHubMetrics(): HubMetrics {
@@ -64,6 +67,24 @@ export function createHubMetrics(): HubMetrics {
       name: 'meridian_mesh_failovers_total',
       help: 'East–west failovers (and recoveries) of an importing cluster to another endpoint group',
       labelNames: ['cluster', 'direction'],
+      registers: [registry],
+    }),
+    applicationClusterHealthy: new Gauge({
+      name: 'meridian_application_cluster_healthy',
+      help: '1 when the Application runs its current revision Healthy in the cluster, 0 otherwise',
+      labelNames: ['namespace', 'application', 'cluster', 'region', 'revision'],
+      registers: [registry],
+    }),
+    rollouts: new Counter({
+      name: 'meridian_rollouts_total',
+      help: 'Finished rollouts of an Application revision by outcome (Succeeded, RolledBack, Failed)',
+      labelNames: ['namespace', 'application', 'outcome'],
+      registers: [registry],
+    }),
+    rollbacks: new Counter({
+      name: 'meridian_rollbacks_total',
+      help: 'Fleet-wide rollbacks of an Application (automatic or manual)',
+      labelNames: ['namespace', 'application'],
       registers: [registry],
     }),
   };
