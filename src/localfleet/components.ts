@@ -6,6 +6,8 @@ import type { BinaryName, BinaryPaths } from './binaries.ts';
 
 /** kwok's Stages for the local fleet (node and pod lifecycles, faults on demand). */
 export const KWOK_STAGES = join(REPO_ROOT, 'src', 'localfleet', 'kwok-stages.yaml');
+/** kwok's Logs and ClusterLogs CRDs (v0.8.0), installed before kwok starts: it watches them. */
+export const KWOK_LOGS_CRDS = join(REPO_ROOT, 'src', 'localfleet', 'kwok-logs-crds.yaml');
 import { PORTS, type ClusterLayout } from './layout.ts';
 import type { ProcessSpec } from './processes.ts';
 
@@ -95,6 +97,11 @@ export function componentSpecs(
       '--allow-privileged=true',
       '--profiling=false',
       '--enable-priority-and-fairness=false',
+      // `kubectl logs` goes through the API server to the node's kubelet endpoint: kwok's server,
+      // at the Node's InternalIP (its hostname does not resolve) and daemonEndpoints port, serving
+      // this cluster's certificate, so the connection is verified against the cluster CA.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-certificate-authority=${files.caCert}`,
     ]),
     'kube-controller-manager': spec('kube-controller-manager', 'kube-controller-manager', [
       ...kubeconfigFlags(files.controllerManagerKubeconfig),
@@ -123,6 +130,14 @@ export function componentSpecs(
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       `--server-address=${a}:${PORTS.kwok}`,
       `--node-ip=${a}`,
+      // Published as the Nodes' kubelet port (kwok-stages.yaml), so the API server finds the
+      // server above for pod logs; it serves the API server's certificate (its SANs hold `a`).
+      `--node-port=${PORTS.kwok}`,
+      `--tls-cert-file=${files.servingCert}`,
+      `--tls-private-key-file=${files.servingKey}`,
+      // Pod logs come from Logs/ClusterLogs objects in the cluster (KWOK_LOGS_CRDS), so tests and
+      // users can give pods log files at any time without restarting kwok.
+      '--enable-crds=Logs,ClusterLogs',
       `--cidr=${c.podCidr}`,
       `--config=${KWOK_STAGES}`,
     ]),

@@ -16,6 +16,7 @@ import {
   type ComponentName,
 } from './components.ts';
 import { renderKubeconfig, type KubeconfigEntry } from './kubeconfig.ts';
+import { installKwokCrds } from './kwok-crds.ts';
 import { PORTS, fleetLayout, type ClusterLayout, type FleetLayout, type LayoutOptions } from './layout.ts';
 import { isAlive, logTail, processesMentioning, readPid, startProcess, stopPids } from './processes.ts';
 import { waitForApiserver, waitForEtcd } from './readiness.ts';
@@ -161,6 +162,7 @@ async function startCluster(
   for (const node of fakeNodes(c)) {
     await client.apply(node as never, { force: true });
   }
+  if (!running.kwok) await installKwokCrds(client);
   const pids: [ComponentName, number][] = [];
   for (const name of ['kube-controller-manager', 'kube-scheduler', 'kwok'] as const) {
     if (!running[name]) pids.push([name, await startProcess(specs[name])]);
