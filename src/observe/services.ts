@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Route } from '../hub/http-server.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import type { FleetView } from './fleet-view.ts';
+import { TopologyService } from './topology/topology-service.ts';
 
 /** Settings from `meridian hub` flags; each service adds its own optional fields here. */
 export interface ObserveOptions {
@@ -27,6 +28,7 @@ export interface ObserveService {
 }
 
 /** Every observability service, in the order their routes are matched. */
-export function createObserveServices(_deps: ObserveDeps): ObserveService[] {
-  return [];
+export function createObserveServices(deps: ObserveDeps): ObserveService[] {
+  const topology = new TopologyService(deps);
+  return [topology];
 }

@@ -1,0 +1,102 @@
+// Resolves a pod to its app and Meridian revision from per-member caches of workloads, so logs,
+// spans and the topology carry `app` and `revision` without a round trip per line or span. Runs
+// on every hub replica beside the FleetView it follows.
+import type { Cluster } from '../../api/cluster.ts';
+import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
+import { Informer } from '../../kube/informer.ts';
+import type { Logger } from '../../logging/logger.ts';
+import { APPLICATION_LABEL, REVISION_ANNOTATION } from '../../deploy/ownership.ts';
+import type { FleetView } from '../fleet-view.ts';
+import { appOf, workloadOfPod, type WorkloadInfo } from './workload-of-pod.ts';
+
+export interface PodTopology {
+  readonly app?: string;
+  readonly application?: string;
+  readonly revision?: string;
+  readonly workload?: string;
+}
+
+const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+
+interface MemberCaches {
+  readonly client: ClusterClient;
+  readonly informers: readonly Informer<KubeObject>[];
+}
+
+function info(kind: WorkloadInfo['kind'], o: KubeObject): WorkloadInfo {
+  const labels = o.metadata.labels;
+  return {
+    kind,
+    name: o.metadata.name,
+    app: appOf(o.metadata.name, labels),
+    application: labels?.[APPLICATION_LABEL],
+    revision: o.metadata.annotations?.[REVISION_ANNOTATION],
+  };
+}
+
+export class PodTopologyResolver {
+  private readonly members = new Map<string, MemberCaches>();
+
+  constructor(
+    private readonly fleet: FleetView,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.fleet.clusters.on((event, c: Cluster) => {
+      if (event === 'delete') void this.drop(c.metadata.name);
+      else this.ensure(c.metadata.name);
+    });
+    for (const m of this.fleet.members()) this.ensure(m.name);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.members.keys()].map((n) => this.drop(n)));
+  }
+
+  private ensure(name: string): void {
+    const client = this.fleet.client(name);
+    if ('error' in client) return;
+    if (this.members.get(name)?.client === client) return;
+    void this.drop(name);
+    const informers = KINDS.map((kind) =>
+      new Informer<KubeObject>(client, 'apps/v1', kind, {
+        onError: (err, attempt) => {
+          if (attempt === 1 || attempt % 20 === 0)
+            this.log.debug({ cluster: name, kind, err }, 'workload watch failed; retrying');
+        },
+      }).start(),
+    );
+    this.members.set(name, { client, informers });
+  }
+
+  private async drop(name: string): Promise<void> {
+    const m = this.members.get(name);
+    if (!m) return;
+    this.members.delete(name);
+    await Promise.all(m.informers.map((i) => i.stop()));
+  }
+
+  /** App and revision of a pod, or undefined when no known workload owns a pod of that name. */
+  resolve(cluster: string, namespace: string, pod: string): PodTopology | undefined {
+    const m = this.members.get(cluster);
+    if (!m) return undefined;
+    const candidates: WorkloadInfo[] = [];
+    m.informers.forEach((inf, i) => {
+      for (const o of inf.list()) if (o.metadata.namespace === namespace) candidates.push(info(KINDS[i]!, o));
+    });
+    const w = workloadOfPod(pod, candidates);
+    return (
+      w && { app: w.app, application: w.application, revision: w.revision, workload: `${w.kind}/${w.name}` }
+    );
+  }
+
+  /** Workloads in a member, for the topology view: app and revision per namespace. */
+  workloads(cluster: string): (WorkloadInfo & { namespace: string })[] {
+    const m = this.members.get(cluster);
+    if (!m) return [];
+    return m.informers.flatMap((inf, i) =>
+      inf.list().map((o) => ({ ...info(KINDS[i]!, o), namespace: o.metadata.namespace ?? '' })),
+    );
+  }
+}

@@ -1,0 +1,134 @@
+// `GET /api/v1/topology`: gathers hub state (Applications, GlobalIngresses), member state
+// (workloads from the resolver's caches, ServiceImports asked of each member in parallel with its
+// own timeout) and the traces' service graph, and hands them to buildTopology.
+import { API_VERSION } from '../../api/group.ts';
+import type { Application } from '../../api/application.ts';
+import type { GlobalIngress } from '../../api/global-ingress.ts';
+import { MCS_API_VERSION, type ServiceImport } from '../../api/mcs.ts';
+import { errorMessage } from '../../kube/errors.ts';
+import type { Route } from '../../hub/http-server.ts';
+import { ACTIVE_GROUP_ANNOTATION, REASON_ANNOTATION } from '../../mesh/member-apply.ts';
+import type { ObserveDeps, ObserveService } from '../services.ts';
+import { buildTopology, type GraphEdgeFacts, type ImportFacts, type Topology } from './build-topology.ts';
+import { PodTopologyResolver } from './pod-topology.ts';
+
+/** Service-graph edges observed between start and end (epoch ms); from the traces service. */
+export type GraphSource = (startMs: number, endMs: number) => Promise<readonly GraphEdgeFacts[]>;
+
+const MEMBER_TIMEOUT_MS = 3_000;
+
+/** Parses a Prometheus-style duration (`90s`, `5m`, `1h`) in ms, or undefined. Pure. */
+export function parseWindow(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return Number(m[1]) * unit;
+}
+
+export class TopologyService implements ObserveService {
+  readonly resolver: PodTopologyResolver;
+  readonly routes: readonly Route[];
+  private graph: GraphSource | undefined;
+
+  constructor(private readonly deps: ObserveDeps) {
+    this.resolver = new PodTopologyResolver(deps.fleet, deps.log);
+    this.routes = [
+      {
+        method: 'GET',
+        path: '/api/v1/topology',
+        access: () => ({ kind: 'nonResource', verb: 'get', path: '/api/v1/topology' }),
+        handle: async ({ url }) => {
+          const text = url.searchParams.get('window') ?? '5m';
+          const windowMs = parseWindow(text);
+          if (windowMs === undefined || windowMs <= 0)
+            return { status: 400, body: { error: `window: "${text}" is not a duration like 30s, 5m or 1h` } };
+          return { body: await this.topology(windowMs) };
+        },
+      },
+    ];
+  }
+
+  /** Lets the traces service feed the service graph once it exists. */
+  useGraph(source: GraphSource): void {
+    this.graph = source;
+  }
+
+  async start(): Promise<void> {
+    this.resolver.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.resolver.stop();
+  }
+
+  private async imports(name: string): Promise<ImportFacts[]> {
+    const client = this.deps.fleet.client(name);
+    if ('error' in client) throw new Error(client.error);
+    const list = await client.list<ServiceImport>(MCS_API_VERSION, 'ServiceImport', {
+      timeoutMs: MEMBER_TIMEOUT_MS,
+    });
+    return list.items.map((i) => ({
+      cluster: name,
+      namespace: i.metadata.namespace ?? '',
+      name: i.metadata.name,
+      type: i.spec?.type,
+      sourceClusters: (i.status?.clusters ?? []).map((c) => c.cluster),
+      activeGroup: i.metadata.annotations?.[ACTIVE_GROUP_ANNOTATION],
+      reason: i.metadata.annotations?.[REASON_ANNOTATION],
+    }));
+  }
+
+  async topology(windowMs: number): Promise<Topology & { window: string; warnings: string[] }> {
+    const { hub, fleet } = this.deps;
+    const members = fleet.members();
+    const now = Date.now();
+    const warnings: string[] = [];
+    const unreachable: string[] = [];
+    const [apps, gis, imports, graphEdges] = await Promise.all([
+      hub.list<Application>(API_VERSION, 'Application'),
+      hub.list<GlobalIngress>(API_VERSION, 'GlobalIngress'),
+      Promise.all(
+        members.map((m) =>
+          this.imports(m.name).catch((e: unknown) => {
+            unreachable.push(m.name);
+            warnings.push(`cluster ${m.name}: ${errorMessage(e)}`);
+            return [];
+          }),
+        ),
+      ),
+      this.graph ? this.graph(now - windowMs, now) : Promise.resolve([]),
+    ]);
+    const topology = buildTopology({
+      members,
+      workloads: new Map(members.map((m) => [m.name, this.resolver.workloads(m.name)])),
+      applications: apps.items.map((a) => ({
+        namespace: a.metadata.namespace ?? '',
+        name: a.metadata.name,
+        phase: a.status?.phase,
+        clusters: (a.status?.clusters ?? []).map((c) => ({
+          name: c.name,
+          revision: c.revision,
+          phase: c.phase,
+        })),
+      })),
+      imports: imports.flat(),
+      globalIngresses: gis.items.map((g) => ({
+        namespace: g.metadata.namespace ?? '',
+        name: g.metadata.name,
+        hosts: g.spec.hosts,
+        strategy: g.spec.strategy?.type,
+        clusters: (g.status?.clusters ?? []).map((c) => ({
+          name: c.name,
+          healthy: c.healthy,
+          reason: c.reason,
+          drained: c.drained,
+        })),
+      })),
+      graphEdges,
+      unreachable,
+    });
+    return { window: `${Math.round(windowMs / 1000)}s`, ...topology, warnings };
+  }
+}
