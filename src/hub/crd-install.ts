@@ -51,6 +51,24 @@ export async function installHubBasics(hub: ClusterClient): Promise<void> {
       rules: [
         { apiGroups: ['meridian.dev'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
         { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+        // The observability API (logs, metrics, traces, topology) is read-only for viewers.
+        {
+          nonResourceURLs: [
+            '/api/v1/topology',
+            '/api/v1/openapi.json',
+            '/api/v1/query',
+            '/api/v1/query_range',
+            '/api/v1/series',
+            '/api/v1/labels',
+            '/api/v1/label/*',
+            '/api/v1/status/*',
+            '/api/v1/logs',
+            '/api/v1/logs/*',
+            '/api/v1/traces',
+            '/api/v1/traces/*',
+          ],
+          verbs: ['get'],
+        },
       ],
     },
     { force: true },
