@@ -9,13 +9,14 @@ import { registerTrafficCommands } from './traffic-commands.ts';
 import { registerServicesCommands } from './services-commands.ts';
 import { allCrdsYaml } from '../api/crd.ts';
 import { EXIT } from './options.ts';
+import { MERIDIAN_VERSION } from '../version.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meridian')
     .description(
       'Run one application across many Kubernetes clusters: deploy, global traffic, cross-cluster services, observability.',
     )
-    .version('0.1.0')
+    .version(MERIDIAN_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addOption(

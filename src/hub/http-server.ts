@@ -22,6 +22,23 @@ export interface RouteContext {
 export type RouteResult =
   { status?: number; body: unknown; contentType?: string; headers?: Record<string, string> } | undefined;
 
+/** What /api/v1/openapi.json says about a route. */
+export interface RouteDoc {
+  readonly summary: string;
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly params?: readonly {
+    readonly name: string;
+    readonly in?: 'query' | 'path';
+    readonly description: string;
+    readonly required?: boolean;
+  }[];
+  /** Content type of the request body, for POST routes that take one. */
+  readonly requestBody?: string;
+  /** Content type of a success, when not JSON (e.g. text/event-stream). */
+  readonly produces?: string;
+}
+
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Exact path, or a prefix ending in '/'. */
@@ -29,6 +46,7 @@ export interface Route {
   /** What the caller must be allowed to do, checked with a SubjectAccessReview. */
   readonly access: (url: URL) => AccessRequest;
   readonly handle: (ctx: RouteContext) => Promise<RouteResult>;
+  readonly doc?: RouteDoc;
 }
 
 export interface HttpServerOptions {

@@ -23,6 +23,8 @@ import { installCrds, installHubBasics } from './crd-install.ts';
 import { HubHttpServer, type Route } from './http-server.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createHubMetrics } from './metrics.ts';
+import { openApiRoute } from './openapi.ts';
+import { MERIDIAN_VERSION } from '../version.ts';
 import { FleetView } from '../observe/fleet-view.ts';
 import { createObserveServices, type ObserveOptions } from '../observe/services.ts';
 
@@ -62,11 +64,13 @@ function hubRoutes(hub: ClusterClient): Route[] {
       path: '/api/v1/whoami',
       access: () => ({ kind: 'authenticated' }),
       handle: async ({ user }) => ({ body: { username: user.username, groups: user.groups } }),
+      doc: { summary: 'Who the bearer token belongs to', tags: ['hub'] },
     },
     {
       method: 'GET',
       path: '/api/v1/clusters',
       access: () => ({ kind: 'resource', verb: 'list', group: 'meridian.dev', resource: 'clusters' }),
+      doc: { summary: 'Member clusters with region, zone and status', tags: ['hub'] },
       handle: async () => {
         const list = await hub.list<Cluster>(API_VERSION, 'Cluster');
         // The API returns what `kubectl get clusters -o json` would, minus managedFields noise.
@@ -138,6 +142,8 @@ export async function runHub(opts: HubOptions): Promise<void> {
   const observe = createObserveServices({ hub, fleet, log, metrics, options: opts.observe ?? {} });
   for (const s of observe) await s.start?.();
 
+  const apiRoutes = [...hubRoutes(hub), ...observe.flatMap((s) => s.routes)];
+  const routes = [...apiRoutes, openApiRoute(apiRoutes, MERIDIAN_VERSION)];
   const http = new HubHttpServer({
     host: opts.listenHost,
     port: opts.listenPort,
@@ -145,7 +151,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
     auth: new HubAuthorizer(hub),
     metrics,
     log,
-    routes: [...hubRoutes(hub), ...observe.flatMap((s) => s.routes)],
+    routes,
     ready: () => crdsReady,
   });
   const addr = await http.start();

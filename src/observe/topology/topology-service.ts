@@ -46,6 +46,12 @@ export class TopologyService implements ObserveService {
             return { status: 400, body: { error: `window: "${text}" is not a duration like 30s, 5m or 1h` } };
           return { body: await this.topology(windowMs) };
         },
+        doc: {
+          summary:
+            'Regions, clusters, apps and revisions, GSLB health, east–west imports and the service graph',
+          tags: ['topology'],
+          params: [{ name: 'window', description: 'Service-graph window, e.g. 5m (default) or 1h' }],
+        },
       },
     ];
   }
