@@ -284,26 +284,40 @@ export function getWithHost(
 }
 
 /**
+ * A bearer token for a new ServiceAccount `default/<name>` in the hub, bound to `clusterRole`
+ * (none: a user the hub authenticates but RBAC allows nothing).
+ */
+export async function serviceAccountToken(
+  fleet: TestFleet,
+  name: string,
+  clusterRole: string | undefined,
+): Promise<string> {
+  await kubectl(['--context', 'hub', 'create', 'serviceaccount', name, '-n', 'default'], fleet);
+  if (clusterRole) {
+    await kubectl(
+      [
+        '--context',
+        'hub',
+        'create',
+        'clusterrolebinding',
+        name,
+        `--clusterrole=${clusterRole}`,
+        `--serviceaccount=default:${name}`,
+      ],
+      fleet,
+    );
+  }
+  const r = await kubectl(['--context', 'hub', 'create', 'token', name, '-n', 'default'], fleet);
+  if (r.code !== 0) throw new Error(`token for ${name}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/**
  * A bearer token that may read the hub's /metrics: a ServiceAccount bound to Kubernetes'
  * `system:monitoring` ClusterRole (the hub authorizes /metrics like an API server does).
  */
-export async function metricsToken(fleet: TestFleet): Promise<string> {
-  await kubectl(['--context', 'hub', 'create', 'serviceaccount', 'metrics-reader', '-n', 'default'], fleet);
-  await kubectl(
-    [
-      '--context',
-      'hub',
-      'create',
-      'clusterrolebinding',
-      'metrics-reader',
-      '--clusterrole=system:monitoring',
-      '--serviceaccount=default:metrics-reader',
-    ],
-    fleet,
-  );
-  const r = await kubectl(['--context', 'hub', 'create', 'token', 'metrics-reader', '-n', 'default'], fleet);
-  if (r.code !== 0) throw new Error(`token for metrics-reader: ${r.stderr}`);
-  return r.stdout.trim();
+export function metricsToken(fleet: TestFleet): Promise<string> {
+  return serviceAccountToken(fleet, 'metrics-reader', 'system:monitoring');
 }
 
 /** One Deployment of `replicas` kwok pods labelled `app: <name>`. */

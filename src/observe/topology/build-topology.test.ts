@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTopology, type TopologyInput } from './build-topology.ts';
+import { buildTopology, type GraphEdgeFacts, type TopologyInput } from './build-topology.ts';
 
 const member = (name: string, region: string, ready = true) => ({ name, region, ready, observability: {} });
 
@@ -92,7 +92,7 @@ test('marks cross-cluster edges east–west only when the callee is imported in 
           target: { service: 'app2', cluster: 'us-east', namespace: 'shop' },
           crossCluster: true,
           callsPerSecond: 2,
-        },
+        } as GraphEdgeFacts,
         {
           source: { service: 'app1', cluster: 'us-east', namespace: 'shop' },
           target: { service: 'app2', cluster: 'eu-west', namespace: 'shop' },
@@ -110,7 +110,7 @@ test('marks cross-cluster edges east–west only when the callee is imported in 
     t.serviceGraph.edges.map((e) => e.eastWest),
     [true, false, false],
   );
-  assert.equal(t.serviceGraph.edges[0]?.['callsPerSecond'], 2, 'edge metrics pass through');
+  assert.equal((t.serviceGraph.edges[0] as { callsPerSecond?: number }).callsPerSecond, 2, 'metrics pass');
   assert.deepEqual(
     t.serviceGraph.nodes.map((n) => `${n.id}@${n.region}`),
     ['eu-west/shop/app1@eu', 'eu-west/shop/app2@eu', 'us-east/shop/app1@us', 'us-east/shop/app2@us'],

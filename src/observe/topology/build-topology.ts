@@ -40,7 +40,6 @@ export interface GraphEdgeFacts {
   readonly source: GraphEndpoint;
   readonly target: GraphEndpoint;
   readonly crossCluster: boolean;
-  readonly [metric: string]: unknown;
 }
 
 export interface TopologyInput {
@@ -76,6 +75,7 @@ export interface Topology {
   }[];
   readonly serviceGraph: {
     nodes: { id: string; service: string; cluster?: string; region?: string; namespace?: string }[];
+    /** The edges as given (their metrics included) plus whether they went through the mesh. */
     edges: (GraphEdgeFacts & { eastWest: boolean })[];
   };
 }
