@@ -8,6 +8,24 @@ import { runHub } from '../hub/hub.ts';
 import { createLogger } from '../logging/logger.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
+import { parseByteSize, parseDurationUs } from '../observe/traces/trace-query.ts';
+
+function durationOption(flag: string) {
+  return (v: string): number => {
+    const us = parseDurationUs(v);
+    if (us === undefined || us < 1000)
+      throw new InvalidArgumentError(`${flag} must be a duration such as 72h or 30m`);
+    return Math.round(us / 1000);
+  };
+}
+function sizeOption(flag: string) {
+  return (v: string): number => {
+    const n = parseByteSize(v);
+    if (n === undefined || n < 1)
+      throw new InvalidArgumentError(`${flag} must be a size such as 1Gi, 512Mi or 20MB`);
+    return n;
+  };
+}
 
 function hostPortOption(flag: string, example: string) {
   return (v: string): { host: string; port: number } => {
@@ -70,6 +88,27 @@ export function registerHubCommand(program: Command): void {
       '--geo-table <file>',
       'YAML map of client networks to regions for the Geo strategy (format in the README, Global traffic)',
     )
+    .option('--data-dir <dir>', 'directory of the embedded trace store (default: a temporary directory)')
+    .option(
+      '--trace-retention <duration>',
+      'delete spans older than this, e.g. 72h (default 72h)',
+      durationOption('--trace-retention'),
+    )
+    .option(
+      '--trace-max-bytes <size>',
+      'keep the trace store under this size, oldest spans deleted first (default 1Gi)',
+      sizeOption('--trace-max-bytes'),
+    )
+    .addOption(
+      new Option('--trace-retention-interval <duration>', 'how often trace retention runs (default 1m)')
+        .argParser(durationOption('--trace-retention-interval'))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--otlp-max-body <size>', 'largest OTLP request body, compressed or not (default 16Mi)')
+        .argParser(sizeOption('--otlp-max-body'))
+        .hideHelp(),
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -88,6 +127,11 @@ export function registerHubCommand(program: Command): void {
           geoTable?: string;
           edgeListen?: { host: string; port: number };
           edgeTlsListen?: { host: string; port: number };
+          dataDir?: string;
+          traceRetention?: number;
+          traceMaxBytes?: number;
+          traceRetentionInterval?: number;
+          otlpMaxBody?: number;
         },
         cmd: Command,
       ) => {
@@ -124,6 +168,13 @@ export function registerHubCommand(program: Command): void {
             : undefined,
           geoTable,
           edge: opts.edgeListen ? { http: opts.edgeListen, https: opts.edgeTlsListen } : undefined,
+          observe: {
+            dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined,
+            traceRetentionMs: opts.traceRetention,
+            traceMaxBytes: opts.traceMaxBytes,
+            traceRetentionIntervalMs: opts.traceRetentionInterval,
+            otlpMaxBodyBytes: opts.otlpMaxBody,
+          },
           signal: abort.signal,
           onListening: (a) => {
             if (opts.stateDir) writeFileSync(join(opts.stateDir, 'hub.json'), JSON.stringify(a));

@@ -6,11 +6,20 @@ import type { Route } from '../hub/http-server.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import type { FleetView } from './fleet-view.ts';
 import { TopologyService } from './topology/topology-service.ts';
+import { createTraceService } from './traces/trace-service.ts';
 
 /** Settings from `meridian hub` flags; each service adds its own optional fields here. */
 export interface ObserveOptions {
   /** Directory for embedded stores (traces); a temporary one when unset. */
   readonly dataDir?: string;
+  /** Traces older than this are deleted (ms; default 72 h). */
+  readonly traceRetentionMs?: number;
+  /** The trace store is kept under this many bytes, oldest spans deleted first (default 1 GiB). */
+  readonly traceMaxBytes?: number;
+  /** How often trace retention runs (ms; default 60 s). */
+  readonly traceRetentionIntervalMs?: number;
+  /** Largest OTLP request body, compressed or not (default 16 MiB). */
+  readonly otlpMaxBodyBytes?: number;
 }
 
 export interface ObserveDeps {
@@ -30,5 +39,9 @@ export interface ObserveService {
 /** Every observability service, in the order their routes are matched. */
 export function createObserveServices(deps: ObserveDeps): ObserveService[] {
   const topology = new TopologyService(deps);
-  return [topology];
+  const traces = createTraceService(deps, topology.resolver);
+  topology.useGraph(
+    async (startMs, endMs) => (await traces.graph({ startUs: startMs * 1000, endUs: endMs * 1000 })).edges,
+  );
+  return [topology, traces];
 }

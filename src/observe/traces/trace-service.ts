@@ -1,0 +1,128 @@
+// The traces service of the hub: the OTLP receiver, the store, retention and the query API,
+// started and stopped with the hub. Every replica runs it; each keeps its own embedded store, so
+// a load balancer in front of several replicas needs an external TraceStore (see the README).
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Counter, Gauge } from 'prom-client';
+import type { Route } from '../../hub/http-server.ts';
+import type { ObserveDeps, ObserveService } from '../services.ts';
+import { receiverRoutes } from './otlp-receiver.ts';
+import { NO_POD_TOPOLOGY, type PodTopologyResolver } from './pod-topology.ts';
+import { serviceGraph, type ServiceGraph } from './service-graph.ts';
+import type { TimeWindowUs } from './span-model.ts';
+import { SqliteTraceStore } from './sqlite-trace-store.ts';
+import { traceQueryRoutes } from './trace-api.ts';
+import type { RetentionPolicy, TraceStore } from './trace-store.ts';
+
+export const TRACE_DEFAULTS = {
+  retentionMs: 72 * 3_600_000,
+  maxBytes: 1024 ** 3,
+  retentionIntervalMs: 60_000,
+  // The OpenTelemetry Collector's confighttp default is 20 MiB; batches of 512 spans are ~100 KiB.
+  maxBodyBytes: 16 * 1024 ** 2,
+} as const;
+
+/** The trace settings of `ObserveOptions`, with defaults filled in. */
+export interface TraceSettings extends RetentionPolicy {
+  readonly retentionIntervalMs: number;
+  readonly maxBodyBytes: number;
+}
+
+export class TraceService implements ObserveService {
+  readonly routes: readonly Route[];
+  readonly store: TraceStore;
+  private timer: NodeJS.Timeout | undefined;
+  private retention: Promise<void> = Promise.resolve();
+  private readonly tempDir: string | undefined;
+
+  constructor(
+    private readonly deps: ObserveDeps,
+    private readonly settings: TraceSettings,
+    pods: PodTopologyResolver = NO_POD_TOPOLOGY,
+    store?: TraceStore,
+  ) {
+    if (store) this.store = store;
+    else {
+      const dir = deps.options.dataDir ?? (this.tempDir = mkdtempSync(join(tmpdir(), 'meridian-traces-')));
+      mkdirSync(dir, { recursive: true });
+      this.store = new SqliteTraceStore(join(dir, 'traces.db'));
+    }
+    const registry = deps.metrics.registry;
+    const spans = new Counter({
+      name: 'meridian_trace_spans_received_total',
+      help: 'Spans received over OTLP by outcome (stored, rejected as invalid, duplicate of a stored span)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    const bytes = new Gauge({
+      name: 'meridian_trace_store_bytes',
+      help: 'Bytes of the embedded trace database in use, as of the last retention run',
+      registers: [registry],
+    });
+    this.onRetained = (b) => bytes.set(b);
+    const fleet = deps.fleet;
+    this.routes = [
+      ...receiverRoutes({
+        maxBodyBytes: settings.maxBodyBytes,
+        isCluster: (name) => fleet.member(name) !== undefined,
+        context: (cluster) => ({ cluster, regionOf: (c) => fleet.member(c)?.region, pods }),
+        store: (s) => this.store.write(s),
+        onBatch: (r) => {
+          spans.inc({ outcome: 'stored' }, r.stored);
+          spans.inc({ outcome: 'rejected' }, r.rejected);
+          spans.inc({ outcome: 'duplicate' }, r.duplicates);
+        },
+      }),
+      ...traceQueryRoutes(this.store),
+    ];
+  }
+
+  private readonly onRetained: (bytes: number) => void;
+
+  /** The service graph of a window (what `/api/v1/topology` draws its edges from). */
+  graph(window: TimeWindowUs): Promise<ServiceGraph> {
+    return serviceGraph(this.store, window);
+  }
+
+  /** One retention pass; passes never overlap. */
+  enforceRetention(): Promise<void> {
+    this.retention = this.retention.then(async () => {
+      try {
+        const r = await this.store.enforceRetention(this.settings, Date.now());
+        this.onRetained(r.bytes);
+        if (r.deletedByAge || r.deletedBySize) this.deps.log.info(r, 'trace retention deleted spans');
+      } catch (e) {
+        this.deps.log.error({ err: e }, 'trace retention failed');
+      }
+    });
+    return this.retention;
+  }
+
+  async start(): Promise<void> {
+    await this.enforceRetention();
+    this.timer = setInterval(() => void this.enforceRetention(), this.settings.retentionIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.retention;
+    await this.store.close();
+    if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
+  }
+}
+
+/** The traces service with the hub's options (defaults for what is unset). */
+export function createTraceService(deps: ObserveDeps, pods?: PodTopologyResolver): TraceService {
+  const o = deps.options;
+  return new TraceService(
+    deps,
+    {
+      maxAgeMs: o.traceRetentionMs ?? TRACE_DEFAULTS.retentionMs,
+      maxBytes: o.traceMaxBytes ?? TRACE_DEFAULTS.maxBytes,
+      retentionIntervalMs: o.traceRetentionIntervalMs ?? TRACE_DEFAULTS.retentionIntervalMs,
+      maxBodyBytes: o.otlpMaxBodyBytes ?? TRACE_DEFAULTS.maxBodyBytes,
+    },
+    pods,
+  );
+}
