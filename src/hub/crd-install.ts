@@ -53,23 +53,22 @@ export async function installHubBasics(hub: ClusterClient): Promise<void> {
         { nonResourceURLs: ['/metrics'], verbs: ['get'] },
         // The observability API (logs, metrics, traces, topology) is read-only for viewers.
         {
-          nonResourceURLs: [
-            '/api/v1/topology',
-            '/api/v1/openapi.json',
-            '/api/v1/query',
-            '/api/v1/query_range',
-            '/api/v1/series',
-            '/api/v1/labels',
-            '/api/v1/label/*',
-            '/api/v1/status/*',
-            '/api/v1/logs',
-            '/api/v1/logs/*',
-            '/api/v1/traces',
-            '/api/v1/traces/*',
-          ],
+          apiGroups: ['observe.meridian.dev'],
+          resources: ['topology', 'logs', 'metrics', 'traces'],
           verbs: ['get'],
         },
       ],
+    },
+    { force: true },
+  );
+  // What an OpenTelemetry Collector needs to send spans; a copy with `resourceNames: [<cluster>]`
+  // pins a credential to one cluster's ingest endpoint.
+  await hub.apply(
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'meridian-telemetry-writer', labels: { 'app.kubernetes.io/part-of': 'meridian' } },
+      rules: [{ apiGroups: ['observe.meridian.dev'], resources: ['traces'], verbs: ['create'] }],
     },
     { force: true },
   );

@@ -3,10 +3,31 @@
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Route } from '../hub/http-server.ts';
+import type { AccessRequest } from '../hub/auth.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import type { FleetView } from './fleet-view.ts';
 import { TopologyService } from './topology/topology-service.ts';
+import { createLogsService } from './logs/logs-service.ts';
 import { createTraceService } from './traces/trace-service.ts';
+import { createMetricsService } from './metrics/metrics-service.ts';
+
+/**
+ * The API group the observability API is authorized under. RBAC on virtual resources (like an
+ * aggregated API) rather than nonResourceURLs, because Kubernetes' default `system:discovery`
+ * role lets every authenticated user `get` any `/api/*` path.
+ */
+export const OBSERVE_GROUP = 'observe.meridian.dev';
+
+export type ObserveResource = 'topology' | 'logs' | 'metrics' | 'traces';
+
+/** The SubjectAccessReview for reading (`get`) or ingesting (`create`) observability data. */
+export function observeAccess(
+  resource: ObserveResource,
+  verb: 'get' | 'create' = 'get',
+  name?: string,
+): AccessRequest {
+  return { kind: 'resource', verb, group: OBSERVE_GROUP, resource, ...(name ? { name } : {}) };
+}
 
 /** Settings from `meridian hub` flags; each service adds its own optional fields here. */
 export interface ObserveOptions {
@@ -20,6 +41,10 @@ export interface ObserveOptions {
   readonly traceRetentionIntervalMs?: number;
   /** Largest OTLP request body, compressed or not (default 16 MiB). */
   readonly otlpMaxBodyBytes?: number;
+  /** How long the metrics API waits for each member's Prometheus (ms; default 10 s). */
+  readonly metricsMemberTimeoutMs?: number;
+  /** Raw samples one centrally evaluated PromQL query may fetch (default 5 million). */
+  readonly metricsMaxCentralSamples?: number;
 }
 
 export interface ObserveDeps {
@@ -43,5 +68,10 @@ export function createObserveServices(deps: ObserveDeps): ObserveService[] {
   topology.useGraph(
     async (startMs, endMs) => (await traces.graph({ startUs: startMs * 1000, endUs: endMs * 1000 })).edges,
   );
-  return [topology, traces];
+  const revisionOf = (
+    cluster: string,
+    pod: { metadata: { name: string; namespace?: string } },
+  ): string | undefined =>
+    topology.resolver.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name)?.revision;
+  return [topology, traces, createMetricsService(deps), createLogsService(deps, revisionOf)];
 }

@@ -8,7 +8,7 @@ import { MCS_API_VERSION, type ServiceImport } from '../../api/mcs.ts';
 import { errorMessage } from '../../kube/errors.ts';
 import type { Route } from '../../hub/http-server.ts';
 import { ACTIVE_GROUP_ANNOTATION, REASON_ANNOTATION } from '../../mesh/member-apply.ts';
-import type { ObserveDeps, ObserveService } from '../services.ts';
+import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { buildTopology, type GraphEdgeFacts, type ImportFacts, type Topology } from './build-topology.ts';
 import { PodTopologyResolver } from './pod-topology.ts';
 
@@ -38,7 +38,7 @@ export class TopologyService implements ObserveService {
       {
         method: 'GET',
         path: '/api/v1/topology',
-        access: () => ({ kind: 'nonResource', verb: 'get', path: '/api/v1/topology' }),
+        access: () => observeAccess('topology'),
         handle: async ({ url }) => {
           const text = url.searchParams.get('window') ?? '5m';
           const windowMs = parseWindow(text);

@@ -1,0 +1,229 @@
+// The fleet topology and the hub's own fleet metrics against a real local fleet (hub + 2 members):
+// an Application deployed by Meridian shows its app and revision per cluster, an MCS export shows
+// as an import in the other member, GlobalIngress health per cluster, all behind the hub's RBAC.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { processesMentioning } from '../src/localfleet/processes.ts';
+import {
+  cli,
+  fleetUp,
+  joinMembers,
+  kubectl,
+  metricsToken,
+  newFleetHome,
+  readPidFile,
+  serviceAccountToken,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
+import { app2Export, app2Workload } from './support/app2.ts';
+
+const fleet: TestFleet = newFleetHome('127.76.0');
+const MEMBERS = ['eu-west', 'us-east'] as const;
+const HUB_PORT = 18643;
+let hub: HubProcess;
+let viewer: string;
+const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
+
+interface TopologyAnswer {
+  regions: { name: string; clusters: string[] }[];
+  clusters: {
+    name: string;
+    region: string;
+    ready: boolean;
+    reachable: boolean;
+    apps: { namespace: string; app: string; workload: string; application?: string; revision?: string }[];
+    applications: { namespace: string; name: string; revision?: number; phase?: string }[];
+    imports: { namespace: string; name: string; sourceClusters: string[] }[];
+    globalTraffic: { name: string; hosts: string[]; healthy: boolean }[];
+  }[];
+  warnings: string[];
+}
+
+async function api(path: string, token: string | undefined): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(`http://127.0.0.1:${HUB_PORT}${path}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: r.status, body: await r.json().catch(() => undefined) };
+}
+
+async function topology(): Promise<TopologyAnswer> {
+  const r = await api('/api/v1/topology', viewer);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body as TopologyAnswer;
+}
+
+async function applyYaml(context: string, docs: object[]): Promise<void> {
+  const r = await kubectl(
+    ['--context', context, 'apply', '-f', '-'],
+    fleet,
+    docs.map((d) => stringify(d)).join('---\n'),
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+describe('fleet topology', () => {
+  before(async () => {
+    await fleetUp(fleet, MEMBERS.length);
+    hub = await startHub(fleet, 'topology-hub', HUB_PORT);
+    await joinMembers(fleet, MEMBERS);
+    viewer = await serviceAccountToken(fleet, 'viewer', 'meridian-viewer');
+    const [, deploymentDoc, serviceDoc] = app2Workload(2);
+    const file = join(fleet.home, 'shop.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'shop', namespace: 'default' },
+        spec: {
+          destinationNamespace: 'shop',
+          placement: { clusters: [...MEMBERS] },
+          source: { manifests: [deploymentDoc, serviceDoc] },
+        },
+      }),
+    );
+    const r = await cli(['app', 'apply', '-f', file, ...hubFlags()], fleet.env);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  after(async () => {
+    if (hub) writeFileSync(join(fleet.home, '..', 'meridian-topology-test-hub.log'), hub.logs());
+    await hub?.stop('SIGKILL');
+    await cli(['fleet', 'down'], fleet.env);
+    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+    rmSync(fleet.home, { recursive: true, force: true });
+  });
+
+  test('shows regions, and per cluster the apps Meridian deployed at the revision they run', async () => {
+    const t = await waitFor('app2 at revision 1 in both members', 120_000, async () => {
+      const t = await topology();
+      const ok = MEMBERS.every((m) =>
+        t.clusters
+          .find((c) => c.name === m)
+          ?.apps.some((a) => a.app === 'app2' && a.revision === '1' && a.application === 'default.shop'),
+      );
+      return ok ? t : undefined;
+    });
+    assert.deepEqual(
+      t.regions
+        .map((r) => r.clusters)
+        .flat()
+        .sort(),
+      [...MEMBERS],
+    );
+    for (const c of t.clusters) {
+      assert.equal(c.ready, true, `${c.name} ready`);
+      assert.equal(c.reachable, true, `${c.name} reachable`);
+      const app = c.apps.find((a) => a.app === 'app2')!;
+      assert.equal(app.namespace, 'shop');
+      assert.equal(app.workload, 'Deployment/app2');
+    }
+    await waitFor('the Application Healthy in both members', 60_000, async () => {
+      const t = await topology();
+      return t.clusters.every((c) =>
+        c.applications.some((a) => a.name === 'shop' && a.revision === 1 && a.phase === 'Healthy'),
+      )
+        ? true
+        : undefined;
+    });
+  });
+
+  test("the hub's fleet metrics give each cluster's application health at its revision", async () => {
+    const token = await metricsToken(fleet);
+    const text = await waitFor('meridian_application_cluster_healthy for both members', 30_000, async () => {
+      const r = await fetch(`http://127.0.0.1:${HUB_PORT}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = await r.text();
+      return MEMBERS.every((m) =>
+        body.includes(
+          `meridian_application_cluster_healthy{namespace="default",application="shop",cluster="${m}",region="${m}",revision="1"} 1`,
+        ),
+      )
+        ? body
+        : undefined;
+    });
+    assert.match(
+      text,
+      /meridian_rollouts_total\{namespace="default",application="shop",outcome="Succeeded"\} 1/,
+    );
+  });
+
+  test('an export in one member shows as an import in the other, joined to its source cluster', async () => {
+    await applyYaml('eu-west', [app2Export]);
+    const t = await waitFor('shop/app2 imported in us-east from eu-west', 60_000, async () => {
+      const t = await topology();
+      const imp = t.clusters.find((c) => c.name === 'us-east')?.imports.find((i) => i.name === 'app2');
+      return imp?.sourceClusters.includes('eu-west') ? t : undefined;
+    });
+    const euImport = t.clusters.find((c) => c.name === 'eu-west')?.imports.find((i) => i.name === 'app2');
+    assert.deepEqual(
+      euImport?.sourceClusters,
+      ['eu-west'],
+      'the exporter imports its own export too (KEP-1645)',
+    );
+  });
+
+  test('GlobalIngress health shows on each placed cluster', async () => {
+    await applyYaml('hub', [
+      {
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'GlobalIngress',
+        metadata: { name: 'shop', namespace: 'default' },
+        spec: {
+          hosts: ['shop.example.test'],
+          rules: [{ path: '/', service: 'app2', port: 8080 }],
+          applicationRef: { name: 'shop' },
+          healthCheck: { path: '/', intervalSeconds: 1, timeoutSeconds: 1 },
+        },
+      },
+    ]);
+    await waitFor('GlobalIngress shop on both clusters', 60_000, async () => {
+      const t = await topology();
+      return MEMBERS.every((m) =>
+        t.clusters
+          .find((c) => c.name === m)
+          ?.globalTraffic.some((g) => g.name === 'shop' && g.hosts[0] === 'shop.example.test'),
+      )
+        ? true
+        : undefined;
+    });
+  });
+
+  test('a member that does not answer is marked unreachable with a warning, the rest still answers', async () => {
+    const pidFile = join(fleet.dir, 'us-east', 'kube-apiserver.pid');
+    const pid = readPidFile(pidFile);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const t = await topology();
+      assert.ok(Date.now() - started < 10_000, 'a frozen member delays the answer only by its timeout');
+      assert.equal(t.clusters.find((c) => c.name === 'us-east')?.reachable, false);
+      assert.match(t.warnings.join('\n'), /us-east/);
+      assert.equal(t.clusters.find((c) => c.name === 'eu-west')?.reachable, true);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  test('requires a token and RBAC, and documents itself in OpenAPI', async () => {
+    assert.equal((await api('/api/v1/topology', undefined)).status, 401);
+    const nobody = await serviceAccountToken(fleet, 'nobody', undefined);
+    const denied = await api('/api/v1/topology', nobody);
+    assert.equal(denied.status, 403);
+    assert.match(JSON.stringify(denied.body), /cannot get topology\.observe\.meridian\.dev/);
+    const bad = await api('/api/v1/topology?window=forever', viewer);
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /window/);
+    const doc = await api('/api/v1/openapi.json', viewer);
+    assert.equal(doc.status, 200);
+    const paths = Object.keys((doc.body as { paths: Record<string, unknown> }).paths);
+    assert.ok(paths.includes('/api/v1/topology'), paths.join(' '));
+  });
+});
