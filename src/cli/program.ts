@@ -7,6 +7,7 @@ import { registerFleetCommands } from './fleet-commands.ts';
 import { registerHubCommand } from './hub-command.ts';
 import { registerTrafficCommands } from './traffic-commands.ts';
 import { registerServicesCommands } from './services-commands.ts';
+import { registerLogsCommands } from './logs-commands.ts';
 import { allCrdsYaml } from '../api/crd.ts';
 import { EXIT } from './options.ts';
 import { MERIDIAN_VERSION } from '../version.ts';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerAppCommands(program);
   registerTrafficCommands(program);
   registerServicesCommands(program);
+  registerLogsCommands(program);
   program
     .command('crds')
     .description("print Meridian's CustomResourceDefinitions as YAML (for `kubectl apply -f -` or GitOps)")

@@ -139,7 +139,7 @@ export class KubeRest {
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     onLine: (line: string) => void,
-    opts: { signal?: AbortSignal; idleTimeoutMs: number },
+    opts: { signal?: AbortSignal; idleTimeoutMs: number; onOpen?: () => void },
   ): Promise<void> {
     const { url, reqOpts } = await this.prepare('GET', path, query);
     const transport = url.protocol === 'http:' ? http : https;
@@ -161,6 +161,7 @@ export class KubeRest {
           });
           return;
         }
+        opts.onOpen?.();
         let partial = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
@@ -173,7 +174,16 @@ export class KubeRest {
             req.destroy(e instanceof Error ? e : new Error(String(e)));
           }
         });
-        res.on('end', () => resolve());
+        res.on('end', () => {
+          // A text stream (pod logs) may end without a final newline; its last line still counts.
+          try {
+            if (partial.trim() !== '') onLine(partial);
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+            return;
+          }
+          resolve();
+        });
         res.on('error', (e) => reject(new KubeApiError(0, 'TransportError', e.message)));
         res.on('aborted', () => reject(new KubeApiError(0, 'TransportError', 'stream aborted')));
       });

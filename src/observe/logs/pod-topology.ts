@@ -1,0 +1,61 @@
+// Which containers of a pod have logs, and the topology labels every line of it carries.
+import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
+import type { LogLine } from './log-event.ts';
+
+export interface PodObject extends KubeObject {
+  spec?: { nodeName?: string; containers?: { name: string }[] };
+  status?: { phase?: string };
+}
+
+/** One member as the logs service reads it. */
+export interface LogTarget {
+  readonly cluster: string;
+  readonly region: string;
+  readonly client: ClusterClient;
+}
+
+/**
+ * The Meridian revision that deployed a pod, when Meridian did (Deployment label
+ * `meridian.dev/application`, annotation `meridian.dev/revision`); resolved by the topology service.
+ */
+export type RevisionOf = (cluster: string, pod: PodObject) => string | undefined;
+
+export const noRevisions: RevisionOf = () => undefined;
+
+/** The labels of every line of one container, all but time and message. */
+export type LineLabels = Omit<LogLine, 'kind' | 'time' | 'message'>;
+
+export function appOf(pod: PodObject): string | undefined {
+  const l = pod.metadata.labels ?? {};
+  return l['app.kubernetes.io/name'] ?? l['app'];
+}
+
+/** Containers whose logs can be asked for: the pod must be on a node (the kubelet serves them). */
+export function loggableContainers(pod: PodObject): string[] {
+  if (!pod.spec?.nodeName || pod.metadata.deletionTimestamp) return [];
+  return (pod.spec.containers ?? []).map((c) => c.name);
+}
+
+/** Whether the pod's containers are done for good (a follow can stop). */
+export function podFinished(pod: PodObject): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+export function lineLabels(
+  target: LogTarget,
+  pod: PodObject,
+  container: string,
+  revisionOf: RevisionOf,
+): LineLabels {
+  const app = appOf(pod);
+  const revision = revisionOf(target.cluster, pod);
+  return {
+    cluster: target.cluster,
+    region: target.region,
+    namespace: pod.metadata.namespace ?? '',
+    pod: pod.metadata.name,
+    container,
+    ...(app !== undefined ? { app } : {}),
+    ...(revision !== undefined ? { revision } : {}),
+  };
+}
