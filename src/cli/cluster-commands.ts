@@ -45,6 +45,10 @@ export function registerClusterCommands(program: Command): void {
     .option('--zone <zone>', 'zone of the member')
     .option('--ingress-address <ip...>', "address(es) where the member's ingress is reached from outside")
     .option('--ingress-port <port>', 'ingress port', intOption('--ingress-port', 1, 65535))
+    .option(
+      '--prometheus-url <url>',
+      "the member's Prometheus-compatible HTTP API, e.g. http://prometheus.monitoring:9090 (fleet metrics)",
+    )
     .option('--no-verify', 'register even if the member does not answer now')
     .action(
       async (
@@ -56,6 +60,7 @@ export function registerClusterCommands(program: Command): void {
           zone?: string;
           ingressAddress?: string[];
           ingressPort?: number;
+          prometheusUrl?: string;
           verify: boolean;
         },
         cmd: Command,
@@ -74,6 +79,7 @@ export function registerClusterCommands(program: Command): void {
           ingress: opts.ingressAddress
             ? { addresses: opts.ingressAddress, port: opts.ingressPort }
             : undefined,
+          prometheusURL: opts.prometheusUrl,
           verify: opts.verify,
         });
         process.stdout.write(

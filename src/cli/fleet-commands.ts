@@ -1,7 +1,7 @@
 // `meridian fleet up|status|down|kubeconfig|build`: the local fleet.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { setLoopbackOnly } from '../kube/dial-guard.ts';
@@ -20,6 +20,7 @@ import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import { deployReferenceSystem, publishReferenceSystem } from '../localfleet/reference-system.ts';
 import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
+import { ensurePromql } from '../observe/metrics/promql-build.ts';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { intOption } from './options.ts';
 import { printTable } from './table.ts';
@@ -290,11 +291,15 @@ export function registerFleetCommands(program: Command): void {
 
   fleet
     .command('build')
-    .description('build (or verify the cache of) the Kubernetes binaries without starting anything')
+    .description(
+      "build (or verify the cache of) the Kubernetes binaries and the hub's PromQL engine (WebAssembly) without starting anything",
+    )
     .action(async () => {
       const progress = buildProgress();
       const bins = await ensureBinaries(progress.onBuild);
       progress.done();
       process.stdout.write(`${bins.dir}\n`);
+      const promql = await ensurePromql();
+      process.stdout.write(`${dirname(promql.wasm)}\n`);
     });
 }

@@ -8,6 +8,7 @@ import { runHub } from '../hub/hub.ts';
 import { createLogger } from '../logging/logger.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
+import { parseDurationMs } from '../observe/metrics/prom-params.ts';
 import { parseByteSize, parseDurationUs } from '../observe/traces/trace-query.ts';
 
 function durationOption(flag: string) {
@@ -25,6 +26,15 @@ function sizeOption(flag: string) {
       throw new InvalidArgumentError(`${flag} must be a size such as 1Gi, 512Mi or 20MB`);
     return n;
   };
+}
+
+function metricsTimeoutOption(v: string): number {
+  const ms = parseDurationMs(v);
+  if (ms === undefined || ms < 100 || ms > 600_000)
+    throw new InvalidArgumentError(
+      '--metrics-member-timeout must be a duration between 100ms and 10m, e.g. 10s',
+    );
+  return ms;
 }
 
 function hostPortOption(flag: string, example: string) {
@@ -109,6 +119,11 @@ export function registerHubCommand(program: Command): void {
         .argParser(sizeOption('--otlp-max-body'))
         .hideHelp(),
     )
+    .option(
+      '--metrics-member-timeout <duration>',
+      "how long the fleet metrics API waits for each member's Prometheus before answering without it, e.g. 10s (default 10s)",
+      metricsTimeoutOption,
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -132,6 +147,7 @@ export function registerHubCommand(program: Command): void {
           traceMaxBytes?: number;
           traceRetentionInterval?: number;
           otlpMaxBody?: number;
+          metricsMemberTimeout?: number;
         },
         cmd: Command,
       ) => {
@@ -174,6 +190,7 @@ export function registerHubCommand(program: Command): void {
             traceMaxBytes: opts.traceMaxBytes,
             traceRetentionIntervalMs: opts.traceRetentionInterval,
             otlpMaxBodyBytes: opts.otlpMaxBody,
+            metricsMemberTimeoutMs: opts.metricsMemberTimeout,
           },
           signal: abort.signal,
           onListening: (a) => {

@@ -18,6 +18,8 @@ export interface JoinRequest {
   readonly region: string;
   readonly zone?: string;
   readonly ingress?: { addresses: string[]; port?: number };
+  /** The member's Prometheus-compatible HTTP API, for the hub's fleet metrics API. */
+  readonly prometheusURL?: string;
   readonly verify: boolean;
 }
 
@@ -79,6 +81,7 @@ export function clusterObject(req: Omit<JoinRequest, 'kubeConfig' | 'verify'>): 
       region: req.region,
       ...(req.zone ? { zone: req.zone } : {}),
       ...(req.ingress ? { ingress: req.ingress } : {}),
+      ...(req.prometheusURL ? { observability: { prometheusURL: req.prometheusURL } } : {}),
     },
   } as Cluster;
 }

@@ -1,0 +1,206 @@
+// Prometheus HTTP API JSON: reading a member's raw-sample answers and writing results exactly as
+// Prometheus does (its own timestamp and float formatting).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	jsoniter "github.com/json-iterator/go"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/util/jsonutil"
+)
+
+var errNativeHistograms = execError{"a member answered with native histograms, which central evaluation does not support yet; keep the query's aggregations by cluster so it runs on the members"}
+
+// decodeMatrix reads `{"status":"success","data":{"resultType":"matrix","result":[...]}}`.
+func decodeMatrix(body []byte) ([]*series, error) {
+	it := jsoniter.ConfigFastest.BorrowIterator(body)
+	defer jsoniter.ConfigFastest.ReturnIterator(it)
+	var out []*series
+	status, errMsg := "", ""
+	var failure error
+	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+		switch field {
+		case "status":
+			status = it.ReadString()
+		case "error":
+			errMsg = it.ReadString()
+		case "data":
+			it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+				switch field {
+				case "resultType":
+					if rt := it.ReadString(); rt != "matrix" {
+						failure = fmt.Errorf("expected a matrix of raw samples, got %q", rt)
+					}
+				case "result":
+					it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+						s, err := decodeSeries(it)
+						if err != nil {
+							failure = err
+							return false
+						}
+						out = append(out, s)
+						return true
+					})
+				default:
+					it.Skip()
+				}
+				return failure == nil
+			})
+		default:
+			it.Skip()
+		}
+		return failure == nil
+	})
+	if failure != nil {
+		return nil, failure
+	}
+	if it.Error != nil {
+		return nil, fmt.Errorf("unreadable answer: %w", it.Error)
+	}
+	if status != "success" {
+		return nil, errors.New("query failed: " + errMsg)
+	}
+	return out, nil
+}
+
+func decodeSeries(it *jsoniter.Iterator) (*series, error) {
+	s := &series{}
+	var failure error
+	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
+		switch field {
+		case "metric":
+			b := labels.NewScratchBuilder(8)
+			it.ReadObjectCB(func(it *jsoniter.Iterator, name string) bool {
+				b.Add(name, it.ReadString())
+				return true
+			})
+			b.Sort()
+			s.lset = b.Labels()
+		case "values":
+			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+				i := 0
+				var t int64
+				it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+					if i == 0 {
+						t = secondsToMillis(it.ReadFloat64())
+					} else {
+						v, err := strconv.ParseFloat(it.ReadString(), 64)
+						if err != nil {
+							failure = err
+							return false
+						}
+						s.ts = append(s.ts, t)
+						s.vs = append(s.vs, v)
+					}
+					i++
+					return true
+				})
+				return failure == nil
+			})
+		case "histograms":
+			failure = errNativeHistograms
+			return false
+		default:
+			it.Skip()
+		}
+		return failure == nil
+	})
+	return s, failure
+}
+
+// encodeResult writes the API's "data" object for an engine result.
+func encodeResult(v parser.Value) ([]byte, error) {
+	st := jsoniter.ConfigCompatibleWithStandardLibrary.BorrowStream(nil)
+	defer jsoniter.ConfigCompatibleWithStandardLibrary.ReturnStream(st)
+	st.WriteObjectStart()
+	st.WriteObjectField("resultType")
+	st.WriteString(string(v.Type()))
+	st.WriteMore()
+	st.WriteObjectField("result")
+	switch r := v.(type) {
+	case promql.Vector:
+		st.WriteArrayStart()
+		for i, s := range r {
+			if i > 0 {
+				st.WriteMore()
+			}
+			if s.H != nil {
+				return nil, errNativeHistograms
+			}
+			st.WriteObjectStart()
+			writeMetric(st, s.Metric)
+			st.WriteMore()
+			st.WriteObjectField("value")
+			writePoint(st, s.T, s.F)
+			st.WriteObjectEnd()
+		}
+		st.WriteArrayEnd()
+	case promql.Matrix:
+		st.WriteArrayStart()
+		for i, s := range r {
+			if i > 0 {
+				st.WriteMore()
+			}
+			if len(s.Histograms) > 0 {
+				return nil, errNativeHistograms
+			}
+			st.WriteObjectStart()
+			writeMetric(st, s.Metric)
+			st.WriteMore()
+			st.WriteObjectField("values")
+			st.WriteArrayStart()
+			for j, p := range s.Floats {
+				if j > 0 {
+					st.WriteMore()
+				}
+				writePoint(st, p.T, p.F)
+			}
+			st.WriteArrayEnd()
+			st.WriteObjectEnd()
+		}
+		st.WriteArrayEnd()
+	case promql.Scalar:
+		writePoint(st, r.T, r.V)
+	case promql.String:
+		st.WriteArrayStart()
+		jsonutil.MarshalTimestamp(r.T, st)
+		st.WriteMore()
+		st.WriteString(r.V)
+		st.WriteArrayEnd()
+	default:
+		return nil, fmt.Errorf("unexpected result type %T", v)
+	}
+	st.WriteObjectEnd()
+	if st.Error != nil {
+		return nil, st.Error
+	}
+	return append([]byte(nil), st.Buffer()...), nil
+}
+
+func writeMetric(st *jsoniter.Stream, l labels.Labels) {
+	st.WriteObjectField("metric")
+	st.WriteObjectStart()
+	first := true
+	l.Range(func(lb labels.Label) {
+		if !first {
+			st.WriteMore()
+		}
+		first = false
+		st.WriteObjectField(lb.Name)
+		st.WriteString(lb.Value)
+	})
+	st.WriteObjectEnd()
+}
+
+func writePoint(st *jsoniter.Stream, t int64, f float64) {
+	st.WriteArrayStart()
+	jsonutil.MarshalTimestamp(t, st)
+	st.WriteMore()
+	jsonutil.MarshalFloat(f, st)
+	st.WriteArrayEnd()
+}

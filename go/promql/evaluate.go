@@ -1,0 +1,242 @@
+// Planning and central evaluation entry points: JSON in, JSON out, so the JavaScript side needs
+// no knowledge of PromQL beyond what these return.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// QueryRequest is one /api/v1/query (Step == 0) or /api/v1/query_range, times in milliseconds.
+type QueryRequest struct {
+	Query   string   `json:"query"`
+	Start   int64    `json:"start"`
+	End     int64    `json:"end"`
+	Step    int64    `json:"step"`
+	Members []Member `json:"members"`
+}
+
+// MemberQuery is what one member is asked: an instant query (Time) or a range query like the request.
+type MemberQuery struct {
+	Member string `json:"member"`
+	Query  string `json:"query"`
+}
+
+// Fetch is an instant query of a range selector, which returns a member's raw samples.
+type Fetch struct {
+	Member string `json:"member"`
+	Query  string `json:"query"`
+	Time   int64  `json:"time"`
+}
+
+// Plan says how to answer a query.
+type Plan struct {
+	Mode       string        `json:"mode"` // "pushdown" | "central"
+	Reason     string        `json:"reason,omitempty"`
+	ResultType string        `json:"resultType"`
+	Members    []MemberQuery `json:"members,omitempty"`
+	Fetches    []Fetch       `json:"fetches,omitempty"`
+}
+
+// The engine is configured like a stock Prometheus server (@ and negative offsets are on by
+// default since 2.33), so central answers match what one server holding the union would say.
+var engine = promql.NewEngine(promql.EngineOpts{
+	MaxSamples:           50_000_000,
+	Timeout:              2 * time.Minute,
+	LookbackDelta:        5 * time.Minute,
+	EnableAtModifier:     true,
+	EnableNegativeOffset: true,
+	Parser:               promqlParser,
+})
+
+func newQuery(q storage.Queryable, req QueryRequest) (promql.Query, error) {
+	ctx := context.Background()
+	if req.Step == 0 {
+		return engine.NewInstantQuery(ctx, q, nil, req.Query, time.UnixMilli(req.End))
+	}
+	return engine.NewRangeQuery(ctx, q, nil, req.Query, time.UnixMilli(req.Start), time.UnixMilli(req.End),
+		time.Duration(req.Step)*time.Millisecond)
+}
+
+func plan(req QueryRequest) (Plan, error) {
+	expr, err := parseQuery(req.Query)
+	if err != nil {
+		return Plan{}, err
+	}
+	resultType := string(expr.Type())
+	if req.Step != 0 && resultType != string(parser.ValueTypeVector) && resultType != string(parser.ValueTypeScalar) {
+		return Plan{}, badData{fmt.Sprintf("invalid parameter \"query\": invalid expression type %q for range query, must be Scalar or instant Vector", parser.DocumentedType(expr.Type()))}
+	}
+	if req.Step != 0 {
+		resultType = string(parser.ValueTypeMatrix)
+	}
+	if reason := whyCentral(expr); reason != "" {
+		fetches, err := fetchesFor(req)
+		if err != nil {
+			return Plan{}, err
+		}
+		return Plan{Mode: "central", Reason: reason, ResultType: resultType, Fetches: fetches}, nil
+	}
+	p := Plan{Mode: "pushdown", ResultType: resultType}
+	for _, m := range req.Members {
+		q, err := memberQuery(req.Query, m)
+		if err != nil {
+			return Plan{}, err
+		}
+		if q != "" {
+			p.Members = append(p.Members, MemberQuery{Member: m.Name, Query: q})
+		}
+	}
+	return p, nil
+}
+
+// fetchesFor dry-runs the query to learn every selector's window, then asks each member whose
+// topology the selector accepts for that window's raw samples. Selectors with the same matchers
+// share one fetch over the union of their windows.
+func fetchesFor(req QueryRequest) ([]Fetch, error) {
+	rec := &recorder{}
+	qry, err := newQuery(rec, req)
+	if err != nil {
+		return nil, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
+	}
+	res := qry.Exec(context.Background())
+	qry.Close()
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	type window struct {
+		ms         []*labels.Matcher
+		start, end int64
+	}
+	windows := map[string]*window{}
+	var order []string
+	for _, s := range rec.asked {
+		key := (&parser.VectorSelector{LabelMatchers: s.Matchers}).String()
+		if w, ok := windows[key]; ok {
+			w.start, w.end = min(w.start, s.Start), max(w.end, s.End)
+			continue
+		}
+		windows[key] = &window{ms: s.Matchers, start: s.Start, end: s.End}
+		order = append(order, key)
+	}
+	var out []Fetch
+	for _, key := range order {
+		w := windows[key]
+		for _, m := range req.Members {
+			if sel := selectorFor(w.ms, m); sel != "" {
+				out = append(out, Fetch{Member: m.Name, Query: sel + rangeSuffix(w.start, w.end), Time: w.end})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Input is one member's answer to one Fetch.
+type Input struct {
+	Member string
+	Body   []byte
+}
+
+// Evaluated is the result of a central evaluation.
+type Evaluated struct {
+	Data     []byte // the Prometheus API "data" object
+	Warnings []string
+	Infos    []string
+	Samples  int
+}
+
+// execError is a query that parsed but could not be evaluated (HTTP 422 in the Prometheus API).
+type execError struct{ msg string }
+
+func (e execError) Error() string { return e.msg }
+
+func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, error) {
+	regions := map[string]string{}
+	for _, m := range req.Members {
+		regions[m.Name] = m.Region
+	}
+	byLabels := map[string]*series{}
+	total := 0
+	for _, in := range inputs {
+		got, err := decodeMatrix(in.Body)
+		if err != nil {
+			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
+		}
+		for _, s := range got {
+			b := labels.NewBuilder(s.lset)
+			b.Set(clusterLabel, in.Member)
+			b.Set(regionLabel, regions[in.Member])
+			s.lset = b.Labels()
+			total += len(s.ts)
+			if total > maxSamples {
+				return Evaluated{}, execError{fmt.Sprintf("the query needs more than %d raw samples from the members to be evaluated centrally; narrow its time range or selectors, or keep every aggregation by cluster so it can run on the members", maxSamples)}
+			}
+			key := string(s.lset.Bytes(nil))
+			if prev, ok := byLabels[key]; ok {
+				mergeSamples(prev, s)
+			} else {
+				byLabels[key] = s
+			}
+		}
+	}
+	all := make([]*series, 0, len(byLabels))
+	for _, s := range byLabels {
+		all = append(all, s)
+	}
+	qry, err := newQuery(newMemStore(all), req)
+	if err != nil {
+		return Evaluated{}, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
+	}
+	defer qry.Close()
+	res := qry.Exec(context.Background())
+	if res.Err != nil {
+		var pe promql.ErrQueryCanceled
+		if errors.As(res.Err, &pe) {
+			return Evaluated{}, res.Err
+		}
+		return Evaluated{}, execError{res.Err.Error()}
+	}
+	warnings, infos := res.Warnings.AsStrings(req.Query, 10, 10)
+	data, err := encodeResult(res.Value)
+	if err != nil {
+		return Evaluated{}, err
+	}
+	return Evaluated{Data: data, Warnings: warnings, Infos: infos, Samples: total}, nil
+}
+
+// mergeSamples adds b's samples to a (same series fetched for two windows), keeping time order
+// and one sample per timestamp.
+func mergeSamples(a, b *series) {
+	type pt struct {
+		t int64
+		v float64
+	}
+	pts := make([]pt, 0, len(a.ts)+len(b.ts))
+	for i := range a.ts {
+		pts = append(pts, pt{a.ts[i], a.vs[i]})
+	}
+	for i := range b.ts {
+		pts = append(pts, pt{b.ts[i], b.vs[i]})
+	}
+	sort.SliceStable(pts, func(i, j int) bool { return pts[i].t < pts[j].t })
+	a.ts, a.vs = a.ts[:0], a.vs[:0]
+	for i, p := range pts {
+		if i > 0 && p.t == pts[i-1].t {
+			continue
+		}
+		a.ts = append(a.ts, p.t)
+		a.vs = append(a.vs, p.v)
+	}
+}
+
+// secondsToMillis converts an API timestamp (float seconds, millisecond precision) exactly.
+func secondsToMillis(f float64) int64 { return int64(math.Round(f * 1000)) }

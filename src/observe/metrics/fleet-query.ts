@@ -1,0 +1,163 @@
+// /api/v1/query and /api/v1/query_range over the fleet: the engine plans the query; a
+// partitionable one runs on every member it can touch and the answers are concatenated, any
+// other is evaluated in the hub by the real PromQL engine over the members' raw samples.
+import type { Logger } from '../../logging/logger.ts';
+import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
+import {
+  isFailure,
+  type CentralPlan,
+  type EngineFailure,
+  type EngineQuery,
+  type PromqlEngine,
+  type PushdownPlan,
+} from './promql-engine.ts';
+import {
+  memberWarnings,
+  mergeResults,
+  type MatrixSeries,
+  type MemberResult,
+  type VectorSample,
+} from './prom-merge.ts';
+import { secondsParam } from './prom-params.ts';
+import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
+
+export interface FleetQueryContext {
+  readonly engine: PromqlEngine;
+  readonly timeoutMs: number;
+  readonly maxCentralSamples: number;
+  readonly log: Logger;
+}
+
+/** A query over the fleet: times in ms, `step` 0 for an instant query at `end`. */
+export interface FleetQuery {
+  readonly query: string;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
+export function failureAnswer(f: EngineFailure): ApiAnswer {
+  return apiError(f.failure.errorType, f.failure.error);
+}
+
+/** Answers one query over `members` (those with a Prometheus endpoint). */
+export async function fleetQuery(
+  ctx: FleetQueryContext,
+  members: readonly MetricsMember[],
+  q: FleetQuery,
+  signal: AbortSignal,
+): Promise<ApiAnswer> {
+  const eq: EngineQuery = { ...q, members: members.map((m) => ({ name: m.name, region: m.region })) };
+  const plan = ctx.engine.plan(eq);
+  if (isFailure(plan)) return failureAnswer(plan);
+  ctx.log.debug(
+    { query: q.query, mode: plan.mode, reason: plan.mode === 'central' ? plan.reason : undefined },
+    'fleet query planned',
+  );
+  const a = await (plan.mode === 'pushdown'
+    ? pushdown(ctx, members, q, plan, signal)
+    : central(ctx, members, eq, plan, signal));
+  return { ...a, mode: plan.mode };
+}
+
+interface MemberData {
+  readonly result: (VectorSample | MatrixSeries)[];
+  readonly warnings: string[];
+}
+
+function readData(body: Uint8Array): { ok: true; value: MemberData } | { ok: false; error: string } {
+  // A member's answer is untrusted input: check the shape before using it.
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
+  if (typeof parsed !== 'object' || parsed === null)
+    return { ok: false, error: 'answer is not a JSON object' };
+  const p = parsed as { status?: unknown; data?: { result?: unknown }; warnings?: unknown; error?: unknown };
+  if (p.status !== 'success') return { ok: false, error: `query failed: ${String(p.error)}` };
+  if (!Array.isArray(p.data?.result)) return { ok: false, error: 'answer has no data.result list' };
+  const warnings = Array.isArray(p.warnings)
+    ? p.warnings.filter((w): w is string => typeof w === 'string')
+    : [];
+  return { ok: true, value: { result: p.data.result as MemberData['result'], warnings } };
+}
+
+function form(q: FleetQuery, query: string): { endpoint: string; form: URLSearchParams } {
+  return q.step === 0
+    ? { endpoint: 'query', form: new URLSearchParams({ query, time: secondsParam(q.end) }) }
+    : {
+        endpoint: 'query_range',
+        form: new URLSearchParams({
+          query,
+          start: secondsParam(q.start),
+          end: secondsParam(q.end),
+          step: String(q.step / 1000),
+        }),
+      };
+}
+
+function allFailed(failed: ReadonlyMap<string, string>): ApiAnswer {
+  return apiError(
+    'unavailable',
+    `no cluster answered: ${[...failed].map(([c, why]) => `cluster "${c}": ${why}`).join('; ')}`,
+  );
+}
+
+async function pushdown(
+  ctx: FleetQueryContext,
+  members: readonly MetricsMember[],
+  q: FleetQuery,
+  plan: PushdownPlan,
+  signal: AbortSignal,
+): Promise<ApiAnswer> {
+  const queries = new Map((plan.members ?? []).map((m) => [m.member, m.query]));
+  const asked = members.filter((m) => queries.has(m.name));
+  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+    const f = form(q, queries.get(m.name)!);
+    const a = await askMember(m, f.endpoint, f.form, s);
+    return a.ok ? readData(a.body) : a;
+  });
+  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
+  const parts: MemberResult[] = [];
+  const warnings: string[] = [];
+  for (const m of asked) {
+    const a = answers.get(m.name);
+    if (a) {
+      parts.push({ cluster: m.name, region: m.region, result: a.result });
+      warnings.push(...memberWarnings(m.name, a.warnings));
+    } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
+  }
+  const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
+  // Only a bare range selector at the top of an instant query reaches here unstamped.
+  const result = mergeResults(resultType, parts, q.step === 0 && resultType === 'matrix');
+  return apiSuccess(JSON.stringify({ resultType, result }), warnings);
+}
+
+async function central(
+  ctx: FleetQueryContext,
+  members: readonly MetricsMember[],
+  q: EngineQuery,
+  plan: CentralPlan,
+  signal: AbortSignal,
+): Promise<ApiAnswer> {
+  const fetches = plan.fetches ?? [];
+  const asked = members.filter((m) => fetches.some((f) => f.member === m.name));
+  // A member's fetches share its deadline: its series are in the answer whole or not at all.
+  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+    const mine = fetches.filter((f) => f.member === m.name);
+    const got = await Promise.all(
+      mine.map((f) =>
+        askMember(m, 'query', new URLSearchParams({ query: f.query, time: secondsParam(f.time) }), s),
+      ),
+    );
+    const bad = got.find((g) => !g.ok);
+    if (bad && !bad.ok) return bad;
+    return { ok: true as const, value: got.flatMap((g) => (g.ok ? [g.body] : [])) };
+  });
+  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
+  const inputs = asked.flatMap((m) => (answers.get(m.name) ?? []).map((body) => ({ member: m.name, body })));
+  const ev = ctx.engine.evaluate(q, inputs, ctx.maxCentralSamples);
+  if (isFailure(ev)) return failureAnswer(ev);
+  const warnings = [
+    ...asked.filter((m) => failed.has(m.name)).map((m) => memberMissing(m.name, failed.get(m.name)!)),
+    ...ev.warnings,
+  ];
+  return apiSuccess(ev.data, warnings, ev.infos);
+}

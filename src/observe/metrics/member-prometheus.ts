@@ -1,0 +1,123 @@
+// Asking one member's Prometheus-compatible HTTP API, and asking every member at once with a
+// deadline each, so one slow or dead cluster costs nothing beyond its own timeout.
+import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { errorMessage } from '../../kube/errors.ts';
+
+export interface MetricsMember {
+  readonly name: string;
+  readonly region: string;
+  /** The Cluster's spec.observability.prometheusURL. */
+  readonly url: string;
+}
+
+export type MemberAnswer =
+  { readonly ok: true; readonly body: Uint8Array } | { readonly ok: false; readonly error: string };
+
+/**
+ * Asks `<prometheusURL>/api/v1/<endpoint>`, by POST as Grafana does (long queries and many match[]
+ * never hit URL length limits) except where Prometheus only serves GET (label values). Never
+ * throws: a failure is an answer.
+ */
+export async function askMember(
+  member: MetricsMember,
+  endpoint: string,
+  form: URLSearchParams,
+  signal: AbortSignal,
+  method: 'GET' | 'POST' = 'POST',
+): Promise<MemberAnswer> {
+  try {
+    const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/${endpoint}`);
+    if (method === 'GET') url.search = form.toString();
+    assertLoopbackAllowed(url.hostname);
+    const res = await fetch(url, {
+      method,
+      headers: {
+        accept: 'application/json',
+        ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body: method === 'POST' ? form.toString() : undefined,
+      signal,
+    });
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.ok) return { ok: true, body };
+    return { ok: false, error: `HTTP ${res.status}: ${apiError(body)}` };
+  } catch (e) {
+    if (signal.aborted) return { ok: false, error: abortReason(signal) };
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    return { ok: false, error: `${errorMessage(e)}${cause}` };
+  }
+}
+
+function apiError(body: Uint8Array): string {
+  const text = new TextDecoder().decode(body);
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && 'error' in parsed && typeof parsed.error === 'string')
+      return parsed.error;
+  } catch {
+    // not JSON: show the start of what it said
+  }
+  return text.slice(0, 200);
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error && r.name === 'TimeoutError' ? r.message : 'request canceled';
+}
+
+/** A timeout signal whose reason names the deadline, and a way to stop its timer early. */
+function deadline(ms: number): { signal: AbortSignal; cancel: () => void } {
+  const c = new AbortController();
+  const t = setTimeout(() => {
+    const e = new Error(`no answer within ${ms / 1000} s`);
+    e.name = 'TimeoutError';
+    c.abort(e);
+  }, ms);
+  return { signal: c.signal, cancel: () => clearTimeout(t) };
+}
+
+export interface FanOut<T> {
+  readonly answers: ReadonlyMap<string, T>;
+  /** Members that failed or timed out, with why. */
+  readonly failed: ReadonlyMap<string, string>;
+}
+
+/**
+ * Runs `ask` for every member in parallel, each under its own `timeoutMs` (and the caller's
+ * signal, e.g. the client going away). A member whose ask fails or overruns is reported in
+ * `failed` and never delays the others' answers.
+ */
+export async function fanOut<T>(
+  members: readonly MetricsMember[],
+  timeoutMs: number,
+  parent: AbortSignal,
+  ask: (
+    m: MetricsMember,
+    signal: AbortSignal,
+  ) => Promise<{ ok: true; value: T } | { ok: false; error: string }>,
+): Promise<FanOut<T>> {
+  const answers = new Map<string, T>();
+  const failed = new Map<string, string>();
+  await Promise.all(
+    members.map(async (m) => {
+      const own = deadline(timeoutMs);
+      const signal = AbortSignal.any([own.signal, parent]);
+      // The deadline races the ask itself too, so even an ask that ignores its signal is cut off.
+      const timedOut = new Promise<{ ok: false; error: string }>((resolve) =>
+        signal.addEventListener('abort', () => resolve({ ok: false, error: abortReason(signal) }), {
+          once: true,
+        }),
+      );
+      try {
+        const r = await Promise.race([ask(m, signal), timedOut]);
+        if (r.ok) answers.set(m.name, r.value);
+        else failed.set(m.name, r.error);
+      } catch (e) {
+        failed.set(m.name, errorMessage(e));
+      } finally {
+        own.cancel();
+      }
+    }),
+  );
+  return { answers, failed };
+}

@@ -1,0 +1,248 @@
+// The fleet's Prometheus-compatible HTTP API on the hub (a Grafana Prometheus data source can
+// point at it): query, query_range, series, labels, label values and buildinfo, over every
+// member's spec.observability.prometheusURL, with `cluster` and `region` on every series.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import type { Route, RouteContext, RouteDoc, RouteResult } from '../../hub/http-server.ts';
+import { errorMessage } from '../../kube/errors.ts';
+import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
+import { fleetLabelNames, fleetLabelValues, fleetSeries } from './fleet-metadata.ts';
+import { fleetQuery } from './fleet-query.ts';
+import type { MetricsMember } from './member-prometheus.ts';
+import { PROMQL_SOURCE_DIR } from './promql-build.ts';
+import { loadPromqlEngine, type PromqlEngine } from './promql-engine.ts';
+import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
+import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
+
+export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
+/** Raw samples one central evaluation may pull from the members (16 bytes each in the engine). */
+export const DEFAULT_MAX_CENTRAL_SAMPLES = 5_000_000;
+const MAX_FORM_BYTES = 1 << 20;
+
+/** Grafana POSTs form-encoded parameters; Prometheus reads both the body and the URL. */
+async function requestParams(ctx: RouteContext): Promise<URLSearchParams | ApiAnswer> {
+  if (ctx.req.method !== 'POST') return ctx.url.searchParams;
+  const type = ctx.req.headers['content-type'] ?? '';
+  const body = await readBody(ctx.req);
+  if (body === undefined) return apiError('bad_data', `request body larger than ${MAX_FORM_BYTES} bytes`);
+  const params = type.startsWith('application/x-www-form-urlencoded')
+    ? new URLSearchParams(body)
+    : new URLSearchParams();
+  for (const [k, v] of ctx.url.searchParams) params.append(k, v);
+  return params;
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_FORM_BYTES) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Aborted when the client goes away before its answer is written. */
+function clientGone(ctx: RouteContext): AbortSignal {
+  const c = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) c.abort();
+  });
+  return c.signal;
+}
+
+const answer = (a: ApiAnswer): RouteResult => ({
+  status: a.status,
+  body: Buffer.from(a.body),
+  contentType: 'application/json',
+  headers: a.mode ? { 'X-Meridian-Query-Mode': a.mode } : {},
+});
+
+/** The Prometheus version whose engine the hub runs, from go/promql/go.mod (v0.316.0 is 3.16.0). */
+function engineVersion(): string {
+  const mod = readFileSync(join(PROMQL_SOURCE_DIR, 'go.mod'), 'utf8');
+  const m = /github\.com\/prometheus\/prometheus v0\.(\d)(\d\d)\.(\d+)/.exec(mod);
+  return m ? `${m[1]}.${Number(m[2])}.${m[3]}` : 'unknown';
+}
+
+export class MetricsService implements ObserveService {
+  readonly routes: readonly Route[];
+  private engine: Promise<PromqlEngine> | undefined;
+  private readonly timeoutMs: number;
+  private readonly maxCentralSamples: number;
+
+  constructor(private readonly deps: ObserveDeps) {
+    this.timeoutMs = deps.options.metricsMemberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
+    this.maxCentralSamples = deps.options.metricsMaxCentralSamples ?? DEFAULT_MAX_CENTRAL_SAMPLES;
+    const read = (
+      path: string,
+      doc: RouteDoc,
+      handle: (ctx: RouteContext) => Promise<ApiAnswer>,
+      methods: readonly ('GET' | 'POST')[] = ['GET', 'POST'],
+    ): Route[] =>
+      methods.map((method) => ({
+        method,
+        path,
+        // A read whichever the method: Grafana POSTs queries, so one `get` rule covers both.
+        access: () => observeAccess('metrics'),
+        handle: async (ctx) => answer(await handle(ctx)),
+        doc: {
+          ...doc,
+          tags: ['metrics'],
+          requestBody: method === 'POST' ? 'application/x-www-form-urlencoded' : undefined,
+        },
+      }));
+    const query = { name: 'query', description: 'PromQL expression', required: true };
+    const match = { name: 'match[]', description: 'series selector (repeatable)' };
+    const start = { name: 'start', description: 'Unix seconds or RFC 3339' };
+    const end = { name: 'end', description: 'Unix seconds or RFC 3339' };
+    this.routes = [
+      ...read(
+        '/api/v1/query',
+        {
+          summary: 'Instant PromQL query over every cluster (Prometheus HTTP API)',
+          params: [query, { name: 'time', description: 'Unix seconds or RFC 3339; default now' }],
+        },
+        (ctx) => this.query(ctx, false),
+      ),
+      ...read(
+        '/api/v1/query_range',
+        {
+          summary: 'Range PromQL query over every cluster (Prometheus HTTP API)',
+          params: [
+            query,
+            { ...start, required: true },
+            { ...end, required: true },
+            { name: 'step', description: 'seconds or a duration such as 15s', required: true },
+          ],
+        },
+        (ctx) => this.query(ctx, true),
+      ),
+      ...read(
+        '/api/v1/series',
+        {
+          summary: 'Series of every cluster matching the selectors',
+          params: [{ ...match, required: true }, start, end],
+        },
+        (ctx) => this.metadata(ctx, 'series'),
+      ),
+      ...read(
+        '/api/v1/labels',
+        { summary: 'Label names across the fleet', params: [match, start, end] },
+        (ctx) => this.metadata(ctx, 'labels'),
+      ),
+      ...read(
+        '/api/v1/label/',
+        {
+          summary: 'Values of one label across the fleet: /api/v1/label/<name>/values',
+          params: [match, start, end],
+        },
+        (ctx) => this.metadata(ctx, 'values'),
+        ['GET'],
+      ),
+      ...read(
+        '/api/v1/status/buildinfo',
+        { summary: 'Prometheus build information (Grafana picks its query features from it)' },
+        () => Promise.resolve(this.buildInfo()),
+        ['GET'],
+      ),
+    ];
+  }
+
+  async start(): Promise<void> {
+    // Loaded in the background: a cold cache means a build, and the hub must not wait for it.
+    this.engine = loadPromqlEngine();
+    this.engine.then(
+      () => this.deps.log.info('PromQL engine loaded'),
+      (e: unknown) => this.deps.log.error({ err: errorMessage(e) }, 'PromQL engine failed to load'),
+    );
+    return Promise.resolve();
+  }
+
+  private members(): MetricsMember[] {
+    return this.deps.fleet
+      .members()
+      .flatMap((m) =>
+        m.observability.prometheusURL
+          ? [{ name: m.name, region: m.region, url: m.observability.prometheusURL }]
+          : [],
+      );
+  }
+
+  private async withEngine(f: (e: PromqlEngine) => Promise<ApiAnswer>): Promise<ApiAnswer> {
+    let engine: PromqlEngine;
+    try {
+      engine = await (this.engine ??= loadPromqlEngine());
+    } catch (e) {
+      this.engine = undefined;
+      return apiError('unavailable', `the PromQL engine is not available: ${errorMessage(e)}`);
+    }
+    return f(engine);
+  }
+
+  private async query(ctx: RouteContext, range: boolean): Promise<ApiAnswer> {
+    const params = await requestParams(ctx);
+    if (!(params instanceof URLSearchParams)) return params;
+    const p = range ? rangeParams(params) : instantParams(params, Date.now());
+    if (!p.ok) return apiError('bad_data', p.error);
+    const q =
+      'time' in p.value ? { query: p.value.query, start: p.value.time, end: p.value.time, step: 0 } : p.value;
+    return this.withEngine((engine) =>
+      fleetQuery(
+        { engine, timeoutMs: this.timeoutMs, maxCentralSamples: this.maxCentralSamples, log: this.deps.log },
+        this.members(),
+        q,
+        clientGone(ctx),
+      ),
+    );
+  }
+
+  private async metadata(ctx: RouteContext, what: 'series' | 'labels' | 'values'): Promise<ApiAnswer> {
+    const params = await requestParams(ctx);
+    if (!(params instanceof URLSearchParams)) return params;
+    const p = seriesParams(params, what === 'series');
+    if (!p.ok) return apiError('bad_data', p.error);
+    let name = '';
+    if (what === 'values') {
+      const m = /^\/api\/v1\/label\/([^/]+)\/values$/.exec(ctx.url.pathname);
+      if (!m) return apiError('not_found', `no route for ${ctx.url.pathname}`);
+      name = decodeURIComponent(m[1]!);
+      if (!isLabelName(name)) return apiError('bad_data', `invalid label name: "${name}"`);
+    }
+    return this.withEngine((engine) => {
+      const c = { engine, timeoutMs: this.timeoutMs };
+      const members = this.members();
+      const signal = clientGone(ctx);
+      if (what === 'series') return fleetSeries(c, members, p.value, signal);
+      if (what === 'labels') return fleetLabelNames(c, members, p.value, signal);
+      return fleetLabelValues(c, members, name, p.value, signal);
+    });
+  }
+
+  private buildInfo(): ApiAnswer {
+    return apiSuccess(
+      JSON.stringify({
+        version: engineVersion(),
+        revision: 'meridian',
+        branch: 'meridian',
+        buildUser: 'meridian',
+        buildDate: '',
+        goVersion: '',
+        application: 'meridian fleet metrics (Prometheus engine compiled to WebAssembly)',
+      }),
+    );
+  }
+}
+
+export function createMetricsService(deps: ObserveDeps): MetricsService {
+  return new MetricsService(deps);
+}

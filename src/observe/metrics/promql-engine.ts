@@ -1,0 +1,136 @@
+// The Prometheus PromQL engine and parser, compiled from go/promql to WebAssembly and loaded once
+// per process. No PromQL evaluator exists in JavaScript, and a lookalike would drift from the
+// real thing: this one is Prometheus' own code (pinned in go/promql/go.mod).
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ensurePromql, type PromqlArtifacts } from './promql-build.ts';
+
+export interface PlanMember {
+  readonly name: string;
+  readonly region: string;
+}
+
+/** A query as the engine sees it: times in ms; `step` 0 for an instant query at `end`. */
+export interface EngineQuery {
+  readonly query: string;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+  readonly members: readonly PlanMember[];
+}
+
+/** A Prometheus API error type the engine reports. */
+export interface EngineFailure {
+  readonly failure: { readonly errorType: 'bad_data' | 'execution' | 'internal'; readonly error: string };
+}
+
+export type ResultType = 'vector' | 'matrix' | 'scalar' | 'string';
+
+/** Run the query on each listed member and concatenate (each answer already carries its labels). */
+export interface PushdownPlan {
+  readonly mode: 'pushdown';
+  readonly resultType: ResultType;
+  readonly members?: readonly { readonly member: string; readonly query: string }[];
+}
+
+/** Fetch these raw samples (instant queries of range selectors) and evaluate in the hub. */
+export interface CentralPlan {
+  readonly mode: 'central';
+  readonly reason: string;
+  readonly resultType: ResultType;
+  readonly fetches?: readonly { readonly member: string; readonly query: string; readonly time: number }[];
+}
+
+export type QueryPlan = PushdownPlan | CentralPlan;
+
+export interface Evaluated {
+  /** The API's `data` object as JSON text, written by Prometheus' own encoders. */
+  readonly data: string;
+  readonly warnings: readonly string[];
+  readonly infos: readonly string[];
+  readonly samples: number;
+}
+
+export interface MemberSelectors {
+  readonly member: string;
+  readonly matchers: readonly string[];
+}
+
+export interface PromqlEngine {
+  plan(q: EngineQuery): QueryPlan | EngineFailure;
+  /** Evaluates `q` over the members' answers to the plan's fetches. */
+  evaluate(
+    q: EngineQuery,
+    inputs: readonly { member: string; body: Uint8Array }[],
+    maxSamples: number,
+  ): Evaluated | EngineFailure;
+  /** Resolves match[] selectors per member (topology matchers applied, members left out). */
+  selectors(matchers: readonly string[], members: readonly PlanMember[]): MemberSelectors[] | EngineFailure;
+}
+
+export function isFailure(v: object): v is EngineFailure {
+  return 'failure' in v;
+}
+
+/** What go/promql/main.go puts on globalThis. */
+interface GoExports {
+  plan(req: string): string;
+  /** JSON text of a failure, or the result as an object (its data stays JSON text). */
+  evaluate(req: string, members: string[], bodies: Uint8Array[], maxSamples: number): string | Evaluated;
+  selectors(req: string): string;
+}
+
+// The WebAssembly global, typed by hand: this project's TypeScript libs (ES, @types/node 20)
+// do not declare it.
+interface WasmInstance {
+  readonly exports: object;
+}
+interface WasmApi {
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: WasmInstance }>;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface GoRuntime {
+  importObject: object;
+  run(instance: WasmInstance): Promise<void>;
+}
+
+// The answers are JSON written by our own Go code built from this commit, so parsing is the
+// whole validation; a malformed answer is a bug and throws.
+function parse<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
+  const g = globalThis as unknown as { Go?: new () => GoRuntime; meridianPromQL?: GoExports };
+  if (!g.Go) await import(pathToFileURL(a.wasmExec).href);
+  if (!g.Go) throw new Error(`${a.wasmExec} did not define Go`);
+  const go = new g.Go();
+  const { instance } = await wasmApi.instantiate(readFileSync(a.wasm), go.importObject);
+  // run() settles only when the Go program exits; it never does (it serves calls until the process ends).
+  void go.run(instance);
+  const x = g.meridianPromQL;
+  if (!x) throw new Error(`${a.wasm} did not register meridianPromQL`);
+  return {
+    plan: (q) => parse(x.plan(JSON.stringify(q))),
+    evaluate: (q, inputs, maxSamples) => {
+      const out = x.evaluate(
+        JSON.stringify(q),
+        inputs.map((i) => i.member),
+        inputs.map((i) => i.body),
+        maxSamples,
+      );
+      return typeof out === 'string' ? parse<EngineFailure>(out) : out;
+    },
+    selectors: (matchers, members) => parse(x.selectors(JSON.stringify({ matchers, members }))),
+  };
+}
+
+let loading: Promise<PromqlEngine> | undefined;
+
+/** The engine, built first if the cache lacks it; one instance per process. */
+export function loadPromqlEngine(signal?: AbortSignal): Promise<PromqlEngine> {
+  loading ??= ensurePromql(signal).then(instantiate);
+  loading.catch(() => (loading = undefined));
+  return loading;
+}

@@ -1,0 +1,178 @@
+// Real Prometheus servers (Debian's `prometheus` package) holding known series, for the fleet
+// metrics tests and benchmark: one per member, plus one "union" server that holds every member's
+// series with `cluster` and `region` labels, which is what the fleet API must be equal to.
+// Series are written as OpenMetrics and loaded with `promtool tsdb create-blocks-from
+// openmetrics`, so every run holds exactly the same samples.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from './harness.ts';
+
+export const SCRAPE_INTERVAL_MS = 15_000;
+/**
+ * Samples sit half an interval off the 15 s grid that queries use, so no sample ever falls on a
+ * range boundary: Prometheus 2 (the members, from Debian) closes ranges at the start and
+ * Prometheus 3 (the hub's engine) opens them, and the two must agree here.
+ */
+export const SAMPLE_OFFSET_MS = 7_500;
+
+export interface DataShape {
+  readonly clusters: readonly { name: string; region: string }[];
+  /** First sample (ms, on the 15 s grid before the offset). */
+  readonly startMs: number;
+  readonly samples: number;
+  /** http_requests_total series per cluster = jobs × instances × 2 methods × 2 codes. */
+  readonly jobs: number;
+  readonly instances: number;
+}
+
+/** A small deterministic PRNG (mulberry32), so every run writes the same values. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const BUCKETS = ['0.05', '0.1', '0.25', '0.5', '1', '+Inf'];
+
+interface Family {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge';
+  readonly series: { labels: Record<string, string>; values: number[] }[];
+}
+
+/** Every series of one cluster, without cluster labels (as the member itself would hold them). */
+export function clusterFamilies(shape: DataShape, clusterIndex: number): Family[] {
+  const rnd = random(1000 + clusterIndex);
+  const requests: Family = { name: 'http_requests', type: 'counter', series: [] };
+  const memory: Family = { name: 'memory_bytes', type: 'gauge', series: [] };
+  const buckets: Family = { name: 'request_duration_seconds_bucket', type: 'gauge', series: [] };
+  for (let j = 0; j < shape.jobs; j++) {
+    for (let i = 0; i < shape.instances; i++) {
+      const base = { job: `job-${j}`, instance: `i-${i}` };
+      for (const method of ['GET', 'POST']) {
+        for (const code of ['200', '500']) {
+          const perStep = (code === '200' ? 10 : 1) * (1 + rnd() * 2) * (clusterIndex + 1);
+          let v = 0;
+          // One series resets halfway, so rate() and increase() meet a counter reset.
+          const resetAt = j === 0 && i === 0 && method === 'GET' && code === '200' ? shape.samples >> 1 : -1;
+          const values = Array.from({ length: shape.samples }, (_, k) => {
+            v = k === resetAt ? 0 : v + Math.round(perStep * (0.5 + rnd()));
+            return v;
+          });
+          requests.series.push({ labels: { ...base, method, code }, values });
+        }
+      }
+      memory.series.push({
+        labels: base,
+        values: Array.from({ length: shape.samples }, (_, k) =>
+          Math.round(1000 + 100 * clusterIndex + 400 * Math.sin(k / 20 + i) + 50 * rnd()),
+        ),
+      });
+      const counts = BUCKETS.map(() => 0);
+      const perBucket = BUCKETS.map(() => [] as number[]);
+      for (let k = 0; k < shape.samples; k++) {
+        // Observations spread over the buckets, slower clusters slower: cumulative counts.
+        const observed = 5 + Math.floor(rnd() * 10);
+        for (let o = 0; o < observed; o++) {
+          const d = rnd() * (0.3 + 0.3 * clusterIndex);
+          BUCKETS.forEach((le, b) => {
+            if (le === '+Inf' || d <= Number(le)) counts[b]!++;
+          });
+        }
+        BUCKETS.forEach((_, b) => perBucket[b]!.push(counts[b]!));
+      }
+      BUCKETS.forEach((le, b) => buckets.series.push({ labels: { ...base, le }, values: perBucket[b]! }));
+    }
+  }
+  return [requests, memory, buckets];
+}
+
+function labelText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
+}
+
+/** OpenMetrics text for some clusters; with `stamp`, each series carries cluster and region. */
+export function openMetrics(shape: DataShape, clusterIndexes: readonly number[], stamp: boolean): string {
+  const perCluster = clusterIndexes.map((c) => ({ c, families: clusterFamilies(shape, c) }));
+  const out: string[] = [];
+  const familyCount = perCluster[0]?.families.length ?? 0;
+  for (let f = 0; f < familyCount; f++) {
+    const fam = perCluster[0]!.families[f]!;
+    out.push(`# TYPE ${fam.name} ${fam.type}`);
+    const sampleName = fam.type === 'counter' ? `${fam.name}_total` : fam.name;
+    for (const { c, families } of perCluster) {
+      const cl = shape.clusters[c]!;
+      for (const s of families[f]!.series) {
+        const labels = stamp ? { ...s.labels, cluster: cl.name, region: cl.region } : s.labels;
+        const lt = labelText(labels);
+        s.values.forEach((v, k) => {
+          const t = (shape.startMs + k * SCRAPE_INTERVAL_MS + SAMPLE_OFFSET_MS) / 1000;
+          out.push(`${sampleName}{${lt}} ${v} ${t.toFixed(3)}`);
+        });
+      }
+    }
+  }
+  out.push('# EOF', '');
+  return out.join('\n');
+}
+
+/** Writes TSDB blocks for the OpenMetrics text into `dataDir`. */
+export function createBlocks(dir: string, name: string, text: string): string {
+  const dataDir = join(dir, name, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dir, name, 'series.om');
+  writeFileSync(file, text);
+  const r = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', file, dataDir], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`promtool create-blocks-from ${name}: ${r.stderr || r.error?.message}`);
+  return dataDir;
+}
+
+export interface PrometheusProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts Prometheus on its data dir with no scrape targets, and waits until it is ready. */
+export async function startPrometheus(dir: string, name: string, listen: string): Promise<PrometheusProcess> {
+  const config = join(dir, name, 'prometheus.yml');
+  writeFileSync(config, 'global:\n  scrape_interval: 1h\nscrape_configs: []\n');
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, name, 'data')}`,
+      `--web.listen-address=${listen}`,
+      '--storage.tsdb.retention.time=30d',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://${listen}`;
+  await waitFor(`prometheus ${name} ready on ${listen}`, 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`prometheus ${name} exited: ${err}`);
+    const r = await fetch(`${url}/-/ready`);
+    return r.ok ? true : undefined;
+  });
+  return {
+    url,
+    child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
