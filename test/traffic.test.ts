@@ -14,6 +14,7 @@ import {
   cli,
   deployment,
   fleetUp,
+  gatewayApiCrdFiles,
   getWithHost,
   hubEvents,
   joinMembers,
@@ -471,5 +472,67 @@ describe('global traffic', () => {
     for (const m of MEMBERS) assert.equal(await ingressIn(m, 'shop', 'shop'), undefined);
     const web = await kubectl(['--context', 'eu-west', 'get', 'service', 'web', '-n', 'shop'], fleet);
     assert.equal(web.code, 0, "the Application's own Service is not touched");
+  });
+  test('a member serving the Gateway API gets an HTTPRoute on the meridian Gateway instead of an Ingress', async () => {
+    for (const file of gatewayApiCrdFiles()) {
+      const r = await kubectl(['--context', 'us-east', 'apply', '--server-side', '-f', file], fleet);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const est = await kubectl(
+      [
+        '--context',
+        'us-east',
+        'wait',
+        '--for=condition=Established',
+        'crd/httproutes.gateway.networking.k8s.io',
+      ],
+      fleet,
+    );
+    assert.equal(est.code, 0, est.stderr);
+    const r = await applyYaml(
+      'hub',
+      globalIngress('routes', {
+        hosts: ['routes.example.test'],
+        applicationRef: undefined,
+        destinationNamespace: 'shop',
+        placement: { clusters: ['eu-west', 'us-east'] },
+        rules: [
+          { path: '/', service: 'web', port: 80 },
+          { path: '/api', service: 'web', port: 80 },
+        ],
+      }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // The real CRD's schema and CEL rules validate what Meridian writes.
+    const route = await waitFor('HTTPRoute routes in us-east', 60_000, async () => {
+      const g = await kubectl(
+        ['--context', 'us-east', 'get', 'httproute', 'routes', '-n', 'shop', '-o', 'json'],
+        fleet,
+      );
+      return g.code === 0 ? (JSON.parse(g.stdout) as { spec: Record<string, unknown> }) : undefined;
+    });
+    assert.deepEqual(route.spec['parentRefs'], [
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'meridian', namespace: 'meridian-system' },
+    ]);
+    assert.deepEqual(route.spec['hostnames'], ['routes.example.test']);
+    const rules = route.spec['rules'] as { matches: { path: { value: string } }[] }[];
+    assert.deepEqual(
+      rules.map((x) => x.matches[0]!.path.value),
+      ['/api', '/'],
+      'longest prefix first',
+    );
+    assert.equal(
+      await ingressIn('us-east', 'routes', 'shop'),
+      undefined,
+      'no Ingress where the Gateway API is served',
+    );
+    await waitFor('Ingress routes in eu-west', 30_000, async () => ingressIn('eu-west', 'routes', 'shop'));
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'globalingress', 'routes', '-n', 'default', '--timeout=60s'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await kubectl(['--context', 'us-east', 'get', 'httproute', 'routes', '-n', 'shop'], fleet);
+    assert.notEqual(gone.code, 0, 'the HTTPRoute is removed with the GlobalIngress');
   });
 });

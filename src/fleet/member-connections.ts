@@ -96,6 +96,7 @@ export class MemberConnections {
     if (!c) return;
     this.conns.delete(name);
     await c.nodes.stop();
+    c.client.close();
     this.log.info({ cluster: name }, 'disconnected from member');
   }
 

@@ -94,6 +94,11 @@ export class ClusterClient {
   }
 
   /** Drops discovery results, e.g. after installing CRDs. */
+  /** Closes the client's pooled connections; it may still be used (new ones open on demand). */
+  close(): void {
+    this.rest.close();
+  }
+
   forgetDiscovery(): void {
     this.resources.clear();
   }

@@ -48,6 +48,7 @@ export class FleetView {
 
   async stop(): Promise<void> {
     await Promise.all([this.clusters.stop(), this.secrets.stop()]);
+    for (const c of this.clients.values()) c.client.close();
     this.clients.clear();
   }
 
@@ -83,6 +84,7 @@ export class FleetView {
     const key = `${secret.metadata.resourceVersion}/${ref.key}/${cluster.spec.context ?? ''}`;
     const hit = this.clients.get(name);
     if (hit?.key === key) return hit.client;
+    hit?.client.close();
     const made = clientFromSecret(cluster, secret);
     if ('error' in made) return { error: made.error };
     this.clients.set(name, { key, client: made });

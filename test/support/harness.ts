@@ -1,7 +1,7 @@
 // Helpers for integration tests against the real local fleet: run the CLI, start hub processes,
 // poll with deadlines. Each test file gets its own fleet home and loopback subnet, so files never
 // share state and never touch a developer's own fleet.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Agent } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -347,5 +347,24 @@ export function localIngressEmulator(fleet: TestFleet, members: readonly string[
       address: memberIngressAddress(fleet, m),
       port: INGRESS_PORT,
     })),
+  );
+}
+
+/** Gateway API release whose CRDs the tests install in a member (from the Go module proxy). */
+const GATEWAY_API_MODULE = 'sigs.k8s.io/gateway-api@v1.6.3';
+
+/**
+ * Paths of the real Gateway API CRDs (standard channel: GatewayClass, Gateway, HTTPRoute,
+ * ReferenceGrant), fetched once into the Go module cache like the local fleet's binaries.
+ */
+export function gatewayApiCrdFiles(): string[] {
+  const out = spawnSync('go', ['mod', 'download', '-json', GATEWAY_API_MODULE], {
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  if (out.status !== 0) throw new Error(`go mod download ${GATEWAY_API_MODULE}: ${out.stderr || out.stdout}`);
+  const dir = (JSON.parse(out.stdout) as { Dir: string }).Dir;
+  return ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((k) =>
+    join(dir, 'config', 'crd', 'standard', `gateway.networking.k8s.io_${k}.yaml`),
   );
 }
