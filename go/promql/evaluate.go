@@ -108,33 +108,44 @@ func fetchesFor(req QueryRequest) ([]Fetch, error) {
 	if err != nil {
 		return nil, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
 	}
-	res := qry.Exec(context.Background())
+	// Storage is asked for every selector before evaluation starts, so the recording is complete
+	// even when evaluating over no data fails (a topk whose k comes from an empty scalar()).
+	qry.Exec(context.Background())
 	qry.Close()
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	type window struct {
-		ms         []*labels.Matcher
-		start, end int64
-	}
-	windows := map[string]*window{}
-	var order []string
+	// Per member and member-side selector: the windows to fetch, overlapping ones merged, so
+	// `x{cluster="a"} - x offset 1m` costs one fetch but `x - x offset 7d` does not fetch a week.
+	type window struct{ start, end int64 }
+	type target struct{ member, selector string }
+	windows := map[target][]window{}
+	var order []target
 	for _, s := range rec.asked {
-		key := (&parser.VectorSelector{LabelMatchers: s.Matchers}).String()
-		if w, ok := windows[key]; ok {
-			w.start, w.end = min(w.start, s.Start), max(w.end, s.End)
-			continue
+		for _, m := range req.Members {
+			sel := selectorFor(s.Matchers, m)
+			if sel == "" {
+				continue
+			}
+			t := target{m.Name, sel}
+			if _, ok := windows[t]; !ok {
+				order = append(order, t)
+			}
+			windows[t] = append(windows[t], window{s.Start, s.End})
 		}
-		windows[key] = &window{ms: s.Matchers, start: s.Start, end: s.End}
-		order = append(order, key)
 	}
 	var out []Fetch
-	for _, key := range order {
-		w := windows[key]
-		for _, m := range req.Members {
-			if sel := selectorFor(w.ms, m); sel != "" {
-				out = append(out, Fetch{Member: m.Name, Query: sel + rangeSuffix(w.start, w.end), Time: w.end})
+	for _, t := range order {
+		ws := windows[t]
+		sort.Slice(ws, func(i, j int) bool { return ws[i].start < ws[j].start })
+		merged := []window{ws[0]}
+		for _, w := range ws[1:] {
+			last := &merged[len(merged)-1]
+			if w.start <= last.end {
+				last.end = max(last.end, w.end)
+			} else {
+				merged = append(merged, w)
 			}
+		}
+		for _, w := range merged {
+			out = append(out, Fetch{Member: t.member, Query: t.selector + rangeSuffix(w.start, w.end), Time: w.end})
 		}
 	}
 	return out, nil

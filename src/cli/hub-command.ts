@@ -124,6 +124,14 @@ export function registerHubCommand(program: Command): void {
       "how long the fleet metrics API waits for each member's Prometheus before answering without it, e.g. 10s (default 10s)",
       metricsTimeoutOption,
     )
+    .addOption(
+      new Option(
+        '--metrics-max-central-samples <n>',
+        'raw samples one centrally evaluated PromQL query may fetch from the members (default 5000000)',
+      )
+        .argParser(intOption('--metrics-max-central-samples', 1, 1_000_000_000))
+        .hideHelp(),
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -148,6 +156,7 @@ export function registerHubCommand(program: Command): void {
           traceRetentionInterval?: number;
           otlpMaxBody?: number;
           metricsMemberTimeout?: number;
+          metricsMaxCentralSamples?: number;
         },
         cmd: Command,
       ) => {
@@ -191,6 +200,7 @@ export function registerHubCommand(program: Command): void {
             traceRetentionIntervalMs: opts.traceRetentionInterval,
             otlpMaxBodyBytes: opts.otlpMaxBody,
             metricsMemberTimeoutMs: opts.metricsMemberTimeout,
+            metricsMaxCentralSamples: opts.metricsMaxCentralSamples,
           },
           signal: abort.signal,
           onListening: (a) => {

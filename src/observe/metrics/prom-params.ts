@@ -46,7 +46,9 @@ function time(params: URLSearchParams, name: string, fallback?: number): Parsed<
   }
   const ms = parseTimeMs(raw ?? '');
   return ms === undefined
-    ? bad(`invalid parameter "${name}": cannot parse "${raw ?? ''}" to a valid timestamp`)
+    ? bad(
+        `invalid parameter "${name}": Invalid time value for '${name}': cannot parse "${raw ?? ''}" to a valid timestamp`,
+      )
     : ok(ms);
 }
 

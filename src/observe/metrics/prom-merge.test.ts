@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  compareLabels,
+  memberWarnings,
+  mergeResults,
+  mergeSeries,
+  stampLabels,
+  unionSorted,
+} from './prom-merge.ts';
+
+test('stamping sets cluster and region, over any value the member had', () => {
+  assert.deepEqual(stampLabels({ job: 'a', cluster: 'theirs' }, 'eu-west', 'eu'), {
+    job: 'a',
+    cluster: 'eu-west',
+    region: 'eu',
+  });
+});
+
+test('labels compare as Prometheus does: by name, then value, shorter first', () => {
+  assert.ok(compareLabels({ a: '1' }, { a: '2' }) < 0);
+  assert.ok(compareLabels({ a: '1' }, { a: '1', b: '1' }) < 0);
+  assert.ok(compareLabels({ b: '1' }, { a: '1', c: '1' }) > 0);
+  assert.equal(compareLabels({ a: '1', b: '2' }, { b: '2', a: '1' }), 0);
+});
+
+test('pushed-down matrices are concatenated and sorted; only a bare range selector is stamped here', () => {
+  const parts = [
+    {
+      cluster: 'us',
+      region: 'r2',
+      result: [{ metric: { cluster: 'us', job: 'b' }, values: [[1, '1']] as const }],
+    },
+    {
+      cluster: 'eu',
+      region: 'r1',
+      result: [{ metric: { cluster: 'eu', job: 'a' }, values: [[1, '2']] as const }],
+    },
+  ];
+  const merged = mergeResults('matrix', parts, false);
+  assert.deepEqual(
+    merged.map((s) => s.metric),
+    [
+      { cluster: 'eu', job: 'a' },
+      { cluster: 'us', job: 'b' },
+    ],
+  );
+  const stamped = mergeResults(
+    'matrix',
+    [{ cluster: 'eu', region: 'r1', result: [{ metric: { job: 'a' }, values: [] }] }],
+    true,
+  );
+  assert.deepEqual(stamped[0]!.metric, { job: 'a', cluster: 'eu', region: 'r1' });
+  const vec = mergeResults(
+    'vector',
+    parts.map((p) => ({ ...p, result: [{ metric: {}, value: [1, '1'] as const }] })),
+    false,
+  );
+  assert.equal(vec.length, 2);
+});
+
+test('series are stamped, de-duplicated and sorted; names and values are unions', () => {
+  const s = mergeSeries([
+    { cluster: 'b', region: 'r', series: [{ __name__: 'x' }, { __name__: 'x' }] },
+    { cluster: 'a', region: 'r', series: [{ __name__: 'x' }] },
+  ]);
+  assert.deepEqual(s, [
+    { __name__: 'x', cluster: 'a', region: 'r' },
+    { __name__: 'x', cluster: 'b', region: 'r' },
+  ]);
+  assert.deepEqual(
+    unionSorted([
+      ['job', '__name__'],
+      ['job', 'le'],
+    ]),
+    ['__name__', 'job', 'le'],
+  );
+  assert.deepEqual(memberWarnings('eu', ['slow']), ['cluster "eu": slow']);
+});

@@ -1,0 +1,188 @@
+// The Go side's decisions, through the real WebAssembly module: which queries are pushed down,
+// what each member is asked, which raw-sample windows central evaluation fetches, and that the
+// engine evaluates over stamped member answers.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  isFailure,
+  loadPromqlEngine,
+  type EngineQuery,
+  type PromqlEngine,
+  type QueryPlan,
+} from './promql-engine.ts';
+
+let engine: PromqlEngine;
+const members = [
+  { name: 'eu-west', region: 'eu' },
+  { name: 'us-east', region: 'us' },
+];
+const at = (query: string, end = 3_600_000, step = 0, start = end): EngineQuery => ({
+  query,
+  start,
+  end,
+  step,
+  members,
+});
+
+function plan(q: EngineQuery): QueryPlan {
+  const p = engine.plan(q);
+  if (isFailure(p)) throw new Error(p.failure.error);
+  return p;
+}
+
+before(async () => {
+  engine = await loadPromqlEngine();
+});
+
+test('queries that keep clusters apart are pushed down; the rest are evaluated centrally, with why', () => {
+  const pushed = [
+    'x',
+    'rate(x[5m])',
+    'sum by (cluster, job) (rate(x[5m]))',
+    'sum without (instance) (x)',
+    'x / on (cluster, job) y',
+    'x / ignoring (job) y',
+    'x * 2',
+    'topk by (cluster) (1, x)',
+    'max_over_time(rate(x[5m])[1h:1m])',
+    'label_replace(x, "c", "$1", "cluster", "(.*)")',
+  ];
+  for (const q of pushed) assert.equal(plan(at(q)).mode, 'pushdown', q);
+  const central: [string, RegExp][] = [
+    ['sum(rate(x[5m]))', /sum merges series of different clusters/],
+    ['sum by (region) (x)', /merges/],
+    ['sum without (cluster) (x)', /merges/],
+    ['x / on (job) y', /vector matching ignores the cluster label/],
+    ['x / ignoring (cluster) y', /ignores the cluster/],
+    ['absent(x)', /absent\(\) depends on every cluster/],
+    ['sort(x)', /sort\(\)/],
+    ['x * scalar(y)', /scalar\(\)/],
+    ['topk by (cluster) (scalar(k), x)', /parameter computed from series|scalar/],
+    ['count_values by (cluster) ("cluster", x)', /writes the cluster label/],
+    ['label_replace(x, "cluster", "all", "", "")', /writes the cluster label/],
+    ['1 + 1', /result is a scalar/],
+  ];
+  for (const [q, why] of central) {
+    const p = plan(at(q));
+    assert.equal(p.mode, 'central', q);
+    assert.match(p.mode === 'central' ? p.reason : '', why, q);
+  }
+});
+
+test('each member runs the query with its cluster and region stamped where series enter it', () => {
+  const p = plan(at('sum by (cluster) (rate(x{job="a"}[5m]))'));
+  assert.equal(p.mode, 'pushdown');
+  assert.deepEqual(p.mode === 'pushdown' ? p.members : [], [
+    {
+      member: 'eu-west',
+      query:
+        'sum by (cluster) (label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "eu-west", "", ""), "region", "eu", "", ""))',
+    },
+    {
+      member: 'us-east',
+      query:
+        'sum by (cluster) (label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "us-east", "", ""), "region", "us", "", ""))',
+    },
+  ]);
+});
+
+test('cluster and region matchers choose members and never reach them', () => {
+  const p = plan(at('x{cluster=~"eu-.*"} or y{region="us"}'));
+  assert.equal(p.mode, 'pushdown');
+  const qs = new Map((p.mode === 'pushdown' ? (p.members ?? []) : []).map((m) => [m.member, m.query]));
+  assert.match(qs.get('eu-west')!, /\{__name__="x"\}.*__meridian_excluded__="true"/);
+  assert.match(qs.get('us-east')!, /__meridian_excluded__="true".*\{__name__="y"\}/);
+  assert.doesNotMatch(qs.get('eu-west')!, /cluster=~/);
+  const none = plan(at('x{cluster="ap-south"}'));
+  assert.deepEqual(none.mode === 'pushdown' ? (none.members ?? []) : ['central'], []);
+  const onlyTopology = plan(at('{cluster="eu-west"}'));
+  assert.deepEqual(onlyTopology.mode === 'pushdown' ? onlyTopology.members?.map((m) => m.query) : [], [
+    'label_replace(label_replace({__name__=~".+"}, "cluster", "eu-west", "", ""), "region", "eu", "", "")',
+  ]);
+});
+
+test('central evaluation fetches exactly the window each selector reads: range, lookback, offset, @, subquery', () => {
+  const windows = (q: EngineQuery): string[] => {
+    const p = plan(q);
+    assert.equal(p.mode, 'central');
+    return (p.mode === 'central' ? (p.fetches ?? []) : [])
+      .filter((f) => f.member === 'eu-west')
+      .map((f) => `${f.query}@${f.time}`);
+  };
+  const T = 3_600_000;
+  // rate over 5m: the 5 minutes before T (Prometheus 3 ranges are open at the start).
+  assert.deepEqual(windows(at('sum(rate(x[5m]))', T)), [`{__name__="x"}[299999ms]@${T}`]);
+  // An instant selector reads back the 5-minute lookback delta.
+  assert.deepEqual(windows(at('sum(x)', T)), [`{__name__="x"}[299999ms]@${T}`]);
+  // offset shifts the window back.
+  assert.deepEqual(windows(at('sum(x offset 10m)', T)), [`{__name__="x"}[299999ms]@${T - 600_000}`]);
+  // @ pins it.
+  assert.deepEqual(windows(at('sum(x @ 1000)', T)), [`{__name__="x"}[299999ms]@1000000`]);
+  // A range query reads from start minus the lookback to end.
+  assert.deepEqual(windows(at('sum(x)', T, 60_000, T - 600_000)), [`{__name__="x"}[899999ms]@${T}`]);
+  // A subquery of 30m at 1m steps over rate(5m) reads 35 minutes.
+  const sub = windows(at('max_over_time(sum(rate(x[5m]))[30m:1m])', T));
+  assert.deepEqual(sub, [`{__name__="x"}[2099999ms]@${T}`]);
+  // Selectors that reach a member as the same selector share one fetch where their windows
+  // overlap (topology matchers resolved first), and fetch apart where they do not.
+  assert.deepEqual(windows(at('sum(x{cluster="eu-west"}) - sum(x offset 2m)', T)), [
+    `{__name__="x"}[419999ms]@${T}`,
+  ]);
+  assert.deepEqual(windows(at('sum(x) - sum(x offset 1h)', T)), [
+    `{__name__="x"}[299999ms]@0`,
+    `{__name__="x"}[299999ms]@${T}`,
+  ]);
+});
+
+test("the engine evaluates over the members' raw answers, stamped with cluster and region", () => {
+  const body = (v: number[]) =>
+    new TextEncoder().encode(
+      JSON.stringify({
+        status: 'success',
+        data: {
+          resultType: 'matrix',
+          result: [
+            { metric: { __name__: 'x', job: 'a' }, values: v.map((n, i) => [3000 + i * 300, String(n)]) },
+          ],
+        },
+      }),
+    );
+  const q = at('sum by (region) (x)', 3_600_000);
+  const ev = engine.evaluate(
+    q,
+    [
+      { member: 'eu-west', body: body([1, 2, 3]) },
+      { member: 'us-east', body: body([10, 20, 30]) },
+    ],
+    1000,
+  );
+  assert.ok(!isFailure(ev), JSON.stringify(ev));
+  if (isFailure(ev)) return;
+  assert.deepEqual(JSON.parse(ev.data), {
+    resultType: 'vector',
+    result: [
+      { metric: { region: 'eu' }, value: [3600, '3'] },
+      { metric: { region: 'us' }, value: [3600, '30'] },
+    ],
+  });
+  const limited = engine.evaluate(q, [{ member: 'eu-west', body: body([1, 2, 3]) }], 2);
+  assert.ok(
+    isFailure(limited) &&
+      limited.failure.errorType === 'execution' &&
+      /more than 2 raw samples/.test(limited.failure.error),
+  );
+});
+
+test("bad queries and selectors are bad_data with the parser's position", () => {
+  const p = engine.plan(at('sum(rate(x[5m])'));
+  assert.ok(isFailure(p));
+  assert.equal(p.failure.errorType, 'bad_data');
+  assert.match(p.failure.error, /^invalid parameter "query": 1:\d+: parse error/);
+  const s = engine.selectors(['up{'], members);
+  assert.ok(isFailure(s) && s.failure.errorType === 'bad_data');
+  const ok = engine.selectors(['up{cluster="us-east"}', 'down'], members);
+  assert.deepEqual(ok, [
+    { member: 'eu-west', matchers: ['{__name__="down"}'] },
+    { member: 'us-east', matchers: ['{__name__="up"}', '{__name__="down"}'] },
+  ]);
+});

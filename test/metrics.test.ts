@@ -1,0 +1,486 @@
+// Fleet metrics against real Prometheus servers (Debian's prometheus 2.42), one per member of a
+// real local fleet, plus one "union" server holding every member's series with cluster and region
+// labels: every query in the corpus must answer through the hub exactly as the union answers it,
+// pushed down or evaluated centrally; and metadata, partial answers, timeouts, errors and auth.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processesMentioning } from '../src/localfleet/processes.ts';
+import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
+import {
+  cli,
+  fleetUp,
+  kubectl,
+  newFleetHome,
+  serviceAccountToken,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
+import {
+  createBlocks,
+  openMetrics,
+  startPrometheus,
+  type DataShape,
+  type PrometheusProcess,
+} from './support/prometheus-servers.ts';
+
+const fleet: TestFleet = newFleetHome('127.70.0');
+const HUB_PORT = 18043;
+const MEMBER_TIMEOUT_MS = 5000;
+const MAX_CENTRAL_SAMPLES = 30_000;
+const CLUSTERS = [
+  { name: 'eu-west', region: 'eu-west', listen: '127.70.2.2:9090' },
+  { name: 'us-east', region: 'us-east', listen: '127.70.2.3:9090' },
+  { name: 'ap-south', region: 'ap-south', listen: '127.70.2.4:9090' },
+] as const;
+const UNION_LISTEN = '127.70.2.10:9090';
+const BLACKHOLE_LISTEN = { host: '127.70.2.20', port: 9090 };
+
+// Three hours ago on the minute, 600 samples every 15 s: data ends half an hour before now.
+const startMs = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
+const shape: DataShape = { clusters: CLUSTERS, startMs, samples: 600, jobs: 2, instances: 2 };
+// Queries run 30 s past the minute: no range, lookback or subquery boundary (subquery steps sit
+// on the minute) ever falls on a sample or a subquery step, where Prometheus 2 (the members)
+// closes ranges at the start and Prometheus 3 (the hub's engine) opens them.
+const T = startMs + 2 * 3600_000 + 30_000;
+const sec = (ms: number): string => String(ms / 1000);
+
+let hub: HubProcess;
+let token: string;
+let dir: string;
+const proms = new Map<string, PrometheusProcess>();
+let blackhole: Server | undefined;
+const sockets = new Set<Socket>();
+
+interface PromAnswer {
+  status: 'success' | 'error';
+  data?: { resultType: string; result: unknown } | unknown[];
+  warnings?: string[];
+  errorType?: string;
+  error?: string;
+}
+
+interface Got {
+  readonly status: number;
+  readonly mode: string | null;
+  readonly body: PromAnswer;
+}
+
+async function call(
+  base: string,
+  path: string,
+  params: Record<string, string | string[]>,
+  method: 'GET' | 'POST',
+  auth?: string,
+): Promise<Got> {
+  const form = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) form.append(k, x);
+  const url = method === 'GET' ? `${base}${path}?${form.toString()}` : `${base}${path}`;
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+      ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    },
+    body: method === 'POST' ? form.toString() : undefined,
+    signal: AbortSignal.timeout(60_000),
+  });
+  return {
+    status: res.status,
+    mode: res.headers.get('x-meridian-query-mode'),
+    body: (await res.json()) as PromAnswer,
+  };
+}
+
+const fleetApi = (
+  path: string,
+  params: Record<string, string | string[]>,
+  method: 'GET' | 'POST' = 'GET',
+  auth = token,
+) => call(`http://127.0.0.1:${HUB_PORT}`, path, params, method, auth);
+const unionApi = (path: string, params: Record<string, string | string[]>) =>
+  call(`http://${UNION_LISTEN}`, path, params, 'GET');
+
+type Labels = Record<string, string>;
+const key = (m: Labels): string =>
+  JSON.stringify(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/**
+ * Values agree to 1e-12 relative: a sum's last bit depends on the order series come out of
+ * storage, which differs between a member's blocks and the union's (and between Prometheus 2
+ * and 3), as it would between two Prometheus servers holding the same samples.
+ */
+function sameValue(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isNaN(x) && Number.isNaN(y)) return true;
+  return Math.abs(x - y) <= 1e-12 * Math.max(Math.abs(x), Math.abs(y), 1e-300);
+}
+
+/** Why two results differ, or undefined when they are the same. */
+function difference(fed: PromAnswer, union: PromAnswer, ordered: boolean): string | undefined {
+  if (fed.status !== 'success') return `fleet failed: ${fed.errorType}: ${fed.error}`;
+  if (union.status !== 'success') return `union failed: ${union.error}`;
+  const f = fed.data as { resultType: string; result: unknown };
+  const u = union.data as { resultType: string; result: unknown };
+  if (f.resultType !== u.resultType) return `resultType ${f.resultType} != ${u.resultType}`;
+  if (f.resultType === 'scalar' || f.resultType === 'string') {
+    const [ft, fv] = f.result as [number, string];
+    const [ut, uv] = u.result as [number, string];
+    return ft === ut && sameValue(fv, uv)
+      ? undefined
+      : `${JSON.stringify(f.result)} != ${JSON.stringify(u.result)}`;
+  }
+  type S = { metric: Labels; value?: [number, string]; values?: [number, string][] };
+  const fs = f.result as S[];
+  const us = u.result as S[];
+  if (fs.length !== us.length)
+    return `${fs.length} series != ${us.length}: ${JSON.stringify(fs.map((s) => s.metric))} vs ${JSON.stringify(us.map((s) => s.metric))}`;
+  const sortS = (xs: S[]) =>
+    ordered ? xs : [...xs].sort((a, b) => (key(a.metric) < key(b.metric) ? -1 : 1));
+  const fss = sortS(fs);
+  const uss = sortS(us);
+  for (let i = 0; i < fss.length; i++) {
+    const a = fss[i]!;
+    const b = uss[i]!;
+    if (key(a.metric) !== key(b.metric)) return `series ${i}: ${key(a.metric)} != ${key(b.metric)}`;
+    const ap = a.values ?? [a.value!];
+    const bp = b.values ?? [b.value!];
+    if (ap.length !== bp.length) return `${key(a.metric)}: ${ap.length} points != ${bp.length}`;
+    for (let k = 0; k < ap.length; k++) {
+      if (ap[k]![0] !== bp[k]![0] || !sameValue(ap[k]![1], bp[k]![1]))
+        return `${key(a.metric)} point ${k}: ${JSON.stringify(ap[k])} != ${JSON.stringify(bp[k])}`;
+    }
+  }
+  return undefined;
+}
+
+const at1h = sec(startMs + 3600_000);
+/** [query, expected mode] — instant queries at T. */
+const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
+  ['http_requests_total', 'pushdown'],
+  ['http_requests_total{cluster="eu-west"}', 'pushdown'],
+  ['http_requests_total{cluster=~"eu-west|us-east", code="500"}', 'pushdown'],
+  ['memory_bytes{region!="us-east"}', 'pushdown'],
+  ['{cluster="ap-south", job="job-1"}', 'pushdown'],
+  ['rate(http_requests_total[5m])', 'pushdown'],
+  ['increase(http_requests_total{job="job-0"}[10m])', 'pushdown'],
+  ['sum by (cluster, code) (rate(http_requests_total[5m]))', 'pushdown'],
+  ['sum without (instance) (rate(http_requests_total[5m]))', 'pushdown'],
+  ['sum without (region) (memory_bytes)', 'pushdown'],
+  ['topk by (cluster) (1, memory_bytes)', 'pushdown'],
+  ['quantile_over_time(0.9, memory_bytes[10m])', 'pushdown'],
+  ['histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))', 'pushdown'],
+  ['histogram_quantile(0.5, rate(request_duration_seconds_bucket[5m]))', 'pushdown'],
+  [
+    'memory_bytes / on (cluster, instance) group_left sum by (cluster, instance) (rate(http_requests_total[5m]))',
+    'pushdown',
+  ],
+  ['rate(http_requests_total[5m]) > 20', 'pushdown'],
+  ['memory_bytes > bool 1100', 'pushdown'],
+  ['memory_bytes offset 10m', 'pushdown'],
+  ['memory_bytes offset -10m', 'pushdown'],
+  [`memory_bytes @ ${at1h}`, 'pushdown'],
+  ['max_over_time(rate(http_requests_total[5m])[30m:1m])', 'pushdown'],
+  ['label_replace(memory_bytes, "where", "$1", "cluster", "(.*)")', 'pushdown'],
+  ['memory_bytes[1m]', 'pushdown'],
+  ['sum(rate(http_requests_total[5m]))', 'central'],
+  ['sum by (code) (rate(http_requests_total[5m]))', 'central'],
+  ['sum by (region) (memory_bytes)', 'central'],
+  ['count by (job) (memory_bytes)', 'central'],
+  ['topk(3, rate(http_requests_total[5m]))', 'central'],
+  ['quantile(0.5, memory_bytes)', 'central'],
+  ['histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))', 'central'],
+  ['memory_bytes / on (instance) group_left sum by (instance) (rate(http_requests_total[5m]))', 'central'],
+  ['max_over_time(sum(rate(http_requests_total[5m]))[30m:1m])', 'central'],
+  [`sum(memory_bytes @ ${at1h}) - sum(memory_bytes offset 1h)`, 'central'],
+  ['absent(nonexistent_metric{job="x"})', 'central'],
+  ['absent(memory_bytes{cluster="eu-west"})', 'central'],
+  ['sum(memory_bytes) or vector(0)', 'central'],
+  ['label_replace(memory_bytes, "cluster", "all", "", "")', 'central'],
+  ['scalar(sum(memory_bytes{cluster="eu-west"})) * 2', 'central'],
+  ['1 + 1', 'central'],
+  ['time()', 'central'],
+];
+const ORDERED = ['sort_desc(sum by (cluster) (memory_bytes))', 'sort(sum by (instance) (memory_bytes))'];
+/** Range queries over the half hour before T, every minute. */
+const RANGE = [
+  'sum by (cluster, code) (rate(http_requests_total[5m]))',
+  'rate(http_requests_total{cluster="us-east"}[5m])',
+  'memory_bytes',
+  'histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))',
+  'sum(rate(http_requests_total[5m]))',
+  'topk(2, memory_bytes)',
+  'quantile(0.9, memory_bytes)',
+  'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
+  'max_over_time(sum(rate(http_requests_total[5m]))[10m:1m])',
+  'time()',
+];
+
+async function blackholeServer(): Promise<Server> {
+  const s = createServer((sock) => {
+    // Accept and say nothing, like a Prometheus stuck on a huge query.
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
+  await new Promise<void>((r) => s.listen(BLACKHOLE_LISTEN.port, BLACKHOLE_LISTEN.host, r));
+  return s;
+}
+
+async function setPrometheusURL(cluster: string, url: string): Promise<void> {
+  const r = await kubectl(
+    [
+      '--context',
+      'hub',
+      'patch',
+      'cluster',
+      cluster,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { observability: { prometheusURL: url } } }),
+    ],
+    fleet,
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 900_000 }, () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'meridian-metrics-test-'));
+    await ensurePromql();
+    CLUSTERS.forEach((c, i) => createBlocks(dir, c.name, openMetrics(shape, [i], false)));
+    createBlocks(dir, 'union', openMetrics(shape, [0, 1, 2], true));
+    const started = await Promise.all([
+      ...CLUSTERS.map((c) => startPrometheus(dir, c.name, c.listen)),
+      startPrometheus(dir, 'union', UNION_LISTEN),
+    ]);
+    CLUSTERS.forEach((c, i) => proms.set(c.name, started[i]!));
+    proms.set('union', started[3]!);
+    await fleetUp(fleet, CLUSTERS.length);
+    hub = await startHub(fleet, 'metrics-hub', HUB_PORT, [
+      '--metrics-member-timeout',
+      `${MEMBER_TIMEOUT_MS}ms`,
+      '--metrics-max-central-samples',
+      String(MAX_CENTRAL_SAMPLES),
+    ]);
+    for (const c of CLUSTERS) {
+      const j = await cli(
+        [
+          'cluster',
+          'join',
+          c.name,
+          '--kubeconfig',
+          fleet.kubeconfig,
+          '--context',
+          c.name,
+          '--region',
+          c.region,
+          '--prometheus-url',
+          `http://${c.listen}`,
+          '--hub-kubeconfig',
+          fleet.kubeconfig,
+          '--hub-context',
+          'hub',
+        ],
+        fleet.env,
+      );
+      assert.equal(j.code, 0, j.stderr);
+    }
+    token = await serviceAccountToken(fleet, 'metrics-viewer', 'meridian-viewer');
+    await waitFor('the hub to see all three members and load its engine', 120_000, async () => {
+      const r = await fleetApi('/api/v1/label/cluster/values', {});
+      const v = r.body.data as string[] | undefined;
+      return r.status === 200 && v?.length === 3 ? true : undefined;
+    });
+  });
+
+  after(async () => {
+    if (hub) writeFileSync(join(tmpdir(), 'meridian-metrics-test-hub.log'), hub.logs());
+    await hub?.stop('SIGKILL');
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => (blackhole ? blackhole.close(() => r()) : r()));
+    await Promise.all([...proms.values()].map((p) => p.stop()));
+    await cli(['fleet', 'down'], fleet.env);
+    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+    rmSync(fleet.home, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every instant query in the corpus answers as one Prometheus holding every cluster', async () => {
+    const wrong: string[] = [];
+    for (const [q, mode] of INSTANT) {
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query', { query: q, time: sec(T) }),
+        unionApi('/api/v1/query', { query: q, time: sec(T) }),
+      ]);
+      if (fed.mode !== mode && !['1 + 1', 'time()'].includes(q))
+        wrong.push(`${q}: answered by ${fed.mode}, expected ${mode}`);
+      const d = difference(fed.body, union.body, false);
+      if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+      if (fed.body.warnings?.length) wrong.push(`${q}: unexpected warnings ${fed.body.warnings.join('; ')}`);
+    }
+    for (const q of ORDERED) {
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query', { query: q, time: sec(T) }),
+        unionApi('/api/v1/query', { query: q, time: sec(T) }),
+      ]);
+      const d = difference(fed.body, union.body, true);
+      if (d) wrong.push(`${q} (ordered): ${d}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('range queries, POSTed as Grafana sends them, answer as the union does', async () => {
+    const wrong: string[] = [];
+    for (const q of RANGE) {
+      const params = { query: q, start: sec(T - 1800_000), end: sec(T), step: '60' };
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query_range', params, 'POST'),
+        unionApi('/api/v1/query_range', params),
+      ]);
+      const d = difference(fed.body, union.body, true);
+      if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('series, label names and label values answer as the union does', async () => {
+    const range = { start: sec(startMs), end: sec(T) };
+    const cases: [string, Record<string, string | string[]>][] = [
+      ['/api/v1/series', { 'match[]': 'memory_bytes', ...range }],
+      [
+        '/api/v1/series',
+        {
+          'match[]': ['http_requests_total{cluster="us-east",code="500"}', 'memory_bytes{region="ap-south"}'],
+          ...range,
+        },
+      ],
+      ['/api/v1/labels', range],
+      ['/api/v1/labels', { 'match[]': 'memory_bytes', ...range }],
+      ['/api/v1/label/cluster/values', range],
+      ['/api/v1/label/region/values', { 'match[]': '{cluster=~"eu-west|ap-south"}', ...range }],
+      ['/api/v1/label/job/values', range],
+      ['/api/v1/label/__name__/values', { 'match[]': '{cluster="eu-west"}', ...range }],
+      ['/api/v1/label/le/values', { 'match[]': 'request_duration_seconds_bucket', ...range }],
+    ];
+    for (const [path, params] of cases) {
+      const [fed, union] = await Promise.all([fleetApi(path, params), unionApi(path, params)]);
+      assert.equal(fed.status, 200, JSON.stringify(fed.body));
+      const norm = (d: unknown): string[] =>
+        (d as unknown[]).map((x) => (typeof x === 'string' ? x : key(x as Labels))).sort();
+      assert.deepEqual(norm(fed.body.data), norm(union.body.data), `${path} ${JSON.stringify(params)}`);
+    }
+    const post = await fleetApi('/api/v1/series', { 'match[]': 'memory_bytes{cluster="eu-west"}' }, 'POST');
+    assert.equal((post.body.data as unknown[]).length, 4);
+  });
+
+  test('buildinfo tells Grafana which Prometheus engine answers', async () => {
+    const r = await fleetApi('/api/v1/status/buildinfo', {});
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, 'success');
+    assert.match((r.body.data as unknown as { version: string }).version, /^3\.\d+\.\d+$/);
+  });
+
+  test('bad queries get the errors Prometheus gives, and a too-costly central query a clear 422', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['/api/v1/query', { query: 'sum(rate(x[5m])' }],
+      ['/api/v1/query', { query: 'foo{', time: sec(T) }],
+      ['/api/v1/query', { query: 'up', time: 'yesterday' }],
+      ['/api/v1/query_range', { query: 'up', start: sec(T), end: sec(T - 60_000), step: '15' }],
+      ['/api/v1/query_range', { query: 'up', start: sec(T - 60_000), end: sec(T), step: '0' }],
+      ['/api/v1/query_range', { query: 'up', start: sec(T - 86_400_000), end: sec(T), step: '1' }],
+      ['/api/v1/query_range', { query: 'memory_bytes[5m]', start: sec(T - 60_000), end: sec(T), step: '15' }],
+      ['/api/v1/series', {}],
+      ['/api/v1/series', { 'match[]': 'up{' }],
+    ];
+    for (const [path, params] of cases) {
+      const [fed, union] = await Promise.all([fleetApi(path, params), unionApi(path, params)]);
+      assert.equal(fed.status, 400, `${path} ${JSON.stringify(params)}: ${JSON.stringify(fed.body)}`);
+      assert.equal(fed.body.errorType, 'bad_data');
+      assert.equal(union.status, 400);
+      assert.equal(fed.body.error, union.body.error, `${path} ${JSON.stringify(params)}`);
+    }
+    const badName = await fleetApi('/api/v1/label/not-a-label/values', {});
+    assert.equal(badName.status, 400);
+    const costly = await fleetApi('/api/v1/query', {
+      query: 'sum(count_over_time({__name__=~".+"}[2h]))',
+      time: sec(T),
+    });
+    assert.equal(costly.status, 422, JSON.stringify(costly.body));
+    assert.equal(costly.body.errorType, 'execution');
+    assert.match(costly.body.error ?? '', /more than 30000 raw samples/);
+  });
+
+  test('requires a token, and RBAC on metrics.observe.meridian.dev', async () => {
+    const anonymous = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/query?query=up`);
+    assert.equal(anonymous.status, 401);
+    const nobody = await serviceAccountToken(fleet, 'metrics-nobody', undefined);
+    const denied = await fleetApi('/api/v1/query', { query: 'up' }, 'GET', nobody);
+    assert.equal(denied.status, 403);
+  });
+
+  test('a cluster that never answers delays the answer only by its timeout, and is named in a warning', async () => {
+    blackhole = await blackholeServer();
+    await setPrometheusURL('us-east', `http://${BLACKHOLE_LISTEN.host}:${BLACKHOLE_LISTEN.port}`);
+    try {
+      await waitFor('the hub to ask the frozen endpoint', 30_000, async () => {
+        const r = await fleetApi('/api/v1/query', { query: 'sum by (cluster) (memory_bytes)', time: sec(T) });
+        return r.body.warnings?.some((w) => w.includes('us-east')) ? true : undefined;
+      });
+      for (const q of ['sum by (cluster) (memory_bytes)', 'sum(memory_bytes)']) {
+        const started = performance.now();
+        const r = await fleetApi('/api/v1/query', { query: q, time: sec(T) });
+        const took = performance.now() - started;
+        assert.equal(r.status, 200);
+        assert.ok(took >= MEMBER_TIMEOUT_MS - 100, `${q}: answered in ${took} ms, before the timeout`);
+        assert.ok(
+          took < MEMBER_TIMEOUT_MS + 3000,
+          `${q}: took ${took} ms, well beyond the ${MEMBER_TIMEOUT_MS} ms timeout`,
+        );
+        assert.match(
+          r.body.warnings?.join('\n') ?? '',
+          /cluster "us-east" did not answer \(no answer within 5 s\)/,
+        );
+        const without = q.replace('memory_bytes', 'memory_bytes{cluster!="us-east"}');
+        const union = await unionApi('/api/v1/query', { query: without, time: sec(T) });
+        assert.equal(difference(r.body, union.body, false), undefined, q);
+      }
+    } finally {
+      await setPrometheusURL('us-east', `http://${CLUSTERS[1].listen}`);
+    }
+  });
+
+  test('a cluster whose Prometheus is down is left out with a warning; the answer still succeeds', async () => {
+    await proms.get('eu-west')!.stop();
+    try {
+      for (const q of [
+        'memory_bytes',
+        'sum(memory_bytes)',
+        'sum by (cluster) (rate(http_requests_total[5m]))',
+      ]) {
+        const r = await fleetApi('/api/v1/query', { query: q, time: sec(T) });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.match(r.body.warnings?.join('\n') ?? '', /cluster "eu-west" did not answer/);
+        const without = q.replace(/(memory_bytes|http_requests_total)/, '$1{cluster!="eu-west"}');
+        const union = await unionApi('/api/v1/query', { query: without, time: sec(T) });
+        assert.equal(difference(r.body, union.body, false), undefined, q);
+      }
+      const only = await fleetApi('/api/v1/query', {
+        query: 'memory_bytes{cluster="eu-west"}',
+        time: sec(T),
+      });
+      assert.equal(only.status, 503);
+      assert.equal(only.body.errorType, 'unavailable');
+      assert.match(only.body.error ?? '', /eu-west/);
+    } finally {
+      proms.set('eu-west', await startPrometheus(dir, 'eu-west', CLUSTERS[0].listen));
+    }
+  });
+});
