@@ -1,13 +1,15 @@
 // The OTLP/HTTP trace receiver on the hub API port: `POST /v1/traces` (what any SDK or Collector
 // sends to with only an endpoint and a header) and `POST /v1/clusters/<cluster>/traces`, which
 // stamps every span with that cluster — the Collector's k8sattributes processor cannot, and a
-// per-cluster path lets RBAC give each cluster's collector a credential for its own path only.
+// per-cluster path lets RBAC give each cluster's collector a credential for its own cluster only
+// (`create` on traces.observe.meridian.dev with `resourceNames: [<cluster>]`).
 // Answers follow the OTLP/HTTP spec: the response in the request's encoding, partial success for
 // rejected spans, google.rpc.Status with 400/413/415.
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, inflate, type InputType, type ZlibOptions } from 'node:zlib';
 import type { Route, RouteResult } from '../../hub/http-server.ts';
+import { observeAccess } from '../services.ts';
 import { decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus } from './otlp-proto.ts';
 import { OtlpFormatError, decodeJsonRequest, jsonResponse } from './otlp-json.ts';
 import { normalizeSpans, type NormalizeContext } from './span-normalize.ts';
@@ -158,29 +160,50 @@ async function ingest(
   }
 }
 
-/** The two ingest routes; both authorized as `post` on their own path (nonResourceURLs). */
+const clusterOfPath = (path: string): string | undefined => {
+  const m = /^\/v1\/clusters\/([^/]+)\/traces$/.exec(path);
+  return m ? decodeURIComponent(m[1]!) : undefined;
+};
+
+const OTLP_DOC = {
+  tags: ['traces'],
+  requestBody: 'application/x-protobuf',
+  description:
+    'OTLP/HTTP ExportTraceServiceRequest in protobuf or JSON (application/json), optionally gzip; answers ExportTraceServiceResponse in the same encoding (partial_success names rejected spans), 400/413/415 with a google.rpc.Status.',
+};
+
+/**
+ * The two ingest routes, authorized as `create` on traces.observe.meridian.dev; the per-cluster
+ * one names the cluster, so `resourceNames` can pin a collector's credential to its cluster.
+ */
 export function receiverRoutes(deps: ReceiverDeps): Route[] {
   return [
     {
       method: 'POST',
       path: '/v1/traces',
-      access: (url) => ({ kind: 'nonResource', verb: 'post', path: url.pathname }),
+      access: () => observeAccess('traces', 'create'),
       handle: ({ req }) => ingest(deps, req, undefined),
+      doc: { summary: 'OTLP/HTTP trace ingest (cluster from k8s.cluster.name)', ...OTLP_DOC },
     },
     {
       method: 'POST',
       path: '/v1/clusters/',
-      access: (url) => ({ kind: 'nonResource', verb: 'post', path: url.pathname }),
+      access: (url) => observeAccess('traces', 'create', clusterOfPath(url.pathname)),
+      doc: {
+        summary:
+          "OTLP/HTTP trace ingest for one cluster: /v1/clusters/<cluster>/traces (the path's cluster is stamped on every span)",
+        ...OTLP_DOC,
+      },
       handle: async ({ req, url }) => {
-        const m = /^\/v1\/clusters\/([^/]+)\/traces$/.exec(url.pathname);
-        if (!m) {
+        const cluster = clusterOfPath(url.pathname);
+        if (cluster === undefined) {
           req.resume();
           return {
             status: 404,
             body: { error: `no route for POST ${url.pathname} (use /v1/clusters/<cluster>/traces)` },
           };
         }
-        return ingest(deps, req, decodeURIComponent(m[1]!));
+        return ingest(deps, req, cluster);
       },
     },
   ];

@@ -1,7 +1,7 @@
 // The trace query API: one trace by id (with the hops that crossed clusters marked), trace search,
-// and the service graph. Authorized as `get` on the request path (nonResourceURLs
-// `/api/v1/traces` and `/api/v1/traces/*`), like the API server's own discovery paths.
+// and the service graph. Authorized as `get` on traces.observe.meridian.dev.
 import type { Route, RouteResult } from '../../hub/http-server.ts';
+import { observeAccess } from '../services.ts';
 import { serviceGraph } from './service-graph.ts';
 import type { TraceStore } from './trace-store.ts';
 import {
@@ -23,7 +23,11 @@ async function answer(f: () => Promise<RouteResult>): Promise<RouteResult> {
 }
 
 export function traceQueryRoutes(store: TraceStore, now: () => number = Date.now): Route[] {
-  const access = (url: URL) => ({ kind: 'nonResource' as const, verb: 'get', path: url.pathname });
+  const access = () => observeAccess('traces');
+  const window = [
+    { name: 'start', description: 'RFC 3339 or Unix seconds (default: end - 1h)' },
+    { name: 'end', description: 'RFC 3339 or Unix seconds (default: now)' },
+  ];
   return [
     {
       method: 'GET',
@@ -31,6 +35,12 @@ export function traceQueryRoutes(store: TraceStore, now: () => number = Date.now
       access,
       handle: ({ url }) =>
         answer(async () => ({ body: await serviceGraph(store, parseGraphWindow(url.searchParams, now())) })),
+      doc: {
+        summary:
+          'Service graph from traces: calls/s, error rate, p50/p99 per edge, edges that cross clusters',
+        tags: ['traces'],
+        params: window,
+      },
     },
     {
       method: 'GET',
@@ -42,6 +52,19 @@ export function traceQueryRoutes(store: TraceStore, now: () => number = Date.now
           const traces = await store.search(q);
           return { body: { traces: traces.map(summaryJson), limit: q.limit } };
         }),
+      doc: {
+        summary: 'Trace search: traces with a span matching every filter, newest first',
+        tags: ['traces'],
+        params: [
+          { name: 'service', description: 'service.name of a span' },
+          { name: 'cluster', description: 'cluster a span ran in' },
+          { name: 'namespace', description: 'namespace a span ran in' },
+          ...window,
+          { name: 'minDuration', description: 'a span at least this long, e.g. 250ms' },
+          { name: 'error', description: 'true: a failed span; false: a span that did not fail' },
+          { name: 'limit', description: 'traces to return, 1-1000 (default 20)' },
+        ],
+      },
     },
     {
       method: 'GET',
@@ -54,6 +77,12 @@ export function traceQueryRoutes(store: TraceStore, now: () => number = Date.now
           if (spans.length === 0) return { status: 404, body: { error: `trace ${id} not found` } };
           return { body: traceView(spans) };
         }),
+      doc: {
+        summary:
+          'One trace: every span with its topology; crossCluster marks hops whose parent ran in another cluster',
+        tags: ['traces'],
+        params: [{ name: 'traceId', in: 'path', required: true, description: '32 hex digits' }],
+      },
     },
   ];
 }
