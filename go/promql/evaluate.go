@@ -74,7 +74,7 @@ func plan(req QueryRequest) (Plan, error) {
 	}
 	resultType := string(expr.Type())
 	if req.Step != 0 && resultType != string(parser.ValueTypeVector) && resultType != string(parser.ValueTypeScalar) {
-		return Plan{}, badData{fmt.Sprintf("invalid parameter \"query\": invalid expression type %q for range query, must be Scalar or instant Vector", parser.DocumentedType(expr.Type()))}
+		return Plan{}, badData{fmt.Sprintf("invalid expression type %q for range query, must be Scalar or instant Vector", parser.DocumentedType(expr.Type()))}
 	}
 	if req.Step != 0 {
 		resultType = string(parser.ValueTypeMatrix)
