@@ -155,6 +155,8 @@ async function ingest(
     deps.onBatch?.({ stored, rejected: result.rejected, duplicates: result.spans.length - stored });
     return answer(encoding, 200, result.rejected, result.reasons.join('; '));
   } catch (e) {
+    // Discard what is left of the body so the answer reaches the client and the connection lives.
+    if (!req.readableEnded) req.resume();
     if (e instanceof HttpError) return errorAnswer(encoding, e);
     throw e;
   }
