@@ -16,8 +16,8 @@ import (
 
 var errNativeHistograms = execError{"a member answered with native histograms, which central evaluation does not support yet; keep the query's aggregations by cluster so it runs on the members"}
 
-// decodeMatrix reads `{"status":"success","data":{"resultType":"matrix","result":[...]}}`.
-func decodeMatrix(body []byte) ([]*series, error) {
+// decodeSeriesList reads `{"status":"success","data":{"resultType":"matrix"|"vector","result":[...]}}`.
+func decodeSeriesList(body []byte) ([]*series, error) {
 	it := jsoniter.ConfigFastest.BorrowIterator(body)
 	defer jsoniter.ConfigFastest.ReturnIterator(it)
 	var out []*series
@@ -33,8 +33,8 @@ func decodeMatrix(body []byte) ([]*series, error) {
 			it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
 				switch field {
 				case "resultType":
-					if rt := it.ReadString(); rt != "matrix" {
-						failure = fmt.Errorf("expected a matrix of raw samples, got %q", rt)
+					if rt := it.ReadString(); rt != "matrix" && rt != "vector" {
+						failure = fmt.Errorf("expected series, got a %s", rt)
 					}
 				case "result":
 					it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
@@ -83,26 +83,12 @@ func decodeSeries(it *jsoniter.Iterator) (*series, error) {
 			s.lset = b.Labels()
 		case "values":
 			it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-				i := 0
-				var t int64
-				it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-					if i == 0 {
-						t = secondsToMillis(it.ReadFloat64())
-					} else {
-						v, err := strconv.ParseFloat(it.ReadString(), 64)
-						if err != nil {
-							failure = err
-							return false
-						}
-						s.ts = append(s.ts, t)
-						s.vs = append(s.vs, v)
-					}
-					i++
-					return true
-				})
+				failure = readPoint(it, s)
 				return failure == nil
 			})
-		case "histograms":
+		case "value":
+			failure = readPoint(it, s)
+		case "histograms", "histogram":
 			failure = errNativeHistograms
 			return false
 		default:
@@ -111,6 +97,29 @@ func decodeSeries(it *jsoniter.Iterator) (*series, error) {
 		return failure == nil
 	})
 	return s, failure
+}
+
+// readPoint reads one `[<unix seconds>, "<value>"]`.
+func readPoint(it *jsoniter.Iterator, s *series) error {
+	i := 0
+	var t int64
+	var failure error
+	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+		if i == 0 {
+			t = secondsToMillis(it.ReadFloat64())
+		} else {
+			v, err := strconv.ParseFloat(it.ReadString(), 64)
+			if err != nil {
+				failure = err
+				return false
+			}
+			s.ts = append(s.ts, t)
+			s.vs = append(s.vs, v)
+		}
+		i++
+		return true
+	})
+	return failure
 }
 
 // encodeResult writes the API's "data" object for an engine result.

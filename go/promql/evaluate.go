@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
@@ -38,12 +39,20 @@ type Fetch struct {
 	Time   int64  `json:"time"`
 }
 
+// SubQuery is a pushed-down part of a centrally evaluated query, run on the members like the
+// query itself (instant or range), each member's answer stamped by the member.
+type SubQuery struct {
+	ID      int           `json:"id"`
+	Members []MemberQuery `json:"members"`
+}
+
 // Plan says how to answer a query.
 type Plan struct {
 	Mode       string        `json:"mode"` // "pushdown" | "central"
 	Reason     string        `json:"reason,omitempty"`
 	ResultType string        `json:"resultType"`
 	Members    []MemberQuery `json:"members,omitempty"`
+	Subs       []SubQuery    `json:"subs,omitempty"`
 	Fetches    []Fetch       `json:"fetches,omitempty"`
 }
 
@@ -80,11 +89,27 @@ func plan(req QueryRequest) (Plan, error) {
 		resultType = string(parser.ValueTypeMatrix)
 	}
 	if reason := whyCentral(expr); reason != "" {
-		fetches, err := fetchesFor(req)
+		rewritten, parts := split(expr)
+		p := Plan{Mode: "central", Reason: reason, ResultType: resultType}
+		for id, part := range parts {
+			sub := SubQuery{ID: id, Members: []MemberQuery{}}
+			for _, m := range req.Members {
+				q, err := memberQuery(part, m)
+				if err != nil {
+					return Plan{}, err
+				}
+				if q != "" {
+					sub.Members = append(sub.Members, MemberQuery{Member: m.Name, Query: q})
+				}
+			}
+			p.Subs = append(p.Subs, sub)
+		}
+		fetches, err := fetchesFor(req, rewritten.String())
 		if err != nil {
 			return Plan{}, err
 		}
-		return Plan{Mode: "central", Reason: reason, ResultType: resultType, Fetches: fetches}, nil
+		p.Fetches = fetches
+		return p, nil
 	}
 	p := Plan{Mode: "pushdown", ResultType: resultType}
 	for _, m := range req.Members {
@@ -102,9 +127,11 @@ func plan(req QueryRequest) (Plan, error) {
 // fetchesFor dry-runs the query to learn every selector's window, then asks each member whose
 // topology the selector accepts for that window's raw samples. Selectors with the same matchers
 // share one fetch over the union of their windows.
-func fetchesFor(req QueryRequest) ([]Fetch, error) {
+func fetchesFor(req QueryRequest, rewritten string) ([]Fetch, error) {
 	rec := &recorder{}
-	qry, err := newQuery(rec, req)
+	dry := req
+	dry.Query = rewritten
+	qry, err := newQuery(rec, dry)
 	if err != nil {
 		return nil, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
 	}
@@ -119,6 +146,9 @@ func fetchesFor(req QueryRequest) ([]Fetch, error) {
 	windows := map[target][]window{}
 	var order []target
 	for _, s := range rec.asked {
+		if _, ok := subID(s.Matchers); ok {
+			continue
+		}
 		for _, m := range req.Members {
 			sel := selectorFor(s.Matchers, m)
 			if sel == "" {
@@ -151,9 +181,10 @@ func fetchesFor(req QueryRequest) ([]Fetch, error) {
 	return out, nil
 }
 
-// Input is one member's answer to one Fetch.
+// Input is one member's answer to one Fetch (Sub < 0) or to one SubQuery (its ID).
 type Input struct {
 	Member string
+	Sub    int
 	Body   []byte
 }
 
@@ -171,26 +202,41 @@ type execError struct{ msg string }
 func (e execError) Error() string { return e.msg }
 
 func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, error) {
+	expr, err := parseQuery(req.Query)
+	if err != nil {
+		return Evaluated{}, err
+	}
+	rewritten, _ := split(expr)
 	regions := map[string]string{}
 	for _, m := range req.Members {
 		regions[m.Name] = m.Region
 	}
 	byLabels := map[string]*series{}
+	subs := map[int][]*series{}
 	total := 0
 	for _, in := range inputs {
-		got, err := decodeMatrix(in.Body)
+		got, err := decodeSeriesList(in.Body)
 		if err != nil {
 			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
 		}
 		for _, s := range got {
+			total += len(s.ts)
+			if total > maxSamples {
+				return Evaluated{}, execError{fmt.Sprintf("the query needs more than %d samples from the members to be evaluated centrally; narrow its time range or selectors, or keep every aggregation by cluster so it can run on the members", maxSamples)}
+			}
+			if in.Sub >= 0 {
+				// The member stamped these itself; a range answer omits the steps where a
+				// series had no value, which must read as "no value", not as the step before.
+				if req.Step != 0 {
+					markGaps(s, req.Start, req.End, req.Step)
+				}
+				subs[in.Sub] = append(subs[in.Sub], s)
+				continue
+			}
 			b := labels.NewBuilder(s.lset)
 			b.Set(clusterLabel, in.Member)
 			b.Set(regionLabel, regions[in.Member])
 			s.lset = b.Labels()
-			total += len(s.ts)
-			if total > maxSamples {
-				return Evaluated{}, execError{fmt.Sprintf("the query needs more than %d raw samples from the members to be evaluated centrally; narrow its time range or selectors, or keep every aggregation by cluster so it can run on the members", maxSamples)}
-			}
 			key := string(s.lset.Bytes(nil))
 			if prev, ok := byLabels[key]; ok {
 				mergeSamples(prev, s)
@@ -203,7 +249,9 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 	for _, s := range byLabels {
 		all = append(all, s)
 	}
-	qry, err := newQuery(newMemStore(all), req)
+	evalReq := req
+	evalReq.Query = rewritten.String()
+	qry, err := newQuery(newMemStore(all, subs), evalReq)
 	if err != nil {
 		return Evaluated{}, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
 	}
@@ -247,6 +295,26 @@ func mergeSamples(a, b *series) {
 		a.ts = append(a.ts, p.t)
 		a.vs = append(a.vs, p.v)
 	}
+}
+
+var staleNaN = math.Float64frombits(value.StaleNaN)
+
+// markGaps adds a stale marker at every step of [start, end] where a range answer has no point.
+func markGaps(s *series, start, end, step int64) {
+	ts := make([]int64, 0, (end-start)/step+1)
+	vs := make([]float64, 0, cap(ts))
+	i := 0
+	for t := start; t <= end; t += step {
+		for i < len(s.ts) && s.ts[i] < t {
+			i++
+		}
+		if i < len(s.ts) && s.ts[i] == t {
+			ts, vs = append(ts, t), append(vs, s.vs[i])
+		} else {
+			ts, vs = append(ts, t), append(vs, staleNaN)
+		}
+	}
+	s.ts, s.vs = ts, vs
 }
 
 // secondsToMillis converts an API timestamp (float seconds, millisecond precision) exactly.

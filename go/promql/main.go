@@ -7,6 +7,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"syscall/js"
 )
 
@@ -29,6 +30,19 @@ func errorJSON(err error) string {
 	return string(b)
 }
 
+// guard turns a panic into an internal error for this call: the Go program must outlive any
+// one bad query, or every later call from the hub would fail.
+func guard(f func(js.Value, []js.Value) any) func(js.Value, []js.Value) any {
+	return func(this js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				out = errorJSON(fmt.Errorf("PromQL engine: %v", r))
+			}
+		}()
+		return f(this, args)
+	}
+}
+
 func asJSON(v any, err error) string {
 	if err != nil {
 		return errorJSON(err)
@@ -49,22 +63,23 @@ func jsPlan(_ js.Value, args []js.Value) any {
 	return asJSON(plan(req))
 }
 
-// evaluate(requestJSON, members: string[], bodies: Uint8Array[], maxSamples) → {data, warnings,
-// infos, samples} with data as JSON text, or the JSON text of {"failure": {...}}.
+// evaluate(requestJSON, members: string[], subs: number[], bodies: Uint8Array[], maxSamples) →
+// {data, warnings, infos, samples} with data as JSON text, or the JSON text of {"failure": {...}}.
+// subs[i] is the SubQuery ID bodies[i] answers, or -1 for a raw-sample Fetch.
 func jsEvaluate(_ js.Value, args []js.Value) any {
 	var req QueryRequest
 	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
 		return errorJSON(err)
 	}
-	names, bodies := args[1], args[2]
+	names, subs, bodies := args[1], args[2], args[3]
 	inputs := make([]Input, names.Length())
 	for i := range inputs {
 		b := bodies.Index(i)
 		buf := make([]byte, b.Get("length").Int())
 		js.CopyBytesToGo(buf, b)
-		inputs[i] = Input{Member: names.Index(i).String(), Body: buf}
+		inputs[i] = Input{Member: names.Index(i).String(), Sub: subs.Index(i).Int(), Body: buf}
 	}
-	ev, err := evaluate(req, inputs, args[3].Int())
+	ev, err := evaluate(req, inputs, args[4].Int())
 	if err != nil {
 		return errorJSON(err)
 	}
@@ -97,9 +112,9 @@ func jsSelectors(_ js.Value, args []js.Value) any {
 
 func main() {
 	js.Global().Set("meridianPromQL", js.ValueOf(map[string]any{
-		"plan":      js.FuncOf(jsPlan),
-		"evaluate":  js.FuncOf(jsEvaluate),
-		"selectors": js.FuncOf(jsSelectors),
+		"plan":      js.FuncOf(guard(jsPlan)),
+		"evaluate":  js.FuncOf(guard(jsEvaluate)),
+		"selectors": js.FuncOf(guard(jsSelectors)),
 	}))
 	select {}
 }

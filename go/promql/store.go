@@ -77,18 +77,35 @@ func (it *sampleIterator) AtT() int64  { return it.s.ts[it.i] }
 func (it *sampleIterator) AtST() int64 { return 0 }
 func (it *sampleIterator) Err() error  { return nil }
 
-// memStore holds every fetched series, sorted by labels as a TSDB would return them.
-type memStore struct{ all []*series }
+// memStore holds every fetched series, sorted by labels as a TSDB would return them, and the
+// results of the pushed-down parts, which answer their placeholder selectors.
+type memStore struct {
+	all  []*series
+	subs map[int][]*series
+}
 
-func newMemStore(all []*series) *memStore {
-	sort.Slice(all, func(i, j int) bool { return labels.Compare(all[i].lset, all[j].lset) < 0 })
-	return &memStore{all: all}
+func sortByLabels(ss []*series) {
+	sort.Slice(ss, func(i, j int) bool { return labels.Compare(ss[i].lset, ss[j].lset) < 0 })
+}
+
+func newMemStore(all []*series, subs map[int][]*series) *memStore {
+	sortByLabels(all)
+	for _, ss := range subs {
+		sortByLabels(ss)
+	}
+	return &memStore{all: all, subs: subs}
 }
 
 func (s *memStore) Querier(_, _ int64) (storage.Querier, error) { return s, nil }
 
 func (s *memStore) Select(_ context.Context, _ bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	var out []storage.Series
+	if id, ok := subID(ms); ok {
+		for _, se := range s.subs[id] {
+			out = append(out, se)
+		}
+		return &sliceSet{items: out, i: -1}
+	}
 	for _, se := range s.all {
 		if matchesAll(se.lset, ms) {
 			out = append(out, se)

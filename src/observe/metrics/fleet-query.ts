@@ -138,21 +138,32 @@ async function central(
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
   const fetches = plan.fetches ?? [];
-  const asked = members.filter((m) => fetches.some((f) => f.member === m.name));
-  // A member's fetches share its deadline: its series are in the answer whole or not at all.
+  const subs = plan.subs ?? [];
+  const asks = new Map<string, { sub: number; endpoint: string; form: URLSearchParams }[]>();
+  const add = (member: string, a: { sub: number; endpoint: string; form: URLSearchParams }) =>
+    asks.set(member, [...(asks.get(member) ?? []), a]);
+  for (const s of subs) for (const m of s.members) add(m.member, { sub: s.id, ...form(q, m.query) });
+  for (const f of fetches) {
+    add(f.member, {
+      sub: -1,
+      endpoint: 'query',
+      form: new URLSearchParams({ query: f.query, time: secondsParam(f.time) }),
+    });
+  }
+  const asked = members.filter((m) => asks.has(m.name));
+  // A member's asks share its deadline: its series are in the answer whole or not at all.
   const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
-    const mine = fetches.filter((f) => f.member === m.name);
-    const got = await Promise.all(
-      mine.map((f) =>
-        askMember(m, 'query', new URLSearchParams({ query: f.query, time: secondsParam(f.time) }), s),
-      ),
-    );
-    const bad = got.find((g) => !g.ok);
-    if (bad && !bad.ok) return bad;
-    return { ok: true as const, value: got.flatMap((g) => (g.ok ? [g.body] : [])) };
+    const mine = asks.get(m.name) ?? [];
+    const got = await Promise.all(mine.map((a) => askMember(m, a.endpoint, a.form, s)));
+    const inputs: { member: string; sub: number; body: Uint8Array }[] = [];
+    for (const [i, g] of got.entries()) {
+      if (!g.ok) return g;
+      inputs.push({ member: m.name, sub: mine[i]!.sub, body: g.body });
+    }
+    return { ok: true as const, value: inputs };
   });
   if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
-  const inputs = asked.flatMap((m) => (answers.get(m.name) ?? []).map((body) => ({ member: m.name, body })));
+  const inputs = asked.flatMap((m) => answers.get(m.name) ?? []);
   const ev = ctx.engine.evaluate(q, inputs, ctx.maxCentralSamples);
   if (isFailure(ev)) return failureAnswer(ev);
   const warnings = [

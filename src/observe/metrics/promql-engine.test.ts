@@ -101,75 +101,129 @@ test('cluster and region matchers choose members and never reach them', () => {
   ]);
 });
 
-test('central evaluation fetches exactly the window each selector reads: range, lookback, offset, @, subquery', () => {
+test('central evaluation pushes down its largest partitionable parts; the hub does only the rest', () => {
+  const parts = (q: string): string[] => {
+    const p = plan(at(q));
+    assert.equal(p.mode, 'central', q);
+    if (p.mode !== 'central') return [];
+    assert.deepEqual(p.fetches ?? [], [], `${q} needs no raw samples`);
+    return (p.subs ?? []).map((s) => s.members.find((m) => m.member === 'eu-west')?.query ?? '-');
+  };
+  const stamped = (e: string) =>
+    `label_replace(label_replace(${e}, "cluster", "eu-west", "", ""), "region", "eu", "", "")`;
+  assert.deepEqual(parts('sum(rate(x[5m]))'), [stamped('rate({__name__="x"}[5m])')]);
+  assert.deepEqual(parts('topk(5, x)'), [stamped('{__name__="x"}')]);
+  assert.deepEqual(parts('histogram_quantile(0.9, sum by (le) (rate(b[5m])))'), [
+    stamped('rate({__name__="b"}[5m])'),
+  ]);
+  assert.deepEqual(parts('sort_desc(sum by (cluster) (x))'), [
+    `sum by (cluster) (${stamped('{__name__="x"}')})`,
+  ]);
+  assert.deepEqual(parts('x / on (instance) group_left sum by (instance) (y)'), [
+    stamped('{__name__="x"}'),
+    stamped('{__name__="y"}'),
+  ]);
+  // A part only some members can answer is asked of those only.
+  const p = plan(at('sum(x{cluster="us-east"})'));
+  assert.deepEqual(p.mode === 'central' ? p.subs?.[0]?.members.map((m) => m.member) : [], ['us-east']);
+});
+
+test('raw samples are fetched, over exactly the window each selector reads, where no part can run on the members', () => {
   const windows = (q: EngineQuery): string[] => {
     const p = plan(q);
     assert.equal(p.mode, 'central');
-    return (p.mode === 'central' ? (p.fetches ?? []) : [])
-      .filter((f) => f.member === 'eu-west')
-      .map((f) => `${f.query}@${f.time}`);
+    if (p.mode !== 'central') return [];
+    assert.deepEqual(p.subs ?? [], [], `${q.query}: no part is pushed down`);
+    return (p.fetches ?? []).filter((f) => f.member === 'eu-west').map((f) => `${f.query}@${f.time}`);
   };
   const T = 3_600_000;
-  // rate over 5m: the 5 minutes before T (Prometheus 3 ranges are open at the start).
-  assert.deepEqual(windows(at('sum(rate(x[5m]))', T)), [`{__name__="x"}[299999ms]@${T}`]);
-  // An instant selector reads back the 5-minute lookback delta.
-  assert.deepEqual(windows(at('sum(x)', T)), [`{__name__="x"}[299999ms]@${T}`]);
-  // offset shifts the window back.
-  assert.deepEqual(windows(at('sum(x offset 10m)', T)), [`{__name__="x"}[299999ms]@${T - 600_000}`]);
-  // @ pins it.
-  assert.deepEqual(windows(at('sum(x @ 1000)', T)), [`{__name__="x"}[299999ms]@1000000`]);
+  // absent() builds its answer from its argument's matchers, so its argument stays in the hub:
+  // a range selector reads the 5 minutes before T (Prometheus 3 ranges are open at the start) …
+  assert.deepEqual(windows(at('absent_over_time(x[5m])', T)), [`{__name__="x"}[299999ms]@${T}`]);
+  // … an instant selector the 5-minute lookback delta, shifted by offset, pinned by @.
+  assert.deepEqual(windows(at('absent(x)', T)), [`{__name__="x"}[299999ms]@${T}`]);
+  assert.deepEqual(windows(at('absent(x offset 10m)', T)), [`{__name__="x"}[299999ms]@${T - 600_000}`]);
+  assert.deepEqual(windows(at('absent(x @ 1000)', T)), [`{__name__="x"}[299999ms]@1000000`]);
   // A range query reads from start minus the lookback to end.
-  assert.deepEqual(windows(at('sum(x)', T, 60_000, T - 600_000)), [`{__name__="x"}[899999ms]@${T}`]);
-  // A subquery of 30m at 1m steps over rate(5m) reads 35 minutes.
-  const sub = windows(at('max_over_time(sum(rate(x[5m]))[30m:1m])', T));
-  assert.deepEqual(sub, [`{__name__="x"}[2099999ms]@${T}`]);
+  assert.deepEqual(windows(at('absent(x)', T, 60_000, T - 600_000)), [`{__name__="x"}[899999ms]@${T}`]);
+  // A subquery is evaluated at its own steps: 30m at 1m steps over rate(5m) reads 35 minutes.
+  assert.deepEqual(windows(at('max_over_time(sum(rate(x[5m]))[30m:1m])', T)), [
+    `{__name__="x"}[2099999ms]@${T}`,
+  ]);
   // Selectors that reach a member as the same selector share one fetch where their windows
   // overlap (topology matchers resolved first), and fetch apart where they do not.
-  assert.deepEqual(windows(at('sum(x{cluster="eu-west"}) - sum(x offset 2m)', T)), [
+  assert.deepEqual(windows(at('absent(x{cluster="eu-west"}) or absent(x offset 2m)', T)), [
     `{__name__="x"}[419999ms]@${T}`,
   ]);
-  assert.deepEqual(windows(at('sum(x) - sum(x offset 1h)', T)), [
+  assert.deepEqual(windows(at('absent(x) or absent(x offset 1h)', T)), [
     `{__name__="x"}[299999ms]@0`,
     `{__name__="x"}[299999ms]@${T}`,
   ]);
 });
 
-test("the engine evaluates over the members' raw answers, stamped with cluster and region", () => {
-  const body = (v: number[]) =>
-    new TextEncoder().encode(
-      JSON.stringify({
-        status: 'success',
-        data: {
-          resultType: 'matrix',
-          result: [
-            { metric: { __name__: 'x', job: 'a' }, values: v.map((n, i) => [3000 + i * 300, String(n)]) },
-          ],
-        },
-      }),
-    );
-  const q = at('sum by (region) (x)', 3_600_000);
+test("the engine evaluates over the members' answers: pushed-down parts and stamped raw samples", () => {
+  const answer = (resultType: string, result: unknown[]) =>
+    new TextEncoder().encode(JSON.stringify({ status: 'success', data: { resultType, result } }));
+  // sum by (region) (x): x ran on the members, which stamped their series.
+  const part = (cluster: string, region: string, v: string) =>
+    answer('vector', [{ metric: { __name__: 'x', job: 'a', cluster, region }, value: [3600, v] }]);
   const ev = engine.evaluate(
-    q,
+    at('sum by (region) (x)', 3_600_000),
     [
-      { member: 'eu-west', body: body([1, 2, 3]) },
-      { member: 'us-east', body: body([10, 20, 30]) },
+      { member: 'eu-west', sub: 0, body: part('eu-west', 'eu', '3') },
+      { member: 'us-east', sub: 0, body: part('us-east', 'us', '30') },
     ],
     1000,
   );
-  assert.ok(!isFailure(ev), JSON.stringify(ev));
-  if (isFailure(ev)) return;
-  assert.deepEqual(JSON.parse(ev.data), {
+  assert.deepEqual(JSON.parse(isFailure(ev) ? JSON.stringify(ev) : ev.data), {
     resultType: 'vector',
     result: [
       { metric: { region: 'eu' }, value: [3600, '3'] },
       { metric: { region: 'us' }, value: [3600, '30'] },
     ],
   });
-  const limited = engine.evaluate(q, [{ member: 'eu-west', body: body([1, 2, 3]) }], 2);
+  // A range answer's missing steps read as "no value", not as the previous step's value.
+  const gaps = engine.evaluate(
+    at('sum(x)', 3_600_000, 60_000, 3_480_000),
+    [
+      {
+        member: 'eu-west',
+        sub: 0,
+        body: answer('matrix', [{ metric: { cluster: 'eu-west', region: 'eu' }, values: [[3480, '1']] }]),
+      },
+    ],
+    1000,
+  );
+  assert.deepEqual(JSON.parse(isFailure(gaps) ? JSON.stringify(gaps) : gaps.data), {
+    resultType: 'matrix',
+    result: [{ metric: {}, values: [[3480, '1']] }],
+  });
+  // Raw samples (a subquery stays in the hub) are stamped with the member's cluster and region.
+  const raw = (v: number[]) =>
+    answer('matrix', [
+      { metric: { __name__: 'x', job: 'a' }, values: v.map((n, i) => [3000 + i * 300, String(n)]) },
+    ]);
+  const sub = at('max_over_time(sum by (region) (x)[10m:5m])', 3_600_000);
+  const ev2 = engine.evaluate(
+    sub,
+    [
+      { member: 'eu-west', sub: -1, body: raw([1, 2, 3]) },
+      { member: 'us-east', sub: -1, body: raw([10, 20, 30]) },
+    ],
+    1000,
+  );
+  assert.deepEqual(JSON.parse(isFailure(ev2) ? JSON.stringify(ev2) : ev2.data), {
+    resultType: 'vector',
+    result: [
+      { metric: { region: 'eu' }, value: [3600, '3'] },
+      { metric: { region: 'us' }, value: [3600, '30'] },
+    ],
+  });
+  const limited = engine.evaluate(sub, [{ member: 'eu-west', sub: -1, body: raw([1, 2, 3]) }], 2);
   assert.ok(
     isFailure(limited) &&
       limited.failure.errorType === 'execution' &&
-      /more than 2 raw samples/.test(limited.failure.error),
+      /more than 2 samples/.test(limited.failure.error),
   );
 });
 

@@ -33,11 +33,19 @@ export interface PushdownPlan {
   readonly members?: readonly { readonly member: string; readonly query: string }[];
 }
 
-/** Fetch these raw samples (instant queries of range selectors) and evaluate in the hub. */
+/**
+ * Evaluate in the hub, over the members' answers to `subs` (the query's largest parts that are
+ * partitionable by cluster, run like the query itself) and to `fetches` (raw samples, instant
+ * queries of range selectors, for selectors no such part covers).
+ */
 export interface CentralPlan {
   readonly mode: 'central';
   readonly reason: string;
   readonly resultType: ResultType;
+  readonly subs?: readonly {
+    readonly id: number;
+    readonly members: readonly { readonly member: string; readonly query: string }[];
+  }[];
   readonly fetches?: readonly { readonly member: string; readonly query: string; readonly time: number }[];
 }
 
@@ -58,10 +66,10 @@ export interface MemberSelectors {
 
 export interface PromqlEngine {
   plan(q: EngineQuery): QueryPlan | EngineFailure;
-  /** Evaluates `q` over the members' answers to the plan's fetches. */
+  /** Evaluates `q` over the members' answers to the plan's subs (`sub`: its id) and fetches (`sub`: -1). */
   evaluate(
     q: EngineQuery,
-    inputs: readonly { member: string; body: Uint8Array }[],
+    inputs: readonly { member: string; sub: number; body: Uint8Array }[],
     maxSamples: number,
   ): Evaluated | EngineFailure;
   /** Resolves match[] selectors per member (topology matchers applied, members left out). */
@@ -76,7 +84,13 @@ export function isFailure(v: object): v is EngineFailure {
 interface GoExports {
   plan(req: string): string;
   /** JSON text of a failure, or the result as an object (its data stays JSON text). */
-  evaluate(req: string, members: string[], bodies: Uint8Array[], maxSamples: number): string | Evaluated;
+  evaluate(
+    req: string,
+    members: string[],
+    subs: number[],
+    bodies: Uint8Array[],
+    maxSamples: number,
+  ): string | Evaluated;
   selectors(req: string): string;
 }
 
@@ -117,6 +131,7 @@ async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
       const out = x.evaluate(
         JSON.stringify(q),
         inputs.map((i) => i.member),
+        inputs.map((i) => i.sub),
         inputs.map((i) => i.body),
         maxSamples,
       );

@@ -1,0 +1,71 @@
+// Partial pushdown for centrally evaluated queries: every largest part of the query that is
+// itself partitionable by cluster (say `rate(x[5m])` in `sum(rate(x[5m]))`) runs on the members,
+// and the hub's engine evaluates the rest over those results instead of over raw samples. The
+// members then send one point per series and step instead of every raw sample in the windows,
+// and they apply their own staleness markers.
+package main
+
+import (
+	"strconv"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// subLabel marks the placeholder selector that stands for a pushed-down part in the rewritten
+// query; storage answers it with that part's results (the label itself never reaches a series).
+const subLabel = "__meridian_sub__"
+
+type splitter struct{ subs []string }
+
+// split returns the query with its pushed-down parts replaced by placeholders, and those parts.
+// Parts are taken only where they are evaluated at the query's own steps: never inside a
+// subquery (evaluated at the subquery's steps), and never as the argument of absent() or
+// absent_over_time(), whose result is built from their argument's matchers.
+func split(expr parser.Expr) (parser.Expr, []string) {
+	s := &splitter{}
+	return s.rewrite(expr, false), s.subs
+}
+
+func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
+	if !keep && e.Type() == parser.ValueTypeVector && whyCentral(e) == "" {
+		id := len(s.subs)
+		s.subs = append(s.subs, e.String())
+		return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
+			labels.MustNewMatcher(labels.MatchEqual, subLabel, strconv.Itoa(id)),
+		}}
+	}
+	switch n := e.(type) {
+	case *parser.ParenExpr:
+		n.Expr = s.rewrite(n.Expr, keep)
+	case *parser.UnaryExpr:
+		n.Expr = s.rewrite(n.Expr, keep)
+	case *parser.BinaryExpr:
+		n.LHS = s.rewrite(n.LHS, keep)
+		n.RHS = s.rewrite(n.RHS, keep)
+	case *parser.AggregateExpr:
+		n.Expr = s.rewrite(n.Expr, keep)
+		if n.Param != nil {
+			n.Param = s.rewrite(n.Param, keep)
+		}
+	case *parser.Call:
+		absent := n.Func.Name == "absent" || n.Func.Name == "absent_over_time"
+		for i, a := range n.Args {
+			n.Args[i] = s.rewrite(a, keep || absent)
+		}
+	case *parser.SubqueryExpr:
+		n.Expr = s.rewrite(n.Expr, true)
+	}
+	return e
+}
+
+// subID returns which pushed-down part a selector stands for, if it is a placeholder.
+func subID(ms []*labels.Matcher) (int, bool) {
+	for _, m := range ms {
+		if m.Name == subLabel && m.Type == labels.MatchEqual {
+			id, err := strconv.Atoi(m.Value)
+			return id, err == nil
+		}
+	}
+	return 0, false
+}
