@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
@@ -168,6 +169,67 @@ describe('fleet topology', () => {
       ['eu-west'],
       'the exporter imports its own export too (KEP-1645)',
     );
+  });
+
+  test('a trace crossing clusters draws an edge marked cross-cluster and east–west (the callee is imported)', async () => {
+    const writer = await serviceAccountToken(fleet, 'collector', 'meridian-telemetry-writer');
+    const traceId = randomBytes(16).toString('hex');
+    const clientSpan = randomBytes(8).toString('hex');
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const span = (service: string, spanId: string, kind: number, parent?: string): object => ({
+      resource: {
+        attributes: [
+          { key: 'service.name', value: { stringValue: service } },
+          { key: 'k8s.namespace.name', value: { stringValue: 'shop' } },
+        ],
+      },
+      scopeSpans: [
+        {
+          spans: [
+            {
+              traceId,
+              spanId,
+              ...(parent ? { parentSpanId: parent } : {}),
+              name: 'GET /items',
+              kind,
+              startTimeUnixNano: String(now),
+              endTimeUnixNano: String(now + 20_000_000n),
+            },
+          ],
+        },
+      ],
+    });
+    // app1 in eu-west calls app2 in us-east; each cluster's collector uses its own endpoint.
+    for (const [cluster, body] of [
+      ['eu-west', span('app1', clientSpan, 3)],
+      ['us-east', span('app2', randomBytes(8).toString('hex'), 2, clientSpan)],
+    ] as const) {
+      const r = await fetch(`http://127.0.0.1:${HUB_PORT}/v1/clusters/${cluster}/traces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceSpans: [body] }),
+      });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const edge = await waitFor('the app1 → app2 edge', 30_000, async () => {
+      const t = (await topology()) as TopologyAnswer & {
+        serviceGraph: {
+          edges: {
+            source: { service: string; cluster?: string };
+            target: { service: string; cluster?: string };
+            crossCluster: boolean;
+            eastWest: boolean;
+            calls: number;
+          }[];
+        };
+      };
+      return t.serviceGraph.edges.find((e) => e.source.service === 'app1' && e.target.service === 'app2');
+    });
+    assert.equal(edge.source.cluster, 'eu-west');
+    assert.equal(edge.target.cluster, 'us-east');
+    assert.equal(edge.calls, 1);
+    assert.equal(edge.crossCluster, true);
+    assert.equal(edge.eastWest, true, 'shop/app2 is imported in eu-west');
   });
 
   test('GlobalIngress health shows on each placed cluster', async () => {
