@@ -6,6 +6,7 @@
 package main
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -27,14 +28,60 @@ func split(expr parser.Expr) (parser.Expr, []string) {
 	return s.rewrite(expr, false), s.subs
 }
 
+func (s *splitter) placeholder(e parser.Expr) parser.Expr {
+	id := len(s.subs)
+	s.subs = append(s.subs, e.String())
+	return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchEqual, subLabel, strconv.Itoa(id)),
+	}}
+}
+
+// twoStage is how an aggregation over clusters combines per-cluster aggregates of the same
+// kind: sums of sums, sums of counts, minima of minima, maxima of maxima, groups of groups.
+var twoStage = map[parser.ItemType]parser.ItemType{
+	parser.SUM:   parser.SUM,
+	parser.COUNT: parser.SUM,
+	parser.MIN:   parser.MIN,
+	parser.MAX:   parser.MAX,
+	parser.GROUP: parser.GROUP,
+}
+
 func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
-	if !keep && e.Type() == parser.ValueTypeVector && whyCentral(e) == "" {
-		id := len(s.subs)
-		s.subs = append(s.subs, e.String())
-		return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
-			labels.MustNewMatcher(labels.MatchEqual, subLabel, strconv.Itoa(id)),
-		}}
+	if keep {
+		return s.descend(e, keep)
 	}
+	if e.Type() == parser.ValueTypeVector && whyCentral(e) == "" {
+		return s.placeholder(e)
+	}
+	// sum(rate(x[5m])) runs as sum by (cluster, region) (rate(x[5m])) on the members and a sum of
+	// those in the hub, so each member sends one series per group instead of one per series.
+	// Only the last bits of a float sum can differ from one server's sum: the order of additions.
+	if n, ok := e.(*parser.AggregateExpr); ok && n.Param == nil && whyCentral(n.Expr) == "" {
+		if outer, ok := twoStage[n.Op]; ok {
+			inner := &parser.AggregateExpr{Op: n.Op, Expr: n.Expr, Without: n.Without}
+			if n.Without {
+				for _, l := range n.Grouping {
+					if !isTopologyLabel(l) {
+						inner.Grouping = append(inner.Grouping, l)
+					}
+				}
+			} else {
+				inner.Grouping = append([]string{}, n.Grouping...)
+				for _, l := range []string{clusterLabel, regionLabel} {
+					if !slices.Contains(inner.Grouping, l) {
+						inner.Grouping = append(inner.Grouping, l)
+					}
+				}
+			}
+			n.Op = outer
+			n.Expr = s.placeholder(inner)
+			return n
+		}
+	}
+	return s.descend(e, keep)
+}
+
+func (s *splitter) descend(e parser.Expr, keep bool) parser.Expr {
 	switch n := e.(type) {
 	case *parser.ParenExpr:
 		n.Expr = s.rewrite(n.Expr, keep)

@@ -1,5 +1,6 @@
 // Asking one member's Prometheus-compatible HTTP API, and asking every member at once with a
 // deadline each, so one slow or dead cluster costs nothing beyond its own timeout.
+import { request } from 'undici';
 import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
 import { errorMessage } from '../../kube/errors.ts';
 
@@ -29,7 +30,8 @@ export async function askMember(
     const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/${endpoint}`);
     if (method === 'GET') url.search = form.toString();
     assertLoopbackAllowed(url.hostname);
-    const res = await fetch(url, {
+    // undici's request API rather than fetch: a keep-alive pool too, at a fraction of the per-call cost.
+    const res = await request(url, {
       method,
       headers: {
         accept: 'application/json',
@@ -38,9 +40,9 @@ export async function askMember(
       body: method === 'POST' ? form.toString() : undefined,
       signal,
     });
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (res.ok) return { ok: true, body };
-    return { ok: false, error: `HTTP ${res.status}: ${apiError(body)}` };
+    const body = new Uint8Array(await res.body.arrayBuffer());
+    if (res.statusCode === 200) return { ok: true, body };
+    return { ok: false, error: `HTTP ${res.statusCode}: ${apiError(body)}` };
   } catch (e) {
     if (signal.aborted) return { ok: false, error: abortReason(signal) };
     const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';

@@ -111,15 +111,21 @@ test('central evaluation pushes down its largest partitionable parts; the hub do
   };
   const stamped = (e: string) =>
     `label_replace(label_replace(${e}, "cluster", "eu-west", "", ""), "region", "eu", "", "")`;
-  assert.deepEqual(parts('sum(rate(x[5m]))'), [stamped('rate({__name__="x"}[5m])')]);
+  // Sums, counts, minima, maxima and groups aggregate per cluster on the members first.
+  assert.deepEqual(parts('sum(rate(x[5m]))'), [
+    `sum by (cluster, region) (${stamped('rate({__name__="x"}[5m])')})`,
+  ]);
+  assert.deepEqual(parts('count without (instance, cluster) (x)'), [
+    `count without (instance) (${stamped('{__name__="x"}')})`,
+  ]);
   assert.deepEqual(parts('topk(5, x)'), [stamped('{__name__="x"}')]);
   assert.deepEqual(parts('histogram_quantile(0.9, sum by (le) (rate(b[5m])))'), [
-    stamped('rate({__name__="b"}[5m])'),
+    `sum by (le, cluster, region) (${stamped('rate({__name__="b"}[5m])')})`,
   ]);
   assert.deepEqual(parts('sort_desc(sum by (cluster) (x))'), [
     `sum by (cluster) (${stamped('{__name__="x"}')})`,
   ]);
-  assert.deepEqual(parts('x / on (instance) group_left sum by (instance) (y)'), [
+  assert.deepEqual(parts('x / on (instance) group_left quantile by (instance) (0.5, y)'), [
     stamped('{__name__="x"}'),
     stamped('{__name__="y"}'),
   ]);
