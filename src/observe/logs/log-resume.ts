@@ -7,8 +7,12 @@ import { floorToSecond } from './log-timestamp.ts';
 export class ResumeCursor {
   /** Newest time delivered. */
   private last: string | undefined;
-  /** Lines delivered within the second of `last`, counted by time and content. */
-  private window = new Map<string, number>();
+  /**
+   * Lines delivered within the second of `last` (keys built only when a replay needs them: a
+   * query reads hundreds of thousands of lines and resumes none).
+   */
+  private window: string[] = [];
+  private windowSecond = '';
   /** During a replay: lines of `window` not yet seen again. */
   private replay: Map<string, number> | undefined;
   duplicatesDropped = 0;
@@ -28,7 +32,13 @@ export class ResumeCursor {
 
   /** Call before reading a (re)opened stream: lines of the last second will come again. */
   beginReplay(): void {
-    this.replay = this.window.size > 0 ? new Map(this.window) : undefined;
+    if (this.window.length === 0) {
+      this.replay = undefined;
+      return;
+    }
+    const counts = new Map<string, number>();
+    for (const key of this.window) counts.set(key, (counts.get(key) ?? 0) + 1);
+    this.replay = counts;
   }
 
   /** Whether a line is new (deliver it) or a repeat / older than the query (drop it). */
@@ -47,9 +57,13 @@ export class ResumeCursor {
         }
       }
     }
-    if (this.last === undefined || floorToSecond(time) > floorToSecond(this.last)) this.window = new Map();
+    const second = time.slice(0, 19);
+    if (second > this.windowSecond) {
+      this.window = [];
+      this.windowSecond = second;
+    }
     if (this.last === undefined || time > this.last) this.last = time;
-    this.window.set(key, (this.window.get(key) ?? 0) + 1);
+    if (second === this.windowSecond) this.window.push(key);
     return true;
   }
 }

@@ -3,9 +3,13 @@
 // strings; JavaScript's Date would drop everything below the millisecond.
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+/** What the kubelet writes (RFC3339Nano, always nine digits in UTC): taken as it is, no parsing. */
+const CANONICAL = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{9}Z$/;
 
 /** The time in canonical form (`2024-01-02T03:04:05.123456789Z`), or undefined if it is not RFC 3339. */
 export function normalizeTime(text: string): string | undefined {
+  // Hundreds of thousands of lines per query: the common form skips Date.parse.
+  if (text.length === 30 && CANONICAL.test(text)) return text;
   const m = RFC3339.exec(text);
   if (!m) return undefined;
   const [, base, frac = '', zone] = m;
