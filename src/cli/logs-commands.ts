@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { MeridianError } from '../kube/errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { FleetView } from '../observe/fleet-view.ts';
+import { PodTopologyResolver } from '../observe/topology/pod-topology.ts';
 import { followLogs, queryLogs } from '../observe/logs/fleet-logs.ts';
 import type { LogEvent } from '../observe/logs/log-event.ts';
 import { CLI_PARAMS, parseLogQuery } from '../observe/logs/log-query.ts';
@@ -27,6 +28,7 @@ interface LogsFlags {
 }
 
 const HUB_SYNC_TIMEOUT_MS = 15_000;
+const WORKLOADS_SYNC_TIMEOUT_MS = 5_000;
 
 async function openFleet(cmd: Command): Promise<FleetView> {
   const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
@@ -134,11 +136,16 @@ export function registerLogsCommands(program: Command): void {
         CLI_PARAMS,
       );
       const fleet = await openFleet(cmd);
+      // Revisions of the pods Meridian deployed, from each member's workloads (listed once).
+      const workloads = new PodTopologyResolver(fleet, createLogger('meridian-logs'));
+      workloads.start();
+      await workloads.synced(WORKLOADS_SYNC_TIMEOUT_MS);
+      const { revisionOf } = workloads;
       const abort = new AbortController();
       const out = new Output(flags.output === 'json', flags.timestamps === true, () => abort.abort());
       try {
         if (!flags.follow) {
-          const r = await queryLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal });
+          const r = await queryLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, revisionOf });
           for (const w of r.warnings) out.event(w);
           for (const l of r.lines) out.event(l);
           out.flush();
@@ -152,7 +159,9 @@ export function registerLogsCommands(program: Command): void {
         process.once('SIGTERM', stop);
         const flusher = setInterval(() => out.flush(), 100);
         try {
-          await followLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal }, (ev) => out.event(ev));
+          await followLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, revisionOf }, (ev) =>
+            out.event(ev),
+          );
         } finally {
           clearInterval(flusher);
           process.off('SIGINT', stop);
@@ -160,6 +169,7 @@ export function registerLogsCommands(program: Command): void {
           out.flush();
         }
       } finally {
+        await workloads.stop();
         await fleet.stop();
       }
     });

@@ -68,10 +68,10 @@ export function createObserveServices(deps: ObserveDeps): ObserveService[] {
   topology.useGraph(
     async (startMs, endMs) => (await traces.graph({ startUs: startMs * 1000, endUs: endMs * 1000 })).edges,
   );
-  const revisionOf = (
-    cluster: string,
-    pod: { metadata: { name: string; namespace?: string } },
-  ): string | undefined =>
-    topology.resolver.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name)?.revision;
-  return [topology, traces, createMetricsService(deps), createLogsService(deps, revisionOf)];
+  return [
+    topology,
+    traces,
+    createMetricsService(deps),
+    createLogsService(deps, topology.resolver.revisionOf),
+  ];
 }

@@ -54,6 +54,22 @@ export class PodTopologyResolver {
     await Promise.all([...this.members.keys()].map((n) => this.drop(n)));
   }
 
+  /** Resolves once every member's workloads are listed, or after `timeoutMs` (a member may be down). */
+  async synced(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const all = Promise.all(
+      [...this.members.values()].flatMap((m) => m.informers.map((i) => i.waitForSync())),
+    );
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** The revision Meridian deployed a pod at, for log lines (the logs service's RevisionOf). */
+  readonly revisionOf = (
+    cluster: string,
+    pod: { metadata: { name: string; namespace?: string } },
+  ): string | undefined => this.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name)?.revision;
+
   private ensure(name: string): void {
     const client = this.fleet.client(name);
     if ('error' in client) return;
