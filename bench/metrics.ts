@@ -25,6 +25,7 @@ import {
 } from '../test/support/harness.ts';
 import {
   createBlocks,
+  joinWithPrometheus,
   openMetrics,
   startPrometheus,
   type DataShape,
@@ -117,29 +118,7 @@ async function setUp(): Promise<string> {
   progress('starting the local fleet (hub + 1 member) and the hub');
   await fleetUp(fleet, 1);
   hub = await startHub(fleet, 'metrics-bench-hub', HUB_PORT);
-  for (const c of CLUSTERS) {
-    const j = await cli(
-      [
-        'cluster',
-        'join',
-        c.name,
-        '--kubeconfig',
-        fleet.kubeconfig,
-        '--context',
-        'eu-west',
-        '--region',
-        c.region,
-        '--prometheus-url',
-        `http://${c.listen}`,
-        '--hub-kubeconfig',
-        fleet.kubeconfig,
-        '--hub-context',
-        'hub',
-      ],
-      fleet.env,
-    );
-    if (j.code !== 0) throw new Error(`cluster join ${c.name}: ${j.stderr}`);
-  }
+  for (const c of CLUSTERS) await joinWithPrometheus(fleet, { ...c, context: 'eu-west' });
   const token = await serviceAccountToken(fleet, 'metrics-bench', 'meridian-viewer');
   await waitFor('the hub to see the three members', 120_000, async () => {
     const r = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/label/cluster/values`, {

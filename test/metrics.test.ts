@@ -23,6 +23,7 @@ import {
 } from './support/harness.ts';
 import {
   createBlocks,
+  joinWithPrometheus,
   openMetrics,
   startPrometheus,
   type DataShape,
@@ -270,29 +271,7 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       '--metrics-max-central-samples',
       String(MAX_CENTRAL_SAMPLES),
     ]);
-    for (const c of CLUSTERS) {
-      const j = await cli(
-        [
-          'cluster',
-          'join',
-          c.name,
-          '--kubeconfig',
-          fleet.kubeconfig,
-          '--context',
-          c.name,
-          '--region',
-          c.region,
-          '--prometheus-url',
-          `http://${c.listen}`,
-          '--hub-kubeconfig',
-          fleet.kubeconfig,
-          '--hub-context',
-          'hub',
-        ],
-        fleet.env,
-      );
-      assert.equal(j.code, 0, j.stderr);
-    }
+    for (const c of CLUSTERS) await joinWithPrometheus(fleet, { ...c, context: c.name });
     token = await serviceAccountToken(fleet, 'metrics-viewer', 'meridian-viewer');
     await waitFor('the hub to see all three members and load its engine', 120_000, async () => {
       const r = await fleetApi('/api/v1/label/cluster/values', {});

@@ -2,36 +2,11 @@
 // server serves them, so controllers never start against a half-registered type.
 import { allCrds } from '../api/crd.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
-import { MeridianError } from '../kube/errors.ts';
-import { sleep } from '../kube/sleep.ts';
-
-interface Crd extends KubeObject {
-  status?: { conditions?: { type: string; status: string; message?: string }[] };
-}
+import { applyCrds } from '../kube/crds.ts';
 
 export async function installCrds(hub: ClusterClient, timeoutMs = 30_000): Promise<string[]> {
-  const crds = allCrds() as unknown as Crd[];
-  for (const crd of crds) await hub.apply(crd, { force: true });
-  const deadline = Date.now() + timeoutMs;
-  for (const crd of crds) {
-    for (;;) {
-      const live = await hub.get<Crd>(
-        'apiextensions.k8s.io/v1',
-        'CustomResourceDefinition',
-        crd.metadata.name,
-      );
-      const established = live?.status?.conditions?.find((c) => c.type === 'Established');
-      if (established?.status === 'True') break;
-      if (Date.now() > deadline) {
-        throw new MeridianError(
-          'CrdNotEstablished',
-          `CRD ${crd.metadata.name} not established after ${timeoutMs / 1000} s: ${established?.message ?? 'no condition yet'}`,
-        );
-      }
-      await sleep(100);
-    }
-  }
-  hub.forgetDiscovery();
+  const crds = allCrds() as unknown as KubeObject[];
+  await applyCrds(hub, crds, timeoutMs);
   return crds.map((c) => c.metadata.name);
 }
 

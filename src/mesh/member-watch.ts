@@ -6,6 +6,7 @@ import { MCS_API_VERSION, mcsCrds, type ServiceExport, type ServiceImport } from
 import type { MemberConnection, MemberConnections } from '../fleet/member-connections.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
+import { applyCrds } from '../kube/crds.ts';
 import { Informer } from '../kube/informer.ts';
 import type { Logger } from '../logging/logger.ts';
 import { MCS_SERVICE_NAME_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
@@ -134,8 +135,7 @@ export class MeshMembers {
   private async install(member: MeshMember): Promise<void> {
     for (let attempt = 1; !this.stopped && this.get(member.name) === member; attempt++) {
       try {
-        for (const crd of mcsCrds()) await member.client.apply(crd, { force: true });
-        await this.established(member.client);
+        await applyCrds(member.client, mcsCrds());
         member.client.forgetDiscovery();
         break;
       } catch (e) {
@@ -155,21 +155,6 @@ export class MeshMembers {
     member.synced = true;
     this.log.info({ cluster: member.name }, 'mesh caches synced');
     this.onMembership();
-  }
-
-  /** Waits (up to 30 s) until the API server serves the MCS CRDs, so the caches start cleanly. */
-  private async established(client: ClusterClient): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    for (const crd of mcsCrds()) {
-      for (;;) {
-        const live = await client.get<
-          KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
-        >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
-        if (live?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-        if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not established after 30 s`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
   }
 
   private async drop(name: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from './harness.ts';
+import { cli, waitFor, type TestFleet } from './harness.ts';
 
 export const SCRAPE_INTERVAL_MS = 15_000;
 /**
@@ -175,4 +175,35 @@ export async function startPrometheus(dir: string, name: string, listen: string)
       await exited;
     },
   };
+}
+
+/**
+ * Registers `name` in the test fleet's hub with `cluster join`, its API server reached through
+ * kubeconfig context `context`, and its Prometheus at `listen`.
+ */
+export async function joinWithPrometheus(
+  fleet: TestFleet,
+  c: { name: string; context: string; region: string; listen: string },
+): Promise<void> {
+  const j = await cli(
+    [
+      'cluster',
+      'join',
+      c.name,
+      '--kubeconfig',
+      fleet.kubeconfig,
+      '--context',
+      c.context,
+      '--region',
+      c.region,
+      '--prometheus-url',
+      `http://${c.listen}`,
+      '--hub-kubeconfig',
+      fleet.kubeconfig,
+      '--hub-context',
+      'hub',
+    ],
+    fleet.env,
+  );
+  if (j.code !== 0) throw new Error(`cluster join ${c.name}: ${j.stderr}`);
 }

@@ -8,7 +8,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Route } from '../../hub/http-server.ts';
 import type { ObserveDeps, ObserveService } from '../services.ts';
 import { receiverRoutes } from './otlp-receiver.ts';
-import { NO_POD_TOPOLOGY, type PodTopologyResolver } from './pod-topology.ts';
+import { NO_POD_TOPOLOGY, type PodLookup } from './pod-topology.ts';
 import { serviceGraph, type ServiceGraph } from './service-graph.ts';
 import type { TimeWindowUs } from './span-model.ts';
 import { SqliteTraceStore } from './sqlite-trace-store.ts';
@@ -39,7 +39,7 @@ export class TraceService implements ObserveService {
   constructor(
     private readonly deps: ObserveDeps,
     private readonly settings: TraceSettings,
-    pods: PodTopologyResolver = NO_POD_TOPOLOGY,
+    pods: PodLookup = NO_POD_TOPOLOGY,
     store?: TraceStore,
   ) {
     if (store) this.store = store;
@@ -113,7 +113,7 @@ export class TraceService implements ObserveService {
 }
 
 /** The traces service with the hub's options (defaults for what is unset). */
-export function createTraceService(deps: ObserveDeps, pods?: PodTopologyResolver): TraceService {
+export function createTraceService(deps: ObserveDeps, pods?: PodLookup): TraceService {
   const o = deps.options;
   return new TraceService(
     deps,
