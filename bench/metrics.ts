@@ -140,14 +140,20 @@ async function main(): Promise<void> {
     const params = { query, ...q.params };
     const fleetMs: number[] = [];
     const unionMs: number[] = [];
+    // The three members asked directly and at once (no hub): what fan-out alone costs here.
+    const membersMs: number[] = [];
     let mode = '';
     for (let i = 0; i < WARMUP + SAMPLES; i++) {
       const f = await timed(`http://127.0.0.1:${HUB_PORT}${q.path}`, params, token);
       const u = await timed(`http://${UNION_LISTEN}${q.path}`, params);
+      const m0 = performance.now();
+      await Promise.all(CLUSTERS.map((c) => timed(`http://${c.listen}${q.path}`, params)));
+      const m = performance.now() - m0;
       mode = f.mode;
       if (i >= WARMUP) {
         fleetMs.push(f.ms);
         unionMs.push(u.ms);
+        membersMs.push(m);
       }
     }
     const r = {
@@ -155,12 +161,13 @@ async function main(): Promise<void> {
       mode,
       union: { p50: pct(unionMs, 50), p99: pct(unionMs, 99) },
       fleet: { p50: pct(fleetMs, 50), p99: pct(fleetMs, 99) },
+      members: { p50: pct(membersMs, 50), p99: pct(membersMs, 99) },
     };
     results.push(r);
     const f1 = (x: number): string => x.toFixed(1);
     const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
     rows.push(
-      `| \`${q.name}\` | ${mode} | ${f1(r.union.p50)} / ${f1(r.union.p99)} | ${f1(r.fleet.p50)} / ${f1(r.fleet.p99)} | ${ratio(r.fleet.p50, r.union.p50)} / ${ratio(r.fleet.p99, r.union.p99)} |`,
+      `| \`${q.name}\` | ${mode} | ${f1(r.union.p50)} / ${f1(r.union.p99)} | ${f1(r.fleet.p50)} / ${f1(r.fleet.p99)} | ${ratio(r.fleet.p50, r.union.p50)} / ${ratio(r.fleet.p99, r.union.p99)} | ${f1(r.members.p50)} / ${f1(r.members.p99)} |`,
     );
     progress(rows[rows.length - 1]!);
   }
@@ -169,8 +176,8 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
     `samples: ${SAMPLES} per query and side after ${WARMUP} warm-up rounds, fleet and union asked alternately`,
     '',
-    '| query | fleet answered by | union p50 / p99 ms | fleet p50 / p99 ms | ratio p50 / p99 |',
-    '| --- | --- | --- | --- | --- |',
+    '| query | fleet answered by | union p50 / p99 ms | fleet p50 / p99 ms | ratio p50 / p99 | 3 members at once, direct, p50 / p99 ms |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
