@@ -176,7 +176,64 @@ func memberQuery(query string, m Member) (string, error) {
 	if !asked {
 		return "", nil
 	}
+	if kept, ok := stampsAtTop(expr); ok {
+		return stampLabels(expr, m, kept).String(), nil
+	}
 	return stamp(expr, m).String(), nil
+}
+
+// stampsAtTop says whether stamping the result of a top-level aggregation is the same as stamping
+// every series where it enters the query, and which topology labels that aggregation keeps. It is
+// when the top is an aggregation that drops every label it does not group by, and nothing inside
+// reads or writes a topology label: inside one member those labels are constant, so grouping or
+// matching on them changes nothing, and only the kept ones appear in the union's answer. Stamping
+// once per output series instead of once per input series at every step is what makes range
+// queries cheap on the members.
+func stampsAtTop(expr parser.Expr) ([]string, bool) {
+	top, ok := unparen(expr).(*parser.AggregateExpr)
+	if !ok || top.Without {
+		return nil, false
+	}
+	switch top.Op {
+	case parser.SUM, parser.MIN, parser.MAX, parser.AVG, parser.COUNT, parser.GROUP,
+		parser.STDDEV, parser.STDVAR, parser.QUANTILE:
+	default:
+		// topk, bottomk, limitk… keep their input series' labels; count_values writes one.
+		return nil, false
+	}
+	safe := true
+	parser.Inspect(top.Expr, func(node parser.Node, _ []parser.Node) error {
+		switch n := node.(type) {
+		case *parser.StringLiteral:
+			if isTopologyLabel(n.Val) {
+				safe = false
+			}
+		case *parser.AggregateExpr:
+			if n.Op == parser.COUNT_VALUES || n.Op == parser.TOPK || n.Op == parser.BOTTOMK || n.Op == parser.LIMITK || n.Op == parser.LIMIT_RATIO {
+				safe = false
+			}
+		case *parser.BinaryExpr:
+			if n.VectorMatching != nil && len(n.VectorMatching.Include) > 0 {
+				safe = false
+			}
+		case *parser.Call:
+			switch n.Func.Name {
+			case "label_replace", "label_join", "info":
+				safe = false
+			}
+		}
+		return nil
+	})
+	if !safe {
+		return nil, false
+	}
+	var kept []string
+	for _, l := range []string{clusterLabel, regionLabel} {
+		if slices.Contains(top.Grouping, l) {
+			kept = append(kept, l)
+		}
+	}
+	return kept, true
 }
 
 // stamp wraps every instant-vector expression that reads series straight from storage (a
@@ -225,7 +282,12 @@ func stamp(e parser.Expr, m Member) parser.Expr {
 var labelReplace = parser.Functions["label_replace"]
 
 func stampCall(e parser.Expr, m Member) parser.Expr {
-	for _, l := range []string{clusterLabel, regionLabel} {
+	return stampLabels(e, m, []string{clusterLabel, regionLabel})
+}
+
+// stampLabels wraps e in one label_replace per label, setting it to the member's value.
+func stampLabels(e parser.Expr, m Member, names []string) parser.Expr {
+	for _, l := range names {
 		e = &parser.Call{Func: labelReplace, Args: parser.Expressions{
 			e,
 			&parser.StringLiteral{Val: l},

@@ -69,21 +69,36 @@ test('queries that keep clusters apart are pushed down; the rest are evaluated c
   }
 });
 
-test('each member runs the query with its cluster and region stamped where series enter it', () => {
-  const p = plan(at('sum by (cluster) (rate(x{job="a"}[5m]))'));
+test('each member stamps its cluster and region where series enter the query', () => {
+  const p = plan(at('rate(x{job="a"}[5m]) / on (cluster, instance) y'));
+  assert.equal(p.mode, 'pushdown');
+  assert.deepEqual(p.mode === 'pushdown' ? p.members.map((m) => m.query) : [], [
+    'label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "eu-west", "", ""), "region", "eu", "", "") / on (cluster, instance) label_replace(label_replace({__name__="y"}, "cluster", "eu-west", "", ""), "region", "eu", "", "")',
+    'label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "us-east", "", ""), "region", "us", "", "") / on (cluster, instance) label_replace(label_replace({__name__="y"}, "cluster", "us-east", "", ""), "region", "us", "", "")',
+  ]);
+});
+
+test('an aggregation grouping by cluster is stamped once, on its output, with only the labels it keeps', () => {
+  const p = plan(at('sum by (cluster, job) (rate(x{job="a"}[5m]))'));
   assert.equal(p.mode, 'pushdown');
   assert.deepEqual(p.mode === 'pushdown' ? p.members : [], [
     {
       member: 'eu-west',
       query:
-        'sum by (cluster) (label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "eu-west", "", ""), "region", "eu", "", ""))',
+        'label_replace(sum by (cluster, job) (rate({__name__="x",job="a"}[5m])), "cluster", "eu-west", "", "")',
     },
     {
       member: 'us-east',
       query:
-        'sum by (cluster) (label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "us-east", "", ""), "region", "us", "", ""))',
+        'label_replace(sum by (cluster, job) (rate({__name__="x",job="a"}[5m])), "cluster", "us-east", "", "")',
     },
   ]);
+  // topk keeps its input series' labels, so those are stamped where they enter.
+  const t = plan(at('topk by (cluster) (3, x)'));
+  assert.match(
+    t.mode === 'pushdown' ? t.members[0]!.query : '',
+    /^topk by \(cluster\) \(3, label_replace\(label_replace/,
+  );
 });
 
 test('cluster and region matchers choose members and never reach them', () => {
@@ -111,19 +126,20 @@ test('central evaluation pushes down its largest partitionable parts; the hub do
   };
   const stamped = (e: string) =>
     `label_replace(label_replace(${e}, "cluster", "eu-west", "", ""), "region", "eu", "", "")`;
-  // Sums, counts, minima, maxima and groups aggregate per cluster on the members first.
+  // Sums, counts, minima, maxima and groups aggregate per cluster on the members first (and
+  // stamp their output, once per group).
   assert.deepEqual(parts('sum(rate(x[5m]))'), [
-    `sum by (cluster, region) (${stamped('rate({__name__="x"}[5m])')})`,
+    stamped('sum by (cluster, region) (rate({__name__="x"}[5m]))'),
   ]);
   assert.deepEqual(parts('count without (instance, cluster) (x)'), [
     `count without (instance) (${stamped('{__name__="x"}')})`,
   ]);
   assert.deepEqual(parts('topk(5, x)'), [stamped('{__name__="x"}')]);
   assert.deepEqual(parts('histogram_quantile(0.9, sum by (le) (rate(b[5m])))'), [
-    `sum by (le, cluster, region) (${stamped('rate({__name__="b"}[5m])')})`,
+    stamped('sum by (le, cluster, region) (rate({__name__="b"}[5m]))'),
   ]);
   assert.deepEqual(parts('sort_desc(sum by (cluster) (x))'), [
-    `sum by (cluster) (${stamped('{__name__="x"}')})`,
+    'label_replace(sum by (cluster) ({__name__="x"}), "cluster", "eu-west", "", "")',
   ]);
   assert.deepEqual(parts('x / on (instance) group_left quantile by (instance) (0.5, y)'), [
     stamped('{__name__="x"}'),
