@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { processesMentioning } from '../src/localfleet/processes.ts';
-import { cli, getWithHost, newFleetHome, type TestFleet } from './support/harness.ts';
+import { cli, getWithHost, newFleetHome, waitFor, type TestFleet } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.96.0');
 const HOST = 'shop.meridian.local';
@@ -51,5 +51,41 @@ describe('the main job: fleet up with the reference system', () => {
     const out = JSON.parse(st.stdout) as { clusters: { healthy: boolean }[]; strategy: string };
     assert.equal(out.strategy, 'RoundRobin');
     assert.ok(out.clusters.every((c) => c.healthy));
+  });
+
+  test("the reference system's logs come from every member, merged in time order with topology", async () => {
+    const r = await waitFor('app2 log lines from all three members', 60_000, async () => {
+      const r = await cli(
+        ['logs', '-l', 'app=app2', '--all-clusters', '--since', '15m', '-o', 'json'],
+        fleet.env,
+      );
+      if (r.code !== 0) return undefined;
+      const lines = r.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              kind: string;
+              cluster?: string;
+              time?: string;
+              app?: string;
+              revision?: string;
+              message?: string;
+            },
+        )
+        .filter((e) => e.kind === 'line');
+      return new Set(lines.map((l) => l.cluster)).size === 3 ? lines : undefined;
+    });
+    const times = r.map((l) => l.time ?? '');
+    assert.deepEqual(times, [...times].sort(), 'merged in time order');
+    assert.ok(
+      r.every((l) => l.app === 'app2' && l.revision === '1'),
+      JSON.stringify(r[0]),
+    );
+    assert.ok(
+      r.every((l) => l.message?.endsWith(`cluster=${l.cluster}`)),
+      'each line from its own cluster',
+    );
   });
 });

@@ -18,7 +18,11 @@ import {
 import { DEFAULT_SUBNET, LOCAL_INGRESS_PORT } from '../localfleet/layout.ts';
 import { isAlive, readPid } from '../localfleet/processes.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
-import { deployReferenceSystem, publishReferenceSystem } from '../localfleet/reference-system.ts';
+import {
+  deployReferenceSystem,
+  publishReferenceSystem,
+  seedReferenceLogs,
+} from '../localfleet/reference-system.ts';
 import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
 import { ensurePromql } from '../observe/metrics/promql-build.ts';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
@@ -110,6 +114,9 @@ function startLocalHub(): Promise<number> {
     LOCAL_DNS_ZONE,
     '--edge-listen',
     LOCAL_EDGE,
+    // Embedded stores (traces) live with the fleet and go with `fleet down`.
+    '--data-dir',
+    join(fleetDir(), 'observe'),
   ]);
 }
 
@@ -177,6 +184,7 @@ export function registerFleetCommands(program: Command): void {
           );
           await waitForReadyClusters(opts.timeout * 1000, say);
           if (opts.demo) {
+            await seedReferenceLogs(say);
             const app = await deployReferenceSystem(opts.timeout * 1000, say);
             say(
               `reference system Healthy on ${app.status?.readyClusters} clusters (revision ${app.status?.revision}): app1 → app2 → db in namespace shop`,
@@ -184,6 +192,7 @@ export function registerFleetCommands(program: Command): void {
             const host = await publishReferenceSystem(opts.timeout * 1000, say);
             say(`  dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
             say(`  curl -H 'Host: ${host}' http://${LOCAL_EDGE}/`);
+            say('  node bin/meridian.mjs logs -l app=app2 --all-clusters --since 15m');
           }
         }
         say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);

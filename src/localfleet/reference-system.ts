@@ -1,16 +1,18 @@
 // The reference system (APP 1 → APP 2 → database) on the local fleet: `fleet up` applies its
 // Application from examples/ and waits until every member runs it.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { API_VERSION } from '../api/group.ts';
 import type { Application } from '../api/application.ts';
 import type { GlobalIngress } from '../api/global-ingress.ts';
-import type { KubeObject } from '../kube/cluster-client.ts';
+import { ClusterClient, loadKubeConfig, type KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { sleep } from '../kube/sleep.ts';
 import { REPO_ROOT } from './binaries.ts';
 import { localHubClient } from './register.ts';
+import { clusterFiles } from './components.ts';
+import { fleetDir, readFleetState } from './fleet.ts';
 
 export const REFERENCE_APP = join(REPO_ROOT, 'examples', 'reference-system', 'application.yaml');
 export const REFERENCE_INGRESS = join(REPO_ROOT, 'examples', 'reference-system', 'global-ingress.yaml');
@@ -86,4 +88,46 @@ export async function deployReferenceSystem(
     }
     await sleep(500);
   }
+}
+
+/** Access-log lines a reference-system container "wrote" over the last ten minutes (CRI format). */
+export function referenceLogLines(cluster: string, now: number): string {
+  const paths = ['/items', '/items/42', '/cart', '/checkout'];
+  const lines: string[] = [];
+  for (let i = 20; i > 0; i--) {
+    const at = new Date(now - i * 30_000 + (cluster.length % 7) * 1_000).toISOString();
+    const path = paths[i % paths.length]!;
+    const status = i % 9 === 0 ? 503 : 200;
+    lines.push(`${at} stdout F GET ${path} ${status} ${5 + ((i * 7) % 40)}ms cluster=${cluster}\n`);
+  }
+  return lines.join('');
+}
+
+/**
+ * Pods in the local fleet are simulated by kwok, which serves a pod's logs from a file named by a
+ * kwok `ClusterLogs` object. Gives every container in namespace shop of each member such a file,
+ * so `meridian logs` and the hub's logs API have the reference system's lines to merge.
+ */
+export async function seedReferenceLogs(say: (m: string) => void): Promise<void> {
+  const dir = fleetDir();
+  const members = readFleetState(dir)?.layout.members ?? [];
+  const now = Date.now();
+  for (const m of members) {
+    const file = join(dir, m.name, 'reference-system.log');
+    writeFileSync(file, referenceLogLines(m.name, now));
+    const client = new ClusterClient(
+      m.name,
+      loadKubeConfig({ file: clusterFiles(join(dir, m.name)).adminKubeconfig }),
+    );
+    await client.apply(
+      {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ClusterLogs',
+        metadata: { name: 'meridian-reference-system' },
+        spec: { selector: { matchNamespaces: ['shop'] }, logs: [{ logsFile: file, follow: true }] },
+      },
+      { fieldManager: 'meridian-cli', force: true },
+    );
+  }
+  say(`reference system logs seeded in ${members.length} members (kwok ClusterLogs, namespace shop)`);
 }
