@@ -478,17 +478,22 @@ describe('global traffic', () => {
       const r = await kubectl(['--context', 'us-east', 'apply', '--server-side', '-f', file], fleet);
       assert.equal(r.code, 0, r.stderr);
     }
-    const est = await kubectl(
-      [
-        '--context',
-        'us-east',
-        'wait',
-        '--for=condition=Established',
-        'crd/httproutes.gateway.networking.k8s.io',
-      ],
-      fleet,
-    );
-    assert.equal(est.code, 0, est.stderr);
+    // (`kubectl wait` fails instead of waiting while a new CRD has no conditions yet.)
+    await waitFor('the HTTPRoute CRD Established in us-east', 30_000, async () => {
+      const g = await kubectl(
+        [
+          '--context',
+          'us-east',
+          'get',
+          'crd',
+          'httproutes.gateway.networking.k8s.io',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        ],
+        fleet,
+      );
+      return g.stdout.trim() === 'True' ? true : undefined;
+    });
     const r = await applyYaml(
       'hub',
       globalIngress('routes', {
