@@ -27,6 +27,7 @@ import {
   createBlocks,
   joinWithPrometheus,
   openMetrics,
+  prometheusLayout,
   startPrometheus,
   type DataShape,
   type PrometheusProcess,
@@ -35,12 +36,7 @@ import {
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 100);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 10);
 const HUB_PORT = 18143;
-const CLUSTERS = [
-  { name: 'eu-west', region: 'eu-west', listen: '127.71.2.2:19090' },
-  { name: 'us-east', region: 'us-east', listen: '127.71.2.3:19090' },
-  { name: 'ap-south', region: 'ap-south', listen: '127.71.2.4:19090' },
-] as const;
-const UNION_LISTEN = '127.71.2.10:19090';
+const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout('127.71.0');
 
 const startMs = Math.floor((Date.now() - 2.5 * 3600_000) / 60_000) * 60_000;
 const shape: DataShape = { clusters: CLUSTERS, startMs, samples: 480, jobs: 5, instances: 10 };

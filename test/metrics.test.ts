@@ -25,6 +25,7 @@ import {
   createBlocks,
   joinWithPrometheus,
   openMetrics,
+  prometheusLayout,
   startPrometheus,
   type DataShape,
   type PrometheusProcess,
@@ -34,12 +35,7 @@ const fleet: TestFleet = newFleetHome('127.70.0');
 const HUB_PORT = 18043;
 const MEMBER_TIMEOUT_MS = 5000;
 const MAX_CENTRAL_SAMPLES = 30_000;
-const CLUSTERS = [
-  { name: 'eu-west', region: 'eu-west', listen: '127.70.2.2:19090' },
-  { name: 'us-east', region: 'us-east', listen: '127.70.2.3:19090' },
-  { name: 'ap-south', region: 'ap-south', listen: '127.70.2.4:19090' },
-] as const;
-const UNION_LISTEN = '127.70.2.10:19090';
+const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout('127.70.0');
 const BLACKHOLE_LISTEN = { host: '127.70.2.20', port: 19090 };
 
 // Three hours ago on the minute, 600 samples every 15 s: data ends half an hour before now.

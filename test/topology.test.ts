@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
+  applyApplication,
   cli,
   fleetUp,
   joinMembers,
@@ -29,7 +30,6 @@ const MEMBERS = ['eu-west', 'us-east'] as const;
 const HUB_PORT = 18643;
 let hub: HubProcess;
 let viewer: string;
-const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
 
 interface TopologyAnswer {
   regions: { name: string; clusters: string[] }[];
@@ -75,22 +75,11 @@ describe('fleet topology', () => {
     await joinMembers(fleet, MEMBERS);
     viewer = await serviceAccountToken(fleet, 'viewer', 'meridian-viewer');
     const [, deploymentDoc, serviceDoc] = app2Workload(2);
-    const file = join(fleet.home, 'shop.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'meridian.dev/v1alpha1',
-        kind: 'Application',
-        metadata: { name: 'shop', namespace: 'default' },
-        spec: {
-          destinationNamespace: 'shop',
-          placement: { clusters: [...MEMBERS] },
-          source: { manifests: [deploymentDoc, serviceDoc] },
-        },
-      }),
-    );
-    const r = await cli(['app', 'apply', '-f', file, ...hubFlags()], fleet.env);
-    assert.equal(r.code, 0, r.stderr);
+    await applyApplication(fleet, 'shop', {
+      destinationNamespace: 'shop',
+      placement: { clusters: [...MEMBERS] },
+      source: { manifests: [deploymentDoc, serviceDoc] },
+    });
   });
 
   after(async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
+  applyApplication,
   cli,
   deployment,
   fleetUp,
@@ -184,22 +185,11 @@ describe('global traffic', () => {
       'example.test',
     ]);
     await joinMembers(fleet, MEMBERS, { withIngress: true });
-    const file = join(fleet.home, 'shop-app.yaml');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'meridian.dev/v1alpha1',
-        kind: 'Application',
-        metadata: { name: 'shop', namespace: 'default' },
-        spec: {
-          destinationNamespace: 'shop',
-          placement: { clusters: [...MEMBERS] },
-          source: { manifests: [deployment('web', 2), service('web'), deployment('api', 1)] },
-        },
-      }),
-    );
-    const r = await cli(['app', 'apply', '-f', file, ...hubFlags()], fleet.env);
-    assert.equal(r.code, 0, r.stderr);
+    await applyApplication(fleet, 'shop', {
+      destinationNamespace: 'shop',
+      placement: { clusters: [...MEMBERS] },
+      source: { manifests: [deployment('web', 2), service('web'), deployment('api', 1)] },
+    });
   });
 
   after(async () => {

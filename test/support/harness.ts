@@ -4,7 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Agent } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
@@ -367,4 +368,26 @@ export function gatewayApiCrdFiles(): string[] {
   return ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((k) =>
     join(dir, 'config', 'crd', 'standard', `gateway.networking.k8s.io_${k}.yaml`),
   );
+}
+
+/**
+ * Applies an Application `default/<name>` with `spec` through `meridian app apply -f` (the path a
+ * user takes), against the test fleet's hub cluster.
+ */
+export async function applyApplication(fleet: TestFleet, name: string, spec: object): Promise<void> {
+  const file = join(fleet.home, `${name}-application.yaml`);
+  writeFileSync(
+    file,
+    stringifyYaml({
+      apiVersion: 'meridian.dev/v1alpha1',
+      kind: 'Application',
+      metadata: { name, namespace: 'default' },
+      spec,
+    }),
+  );
+  const r = await cli(
+    ['app', 'apply', '-f', file, '--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'],
+    fleet.env,
+  );
+  if (r.code !== 0) throw new Error(`app apply ${name}: ${r.stderr}`);
 }

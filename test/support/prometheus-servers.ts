@@ -207,3 +207,25 @@ export async function joinWithPrometheus(
   );
   if (j.code !== 0) throw new Error(`cluster join ${c.name}: ${j.stderr}`);
 }
+
+/**
+ * The three members' Prometheus servers and the union server of a test fleet on `subnet`
+ * (`127.x.y`): loopback addresses in its `.2.z` range, on a port clear of a packaged Prometheus.
+ */
+type PrometheusMember = { readonly name: string; readonly region: string; readonly listen: string };
+
+export function prometheusLayout(subnet: string): {
+  clusters: readonly [PrometheusMember, PrometheusMember, PrometheusMember];
+  union: string;
+} {
+  const [a, b] = subnet.split('.');
+  const at = (host: number): string => `${a}.${b}.2.${host}:19090`;
+  return {
+    clusters: [
+      { name: 'eu-west', region: 'eu-west', listen: at(2) },
+      { name: 'us-east', region: 'us-east', listen: at(3) },
+      { name: 'ap-south', region: 'ap-south', listen: at(4) },
+    ],
+    union: at(10),
+  };
+}
