@@ -1,6 +1,7 @@
 // Which containers of a pod have logs, and the topology labels every line of it carries.
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
 import type { LogLine } from './log-event.ts';
+import { appLabel } from '../topology/workload-of-pod.ts';
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string; containers?: { name: string }[] };
@@ -25,11 +26,6 @@ export const noRevisions: RevisionOf = () => undefined;
 /** The labels of every line of one container, all but time and message. */
 export type LineLabels = Omit<LogLine, 'kind' | 'time' | 'message'>;
 
-export function appOf(pod: PodObject): string | undefined {
-  const l = pod.metadata.labels ?? {};
-  return l['app.kubernetes.io/name'] ?? l['app'];
-}
-
 /** Containers whose logs can be asked for: the pod must be on a node (the kubelet serves them). */
 export function loggableContainers(pod: PodObject): string[] {
   if (!pod.spec?.nodeName || pod.metadata.deletionTimestamp) return [];
@@ -47,7 +43,7 @@ export function lineLabels(
   container: string,
   revisionOf: RevisionOf,
 ): LineLabels {
-  const app = appOf(pod);
+  const app = appLabel(pod.metadata.labels);
   const revision = revisionOf(target.cluster, pod);
   return {
     cluster: target.cluster,

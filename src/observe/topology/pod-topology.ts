@@ -21,6 +21,8 @@ const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 interface MemberCaches {
   readonly client: ClusterClient;
   readonly informers: readonly Informer<KubeObject>[];
+  /** Workloads by namespace, built on first use after any change (resolve runs once per span). */
+  byNamespace?: Map<string, WorkloadInfo[]>;
 }
 
 function info(kind: WorkloadInfo['kind'], o: KubeObject): WorkloadInfo {
@@ -83,7 +85,9 @@ export class PodTopologyResolver {
         },
       }).start(),
     );
-    this.members.set(name, { client, informers });
+    const caches: MemberCaches = { client, informers };
+    for (const inf of informers) inf.on(() => delete caches.byNamespace);
+    this.members.set(name, caches);
   }
 
   private async drop(name: string): Promise<void> {
@@ -97,11 +101,15 @@ export class PodTopologyResolver {
   resolve(cluster: string, namespace: string, pod: string): PodTopology | undefined {
     const m = this.members.get(cluster);
     if (!m) return undefined;
-    const candidates: WorkloadInfo[] = [];
-    m.informers.forEach((inf, i) => {
-      for (const o of inf.list()) if (o.metadata.namespace === namespace) candidates.push(info(KINDS[i]!, o));
-    });
-    const w = workloadOfPod(pod, candidates);
+    if (!m.byNamespace) {
+      m.byNamespace = new Map();
+      for (const w of this.workloads(cluster)) {
+        const list = m.byNamespace.get(w.namespace) ?? [];
+        list.push(w);
+        m.byNamespace.set(w.namespace, list);
+      }
+    }
+    const w = workloadOfPod(pod, m.byNamespace.get(namespace) ?? []);
     return (
       w && { app: w.app, application: w.application, revision: w.revision, workload: `${w.kind}/${w.name}` }
     );

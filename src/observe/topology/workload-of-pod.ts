@@ -33,7 +33,12 @@ export function workloadOfPod(pod: string, candidates: Iterable<WorkloadInfo>): 
   return best;
 }
 
-/** The app name the topology shows for a workload with these labels. Pure. */
+/** The app a set of labels names: `app.kubernetes.io/name`, else `app`. Pure. */
+export function appLabel(labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  return labels?.['app.kubernetes.io/name'] ?? labels?.['app'];
+}
+
+/** The app name the topology shows for a workload with these labels (its name without one). Pure. */
 export function appOf(name: string, labels: Readonly<Record<string, string>> | undefined): string {
-  return labels?.['app.kubernetes.io/name'] ?? labels?.['app'] ?? name;
+  return appLabel(labels) ?? name;
 }
