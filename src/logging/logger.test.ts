@@ -40,3 +40,14 @@ test('the logger writes one JSON line per record with secrets removed', async ()
   assert.equal(rec['kubeconfig'], '[REDACTED]');
   assert.ok(!String(rec['msg']).includes('eyJ'), String(rec['msg']));
 });
+
+test('redacts query-string values of token-like keys and leaves other strings alone', () => {
+  const out = redact({
+    path: '/cb?access_token=abc123&state=ok&X-Amz-Signature=f00d',
+    msg: 'GET /login?code=c0de password=hunter2',
+    plain: '/shop/cart?page=2',
+  }) as Record<string, string>;
+  assert.equal(out['path'], '/cb?access_token=[REDACTED]&state=ok&X-Amz-Signature=[REDACTED]');
+  assert.equal(out['msg'], 'GET /login?code=[REDACTED] password=[REDACTED]');
+  assert.equal(out['plain'], '/shop/cart?page=2');
+});

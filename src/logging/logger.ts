@@ -9,16 +9,23 @@ const SECRET_VALUES: readonly RegExp[] = [
   /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi,
   /\b(client-key-data|token|client-certificate-data):\s*\S+/gi,
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWTs (service-account tokens)
+  // Query-string (or form) values of token-like keys: `?access_token=…`, `&X-Amz-Signature=…`.
+  /(?<=(?:^|[?&;/\s])(?:[\w.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|signature|credential|auth)[\w.-]*|sig|key|code)=)[^&#;\s"']+/gi,
 ];
+/** A cheap test that a string contains none of the above, so most strings skip the regexes. */
+const SECRET_HINT = /-----BEGIN|bearer|token|key-data|certificate-data|eyJ|=/i;
+
+/** Replaces secret-looking values in one string (what `redact` does to every string it meets). */
+export function scrubSecrets(s: string): string {
+  if (!SECRET_HINT.test(s)) return s;
+  for (const re of SECRET_VALUES) s = s.replace(re, '[REDACTED]');
+  return s;
+}
 
 /** Replaces secret-looking values anywhere in a log record. Pure; exported for tests. */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[deep]';
-  if (typeof value === 'string') {
-    let s = value;
-    for (const re of SECRET_VALUES) s = s.replace(re, '[REDACTED]');
-    return s;
-  }
+  if (typeof value === 'string') return scrubSecrets(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   if (value && typeof value === 'object') {
     if (value instanceof Error) {
