@@ -20,15 +20,18 @@ import { freePort } from '../test/support/free-port.ts';
 
 const HOST = 'bench.example.test';
 const BODY = 'hello from the backend';
-const PLAIN_PINO = 'Meridian edge, access log on, own plain pino logger';
+const VIA_LOGGER = "Meridian edge, access log on, through the project's pino logger";
 
 /** The Meridian side, in its own process so it has the event loop to itself (as in the hub). */
 async function runEdgeChild(): Promise<void> {
-  // accessLog: 'on' (the project's logger), 'pino' (a plain pino access logger of its own) or 'off'.
+  // accessLog: 'on' (the gateway's EdgeAccessLog, as in the hub), 'logger' (the project's pino
+  // logger, as before EdgeAccessLog) or 'off'.
   const [port, backendPort, accessLog, logFile] = process.argv.slice(3) as [string, string, string, string];
   const { pino } = await import('pino');
   const { Registry } = await import('prom-client');
+  const { createWriteStream } = await import('node:fs');
   const { createLogger } = await import('../src/logging/logger.ts');
+  const { EdgeAccessLog } = await import('../src/traffic/edge-access-log.ts');
   const { EdgeGateway } = await import('../src/traffic/edge-gateway.ts');
   const { StaticRoutingTable } = await import('../src/traffic/routing.ts');
   const table = new StaticRoutingTable([
@@ -50,13 +53,15 @@ async function runEdgeChild(): Promise<void> {
       ],
     },
   ]);
-  // Asynchronous, buffered file; the project's logger (with its secret scrubbing) or plain pino.
+  // Asynchronous, buffered file: EdgeAccessLog's 64 KiB chunks, or the project's logger (with its
+  // secret scrubbing) on sonic-boom buffered by 4 KiB.
   const file = pino.destination({ dest: logFile, sync: false, minLength: 4096 });
   const logger = createLogger('edge', file as unknown as NodeJS.WritableStream);
   const gw = new EdgeGateway({
     table,
     logger,
-    accessLogger: accessLog === 'pino' ? pino({ name: 'edge-access' }, file) : logger,
+    accessLogger:
+      accessLog === 'on' ? new EdgeAccessLog(createWriteStream(`${logFile}.edge`), { name: 'edge' }) : logger,
     registry: new Registry(),
     http: { host: '127.0.0.1', port: Number(port) },
     accessLog: accessLog !== 'off',
@@ -292,7 +297,7 @@ async function main(): Promise<void> {
     const targets: Target[] = [{ name: 'backend direct (baseline)', port: backendPort, pid: backend }];
     const self = fileURLToPath(import.meta.url);
     const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-    const startMeridian = async (log: 'on' | 'off' | 'pino', name: string): Promise<void> => {
+    const startMeridian = async (log: 'on' | 'off' | 'logger', name: string): Promise<void> => {
       const port = await freePort();
       const args = [...flags, '--import', 'tsx', self, 'edge-child', String(port), String(backendPort), log];
       const logFile = join(dir, `meridian-${log}-access.log`);
@@ -328,7 +333,7 @@ async function main(): Promise<void> {
         pid: await startProcess(procs, dir, `haproxy-${log}`, 'haproxy', haproxyArgs, h),
       });
     }
-    await startMeridian('pino', PLAIN_PINO);
+    await startMeridian('logger', VIA_LOGGER);
 
     // Sanity and warm-up (the JIT, the connection pools) before anything is measured.
     for (const t of targets) {
@@ -402,14 +407,14 @@ function report(
   for (const [mine, log] of [
     ['Meridian edge, access log on', 'on'],
     ['Meridian edge, access log off', 'off'],
-    [PLAIN_PINO, 'on'],
+    [VIA_LOGGER, 'on'],
   ] as const) {
     const m = med.get(mine)!;
     for (const peer of ['nginx', 'HAProxy']) {
       const p = med.get(`${peer}, access log ${log}`)!;
       const label =
-        mine === PLAIN_PINO
-          ? `Meridian (plain pino access log) / ${peer}, log on`
+        mine === VIA_LOGGER
+          ? `Meridian (access log via pino) / ${peer}, log on`
           : `Meridian / ${peer}, access log ${log}`;
       out.push(
         `| ${label} | ${(m.rps / p.rps).toFixed(2)} | ${(m.p99 / p.p99).toFixed(2)} | ${(m.cpu / p.cpu).toFixed(2)} |`,

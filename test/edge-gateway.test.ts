@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { createLogger } from '../src/logging/logger.ts';
+import { EdgeAccessLog } from '../src/traffic/edge-access-log.ts';
 import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
 import {
   StaticRoutingTable,
@@ -191,6 +192,7 @@ const c = new Backend('c', '127.86.1.3');
 const NOWHERE = '127.86.1.4'; // no listener: connections are refused
 
 const logLines: Record<string, unknown>[] = [];
+let accessLog: EdgeAccessLog;
 const table = new SwappableRoutingTable();
 const state = new Map<string, { healthy: boolean; drained: boolean }>();
 let gw: EdgeGateway;
@@ -285,9 +287,12 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
   return sum;
 }
 
-/** Access log lines for a host, oldest first. */
-const accessLines = (host: string) =>
-  logLines.filter((l) => l['msg'] === 'edge request' && l['host'] === host);
+/** Access log lines for a host, oldest first (after handing on what the access log buffers). */
+async function accessLines(host: string): Promise<Record<string, unknown>[]> {
+  await accessLog.flush();
+  await new Promise((r) => setImmediate(r));
+  return logLines.filter((l) => l['msg'] === 'edge request' && l['host'] === host);
+}
 
 describe('edge gateway', () => {
   before(async () => {
@@ -305,6 +310,8 @@ describe('edge gateway', () => {
     gw = new EdgeGateway({
       table,
       logger: createLogger('edge-gateway-test', sink),
+      // A flush interval far beyond the test: lines arrive only through flushes (see accessLines).
+      accessLogger: (accessLog = new EdgeAccessLog(sink, { flushIntervalMs: 600_000 })),
       http: { host: '127.0.0.1', port: 0 },
       https: { host: '127.0.0.1', port: 0 },
       connectTimeoutMs: 1_000,
@@ -482,8 +489,8 @@ describe('edge gateway', () => {
       refused.once('error', () => resolve(-1));
     });
     assert.equal(status, 404);
-    await waitFor('the tunnels logged with their cluster', 5_000, () =>
-      accessLines('shop.example.test').filter(
+    await waitFor('the tunnels logged with their cluster', 5_000, async () =>
+      (await accessLines('shop.example.test')).filter(
         (l) => l['path'] === '/ws' && l['status'] === 101 && l['cluster'] === 'a',
       ).length >= 2
         ? true
@@ -540,14 +547,14 @@ describe('edge gateway', () => {
         2,
       );
       assert.equal(await metric('meridian_edge_ejections_total', { cluster: 'a' }), ejectionsBefore + 1);
-      const retried = accessLines('flaky.example.test').at(-1)!;
+      const retried = (await accessLines('flaky.example.test')).at(-1)!;
       assert.deepEqual(
         [retried['status'], retried['cluster'], retried['attempts'], retried['method'], retried['path']],
         [200, 'b', 2, 'GET', '/'],
       );
       // Ejected: straight to b, even for a POST.
       assert.equal((await send('flaky.example.test')).body, 'b\n');
-      assert.equal(accessLines('flaky.example.test').at(-1)!['attempts'], 1);
+      assert.equal((await accessLines('flaky.example.test')).at(-1)!['attempts'], 1);
       assert.equal((await send('flaky.example.test', '/', { method: 'POST', body: 'order=2' })).body, 'b\n');
       assert.equal(
         await metric('meridian_edge_retries_total', { host: 'flaky.example.test', cluster: 'a' }),
@@ -563,18 +570,13 @@ describe('edge gateway', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-cluster'], 'b');
     assert.equal(r.body, 'hello body', 'the body was not consumed by the refused attempt');
-    const line = accessLines('refused.example.test').at(-1)!;
+    const line = (await accessLines('refused.example.test')).at(-1)!;
     assert.deepEqual([line['cluster'], line['attempts']], ['b', 2]);
     // Within a cluster, the next ingress address is tried first.
     const dual = await send('dual.example.test');
     assert.equal(dual.body, 'b\n');
-    assert.deepEqual(
-      [
-        accessLines('dual.example.test').at(-1)!['cluster'],
-        accessLines('dual.example.test').at(-1)!['attempts'],
-      ],
-      ['dual', 2],
-    );
+    const dualLine = (await accessLines('dual.example.test')).at(-1)!;
+    assert.deepEqual([dualLine['cluster'], dualLine['attempts']], ['dual', 2]);
   });
 
   it('answers 502 when no cluster can be reached and 504 when the last one does not answer in time', async () => {
@@ -659,15 +661,20 @@ describe('edge gateway', () => {
     assert.deepEqual(failures, [], 'no request failed during the outage');
     assert.ok(seen.length >= 200, `only ${seen.length} requests were served`);
     assert.ok(
-      accessLines('shop.example.test').some((l) => l['cluster'] === 'b' && (l['attempts'] as number) >= 2),
+      (await accessLines('shop.example.test')).some(
+        (l) => l['cluster'] === 'b' && (l['attempts'] as number) >= 2,
+      ),
       'the access log names the cluster that answered after a retry',
     );
   });
 
-  it('stops gracefully: no new connections, requests in flight finish', async () => {
+  it('stops gracefully: no new connections, requests in flight finish, no access log line is lost', async () => {
+    const written: string[] = [];
+    const sink = new PassThrough().on('data', (d: Buffer) => written.push(d.toString()));
     const second = new EdgeGateway({
       table,
       logger: createLogger('edge-gateway-test-2', new PassThrough().resume()),
+      accessLogger: new EdgeAccessLog(sink, { name: 'second', flushIntervalMs: 600_000 }),
       http: { host: '127.0.0.1', port: 0 },
       shutdownGraceMs: 5_000,
     });
@@ -694,5 +701,12 @@ describe('edge gateway', () => {
     assert.equal(r.body, 'a held\n');
     assert.equal(r.headers['connection'], 'close', 'the connection is not kept for more requests');
     await stopped;
+    await new Promise((resolve) => setImmediate(resolve));
+    const held = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"path":"/held"'));
+    assert.equal(held.length, 1, 'stop flushed the buffered access log line');
+    assert.equal((JSON.parse(held[0]!) as Record<string, unknown>)['cluster'], 'a');
   });
 });

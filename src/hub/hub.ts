@@ -12,6 +12,7 @@ import { TrafficController } from '../traffic/controller.ts';
 import { MeshController } from '../mesh/controller.ts';
 import { TrafficTableSync } from '../traffic/table-sync.ts';
 import { GslbDnsServer } from '../traffic/dns-server.ts';
+import { EdgeAccessLog } from '../traffic/edge-access-log.ts';
 import { EdgeGateway } from '../traffic/edge-gateway.ts';
 import { defaultZoneConfig } from '../traffic/gslb-answer.ts';
 import { EMPTY_GEO_TABLE, type GeoTable } from '../traffic/geo-table.ts';
@@ -123,11 +124,16 @@ export async function runHub(opts: HubOptions): Promise<void> {
     log.info({ host: a.host, port: a.udpPort, zones: opts.dns.zones }, 'GSLB DNS listening (UDP and TCP)');
   }
   let edge: EdgeGateway | undefined;
+  let edgeAccessLog: EdgeAccessLog | undefined;
   if (opts.edge) {
+    // Access lines go where the hub's log goes (stderr), formatted alike, in buffered chunks.
+    edgeAccessLog = new EdgeAccessLog(process.stderr, { name: 'meridian-hub' });
     edge = new EdgeGateway({
       table: table.table,
       geo: () => geo,
       logger: log,
+      accessLogger: edgeAccessLog,
+      accessLog: log.isLevelEnabled('info'), // as when the lines went through the hub's logger
       registry: metrics.registry,
       http: opts.edge.http,
       https: opts.edge.https,
@@ -233,6 +239,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
   await fleet.stop();
   await dns?.stop();
   await edge?.stop();
+  await edgeAccessLog?.close();
   await table.stop();
   log.info('hub stopped');
 }

@@ -58,7 +58,8 @@ export class EdgeRuntime {
     readonly settings: EdgeSettings,
     readonly logger: Logger,
     readonly metrics: EdgeMetrics,
-    private readonly accessLogger: Logger = logger,
+    /** Writes one access log line (called only when `settings.accessLog` is on). */
+    private readonly writeAccess: (rec: AccessRecord) => void,
   ) {}
 
   /** The keep-alive connection pool to one upstream address. */
@@ -163,7 +164,7 @@ export class EdgeRuntime {
    */
   record(rec: AccessRecord, counted = false, metricsHost = rec.host): void {
     if (!counted) this.metrics.request(metricsHost, rec.cluster, rec.status, rec.ms / 1000);
-    if (this.settings.accessLog) this.accessLogger.info(rec, 'edge request');
+    if (this.settings.accessLog) this.writeAccess(rec);
   }
 
   /** Records a finished proxied request (see `begin`). */
