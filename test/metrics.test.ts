@@ -40,7 +40,14 @@ const BLACKHOLE_LISTEN = { host: '127.70.2.20', port: 19090 };
 
 // Three hours ago on the minute, 600 samples every 15 s: data ends half an hour before now.
 const startMs = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
-const shape: DataShape = { clusters: CLUSTERS, startMs, samples: 600, jobs: 2, instances: 2 };
+const shape: DataShape = {
+  clusters: CLUSTERS,
+  startMs,
+  samples: 600,
+  jobs: 2,
+  instances: 2,
+  ownTopologyLabels: true,
+};
 // Queries run 30 s past the minute: no range, lookback or subquery boundary (subquery steps sit
 // on the minute) ever falls on a sample or a subquery step, where Prometheus 2 (the members)
 // closes ranges at the start and Prometheus 3 (the hub's engine) opens them.
@@ -187,11 +194,37 @@ const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
   ['max_over_time(rate(http_requests_total[5m])[30m:1m])', 'pushdown'],
   ['label_replace(memory_bytes, "where", "$1", "cluster", "(.*)")', 'pushdown'],
   ['memory_bytes[1m]', 'pushdown'],
+  // Series that carry their own cluster or region label in the member (the union holds them with
+  // the member's): bare, through a function, aggregated and matched by cluster, and read.
+  ['legacy_bytes', 'pushdown'],
+  ['legacy_bytes{cluster="us-east"} * 2', 'pushdown'],
+  ['sum by (cluster) (legacy_bytes)', 'pushdown'],
+  ['sum without (instance) (legacy_bytes)', 'pushdown'],
+  ['legacy_bytes / on (cluster, instance) sum by (cluster, instance) (memory_bytes)', 'pushdown'],
+  ['legacy_bytes and memory_bytes', 'pushdown'],
+  ['label_replace(legacy_bytes, "was", "$1", "cluster", "(.*)")', 'pushdown'],
+  ['sum(legacy_bytes)', 'central'],
+  ['topk(2, legacy_bytes)', 'central'],
+  [
+    'memory_bytes / on (cluster, instance) group_left (region) sum by (cluster, instance) (memory_bytes)',
+    'pushdown',
+  ],
+  [
+    'sum by (cluster) (memory_bytes) / on (cluster) group_right sum by (cluster, instance) (memory_bytes)',
+    'pushdown',
+  ],
+  ['count_values by (cluster) ("value", legacy_bytes > 0 < bool 1e9)', 'pushdown'],
   ['sum(rate(http_requests_total[5m]))', 'central'],
   ['sum by (code) (rate(http_requests_total[5m]))', 'central'],
   ['sum by (region) (memory_bytes)', 'central'],
   ['count by (job) (memory_bytes)', 'central'],
   ['topk(3, rate(http_requests_total[5m]))', 'central'],
+  ['topk by (job) (1, memory_bytes)', 'central'],
+  ['bottomk(2, memory_bytes)', 'central'],
+  ['bottomk without (cluster, instance) (1, rate(http_requests_total[5m]))', 'central'],
+  ['avg(memory_bytes)', 'central'],
+  ['avg by (job) (rate(http_requests_total[5m]))', 'central'],
+  ['avg without (instance, cluster) (memory_bytes)', 'central'],
   ['quantile(0.5, memory_bytes)', 'central'],
   ['histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))', 'central'],
   ['memory_bytes / on (instance) group_left sum by (instance) (rate(http_requests_total[5m]))', 'central'],
@@ -214,6 +247,9 @@ const RANGE = [
   'histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))',
   'sum(rate(http_requests_total[5m]))',
   'topk(2, memory_bytes)',
+  'bottomk by (job) (1, rate(http_requests_total[5m]))',
+  'avg by (job) (memory_bytes)',
+  'legacy_bytes',
   'quantile(0.9, memory_bytes)',
   'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
   'max_over_time(sum(rate(http_requests_total[5m]))[10m:1m])',

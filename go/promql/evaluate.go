@@ -26,10 +26,14 @@ type QueryRequest struct {
 	Members []Member `json:"members"`
 }
 
-// MemberQuery is what one member is asked: an instant query (Time) or a range query like the request.
+// MemberQuery is what one member is asked: an instant or a range query like the request. Stamp,
+// when not null, is what the hub sets on every series of the answer (the topology labels the
+// union's answer keeps, with the member's values; any other topology label is removed); when
+// null, the member's query stamps its series itself.
 type MemberQuery struct {
-	Member string `json:"member"`
-	Query  string `json:"query"`
+	Member string            `json:"member"`
+	Query  string            `json:"query"`
+	Stamp  map[string]string `json:"stamp"`
 }
 
 // Fetch is an instant query of a range selector, which returns a member's raw samples.
@@ -40,7 +44,7 @@ type Fetch struct {
 }
 
 // SubQuery is a pushed-down part of a centrally evaluated query, run on the members like the
-// query itself (instant or range), each member's answer stamped by the member.
+// query itself (instant or range), each member's answer stamped as its MemberQuery says.
 type SubQuery struct {
 	ID      int           `json:"id"`
 	Members []MemberQuery `json:"members"`
@@ -94,17 +98,17 @@ func plan(req QueryRequest) (Plan, error) {
 		for id, part := range parts {
 			sub := SubQuery{ID: id, Members: []MemberQuery{}}
 			for _, m := range req.Members {
-				q, err := memberQuery(part, m)
+				q, st, err := memberQuery(part.query, m)
 				if err != nil {
 					return Plan{}, err
 				}
 				if q != "" {
-					sub.Members = append(sub.Members, MemberQuery{Member: m.Name, Query: q})
+					sub.Members = append(sub.Members, MemberQuery{Member: m.Name, Query: q, Stamp: st})
 				}
 			}
 			p.Subs = append(p.Subs, sub)
 		}
-		fetches, err := fetchesFor(req, rewritten.String())
+		fetches, err := fetchesFor(req, rewritten)
 		if err != nil {
 			return Plan{}, err
 		}
@@ -113,12 +117,12 @@ func plan(req QueryRequest) (Plan, error) {
 	}
 	p := Plan{Mode: "pushdown", ResultType: resultType}
 	for _, m := range req.Members {
-		q, err := memberQuery(req.Query, m)
+		q, st, err := memberQuery(req.Query, m)
 		if err != nil {
 			return Plan{}, err
 		}
 		if q != "" {
-			p.Members = append(p.Members, MemberQuery{Member: m.Name, Query: q})
+			p.Members = append(p.Members, MemberQuery{Member: m.Name, Query: q, Stamp: st})
 		}
 	}
 	return p, nil
@@ -127,10 +131,22 @@ func plan(req QueryRequest) (Plan, error) {
 // fetchesFor dry-runs the query to learn every selector's window, then asks each member whose
 // topology the selector accepts for that window's raw samples. Selectors with the same matchers
 // share one fetch over the union of their windows.
-func fetchesFor(req QueryRequest, rewritten string) ([]Fetch, error) {
+func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
+	raw := false
+	parser.Inspect(rewritten, func(node parser.Node, _ []parser.Node) error {
+		if vs, ok := node.(*parser.VectorSelector); ok {
+			if _, sub := subID(vs.LabelMatchers); !sub {
+				raw = true
+			}
+		}
+		return nil
+	})
+	if !raw {
+		return nil, nil // every selector is in a pushed-down part: no dry run needed
+	}
 	rec := &recorder{}
 	dry := req
-	dry.Query = rewritten
+	dry.Query = rewritten.String()
 	qry, err := newQuery(rec, dry)
 	if err != nil {
 		return nil, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
@@ -206,7 +222,7 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 	if err != nil {
 		return Evaluated{}, err
 	}
-	rewritten, _ := split(expr)
+	rewritten, parts := split(expr)
 	regions := map[string]string{}
 	for _, m := range req.Members {
 		regions[m.Name] = m.Region
@@ -225,8 +241,11 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 				return Evaluated{}, execError{fmt.Sprintf("the query needs more than %d samples from the members to be evaluated centrally; narrow its time range or selectors, or keep every aggregation by cluster so it can run on the members", maxSamples)}
 			}
 			if in.Sub >= 0 {
-				// The member stamped these itself; a range answer omits the steps where a
-				// series had no value, which must read as "no value", not as the step before.
+				if in.Sub < len(parts) && parts[in.Sub].hub {
+					s.lset = stamped(s.lset, stampFor(parts[in.Sub].kept, Member{Name: in.Member, Region: regions[in.Member]}))
+				}
+				// A range answer omits the steps where a series had no value, which must read
+				// as "no value", not as the step before.
 				if req.Step != 0 {
 					markGaps(s, req.Start, req.End, req.Step)
 				}
@@ -270,6 +289,20 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 		return Evaluated{}, err
 	}
 	return Evaluated{Data: data, Warnings: warnings, Infos: infos, Samples: total}, nil
+}
+
+// stamped sets the topology labels in st on l and removes the others, as label_replace would
+// (an empty value removes the label).
+func stamped(l labels.Labels, st map[string]string) labels.Labels {
+	b := labels.NewBuilder(l)
+	for _, name := range []string{clusterLabel, regionLabel} {
+		if v := st[name]; v != "" {
+			b.Set(name, v)
+		} else {
+			b.Del(name)
+		}
+	}
+	return b.Labels()
 }
 
 // mergeSamples adds b's samples to a (same series fetched for two windows), keeping time order

@@ -150,15 +150,18 @@ func hasSelectorIn(e parser.Expr) bool {
 	return found
 }
 
-// memberQuery rewrites a partitionable query for one member: topology matchers resolved against
-// the member, and every series stamped with the member's cluster and region where it enters the
-// query, so the member computes exactly what one server holding every cluster would for its
-// series (labels kept or dropped by aggregations and vector matching included). Returns "" when
-// no selector of the query can match the member: a partitionable query then has nothing there.
-func memberQuery(query string, m Member) (string, error) {
+// memberQuery rewrites a partitionable query for one member, with its topology matchers
+// resolved against the member. Where the hub can tell which topology labels every series of the
+// union's answer carries (hubStamps), the member runs the query as if it had none (grouping and
+// matching on them dropped: inside one cluster they are constant) and the returned stamp says
+// what the hub sets on each series of the answer; otherwise every series is stamped with the
+// member's cluster and region where it enters the query (stamp is nil). Either way the result is
+// exactly what one server holding every cluster computes for this member's series. Returns ""
+// when no selector of the query can match the member: a partitionable query then has nothing there.
+func memberQuery(query string, m Member) (string, map[string]string, error) {
 	expr, err := promqlParser.ParseExpr(query)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	asked := false
 	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
@@ -174,66 +177,226 @@ func memberQuery(query string, m Member) (string, error) {
 		return nil
 	})
 	if !asked {
-		return "", nil
+		return "", nil, nil
 	}
-	if kept, ok := stampsAtTop(expr); ok {
-		return stampLabels(expr, m, kept).String(), nil
+	if kept, ok := hubStamps(expr); ok {
+		stripTopology(expr)
+		return expr.String(), stampFor(kept, m), nil
 	}
-	return stamp(expr, m).String(), nil
+	return stamp(expr, m).String(), nil, nil
 }
 
-// stampsAtTop says whether stamping the result of a top-level aggregation is the same as stamping
-// every series where it enters the query, and which topology labels that aggregation keeps. It is
-// when the top is an aggregation that drops every label it does not group by, and nothing inside
-// reads or writes a topology label: inside one member those labels are constant, so grouping or
-// matching on them changes nothing, and only the kept ones appear in the union's answer. Stamping
-// once per output series instead of once per input series at every step is what makes range
-// queries cheap on the members.
-func stampsAtTop(expr parser.Expr) ([]string, bool) {
-	top, ok := unparen(expr).(*parser.AggregateExpr)
-	if !ok || top.Without {
-		return nil, false
+// topo is a set of topology labels.
+type topo uint8
+
+const (
+	topoCluster topo = 1 << iota
+	topoRegion
+	topoBoth = topoCluster | topoRegion
+)
+
+func topoOf(names []string) topo {
+	var t topo
+	if slices.Contains(names, clusterLabel) {
+		t |= topoCluster
 	}
-	switch top.Op {
-	case parser.SUM, parser.MIN, parser.MAX, parser.AVG, parser.COUNT, parser.GROUP,
-		parser.STDDEV, parser.STDVAR, parser.QUANTILE:
-	default:
-		// topk, bottomk, limitk… keep their input series' labels; count_values writes one.
-		return nil, false
+	if slices.Contains(names, regionLabel) {
+		t |= topoRegion
 	}
+	return t
+}
+
+// stampFor is what the hub sets on a member's series: the kept topology labels with the
+// member's values (any other topology label a series carries is removed).
+func stampFor(kept topo, m Member) map[string]string {
+	out := map[string]string{}
+	if kept&topoCluster != 0 {
+		out[clusterLabel] = m.Name
+	}
+	if kept&topoRegion != 0 {
+		out[regionLabel] = m.Region
+	}
+	return out
+}
+
+// hubStamps says whether the hub can stamp the answer of a partitionable query instead of the
+// member stamping every series where it enters the query, and which topology labels every output
+// series carries on one server holding every cluster. It can when nothing in the query reads or
+// writes a topology label (only label_replace / label_join / count_values / info could, and any
+// string naming one is taken as doing so): inside one member those labels are constant, so
+// grouping or matching on them, or not, selects and combines the same series, and only the
+// labels they end up with differ. Stamping once per output series instead of on every input
+// series at every step is what makes pushed-down queries cheap on the members.
+func hubStamps(expr parser.Expr) (topo, bool) {
 	safe := true
-	parser.Inspect(top.Expr, func(node parser.Node, _ []parser.Node) error {
-		switch n := node.(type) {
-		case *parser.StringLiteral:
-			if isTopologyLabel(n.Val) {
-				safe = false
-			}
-		case *parser.AggregateExpr:
-			if n.Op == parser.COUNT_VALUES || n.Op == parser.TOPK || n.Op == parser.BOTTOMK || n.Op == parser.LIMITK || n.Op == parser.LIMIT_RATIO {
-				safe = false
-			}
-		case *parser.BinaryExpr:
-			if n.VectorMatching != nil && len(n.VectorMatching.Include) > 0 {
-				safe = false
-			}
-		case *parser.Call:
-			switch n.Func.Name {
-			case "label_replace", "label_join", "info":
-				safe = false
-			}
+	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+		if s, ok := node.(*parser.StringLiteral); ok && isTopologyLabel(s.Val) {
+			safe = false
 		}
 		return nil
 	})
 	if !safe {
-		return nil, false
+		return 0, false
 	}
-	var kept []string
-	for _, l := range []string{clusterLabel, regionLabel} {
-		if slices.Contains(top.Grouping, l) {
-			kept = append(kept, l)
+	return outTopology(expr)
+}
+
+// labelKeeping are the functions whose output series carry their one series argument's labels
+// (less the metric name, or le for histogram_quantile).
+var labelKeeping = map[string]bool{}
+
+func init() {
+	for _, f := range []string{
+		"abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time", "ceil", "changes",
+		"clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time", "days_in_month",
+		"day_of_month", "day_of_week", "day_of_year", "deg", "delta", "deriv", "exp",
+		"first_over_time", "floor", "histogram_avg", "histogram_count", "histogram_sum",
+		"histogram_stddev", "histogram_stdvar", "histogram_fraction", "histogram_quantile",
+		"double_exponential_smoothing", "hour", "idelta", "increase", "irate", "label_replace",
+		"label_join", "last_over_time", "ln", "log2", "log10", "mad_over_time", "max_over_time",
+		"min_over_time", "minute", "month", "predict_linear", "present_over_time",
+		"quantile_over_time", "rad", "rate", "resets", "round", "sgn", "sin", "sinh", "sqrt",
+		"stddev_over_time", "stdvar_over_time", "sum_over_time", "tan", "tanh", "timestamp", "year",
+	} {
+		labelKeeping[f] = true
+	}
+}
+
+func isSeries(e parser.Expr) bool {
+	return e.Type() == parser.ValueTypeVector || e.Type() == parser.ValueTypeMatrix
+}
+
+// outTopology returns which topology labels every series e yields carries on one server holding
+// every cluster (where every stored series has both), following Prometheus' rules for the labels
+// of aggregations and binary operations; false when it cannot tell.
+func outTopology(e parser.Expr) (topo, bool) {
+	switch n := e.(type) {
+	case *parser.VectorSelector, *parser.MatrixSelector:
+		return topoBoth, true
+	case *parser.NumberLiteral, *parser.StringLiteral:
+		return 0, true
+	case *parser.ParenExpr:
+		return outTopology(n.Expr)
+	case *parser.UnaryExpr:
+		return outTopology(n.Expr)
+	case *parser.SubqueryExpr:
+		return outTopology(n.Expr)
+	case *parser.Call:
+		if !labelKeeping[n.Func.Name] {
+			return 0, false
 		}
+		var series []parser.Expr
+		for _, a := range n.Args {
+			if isSeries(a) {
+				series = append(series, a)
+			}
+		}
+		if len(series) != 1 {
+			return 0, false // hour() and friends without an argument read vector(time())
+		}
+		return outTopology(series[0])
+	case *parser.AggregateExpr:
+		if n.Param != nil && hasSelectorIn(n.Param) {
+			return 0, false
+		}
+		in, ok := outTopology(n.Expr)
+		if !ok {
+			return 0, false
+		}
+		switch n.Op {
+		case parser.TOPK, parser.BOTTOMK:
+			return in, true // they keep their input series' labels
+		case parser.LIMITK, parser.LIMIT_RATIO:
+			return 0, false // they pick series by the hash of their labels
+		}
+		if n.Without {
+			return in &^ topoOf(n.Grouping), true
+		}
+		return in & topoOf(n.Grouping), true
+	case *parser.BinaryExpr:
+		lv, rv := isSeries(n.LHS), isSeries(n.RHS)
+		l, lok := outTopology(n.LHS)
+		r, rok := outTopology(n.RHS)
+		if !lok || !rok {
+			return 0, false
+		}
+		switch {
+		case lv && !rv:
+			return l, true
+		case rv && !lv:
+			return r, true
+		case !lv && !rv:
+			return 0, true
+		}
+		vm := n.VectorMatching
+		if vm == nil {
+			return 0, false
+		}
+		switch n.Op {
+		case parser.LAND, parser.LUNLESS:
+			return l, true
+		case parser.LOR:
+			if l != r {
+				return 0, false
+			}
+			return l, true
+		}
+		// Prometheus' resultMetric: one-to-one keeps the on() labels or drops the ignoring()
+		// ones; group_x keeps the many side's labels and takes the included ones from the one side.
+		switch vm.Card {
+		case parser.CardOneToOne:
+			if vm.On {
+				return l & topoOf(vm.MatchingLabels), true
+			}
+			return l &^ topoOf(vm.MatchingLabels), true
+		case parser.CardManyToOne, parser.CardOneToMany:
+			many, one := l, r
+			if vm.Card == parser.CardOneToMany {
+				many, one = r, l
+			}
+			inc := topoOf(vm.Include)
+			return many&^inc | one&inc, true
+		}
+		return 0, false
+	default:
+		return 0, false
 	}
-	return kept, true
+}
+
+// stripTopology makes a member compute the union's answer for its series with no topology label
+// involved: grouping and on() matching leave them out, without() and ignoring() add them (a
+// member's own series might carry a cluster label, which the union's replaced), group_x does not
+// copy them. The hub then stamps the labels the union's answer keeps.
+func stripTopology(expr parser.Expr) {
+	drop := func(ls []string) []string {
+		return slices.DeleteFunc(slices.Clone(ls), isTopologyLabel)
+	}
+	add := func(ls []string) []string {
+		out := drop(ls)
+		return append(out, clusterLabel, regionLabel)
+	}
+	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+		switch n := node.(type) {
+		case *parser.AggregateExpr:
+			if n.Without {
+				n.Grouping = add(n.Grouping)
+			} else {
+				n.Grouping = drop(n.Grouping)
+			}
+		case *parser.BinaryExpr:
+			vm := n.VectorMatching
+			if vm == nil || !isSeries(n.LHS) || !isSeries(n.RHS) {
+				return nil
+			}
+			if vm.On {
+				vm.MatchingLabels = drop(vm.MatchingLabels)
+			} else {
+				vm.MatchingLabels = add(vm.MatchingLabels)
+			}
+			vm.Include = drop(vm.Include)
+		}
+		return nil
+	})
 }
 
 // stamp wraps every instant-vector expression that reads series straight from storage (a

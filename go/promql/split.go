@@ -17,33 +17,65 @@ import (
 // query; storage answers it with that part's results (the label itself never reaches a series).
 const subLabel = "__meridian_sub__"
 
-type splitter struct{ subs []string }
+// part is a pushed-down part of a query: what the members run, and whether the hub stamps their
+// answers (with the topology labels kept) or the members stamp where series enter.
+type part struct {
+	query string
+	hub   bool
+	kept  topo
+}
+
+type splitter struct{ subs []part }
 
 // split returns the query with its pushed-down parts replaced by placeholders, and those parts.
 // Parts are taken only where they are evaluated at the query's own steps: never inside a
 // subquery (evaluated at the subquery's steps), and never as the argument of absent() or
 // absent_over_time(), whose result is built from their argument's matchers.
-func split(expr parser.Expr) (parser.Expr, []string) {
+func split(expr parser.Expr) (parser.Expr, []part) {
 	s := &splitter{}
 	return s.rewrite(expr, false), s.subs
 }
 
 func (s *splitter) placeholder(e parser.Expr) parser.Expr {
 	id := len(s.subs)
-	s.subs = append(s.subs, e.String())
+	kept, hub := hubStamps(e)
+	s.subs = append(s.subs, part{query: e.String(), hub: hub, kept: kept})
 	return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
 		labels.MustNewMatcher(labels.MatchEqual, subLabel, strconv.Itoa(id)),
 	}}
 }
 
 // twoStage is how an aggregation over clusters combines per-cluster aggregates of the same
-// kind: sums of sums, sums of counts, minima of minima, maxima of maxima, groups of groups.
+// kind: sums of sums, sums of counts, minima of minima, maxima of maxima, groups of groups, the
+// top k of each cluster's top k (every series of the union's top k is in its own cluster's).
 var twoStage = map[parser.ItemType]parser.ItemType{
-	parser.SUM:   parser.SUM,
-	parser.COUNT: parser.SUM,
-	parser.MIN:   parser.MIN,
-	parser.MAX:   parser.MAX,
-	parser.GROUP: parser.GROUP,
+	parser.SUM:     parser.SUM,
+	parser.COUNT:   parser.SUM,
+	parser.MIN:     parser.MIN,
+	parser.MAX:     parser.MAX,
+	parser.GROUP:   parser.GROUP,
+	parser.TOPK:    parser.TOPK,
+	parser.BOTTOMK: parser.BOTTOMK,
+}
+
+// perCluster is the aggregation n computed per cluster: its grouping plus cluster and region.
+func perCluster(n *parser.AggregateExpr, op parser.ItemType) *parser.AggregateExpr {
+	inner := &parser.AggregateExpr{Op: op, Expr: n.Expr, Param: n.Param, Without: n.Without}
+	if n.Without {
+		for _, l := range n.Grouping {
+			if !isTopologyLabel(l) {
+				inner.Grouping = append(inner.Grouping, l)
+			}
+		}
+	} else {
+		inner.Grouping = append([]string{}, n.Grouping...)
+		for _, l := range []string{clusterLabel, regionLabel} {
+			if !slices.Contains(inner.Grouping, l) {
+				inner.Grouping = append(inner.Grouping, l)
+			}
+		}
+	}
+	return inner
 }
 
 func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
@@ -53,30 +85,30 @@ func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
 	if e.Type() == parser.ValueTypeVector && whyCentral(e) == "" {
 		return s.placeholder(e)
 	}
+	n, ok := e.(*parser.AggregateExpr)
+	if !ok || whyCentral(n.Expr) != "" || (n.Param != nil && hasSelectorIn(n.Param)) {
+		return s.descend(e, keep)
+	}
 	// sum(rate(x[5m])) runs as sum by (cluster, region) (rate(x[5m])) on the members and a sum of
 	// those in the hub, so each member sends one series per group instead of one per series.
 	// Only the last bits of a float sum can differ from one server's sum: the order of additions.
-	if n, ok := e.(*parser.AggregateExpr); ok && n.Param == nil && whyCentral(n.Expr) == "" {
-		if outer, ok := twoStage[n.Op]; ok {
-			inner := &parser.AggregateExpr{Op: n.Op, Expr: n.Expr, Without: n.Without}
-			if n.Without {
-				for _, l := range n.Grouping {
-					if !isTopologyLabel(l) {
-						inner.Grouping = append(inner.Grouping, l)
-					}
-				}
-			} else {
-				inner.Grouping = append([]string{}, n.Grouping...)
-				for _, l := range []string{clusterLabel, regionLabel} {
-					if !slices.Contains(inner.Grouping, l) {
-						inner.Grouping = append(inner.Grouping, l)
-					}
-				}
+	if outer, ok := twoStage[n.Op]; ok {
+		n.Expr = s.placeholder(perCluster(n, n.Op))
+		n.Op = outer
+		return n
+	}
+	// avg is the sum of the per-cluster sums over the sum of the per-cluster counts.
+	if n.Op == parser.AVG {
+		sum := func(inner parser.ItemType) parser.Expr {
+			return &parser.AggregateExpr{
+				Op: parser.SUM, Grouping: n.Grouping, Without: n.Without,
+				Expr: s.placeholder(perCluster(n, inner)),
 			}
-			n.Op = outer
-			n.Expr = s.placeholder(inner)
-			return n
 		}
+		return &parser.ParenExpr{Expr: &parser.BinaryExpr{
+			Op: parser.DIV, LHS: sum(parser.SUM), RHS: sum(parser.COUNT),
+			VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne},
+		}}
 	}
 	return s.descend(e, keep)
 }

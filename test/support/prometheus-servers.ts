@@ -24,6 +24,12 @@ export interface DataShape {
   /** http_requests_total series per cluster = jobs × instances × 2 methods × 2 codes. */
   readonly jobs: number;
   readonly instances: number;
+  /**
+   * Adds a gauge `legacy_bytes` whose series in the members already carry their own `cluster`
+   * or `region` label (as a federating or relabelling member might); the union holds them with
+   * Meridian's values instead, as the fleet must answer.
+   */
+  readonly ownTopologyLabels?: boolean;
 }
 
 /** A small deterministic PRNG (mulberry32), so every run writes the same values. */
@@ -90,7 +96,16 @@ export function clusterFamilies(shape: DataShape, clusterIndex: number): Family[
       BUCKETS.forEach((le, b) => buckets.series.push({ labels: { ...base, le }, values: perBucket[b]! }));
     }
   }
-  return [requests, memory, buckets];
+  if (!shape.ownTopologyLabels) return [requests, memory, buckets];
+  const legacy: Family = { name: 'legacy_bytes', type: 'gauge', series: [] };
+  const own: Record<string, string>[] = [{ cluster: 'old-name' }, {}, { region: 'somewhere' }];
+  for (const [i, o] of own.entries()) {
+    legacy.series.push({
+      labels: { job: 'legacy', instance: `i-${i}`, ...o },
+      values: Array.from({ length: shape.samples }, () => Math.round(100 * (clusterIndex + 1) + 50 * rnd())),
+    });
+  }
+  return [requests, memory, buckets, legacy];
 }
 
 function labelText(labels: Record<string, string>): string {

@@ -107,10 +107,10 @@ async function pushdown(
   plan: PushdownPlan,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
-  const queries = new Map((plan.members ?? []).map((m) => [m.member, m.query]));
+  const queries = new Map((plan.members ?? []).map((m) => [m.member, m]));
   const asked = members.filter((m) => queries.has(m.name));
   const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
-    const f = form(q, queries.get(m.name)!);
+    const f = form(q, queries.get(m.name)!.query);
     const a = await askMember(m, f.endpoint, f.form, s);
     return a.ok ? readData(a.body) : a;
   });
@@ -120,13 +120,12 @@ async function pushdown(
   for (const m of asked) {
     const a = answers.get(m.name);
     if (a) {
-      parts.push({ cluster: m.name, region: m.region, result: a.result });
+      parts.push({ stamp: queries.get(m.name)!.stamp, result: a.result });
       warnings.push(...memberWarnings(m.name, a.warnings));
     } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
   }
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
-  // Only a bare range selector at the top of an instant query reaches here unstamped.
-  const result = mergeResults(resultType, parts, q.step === 0 && resultType === 'matrix');
+  const result = mergeResults(resultType, parts);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
 }
 

@@ -24,37 +24,36 @@ test('labels compare as Prometheus does: by name, then value, shorter first', ()
   assert.equal(compareLabels({ a: '1', b: '2' }, { b: '2', a: '1' }), 0);
 });
 
-test('pushed-down matrices are concatenated and sorted; only a bare range selector is stamped here', () => {
+test('pushed-down answers are stamped as planned, concatenated, and matrices sorted', () => {
   const parts = [
     {
-      cluster: 'us',
-      region: 'r2',
+      stamp: null,
       result: [{ metric: { cluster: 'us', job: 'b' }, values: [[1, '1']] as const }],
     },
     {
-      cluster: 'eu',
-      region: 'r1',
-      result: [{ metric: { cluster: 'eu', job: 'a' }, values: [[1, '2']] as const }],
+      stamp: { cluster: 'eu', region: 'r1' },
+      result: [{ metric: { job: 'a' }, values: [[1, '2']] as const }],
     },
   ];
-  const merged = mergeResults('matrix', parts, false);
   assert.deepEqual(
-    merged.map((s) => s.metric),
+    mergeResults('matrix', parts).map((s) => s.metric),
     [
-      { cluster: 'eu', job: 'a' },
+      { cluster: 'eu', job: 'a', region: 'r1' },
       { cluster: 'us', job: 'b' },
     ],
   );
-  const stamped = mergeResults(
-    'matrix',
-    [{ cluster: 'eu', region: 'r1', result: [{ metric: { job: 'a' }, values: [] }] }],
-    true,
-  );
-  assert.deepEqual(stamped[0]!.metric, { job: 'a', cluster: 'eu', region: 'r1' });
+  // The hub sets the labels the union keeps and removes other topology labels a member's own
+  // series carried (an aggregation by cluster keeps cluster only).
+  const byCluster = mergeResults('vector', [
+    {
+      stamp: { cluster: 'eu' },
+      result: [{ metric: { job: 'a', cluster: 'theirs', region: 'theirs' }, value: [1, '1'] as const }],
+    },
+  ]);
+  assert.deepEqual(byCluster[0]!.metric, { job: 'a', cluster: 'eu' });
   const vec = mergeResults(
     'vector',
     parts.map((p) => ({ ...p, result: [{ metric: {}, value: [1, '1'] as const }] })),
-    false,
   );
   assert.equal(vec.length, 2);
 });

@@ -13,10 +13,12 @@ export interface MatrixSeries {
   readonly values: readonly Point[];
 }
 
-/** One member's `data.result` of a pushed-down query, with where it came from. */
+/**
+ * One member's `data.result` of a pushed-down query, and what the hub stamps on its series (null:
+ * the member's query stamped them).
+ */
 export interface MemberResult {
-  readonly cluster: string;
-  readonly region: string;
+  readonly stamp: Readonly<Record<string, string>> | null;
   readonly result: readonly (VectorSample | MatrixSeries)[];
 }
 
@@ -41,21 +43,28 @@ export function compareLabels(a: Labels, b: Labels): number {
 }
 
 /**
- * Concatenates the members' results of a partitionable query. Members stamped their own series
- * (the query they ran adds the labels) except for a bare range selector at the top of an instant
- * query, which only the hub can stamp (`stamp`). Matrices come out sorted by labels, as
- * Prometheus sorts range-query results.
+ * Sets the topology labels in `stamp` and removes the other ones (`cluster`, `region`), as
+ * label_replace does: an empty value removes the label.
+ */
+export function stampTopology(metric: Labels, stamp: Readonly<Record<string, string>>): Labels {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metric)) if (k !== 'cluster' && k !== 'region') out[k] = v;
+  for (const k of ['cluster', 'region']) if (stamp[k]) out[k] = stamp[k];
+  return out;
+}
+
+/**
+ * Concatenates the members' results of a partitionable query, each stamped as its plan says.
+ * Matrices come out sorted by labels, as Prometheus sorts range-query results.
  */
 export function mergeResults(
   resultType: 'vector' | 'matrix',
   parts: readonly MemberResult[],
-  stamp: boolean,
 ): (VectorSample | MatrixSeries)[] {
   const out: (VectorSample | MatrixSeries)[] = [];
   for (const p of parts) {
-    for (const s of p.result) {
-      out.push(stamp ? { ...s, metric: stampLabels(s.metric, p.cluster, p.region) } : s);
-    }
+    const stamp = p.stamp;
+    for (const s of p.result) out.push(stamp ? { ...s, metric: stampTopology(s.metric, stamp) } : s);
   }
   if (resultType === 'matrix') out.sort((a, b) => compareLabels(a.metric, b.metric));
   return out;

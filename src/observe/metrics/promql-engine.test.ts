@@ -69,35 +69,70 @@ test('queries that keep clusters apart are pushed down; the rest are evaluated c
   }
 });
 
-test('each member stamps its cluster and region where series enter the query', () => {
-  const p = plan(at('rate(x{job="a"}[5m]) / on (cluster, instance) y'));
-  assert.equal(p.mode, 'pushdown');
-  assert.deepEqual(p.mode === 'pushdown' ? (p.members ?? []).map((m) => m.query) : [], [
-    'label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "eu-west", "", ""), "region", "eu", "", "") / on (cluster, instance) label_replace(label_replace({__name__="y"}, "cluster", "eu-west", "", ""), "region", "eu", "", "")',
-    'label_replace(label_replace(rate({__name__="x",job="a"}[5m]), "cluster", "us-east", "", ""), "region", "us", "", "") / on (cluster, instance) label_replace(label_replace({__name__="y"}, "cluster", "us-east", "", ""), "region", "us", "", "")',
-  ]);
-});
-
-test('an aggregation grouping by cluster is stamped once, on its output, with only the labels it keeps', () => {
-  const p = plan(at('sum by (cluster, job) (rate(x{job="a"}[5m]))'));
-  assert.equal(p.mode, 'pushdown');
-  assert.deepEqual(p.mode === 'pushdown' ? p.members : [], [
+test('members answer the plain query and the hub stamps the topology labels the union keeps', () => {
+  const members = (q: string) => {
+    const p = plan(at(q));
+    assert.equal(p.mode, 'pushdown', q);
+    return p.mode === 'pushdown' ? (p.members ?? []) : [];
+  };
+  const eu = (q: string) => members(q).find((m) => m.member === 'eu-west');
+  // A bare selector or function keeps every label: the hub sets cluster and region.
+  assert.deepEqual(members('rate(x{code="500"}[5m])'), [
     {
       member: 'eu-west',
-      query:
-        'label_replace(sum by (cluster, job) (rate({__name__="x",job="a"}[5m])), "cluster", "eu-west", "", "")',
+      query: 'rate({__name__="x",code="500"}[5m])',
+      stamp: { cluster: 'eu-west', region: 'eu' },
     },
     {
       member: 'us-east',
-      query:
-        'label_replace(sum by (cluster, job) (rate({__name__="x",job="a"}[5m])), "cluster", "us-east", "", "")',
+      query: 'rate({__name__="x",code="500"}[5m])',
+      stamp: { cluster: 'us-east', region: 'us' },
     },
   ]);
-  // topk keeps its input series' labels, so those are stamped where they enter.
-  const t = plan(at('topk by (cluster) (3, x)'));
-  assert.match(
-    t.mode === 'pushdown' ? (t.members?.[0]?.query ?? '') : '',
-    /^topk by \(cluster\) \(3, label_replace\(label_replace/,
+  // An aggregation keeps only what it groups by; the member groups without the topology labels
+  // (constant in one cluster) and without() / ignoring() leave out any the member's series carry.
+  assert.deepEqual(eu('sum by (cluster, job) (rate(x{job="a"}[5m]))'), {
+    member: 'eu-west',
+    query: 'sum by (job) (rate({__name__="x",job="a"}[5m]))',
+    stamp: { cluster: 'eu-west' },
+  });
+  assert.deepEqual(eu('sum without (instance, region) (x)'), {
+    member: 'eu-west',
+    query: 'sum without (instance, cluster, region) ({__name__="x"})',
+    stamp: { cluster: 'eu-west' },
+  });
+  // One-to-one matching on() keeps only the on() labels; topk keeps its input's labels.
+  assert.deepEqual(eu('rate(x{job="a"}[5m]) / on (cluster, instance) y'), {
+    member: 'eu-west',
+    query: 'rate({__name__="x",job="a"}[5m]) / on (instance) {__name__="y"}',
+    stamp: { cluster: 'eu-west' },
+  });
+  assert.deepEqual(eu('x and y')?.query, '{__name__="x"} and ignoring (cluster, region) {__name__="y"}');
+  assert.deepEqual(eu('topk by (cluster) (3, x)'), {
+    member: 'eu-west',
+    query: 'topk(3, {__name__="x"})',
+    stamp: { cluster: 'eu-west', region: 'eu' },
+  });
+  // A bare range selector (instant query) too.
+  assert.deepEqual(eu('x[5m]')?.stamp, { cluster: 'eu-west', region: 'eu' });
+});
+
+test('a query that reads a topology label is stamped by the member where series enter it', () => {
+  const p = plan(
+    at('label_replace(x{job="a"}, "where", "$1", "cluster", "(.*)") / on (cluster, instance) y'),
+  );
+  assert.equal(p.mode, 'pushdown');
+  assert.deepEqual(
+    p.mode === 'pushdown' ? (p.members ?? []).map((m) => [m.query, m.stamp]) : [],
+    ['eu-west', 'us-east'].map((c, i) => {
+      const r = ['eu', 'us'][i]!;
+      const st = (e: string) =>
+        `label_replace(label_replace(${e}, "cluster", "${c}", "", ""), "region", "${r}", "", "")`;
+      return [
+        `label_replace(${st('{__name__="x",job="a"}')}, "where", "$1", "cluster", "(.*)") / on (cluster, instance) ${st('{__name__="y"}')}`,
+        null,
+      ];
+    }),
   );
 });
 
@@ -112,7 +147,7 @@ test('cluster and region matchers choose members and never reach them', () => {
   assert.deepEqual(none.mode === 'pushdown' ? (none.members ?? []) : ['central'], []);
   const onlyTopology = plan(at('{cluster="eu-west"}'));
   assert.deepEqual(onlyTopology.mode === 'pushdown' ? onlyTopology.members?.map((m) => m.query) : [], [
-    'label_replace(label_replace({__name__=~".+"}, "cluster", "eu-west", "", ""), "region", "eu", "", "")',
+    '{__name__=~".+"}',
   ]);
 });
 
@@ -124,27 +159,30 @@ test('central evaluation pushes down its largest partitionable parts; the hub do
     assert.deepEqual(p.fetches ?? [], [], `${q} needs no raw samples`);
     return (p.subs ?? []).map((s) => s.members.find((m) => m.member === 'eu-west')?.query ?? '-');
   };
-  const stamped = (e: string) =>
-    `label_replace(label_replace(${e}, "cluster", "eu-west", "", ""), "region", "eu", "", "")`;
-  // Sums, counts, minima, maxima and groups aggregate per cluster on the members first (and
-  // stamp their output, once per group).
-  assert.deepEqual(parts('sum(rate(x[5m]))'), [
-    stamped('sum by (cluster, region) (rate({__name__="x"}[5m]))'),
-  ]);
+  // Sums, counts, minima, maxima, groups, topk and bottomk aggregate per cluster on the members
+  // first (the hub stamps their output, once per group) and avg is a sum over a count.
+  assert.deepEqual(parts('sum(rate(x[5m]))'), ['sum(rate({__name__="x"}[5m]))']);
   assert.deepEqual(parts('count without (instance, cluster) (x)'), [
-    `count without (instance) (${stamped('{__name__="x"}')})`,
+    'count without (instance, cluster, region) ({__name__="x"})',
   ]);
-  assert.deepEqual(parts('topk(5, x)'), [stamped('{__name__="x"}')]);
+  assert.deepEqual(parts('topk(5, x)'), ['topk(5, {__name__="x"})']);
+  assert.deepEqual(parts('bottomk by (job) (2, rate(x[5m]))'), [
+    'bottomk by (job) (2, rate({__name__="x"}[5m]))',
+  ]);
+  assert.deepEqual(parts('avg by (job) (x)'), [
+    'sum by (job) ({__name__="x"})',
+    'count by (job) ({__name__="x"})',
+  ]);
   assert.deepEqual(parts('histogram_quantile(0.9, sum by (le) (rate(b[5m])))'), [
-    stamped('sum by (le, cluster, region) (rate({__name__="b"}[5m]))'),
+    'sum by (le) (rate({__name__="b"}[5m]))',
   ]);
-  assert.deepEqual(parts('sort_desc(sum by (cluster) (x))'), [
-    'label_replace(sum by (cluster) ({__name__="x"}), "cluster", "eu-west", "", "")',
-  ]);
+  assert.deepEqual(parts('sort_desc(sum by (cluster) (x))'), ['sum({__name__="x"})']);
   assert.deepEqual(parts('x / on (instance) group_left quantile by (instance) (0.5, y)'), [
-    stamped('{__name__="x"}'),
-    stamped('{__name__="y"}'),
+    '{__name__="x"}',
+    '{__name__="y"}',
   ]);
+  // A topk whose k comes from series cannot be split.
+  assert.deepEqual(parts('topk(scalar(k), x)'), ['{__name__="x"}', '{__name__="k"}']);
   // A part only some members can answer is asked of those only.
   const p = plan(at('sum(x{cluster="us-east"})'));
   assert.deepEqual(p.mode === 'central' ? p.subs?.[0]?.members.map((m) => m.member) : [], ['us-east']);
@@ -202,6 +240,27 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
     result: [
       { metric: { region: 'eu' }, value: [3600, '3'] },
       { metric: { region: 'us' }, value: [3600, '30'] },
+    ],
+  });
+  // topk over the members' own top k: the hub stamps their plain answers, then picks.
+  const top = (vs: number[]) =>
+    answer(
+      'vector',
+      vs.map((v, i) => ({ metric: { __name__: 'x', i: String(i) }, value: [3600, String(v)] })),
+    );
+  const tk = engine.evaluate(
+    at('topk(2, x)', 3_600_000),
+    [
+      { member: 'eu-west', sub: 0, body: top([5, 1]) },
+      { member: 'us-east', sub: 0, body: top([3, 4]) },
+    ],
+    1000,
+  );
+  assert.deepEqual(JSON.parse(isFailure(tk) ? JSON.stringify(tk) : tk.data), {
+    resultType: 'vector',
+    result: [
+      { metric: { __name__: 'x', i: '0', cluster: 'eu-west', region: 'eu' }, value: [3600, '5'] },
+      { metric: { __name__: 'x', i: '1', cluster: 'us-east', region: 'us' }, value: [3600, '4'] },
     ],
   });
   // A range answer's missing steps read as "no value", not as the previous step's value.

@@ -26,11 +26,22 @@ export interface EngineFailure {
 
 export type ResultType = 'vector' | 'matrix' | 'scalar' | 'string';
 
-/** Run the query on each listed member and concatenate (each answer already carries its labels). */
+/**
+ * What one member runs. `stamp`, when not null, is what the hub sets on every series of its
+ * answer (the topology labels the union's answer keeps, with this member's values; any other
+ * topology label is removed); when null the member's query stamps its series itself.
+ */
+export interface MemberQuery {
+  readonly member: string;
+  readonly query: string;
+  readonly stamp: Readonly<Record<string, string>> | null;
+}
+
+/** Run the query on each listed member, stamp the answers and concatenate them. */
 export interface PushdownPlan {
   readonly mode: 'pushdown';
   readonly resultType: ResultType;
-  readonly members?: readonly { readonly member: string; readonly query: string }[];
+  readonly members?: readonly MemberQuery[];
 }
 
 /**
@@ -42,10 +53,7 @@ export interface CentralPlan {
   readonly mode: 'central';
   readonly reason: string;
   readonly resultType: ResultType;
-  readonly subs?: readonly {
-    readonly id: number;
-    readonly members: readonly { readonly member: string; readonly query: string }[];
-  }[];
+  readonly subs?: readonly { readonly id: number; readonly members: readonly MemberQuery[] }[];
   readonly fetches?: readonly { readonly member: string; readonly query: string; readonly time: number }[];
 }
 
