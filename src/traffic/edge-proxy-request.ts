@@ -8,31 +8,25 @@
 // unread). The last cluster's 502/503/504 is passed on as it is; when no cluster answered at all
 // the client gets 502, or 504 when the last one timed out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { downstreamHeaders, type Target, type UpstreamHead } from './edge-request-head.ts';
 import type { EdgeRuntime } from './edge-runtime.ts';
 import { isFailureStatus } from './outlier-detector.ts';
 import type { ClusterTarget, HostRoute } from './routing.ts';
+import type { UpstreamCall, UpstreamHandler } from './upstream-pool.ts';
 
 /** Errors raised before the connection existed: nothing of the request was sent. */
 const CONNECT_ERRORS: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'UPSTREAM_CONNECT_TIMEOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
 ]);
-const TIMEOUT_ERRORS: ReadonlySet<string> = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+const TIMEOUT_ERRORS: ReadonlySet<string> = new Set(['UPSTREAM_CONNECT_TIMEOUT', 'UPSTREAM_TIMEOUT']);
 
-const errorCode = (err: Error): string => (err as NodeJS.ErrnoException).code ?? '';
-
-/** One send of the request to one upstream address; undici's handler for it. */
-class Attempt implements Dispatcher.DispatchHandler {
-  abort: ((err?: Error) => void) | undefined;
+/** One send of the request to one upstream address; the upstream pool's handler for it. */
+class Attempt implements UpstreamHandler {
+  call: UpstreamCall | undefined;
   /** Set when this attempt's answer is being drained because a retry took over. */
   dropped = false;
 
@@ -41,24 +35,19 @@ class Attempt implements Dispatcher.DispatchHandler {
     readonly cluster: ClusterTarget,
   ) {}
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.exchange.clientGone) abort(new Error('client went away'));
-  }
-
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-    return this.dropped || this.exchange.upstreamHeaders(this, status, raw, resume);
+  onHead(status: number, headers: string[]): void {
+    if (!this.dropped) this.exchange.upstreamHeaders(this, status, headers);
   }
 
   onData(chunk: Buffer): boolean {
     return this.dropped || this.exchange.upstreamData(chunk);
   }
 
-  onComplete(): void {
+  onEnd(): void {
     if (!this.dropped) this.exchange.upstreamEnd(this);
   }
 
-  onError(err: Error): void {
+  onError(err: Error & { code?: string }): void {
     if (!this.dropped) this.exchange.upstreamError(this, err);
   }
 }
@@ -72,8 +61,8 @@ export class ProxyExchange {
   private addressIndex = 0;
   private attempts = 0;
   private bytes = 0;
-  /** undici's (bound) resume of the paused upstream response. */
-  private resume: (() => void) | undefined;
+  /** The upstream is paused until the client's connection drains. */
+  private waitingDrain = false;
   private readonly replayable: boolean;
 
   constructor(
@@ -108,10 +97,10 @@ export class ProxyExchange {
     this.attempts++;
     const attempt = new Attempt(this, cluster);
     this.current = attempt;
-    this.rt.pool(address, cluster.port).dispatch(
+    attempt.call = this.rt.pool(address, cluster.port).request(
       {
         path: this.target.pathAndQuery,
-        method: this.req.method as Dispatcher.HttpMethod,
+        method: this.req.method ?? 'GET',
         headers: this.head.headers,
         body: this.head.hasBody ? this.req : null,
       },
@@ -119,8 +108,7 @@ export class ProxyExchange {
     );
   }
 
-  upstreamHeaders(attempt: Attempt, status: number, raw: Buffer[], resume: () => void): boolean {
-    if (status < 200) return true; // 100 Continue, 103 Early Hints: the final answer follows
+  upstreamHeaders(attempt: Attempt, status: number, raw: string[]): void {
     const now = performance.now();
     if (isFailureStatus(status)) {
       this.rt.failed(this.route, attempt.cluster, now);
@@ -131,7 +119,7 @@ export class ProxyExchange {
         this.clusterIndex++;
         this.addressIndex = 0;
         this.send();
-        return true;
+        return;
       }
     } else {
       this.rt.succeeded(this.route, attempt.cluster, now);
@@ -143,19 +131,22 @@ export class ProxyExchange {
     } catch {
       // A header Node refuses to send (invalid characters): the answer cannot be passed on.
       attempt.dropped = true;
-      attempt.abort?.(new Error('invalid upstream response header'));
+      attempt.call?.abort();
       this.fail(502, 'bad gateway: invalid upstream response\n');
-      return false;
     }
-    this.resume = resume;
-    return true;
   }
 
   upstreamData(chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (this.res.write(chunk)) return true;
     // The client reads slower than the upstream sends: pause the upstream until it catches up.
-    if (this.resume) this.res.once('drain', this.resume);
+    if (!this.waitingDrain) {
+      this.waitingDrain = true;
+      this.res.once('drain', () => {
+        this.waitingDrain = false;
+        this.current?.call?.resume();
+      });
+    }
     return false;
   }
 
@@ -163,10 +154,10 @@ export class ProxyExchange {
     this.res.end();
   }
 
-  upstreamError(attempt: Attempt, err: Error): void {
+  upstreamError(attempt: Attempt, err: Error & { code?: string }): void {
     // The client left, or its request body broke off: not the cluster's fault, nothing to answer.
     if (this.clientGone || (this.req.destroyed && !this.req.complete)) return;
-    const code = errorCode(err);
+    const code = err.code ?? '';
     const now = performance.now();
     this.rt.failed(this.route, attempt.cluster, now);
     if (this.res.headersSent) {
@@ -207,7 +198,7 @@ export class ProxyExchange {
     if (!this.res.writableFinished) {
       // The client left (or the response was cut): stop the upstream work too.
       this.clientGone = true;
-      this.current?.abort?.(new Error('client went away'));
+      this.current?.call?.abort();
     }
     const cluster = this.current?.cluster.name ?? '';
     this.rt.finished({

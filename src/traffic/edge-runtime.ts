@@ -1,7 +1,6 @@
 // The edge gateway's shared state behind the listeners: the keep-alive pool of each upstream, the
 // passive outlier records of each (host, cluster), metrics and the access log. The request and
 // WebSocket proxies use only this.
-import { Pool } from 'undici';
 import type { Logger } from '../logging/logger.ts';
 import type { EdgeMetrics } from './edge-metrics.ts';
 import {
@@ -14,6 +13,7 @@ import {
   type OutlierSettings,
 } from './outlier-detector.ts';
 import type { ClusterTarget, HostRoute } from './routing.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 export interface EdgeSettings {
   readonly connectTimeoutMs: number;
@@ -42,7 +42,7 @@ export interface AccessRecord {
 }
 
 export class EdgeRuntime {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
   private readonly outliers = new Map<string, Map<string, OutlierRecord>>();
   /** Per host: ejected clusters the routing table has since shown unhealthy (see `reinstate`). */
   private readonly downWhileEjected = new Map<string, Set<string>>();
@@ -62,20 +62,19 @@ export class EdgeRuntime {
     private readonly writeAccess: (rec: AccessRecord) => void,
   ) {}
 
-  /** The keep-alive connection pool to one upstream address. */
-  pool(address: string, port: number): Pool {
+  /**
+   * The keep-alive connection pool to one upstream address. One request per connection at a time:
+   * with pipelining a slow response would hold up the ones queued behind it, and a failed
+   * connection would take several requests down with it.
+   */
+  pool(address: string, port: number): UpstreamPool {
     const key = `${address}|${port}`;
     let p = this.pools.get(key);
     if (!p) {
-      const authority = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-      p = new Pool(`http://${authority}`, {
+      p = new UpstreamPool(address, port, {
         connections: this.settings.maxConnectionsPerUpstream,
-        // No pipelining: a slow response would hold up the ones queued behind it, and a failed
-        // connection would take several requests down with it.
-        pipelining: 1,
-        connect: { timeout: this.settings.connectTimeoutMs },
-        headersTimeout: this.settings.upstreamTimeoutMs,
-        bodyTimeout: this.settings.upstreamTimeoutMs,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        timeoutMs: this.settings.upstreamTimeoutMs,
       });
       this.pools.set(key, p);
     }
@@ -191,6 +190,6 @@ export class EdgeRuntime {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all(pools.map((p) => p.close()));
   }
 }
