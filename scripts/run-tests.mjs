@@ -17,7 +17,9 @@ function find(dir, out = []) {
 
 const unitOnly = process.argv.includes('--unit');
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const files = only.length ? only : [...find('src'), ...(unitOnly ? [] : find('test'))].sort();
+const files = only.length
+  ? only
+  : [...find('src'), ...find('console/src'), ...(unitOnly ? [] : find('test'))].sort();
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

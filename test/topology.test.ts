@@ -24,6 +24,20 @@ import {
   type TestFleet,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
+import { ensureConsole } from '../src/hub/console-build.ts';
+
+// A variable, so the root project's type check does not follow it into the console's DOM code.
+const CONSOLE_RENDER = '../console/test-support/render-console.tsx';
+interface RenderedConsole {
+  text(): string;
+  query(selector: string): unknown;
+  queryAll(selector: string): { textContent: string | null }[];
+  type(selector: string, value: string): void;
+  click(selector: string): void;
+  navigate(hash: string): void;
+  token(): string | null;
+  close(): Promise<void>;
+}
 
 const fleet: TestFleet = newFleetHome('127.76.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
@@ -71,6 +85,7 @@ async function applyYaml(context: string, docs: object[]): Promise<void> {
 describe('fleet topology', () => {
   before(async () => {
     await fleetUp(fleet, MEMBERS.length);
+    await ensureConsole(); // before the hub starts: it serves the build it finds then
     hub = await startHub(fleet, 'topology-hub', HUB_PORT);
     await joinMembers(fleet, MEMBERS);
     viewer = await serviceAccountToken(fleet, 'viewer', 'meridian-viewer');
@@ -276,5 +291,71 @@ describe('fleet topology', () => {
     assert.equal(doc.status, 200);
     const paths = Object.keys((doc.body as { paths: Record<string, unknown> }).paths);
     assert.ok(paths.includes('/api/v1/topology'), paths.join(' '));
+  });
+
+  test('serves the web console without a token, with headers that keep it to its own origin', async () => {
+    const page = await fetch(`http://127.0.0.1:${HUB_PORT}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(
+      page.headers.get('content-security-policy') ?? '',
+      /default-src 'none'.*connect-src 'self'.*frame-ancestors 'none'/,
+    );
+    const html = await page.text();
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, html);
+    const js = await fetch(`http://127.0.0.1:${HUB_PORT}${script}`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal((await fetch(`http://127.0.0.1:${HUB_PORT}/console/assets/missing.js`)).status, 404);
+    const root = await fetch(`http://127.0.0.1:${HUB_PORT}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/console/');
+  });
+
+  test('the web console signs in with a token and shows the fleet, the cross-cluster call and its trace', async () => {
+    const { renderConsole } = (await import(CONSOLE_RENDER)) as {
+      renderConsole: (base: string, token?: string) => Promise<RenderedConsole>;
+    };
+    const page = await renderConsole(`http://127.0.0.1:${HUB_PORT}`);
+    try {
+      const shows = (what: string, test: (text: string) => boolean, ms = 15_000): Promise<true> =>
+        waitFor(what, ms, async () => (test(page.text()) ? true : undefined));
+      await shows('the sign-in form', (t) => t.includes('Sign in'));
+      page.type('textarea', 'not-a-token');
+      page.click('button[type=submit]');
+      await shows('the rejection', (t) => t.includes('not signed in or the token expired'));
+      assert.equal(page.token(), null, 'a rejected token is not kept');
+
+      page.type('textarea', viewer);
+      page.click('button[type=submit]');
+      await shows(
+        'both clusters with app2 at revision 1',
+        (t) => MEMBERS.every((m) => t.includes(m)) && t.includes('Deployment/app2'),
+      );
+      const rows = page.queryAll('tr').map((r) => r.textContent ?? '');
+      assert.ok(
+        rows.some((r) => r.startsWith('app2shopDeployment/app2default.shop1')),
+        rows.join('\n'),
+      );
+      assert.ok(
+        page.query('svg.graph path.edge.cross.eastwest'),
+        'the app1 → app2 edge is drawn as cross-cluster, through an import',
+      );
+
+      page.navigate('#/traces');
+      await shows('the cross-cluster trace in the list', (t) => t.includes('app1: GET /items'));
+      page.click('a[href^="#/traces/"]');
+      await shows('the hop marked with the clusters it crossed', (t) => t.includes('⇄ eu-west → us-east'));
+
+      page.navigate('#/metrics');
+      await shows('the metrics view', (t) => t.includes('instant'));
+      page.type('input.promql', 'sum(');
+      page.click('button[type=submit]');
+      await shows("the hub's PromQL error", (t) => /parse error/i.test(t));
+    } finally {
+      await page.close();
+    }
   });
 });

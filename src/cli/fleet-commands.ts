@@ -25,6 +25,7 @@ import {
 } from '../localfleet/reference-system.ts';
 import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
 import { ensurePromql } from '../observe/metrics/promql-build.ts';
+import { ensureConsole } from '../hub/console-build.ts';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { intOption } from './options.ts';
 import { printTable } from './table.ts';
@@ -169,6 +170,7 @@ export function registerFleetCommands(program: Command): void {
           afterClusters: (layout, dir) => registerLocalMembers(layout, dir, say),
         });
         if (opts.hub) {
+          await ensureConsole();
           const pid = await startLocalHub();
           say(
             `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
@@ -193,6 +195,9 @@ export function registerFleetCommands(program: Command): void {
             say(`  dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
             say(`  curl -H 'Host: ${host}' http://${LOCAL_EDGE}/`);
             say('  node bin/meridian.mjs logs -l app=app2 --all-clusters --since 15m');
+            say(
+              `  web console: http://${LOCAL_HUB_API}/console/ (sign in with a meridian-viewer token, see README)`,
+            );
           }
         }
         say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -301,7 +306,7 @@ export function registerFleetCommands(program: Command): void {
   fleet
     .command('build')
     .description(
-      "build (or verify the cache of) the Kubernetes binaries and the hub's PromQL engine (WebAssembly) without starting anything",
+      "build (or verify the cache of) the Kubernetes binaries, the hub's PromQL engine (WebAssembly) and the web console without starting anything",
     )
     .action(async () => {
       const progress = buildProgress();
@@ -310,5 +315,6 @@ export function registerFleetCommands(program: Command): void {
       process.stdout.write(`${bins.dir}\n`);
       const promql = await ensurePromql();
       process.stdout.write(`${dirname(promql.wasm)}\n`);
+      process.stdout.write(`${await ensureConsole()}\n`);
     });
 }

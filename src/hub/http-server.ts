@@ -9,6 +9,7 @@ import type { AccessRequest, HubAuthorizer, UserInfo } from './auth.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { Logger } from '../logging/logger.ts';
 import { errorMessage } from '../kube/errors.ts';
+import { CONSOLE_PATH, serveConsole } from './console-assets.ts';
 
 export interface RouteContext {
   readonly url: URL;
@@ -58,6 +59,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   readonly routes: readonly Route[];
   readonly ready: () => boolean;
+  /** The built web console, served under /console/ (a page saying how to build it when unset). */
+  readonly consoleDir?: string;
 }
 
 function send(
@@ -112,6 +115,15 @@ export class HubHttpServer {
       }
       send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
       return '/metrics';
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD') && url.pathname.startsWith(CONSOLE_PATH)) {
+      await serveConsole(this.opts.consoleDir, req, res, url.pathname);
+      return CONSOLE_PATH;
+    }
+    if (req.method === 'GET' && (url.pathname === '/' || url.pathname === '/console')) {
+      res.writeHead(302, { Location: CONSOLE_PATH });
+      res.end();
+      return url.pathname;
     }
     const route = this.routeFor(req.method ?? 'GET', url.pathname);
     if (!route) {

@@ -22,6 +22,7 @@ import type { Logger } from '../logging/logger.ts';
 import { HubAuthorizer } from './auth.ts';
 import { installCrds, installHubBasics } from './crd-install.ts';
 import { HubHttpServer, type Route } from './http-server.ts';
+import { cachedConsole } from './console-build.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createHubMetrics } from './metrics.ts';
 import { openApiRoute } from './openapi.ts';
@@ -159,6 +160,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
     log,
     routes,
     ready: () => crdsReady,
+    consoleDir: cachedConsole(),
   });
   const addr = await http.start();
   log.info({ address: addr.address, port: addr.port, tls: Boolean(opts.tls), identity }, 'hub API listening');

@@ -129,10 +129,7 @@ describe('trace summary and view', () => {
   });
 
   test('flags exactly the hops whose parent ran in another cluster', () => {
-    const v = traceView(spans) as {
-      spans: { spanId: string; crossCluster: boolean; parentCluster?: string; kind: string }[];
-      durationMs: number;
-    };
+    const v = traceView(spans);
     assert.deepEqual(
       v.spans.map((s) => [s.crossCluster, s.parentCluster, s.kind]),
       [

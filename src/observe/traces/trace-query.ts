@@ -1,6 +1,13 @@
 // The trace query API's decisions: which parameters a request may carry and what they mean, the
 // summary of a trace, and the trace view that marks hops that crossed clusters. Pure.
-import { SPAN_KIND_NAMES, STATUS, STATUS_NAMES, type StoredSpan, type TimeWindowUs } from './span-model.ts';
+import {
+  SPAN_KIND_NAMES,
+  STATUS,
+  STATUS_NAMES,
+  type SpanTopology,
+  type StoredSpan,
+  type TimeWindowUs,
+} from './span-model.ts';
 import type { TraceSearch, TraceSummary } from './trace-store.ts';
 
 /** A bad query parameter; `param` names it so a client can fix exactly that. */
@@ -177,7 +184,36 @@ export function summarizeTrace(spans: readonly StoredSpan[]): TraceSummary {
 const iso = (us: number): string => new Date(us / 1000).toISOString();
 
 /** The API form of a summary: times as RFC 3339 and milliseconds. */
-export function summaryJson(t: TraceSummary): object {
+export type TraceSummaryJson = Omit<TraceSummary, 'startUs' | 'durationUs'> & {
+  readonly startTime: string;
+  readonly durationMs: number;
+};
+
+/** One span as `GET /api/v1/traces/<id>` returns it. */
+export interface TraceSpanJson extends SpanTopology {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId?: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly startTime: string;
+  readonly startUnixMicros: number;
+  readonly durationMs: number;
+  readonly status: string;
+  readonly statusMessage?: string;
+  /** The parent ran in another (named) cluster: this hop left a cluster. */
+  readonly crossCluster: boolean;
+  readonly parentCluster?: string;
+  readonly scope?: StoredSpan['scope'];
+  readonly attributes: StoredSpan['attributes'];
+  readonly resource: StoredSpan['resource'];
+  readonly events: readonly { time: string; name: string; attributes: StoredSpan['attributes'] }[];
+  readonly links: StoredSpan['links'];
+}
+
+export type TraceViewJson = TraceSummaryJson & { readonly spans: readonly TraceSpanJson[] };
+
+export function summaryJson(t: TraceSummary): TraceSummaryJson {
   const { startUs, durationUs, ...rest } = t;
   return { ...rest, startTime: iso(startUs), durationMs: durationUs / 1000 };
 }
@@ -186,11 +222,11 @@ export function summaryJson(t: TraceSummary): object {
  * The trace view: every span with its topology, and `crossCluster` on each span whose parent ran
  * in another (named) cluster — the hops that left a cluster.
  */
-export function traceView(spans: readonly StoredSpan[]): object {
+export function traceView(spans: readonly StoredSpan[]): TraceViewJson {
   const byId = new Map(spans.map((s) => [s.spanId, s]));
   return {
     ...summaryJson(summarizeTrace(spans)),
-    spans: spans.map((s) => {
+    spans: spans.map((s): TraceSpanJson => {
       const parent = s.parentSpanId ? byId.get(s.parentSpanId) : undefined;
       const crossCluster = Boolean(parent?.cluster && s.cluster && parent.cluster !== s.cluster);
       return {
