@@ -266,25 +266,32 @@ describe('fleet logs', () => {
     }
   });
 
-  test('the SSE stream sends the backlog in order, then new lines as they are written', async () => {
-    const events: LogEvent[] = [];
+  /** Opens the SSE stream; events (with their SSE ids) arrive in `events` until `close`. */
+  function openStream(headers: Record<string, string> = {}): {
+    events: (LogEvent & { sseId?: string })[];
+    status: Promise<number>;
+    close: () => Promise<number>;
+  } {
+    const events: (LogEvent & { sseId?: string })[] = [];
     const abort = new AbortController();
-    const done = new Promise<number>((resolve, reject) => {
+    const status = new Promise<number>((resolve, reject) => {
       const req = httpRequest(
         `http://127.0.0.1:${HUB_PORT}/api/v1/logs/stream?selector=app%3Dapp2&cluster=eu-west&cluster=us-east`,
-        { headers: { authorization: `Bearer ${viewerToken}` }, signal: abort.signal },
+        { headers: { authorization: `Bearer ${viewerToken}`, ...headers }, signal: abort.signal },
         (res) => {
-          assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+          if (res.statusCode === 200)
+            assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
           let buf = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => {
             buf += d;
             let i: number;
             while ((i = buf.indexOf('\n\n')) >= 0) {
-              const block = buf.slice(0, i);
+              const block = buf.slice(0, i).split('\n');
               buf = buf.slice(i + 2);
-              const data = block.split('\n').find((l) => l.startsWith('data: '));
-              if (data) events.push(JSON.parse(data.slice(6)) as LogEvent);
+              const data = block.find((l) => l.startsWith('data: '));
+              const id = block.find((l) => l.startsWith('id: '));
+              if (data) events.push({ ...(JSON.parse(data.slice(6)) as LogEvent), sseId: id?.slice(4) });
             }
           });
           res.on('close', () => resolve(res.statusCode ?? 0));
@@ -293,6 +300,19 @@ describe('fleet logs', () => {
       req.on('error', (e) => (abort.signal.aborted ? resolve(0) : reject(e)));
       req.end();
     });
+    return {
+      events,
+      status,
+      close: () => {
+        abort.abort();
+        return status;
+      },
+    };
+  }
+
+  test('the SSE stream sends the backlog in order, then new lines as they are written', async () => {
+    const stream = openStream();
+    const { events } = stream;
     const wanted = SEED.filter((s) => s.member !== 'ap-south');
     await waitFor('backlog over SSE', 20_000, () =>
       linesOf(events).length >= wanted.length ? true : undefined,
@@ -301,14 +321,42 @@ describe('fleet logs', () => {
       linesOf(events).map((l) => l.message),
       wanted.map((s) => s.message),
     );
+    for (const l of linesOf(events)) assert.equal((l as LogLine & { sseId?: string }).sseId, l.time);
     const live = `live line ${Date.now()}`;
     appendFileSync(fileOf(podOf('us-east')), criLine(stamp(Date.now()), live));
     await waitFor('live line over SSE', 20_000, () =>
       linesOf(events).some((l) => l.message === live) ? true : undefined,
     );
-    abort.abort();
-    await done;
+    await stream.close();
     assert.equal(linesOf(events).filter((l) => l.message === live).length, 1);
+  });
+
+  test('a client reconnecting with Last-Event-ID gets the lines after its last one, none twice', async () => {
+    const first = openStream();
+    const wanted = SEED.filter((s) => s.member !== 'ap-south');
+    await waitFor('backlog over SSE', 20_000, () =>
+      linesOf(first.events).length >= wanted.length ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 1_000)); // the whole backlog, including earlier tests' lines
+    await first.close();
+    // The client saw the first five lines, then lost its connection.
+    const seen = linesOf(first.events).slice(0, 5);
+    const lastId = (seen[4] as LogLine & { sseId?: string }).sseId!;
+    const resumed = openStream({ 'last-event-id': lastId });
+    const rest = linesOf(first.events).slice(5);
+    await waitFor('the lines after Last-Event-ID', 20_000, () =>
+      linesOf(resumed.events).length >= rest.length ? true : undefined,
+    );
+    // Anything more would be a repeat: give it a moment to show up.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await resumed.close();
+    assert.deepEqual(
+      linesOf(resumed.events).map((l) => l.message),
+      rest.map((l) => l.message),
+    );
+
+    const bad = openStream({ 'last-event-id': 'yesterday' });
+    assert.equal(await bad.status, 400);
   });
 
   test('a follow survives a member API server restart: marker, no repeats, new lines and new pods', async () => {

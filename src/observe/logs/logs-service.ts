@@ -6,6 +6,7 @@ import { observeAccess, type ObserveDeps, type ObserveService } from '../service
 import { followLogs, queryLogs } from './fleet-logs.ts';
 import type { LogEvent } from './log-event.ts';
 import { API_PARAMS, LogQueryError, parseLogQuery, selectClusters, type LogQuery } from './log-query.ts';
+import { normalizeTime } from './log-timestamp.ts';
 import { noRevisions, type RevisionOf } from './pod-topology.ts';
 
 /** Lines a query returns when it names no limit: the newest ones. */
@@ -46,8 +47,23 @@ const PARAM_DOCS: NonNullable<RouteDoc['params']> = [
   { name: 'grep', description: 'Only lines whose message matches this regular expression' },
 ];
 
+// A line's id is its time (RFC 3339 with nine fractional digits), so a reconnecting client's
+// Last-Event-ID says exactly where it stopped.
 function sse(res: ServerResponse, ev: LogEvent): void {
-  res.write(`event: ${ev.kind}\ndata: ${JSON.stringify(ev)}\n\n`);
+  const id = ev.kind === 'line' ? `id: ${ev.time}\n` : '';
+  res.write(`event: ${ev.kind}\n${id}data: ${JSON.stringify(ev)}\n\n`);
+}
+
+/** The time after which a reconnecting client wants lines, from its Last-Event-ID header. */
+function resumeAfter(header: string | string[] | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  const t = normalizeTime(String(header));
+  if (!t)
+    throw new LogQueryError(
+      'Last-Event-ID',
+      `"${String(header)}" is not the id of a log line (an RFC 3339 time)`,
+    );
+  return t;
 }
 
 export function createLogsService(
@@ -90,10 +106,15 @@ export function createLogsService(
     method: 'GET',
     path: '/api/v1/logs/stream',
     access,
-    handle: async ({ url, res }) => {
+    handle: async ({ url, req, res }) => {
       let q: LogQuery;
+      let after: string | undefined;
       try {
         q = queryOf(url);
+        after = resumeAfter(req.headers['last-event-id']);
+        // A resumed stream starts after the client's last line, whatever the limit: no line is
+        // sent twice, and none newer is skipped.
+        if (after) q = { ...q, since: after, limit: undefined };
         // Unknown clusters are found before the stream starts, so they are a 400 too.
         selectClusters(
           q,
@@ -116,9 +137,10 @@ export function createLogsService(
       // Comments keep proxies and idle timeouts from closing a quiet stream.
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       try {
-        await followLogs(fleet, q, { names: API_PARAMS, revisionOf, signal: abort.signal }, (ev) =>
-          sse(res, ev),
-        );
+        await followLogs(fleet, q, { names: API_PARAMS, revisionOf, signal: abort.signal }, (ev) => {
+          if (after && ev.kind === 'line' && ev.time <= after) return;
+          sse(res, ev);
+        });
       } catch (e) {
         if (!abort.signal.aborted) log.warn({ err: e }, 'log stream failed');
       } finally {
@@ -130,7 +152,7 @@ export function createLogsService(
     doc: {
       summary: 'Live log stream (Server-Sent Events): the backlog in time order, then new lines as they come',
       description:
-        "Events `line`, `marker` (a cluster's streams were interrupted or resumed: lines may be missing between) and `warning`. Survives member API server restarts without repeating lines.",
+        "Events `line`, `marker` (a cluster's streams were interrupted or resumed: lines may be missing between) and `warning`. Survives member API server restarts without repeating lines. Each line's `id` is its time: a client that reconnects with `Last-Event-ID` (as EventSource does) gets the lines after it, none twice.",
       tags: ['logs'],
       params: [...PARAM_DOCS, { name: 'limit', description: 'Only the newest n lines of the backlog' }],
       produces: 'text/event-stream',
