@@ -103,7 +103,11 @@ export async function promQuery(
   return body;
 }
 
-/** Follows an SSE endpoint until `signal` aborts; one callback per event. */
+/**
+ * Follows an SSE endpoint until `signal` aborts, one callback per event. A dropped connection is
+ * reopened with the last event id (Last-Event-ID, as EventSource would), so nothing is repeated;
+ * `onEvent('reconnected', '')` marks the place. Refusals (4xx) end the follow with an error.
+ */
 export async function followEvents(
   path: string,
   params: Record<string, string | undefined>,
@@ -112,13 +116,39 @@ export async function followEvents(
 ): Promise<void> {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, v);
-  const res = await fetch(`${path}?${q.toString()}`, { headers: headers(), signal });
-  if (!res.ok || !res.body) throw await failure(res);
-  const parser = new SseParser();
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    for (const ev of parser.push(value)) onEvent(ev.event, ev.data);
+  let lastId = '';
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    if (attempt > 0) {
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 1_000 * attempt)));
+      if (signal.aborted) return;
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${path}?${q.toString()}`, {
+        headers: { ...headers(), ...(lastId ? { 'Last-Event-ID': lastId } : {}) },
+        signal,
+      });
+    } catch (e) {
+      if (signal.aborted) return;
+      if (attempt >= 30) throw e;
+      continue;
+    }
+    if (!res.ok || !res.body) throw await failure(res);
+    if (attempt > 0) onEvent('reconnected', '');
+    attempt = 0;
+    const parser = new SseParser();
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const ev of parser.push(value)) {
+          lastId = ev.id;
+          onEvent(ev.event, ev.data);
+        }
+      }
+    } catch {
+      // The connection broke: reopen it from lastId.
+    }
   }
 }

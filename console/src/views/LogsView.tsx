@@ -52,8 +52,15 @@ export function LogsView({ onError }: { onError: (e: unknown) => void }): ReactE
     followEvents(
       '/api/v1/logs/stream',
       { ...params, limit: '500' },
-      (_kind, data) => {
-        const ev = JSON.parse(data) as LogEvent;
+      (kind, data) => {
+        const ev: LogEvent =
+          kind === 'reconnected'
+            ? {
+                kind: 'warning',
+                time: new Date().toISOString(),
+                message: 'stream reconnected: it goes on after the last line shown',
+              }
+            : (JSON.parse(data) as LogEvent);
         setEvents((old) =>
           old.length >= MAX_LINES ? [...old.slice(old.length - MAX_LINES + 1), ev] : [...old, ev],
         );
