@@ -27,6 +27,7 @@ import {
   fleetUp,
   joinMembers,
   kubectl,
+  metricsToken,
   newFleetHome,
   serviceAccountToken,
   startHub,
@@ -527,5 +528,78 @@ describe('retention', () => {
     assert.equal((await get(`/api/v1/traces/${recent}`)).status, 200);
     assert.equal((await get(`/api/v1/traces/${cross[0]}`)).status, 200);
     assert.match(hub.logs(), /trace retention deleted spans/);
+  });
+
+  test('the oldest spans are deleted once the store passes --trace-max-bytes; the newest stay', async () => {
+    // A second hub replica with its own store, limited to 1 MiB: ~3 MB of spans go in.
+    const SIZE_PORT = PORT + 1;
+    const sizeDir = mkdtempSync(join(tmpdir(), 'meridian-traces-size-'));
+    const sizeHub = await startHub(fleet, 'traces-size-hub', SIZE_PORT, [
+      '--data-dir',
+      sizeDir,
+      '--trace-max-bytes',
+      '1Mi',
+      '--trace-retention-interval',
+      '500ms',
+    ]);
+    try {
+      const base = `http://127.0.0.1:${SIZE_PORT}`;
+      const reader = await serviceAccountToken(fleet, 'size-reader', 'meridian-viewer');
+      const monitor = await metricsToken(fleet);
+      const status = async (traceId: string): Promise<number> =>
+        (await fetch(`${base}/api/v1/traces/${traceId}`, { headers: { Authorization: `Bearer ${reader}` } }))
+          .status;
+      await waitFor('the second hub', 60_000, async () =>
+        (await status(randomHex(16))) === 404 ? true : undefined,
+      );
+      const ids: string[] = [];
+      const padding = 'x'.repeat(1_000);
+      const t0 = Date.now() - 3_600_000;
+      for (let batch = 0; batch < 60; batch++) {
+        const traceId = randomHex(16);
+        ids.push(traceId);
+        const spans = Array.from({ length: 50 }, (_, i) => ({
+          traceId,
+          spanId: randomHex(8),
+          name: `span ${i}`,
+          kind: 1,
+          startTimeUnixNano: `${t0 + batch * 1_000 + i}000000`,
+          endTimeUnixNano: `${t0 + batch * 1_000 + i + 1}000000`,
+          attributes: [{ key: 'padding', value: { stringValue: padding } }],
+        }));
+        const r = await fetch(`${base}/v1/traces`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${tokens.any}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({
+            resourceSpans: [
+              {
+                resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bulk' } }] },
+                scopeSpans: [{ spans }],
+              },
+            ],
+          }),
+        });
+        assert.equal(r.status, 200, await r.text());
+      }
+      const storeBytes = async (): Promise<number> => {
+        const text = await (
+          await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${monitor}` } })
+        ).text();
+        return Number(/^meridian_trace_store_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+      };
+      await waitFor('the store back under 1 MiB', 30_000, async () => {
+        const b = await storeBytes();
+        return b > 0 && b <= 1024 * 1024 && (await status(ids[0]!)) === 404 ? true : undefined;
+      });
+      assert.equal(await status(ids.at(-1)!), 200, 'the newest trace stays');
+      const kept = (await Promise.all(ids.map(status))).map((s) => s === 200);
+      // What is deleted is a prefix: oldest first.
+      assert.ok(kept.indexOf(true) > 0, `kept: ${kept.join(',')}`);
+      assert.ok(kept.slice(kept.indexOf(true)).every(Boolean), `kept: ${kept.join(',')}`);
+      assert.match(sizeHub.logs(), /trace retention deleted spans/);
+    } finally {
+      await sizeHub.stop();
+      rmSync(sizeDir, { recursive: true, force: true });
+    }
   });
 });
