@@ -31,6 +31,10 @@ describe('the main job: fleet up with the reference system', () => {
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stderr, /reference system Healthy on 3\/3 clusters/);
     assert.match(up.stderr, /shop\.meridian\.local published through GSLB DNS and the edge gateway/);
+    assert.match(up.stderr, /web console: http:\/\/127\.0\.0\.1:7443\/console\//);
+    const consolePage = await fetch('http://127.0.0.1:7443/console/');
+    assert.equal(consolePage.status, 200, 'fleet up built the console and the hub serves it');
+    assert.match(await consolePage.text(), /<div id="root"><\/div>/);
 
     // RoundRobin: every healthy member's ingress address, rotated.
     assert.deepEqual(await dig(), ['127.96.1.2', '127.96.1.3', '127.96.1.4']);
