@@ -93,20 +93,14 @@ func plan(req QueryRequest) (Plan, error) {
 		resultType = string(parser.ValueTypeMatrix)
 	}
 	if reason := whyCentral(expr); reason != "" {
-		rewritten, parts := split(expr)
+		rewritten, parts := splitOnce(req.Query, expr)
 		p := Plan{Mode: "central", Reason: reason, ResultType: resultType}
 		for id, part := range parts {
-			sub := SubQuery{ID: id, Members: []MemberQuery{}}
-			for _, m := range req.Members {
-				q, st, err := memberQuery(part.query, m)
-				if err != nil {
-					return Plan{}, err
-				}
-				if q != "" {
-					sub.Members = append(sub.Members, MemberQuery{Member: m.Name, Query: q, Stamp: st})
-				}
+			qs, err := memberQueries(part.query, req.Members)
+			if err != nil {
+				return Plan{}, err
 			}
-			p.Subs = append(p.Subs, sub)
+			p.Subs = append(p.Subs, SubQuery{ID: id, Members: qs})
 		}
 		fetches, err := fetchesFor(req, rewritten)
 		if err != nil {
@@ -115,17 +109,11 @@ func plan(req QueryRequest) (Plan, error) {
 		p.Fetches = fetches
 		return p, nil
 	}
-	p := Plan{Mode: "pushdown", ResultType: resultType}
-	for _, m := range req.Members {
-		q, st, err := memberQuery(req.Query, m)
-		if err != nil {
-			return Plan{}, err
-		}
-		if q != "" {
-			p.Members = append(p.Members, MemberQuery{Member: m.Name, Query: q, Stamp: st})
-		}
+	qs, err := memberQueries(req.Query, req.Members)
+	if err != nil {
+		return Plan{}, err
 	}
-	return p, nil
+	return Plan{Mode: "pushdown", ResultType: resultType, Members: qs}, nil
 }
 
 // fetchesFor dry-runs the query to learn every selector's window, then asks each member whose
@@ -217,12 +205,33 @@ type execError struct{ msg string }
 
 func (e execError) Error() string { return e.msg }
 
-func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, error) {
-	expr, err := parseQuery(req.Query)
-	if err != nil {
-		return Evaluated{}, err
-	}
+// lastSplit keeps the split of the last central query planned, which its evaluation, right after,
+// needs again: splitting is deterministic, so this only saves parsing the query twice.
+var lastSplit struct {
+	query     string
+	rewritten parser.Expr
+	parts     []part
+}
+
+// splitOnce splits a central query (parsed as expr) and remembers the split for its evaluation.
+func splitOnce(query string, expr parser.Expr) (parser.Expr, []part) {
 	rewritten, parts := split(expr)
+	lastSplit.query, lastSplit.rewritten, lastSplit.parts = query, rewritten, parts
+	return rewritten, parts
+}
+
+func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, error) {
+	var rewritten parser.Expr
+	var parts []part
+	if lastSplit.query == req.Query && lastSplit.rewritten != nil {
+		rewritten, parts = lastSplit.rewritten, lastSplit.parts
+	} else {
+		expr, err := parseQuery(req.Query)
+		if err != nil {
+			return Evaluated{}, err
+		}
+		rewritten, parts = split(expr)
+	}
 	regions := map[string]string{}
 	for _, m := range req.Members {
 		regions[m.Name] = m.Region

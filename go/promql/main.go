@@ -5,11 +5,16 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"syscall/js"
+
+	jsoniter "github.com/json-iterator/go"
 )
+
+// json is encoding/json's API through json-iterator, several times faster in WebAssembly on the
+// small requests and plans of every query.
+var json = jsoniter.ConfigCompatibleWithStandardLibrary
 
 type failure struct {
 	Type    string `json:"errorType"`

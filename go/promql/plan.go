@@ -150,40 +150,69 @@ func hasSelectorIn(e parser.Expr) bool {
 	return found
 }
 
-// memberQuery rewrites a partitionable query for one member, with its topology matchers
+// memberQueries rewrites a partitionable query for each member, with its topology matchers
 // resolved against the member. Where the hub can tell which topology labels every series of the
 // union's answer carries (hubStamps), the member runs the query as if it had none (grouping and
 // matching on them dropped: inside one cluster they are constant) and the returned stamp says
 // what the hub sets on each series of the answer; otherwise every series is stamped with the
 // member's cluster and region where it enters the query (stamp is nil). Either way the result is
-// exactly what one server holding every cluster computes for this member's series. Returns ""
-// when no selector of the query can match the member: a partitionable query then has nothing there.
-func memberQuery(query string, m Member) (string, map[string]string, error) {
+// exactly what one server holding every cluster computes for this member's series. A member no
+// selector of the query can match is left out: a partitionable query has nothing there. The
+// query is parsed once when the hub stamps (only the selectors' matchers differ per member).
+func memberQueries(query string, members []Member) ([]MemberQuery, error) {
 	expr, err := promqlParser.ParseExpr(query)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	asked := false
+	kept, hub := hubStamps(expr)
+	if hub {
+		stripTopology(expr)
+	}
+	var selectors []*parser.VectorSelector
+	var original [][]*labels.Matcher
 	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
 		if vs, ok := node.(*parser.VectorSelector); ok {
-			if memberMatches(vs.LabelMatchers, m) {
-				vs.LabelMatchers = memberMatchers(vs.LabelMatchers)
-				asked = true
-			} else {
-				vs.LabelMatchers = excludedMatchers()
-			}
+			selectors = append(selectors, vs)
+			original = append(original, vs.LabelMatchers)
 			vs.Name = ""
 		}
 		return nil
 	})
-	if !asked {
-		return "", nil, nil
+	out := []MemberQuery{}
+	for i, m := range members {
+		if !hub && i > 0 {
+			// stamp() rewrites the tree: start again from the text.
+			if expr, err = promqlParser.ParseExpr(query); err != nil {
+				return nil, err
+			}
+			selectors = selectors[:0]
+			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+				if vs, ok := node.(*parser.VectorSelector); ok {
+					selectors = append(selectors, vs)
+					vs.Name = ""
+				}
+				return nil
+			})
+		}
+		asked := false
+		for j, vs := range selectors {
+			if memberMatches(original[j], m) {
+				vs.LabelMatchers = memberMatchers(original[j])
+				asked = true
+			} else {
+				vs.LabelMatchers = excludedMatchers()
+			}
+		}
+		if !asked {
+			continue
+		}
+		if hub {
+			out = append(out, MemberQuery{Member: m.Name, Query: expr.String(), Stamp: stampFor(kept, m)})
+		} else {
+			out = append(out, MemberQuery{Member: m.Name, Query: stamp(expr, m).String()})
+		}
 	}
-	if kept, ok := hubStamps(expr); ok {
-		stripTopology(expr)
-		return expr.String(), stampFor(kept, m), nil
-	}
-	return stamp(expr, m).String(), nil, nil
+	return out, nil
 }
 
 // topo is a set of topology labels.
