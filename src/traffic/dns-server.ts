@@ -40,6 +40,11 @@ export interface GslbDnsServerOptions {
   readonly tcpIdleTimeoutMs?: number;
   /** Concurrent TCP connections (default 1000); more are closed as soon as they are accepted. */
   readonly maxTcpConnections?: number;
+  /**
+   * In a DNS worker process (node:cluster worker): bind through the hub, so every worker receives
+   * from the same UDP socket and TCP listener (dns-workers.ts).
+   */
+  readonly sharedSockets?: boolean;
 }
 
 export interface GslbDnsAddress {
@@ -47,6 +52,18 @@ export interface GslbDnsAddress {
   readonly udpPort: number;
   readonly tcpPort: number;
 }
+
+/** The DNS metrics (also registered by the hub for its DNS worker processes, dns-workers.ts). */
+export const DNS_METRICS = {
+  queries: {
+    name: 'meridian_gslb_dns_queries_total',
+    help: 'GSLB DNS queries answered, by zone, response code and transport',
+  },
+  duration: {
+    name: 'meridian_gslb_dns_answer_duration_seconds',
+    help: 'Time to decide and encode one GSLB DNS answer (excluding socket I/O)',
+  },
+} as const;
 
 /** Unanswered bytes queued on one TCP connection before we stop reading from it. */
 const MAX_TCP_PENDING = 256 * 1024;
@@ -92,8 +109,7 @@ export class GslbDnsServer {
     if (options.registry) {
       const tally = this.tally;
       new Counter({
-        name: 'meridian_gslb_dns_queries_total',
-        help: 'GSLB DNS queries answered, by zone, response code and transport',
+        ...DNS_METRICS.queries,
         labelNames: ['zone', 'rcode', 'transport'],
         registers: [options.registry],
         collect() {
@@ -106,8 +122,7 @@ export class GslbDnsServer {
         },
       });
       this.latency = new Histogram({
-        name: 'meridian_gslb_dns_answer_duration_seconds',
-        help: 'Time to decide and encode one GSLB DNS answer (excluding socket I/O)',
+        ...DNS_METRICS.duration,
         buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005],
         registers: [options.registry],
       });
@@ -158,7 +173,7 @@ export class GslbDnsServer {
       });
       const onListenError = (e: Error): void => reject(e);
       socket.once('error', onListenError);
-      socket.bind(port, host, () => {
+      socket.bind({ port, address: host, exclusive: !this.options.sharedSockets }, () => {
         socket.off('error', onListenError);
         // Send errors (an ICMP unreachable resolver, a full buffer) concern one reply: log, go on.
         socket.on('error', (e) => this.log.warn({ err: errorMessage(e) }, 'GSLB DNS UDP socket error'));
@@ -173,7 +188,7 @@ export class GslbDnsServer {
       const server = createServer((socket) => this.onTcp(socket));
       server.maxConnections = this.options.maxTcpConnections ?? 1000;
       server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
+      server.listen({ host, port, exclusive: !this.options.sharedSockets }, () => {
         server.off('error', reject);
         server.on('error', (e) => this.log.warn({ err: errorMessage(e) }, 'GSLB DNS TCP server error'));
         resolve(server);

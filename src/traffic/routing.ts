@@ -70,9 +70,17 @@ export class StaticRoutingTable implements RoutingTable {
 /** A routing table whose contents can be swapped; readers always see one consistent snapshot. */
 export class SwappableRoutingTable implements RoutingTable {
   private current: RoutingTable = new StaticRoutingTable([]);
+  private readonly listeners = new Set<() => void>();
 
   set(table: RoutingTable): void {
     this.current = table;
+    for (const f of this.listeners) f();
+  }
+
+  /** Calls `listener` after every set() (DNS worker processes copy the table); returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   route(host: string): HostRoute | undefined {
