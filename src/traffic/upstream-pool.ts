@@ -54,6 +54,7 @@ export interface UpstreamPoolOptions {
 }
 
 const NEEDS_LENGTH: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 class Call implements UpstreamCall {
   conn: Connection | undefined;
@@ -105,11 +106,25 @@ class Connection {
     this.parser = new ResponseParser({
       onHead: (status, headers) => this.call?.handler.onHead(status, headers),
       onBody: (chunk) => {
-        if (this.call && !this.call.handler.onData(chunk)) this.wantPause = true;
+        // A copy: the chunk lies in the shared read buffer, which the next read overwrites.
+        if (this.call && !this.call.handler.onData(Buffer.from(chunk))) this.wantPause = true;
       },
       onComplete: () => (this.completed = true),
     });
-    const s = connect({ host, port, noDelay: true });
+    // Reads land in one buffer shared by every connection (`onread`): no allocation and no
+    // stream machinery per read. Each read is parsed to the end before the next one.
+    const s = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
+          this.read(buf as Buffer, n);
+          return true; // `read` pauses the socket itself when the consumer is full
+        },
+      },
+    });
     this.socket = s;
     s.setTimeout(connectTimeoutMs, () => {
       if (this.connected) return;
@@ -121,7 +136,6 @@ class Connection {
       s.setTimeout(0);
       if (this.call) this.send();
     });
-    s.on('data', (buf: Buffer) => this.read(buf));
     s.on('drain', () => this.body?.resume());
     s.on('error', (err: Error & { code?: string }) => (this.lastError ??= err));
     s.on('close', () => this.closed());
@@ -192,7 +206,7 @@ class Connection {
     this.body = undefined;
   }
 
-  private read(buf: Buffer): void {
+  private read(shared: Buffer, n: number): void {
     const call = this.call;
     if (!call) {
       // Bytes nobody asked for (after a complete response): never read this connection again.
@@ -200,6 +214,7 @@ class Connection {
       return;
     }
     this.progress++;
+    const buf = shared.subarray(0, n);
     let used: number;
     try {
       used = this.parser.execute(buf);
