@@ -3,18 +3,28 @@
 // are measured in alternating rounds (Knot, Meridian, Knot, ...) so a change in machine load hits
 // both alike; the table reports every round and the medians.
 //
+// Meridian runs twice: as the hub runs it with `--dns-workers N` (worker processes sharing the port;
+// N = BENCH_DNS_WORKERS, default one per core) and in-process (`--dns-workers 0`, the default).
+//
 // Env: BENCH_DNS_ROUNDS (default 3), BENCH_DNS_SECONDS per run (default 10), BENCH_DNS_ARGS
-// dnsperf load settings, ';'-separated, each run in turn (default "-c 4 -T 1 -q 300;-c 8 -T 2 -q 500").
+// dnsperf load settings, ';'-separated, each run in turn (default "-c 4 -T 1 -q 300;-c 8 -T 2 -q 500"),
+// BENCH_DNS_WORKERS (default: the number of cores).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { GslbDnsServer } from '../src/traffic/dns-server.ts';
+import { GslbDnsWorkers } from '../src/traffic/dns-workers.ts';
 import { parseGeoTable } from '../src/traffic/geo-table.ts';
 import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
-import { StaticRoutingTable, type ClusterTarget, type HostRoute } from '../src/traffic/routing.ts';
+import {
+  StaticRoutingTable,
+  SwappableRoutingTable,
+  type ClusterTarget,
+  type HostRoute,
+} from '../src/traffic/routing.ts';
 import { freePort } from '../test/support/free-port.ts';
 
 const ZONE = 'bench.example';
@@ -94,17 +104,23 @@ function knotZone(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Child mode: `dns.ts serve` runs the Meridian GSLB DNS and prints its port. */
-async function serve(): Promise<void> {
+/**
+ * Child mode: `dns.ts serve WORKERS` runs the Meridian GSLB DNS as the hub would with
+ * `--dns-workers WORKERS` (0: in this process) and prints its port.
+ */
+async function serve(workers: number): Promise<void> {
   const geo = parseGeoTable(GEO);
-  const server = new GslbDnsServer({
+  const table = new SwappableRoutingTable();
+  table.set(new StaticRoutingTable(ROUTES));
+  const options = {
     host: '127.0.0.1',
     port: 0,
-    table: new StaticRoutingTable(ROUTES),
+    table,
     zone: defaultZoneConfig([ZONE], { nameserverAddresses: ['127.0.0.1'] }),
     geo: () => geo,
     registry: new Registry(), // as in the hub: metrics are part of the cost
-  });
+  };
+  const server = workers > 0 ? new GslbDnsWorkers({ ...options, workers }) : new GslbDnsServer(options);
   const { udpPort } = await server.start();
   process.stdout.write(`${udpPort}\n`);
   process.once('SIGTERM', () => void server.stop().then(() => process.exit(0)));
@@ -126,10 +142,15 @@ async function waitAnswering(port: number, what: string, child: ChildProcess): P
   throw new Error(`${what} did not answer on port ${port} within 15 s`);
 }
 
-/** CPU seconds (user + system) a process has used so far. */
+/** CPU seconds (user + system) a process and its children (DNS workers) have used so far. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return children.reduce((sum, child) => sum + cpuSeconds(Number(child)), own);
 }
 
 interface Run {
@@ -171,6 +192,7 @@ async function main(): Promise<void> {
       throw new Error(`${tool} is not installed (Debian: dnsperf, knot, dnsutils)`);
   const rounds = Number(process.env['BENCH_DNS_ROUNDS'] ?? 3);
   const seconds = Number(process.env['BENCH_DNS_SECONDS'] ?? 10);
+  const workers = Number(process.env['BENCH_DNS_WORKERS'] ?? availableParallelism());
   // One dnsperf thread leaves a core to the server under test; two threads load the machine fully.
   const configs = (process.env['BENCH_DNS_ARGS'] ?? '-c 4 -T 1 -q 300;-c 8 -T 2 -q 500')
     .split(';')
@@ -208,16 +230,25 @@ async function main(): Promise<void> {
     children.push(knot);
     await waitAnswering(knotPort, 'knotd', knot);
 
-    const meridian = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, MERIDIAN_LOG_LEVEL: 'warn' },
-    });
-    children.push(meridian);
-    const meridianPort = await new Promise<number>((resolve, reject) => {
-      meridian.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-      meridian.once('exit', (code) => reject(new Error(`meridian GSLB exited with ${code}`)));
-    });
-    await waitAnswering(meridianPort, 'meridian GSLB', meridian);
+    const startMeridian = async (n: number): Promise<{ child: ChildProcess; port: number }> => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', String(n)],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, MERIDIAN_LOG_LEVEL: 'warn' },
+        },
+      );
+      children.push(child);
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        child.once('exit', (code) => reject(new Error(`meridian GSLB exited with ${code}`)));
+      });
+      await waitAnswering(port, 'meridian GSLB', child);
+      return { child, port };
+    };
+    const pooled = await startMeridian(workers);
+    const inProcess = await startMeridian(0);
 
     const knotVersion = spawnSync('knotd', ['--version'], { encoding: 'utf8' }).stdout.trim();
     const perfHelp = spawnSync('dnsperf', ['-h'], { encoding: 'utf8' });
@@ -229,14 +260,17 @@ async function main(): Promise<void> {
     console.log(
       `machine: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ` +
         `Knot ${knotVersion.replace(/^.*version /, '')}, dnsperf ${perfVersion}; ` +
-        `${rounds} alternating rounds of ${seconds} s; load average before: ${load()}`,
+        `${rounds} alternating rounds of ${seconds} s; Meridian with ${workers} DNS workers and in-process; ` +
+        `load average before: ${load()}`,
     );
     for (const config of configs) {
       const args = config.split(/\s+/);
-      const results: Record<'knot' | 'meridian', Run[]> = { knot: [], meridian: [] };
+      const results: Record<'knot' | 'pooled' | 'inProcess', Run[]> = { knot: [], pooled: [], inProcess: [] };
       for (let i = 0; i < rounds; i++) {
         results.knot.push(dnsperf(knotPort, knot.pid!, queryFile, seconds, args));
-        results.meridian.push(dnsperf(meridianPort, meridian.pid!, queryFile, seconds, args));
+        results.pooled.push(dnsperf(pooled.port, pooled.child.pid!, queryFile, seconds, args));
+        results.inProcess.push(dnsperf(inProcess.port, inProcess.child.pid!, queryFile, seconds, args));
+        console.log(`  round ${i + 1} done, load average ${load()}`);
       }
       const qps = (runs: readonly Run[]): number => median(runs.map((r) => r.qps));
       const row = (name: string, runs: readonly Run[]): string =>
@@ -249,10 +283,14 @@ async function main(): Promise<void> {
         '| server | qps per round | median qps | avg latency (ms) | lost (%) | server CPU (% of a core) | CPU µs / query |',
       );
       console.log('| --- | --- | --- | --- | --- | --- | --- |');
-      console.log(row('Meridian GSLB', results.meridian));
+      console.log(row(`Meridian GSLB, ${workers} DNS workers`, results.pooled));
+      console.log(row('Meridian GSLB, in-process', results.inProcess));
       console.log(row('Knot DNS', results.knot));
-      const ratio = qps(results.meridian) / qps(results.knot);
-      console.log(`\nratio Meridian / Knot (median qps): ${ratio.toFixed(2)} (goal ≥ 0.5)`);
+      const ratio = (runs: readonly Run[]): string => (qps(runs) / qps(results.knot)).toFixed(2);
+      console.log(
+        `\nratio Meridian / Knot (median qps, goal ≥ 0.5): ${workers} workers ${ratio(results.pooled)}, ` +
+          `in-process ${ratio(results.inProcess)}`,
+      );
     }
     console.log(`\nload average after: ${load()}`);
   } finally {
@@ -264,5 +302,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'serve') await serve();
+if (process.argv[2] === 'serve') await serve(Number(process.argv[3] ?? 0));
 else await main();

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseGeoTable } from '../traffic/geo-table.ts';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { runHub } from '../hub/hub.ts';
@@ -35,6 +36,14 @@ function metricsTimeoutOption(v: string): number {
       '--metrics-member-timeout must be a duration between 100ms and 10m, e.g. 10s',
     );
   return ms;
+}
+
+function dnsWorkersOption(v: string): number {
+  if (v === 'auto') return availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64)
+    throw new InvalidArgumentError('--dns-workers must be auto or a number of processes from 0 to 64');
+  return n;
 }
 
 function hostPortOption(flag: string, example: string) {
@@ -83,6 +92,12 @@ export function registerHubCommand(program: Command): void {
       '--dns-nameserver-address <ip>',
       'address of ns1.<first zone> for glue records (repeatable)',
       collect,
+    )
+    .option(
+      '--dns-workers <n|auto>',
+      'answer DNS in n worker processes sharing the port (auto: one per core; 0: in the hub process)',
+      dnsWorkersOption,
+      0,
     )
     .option(
       '--edge-listen <host:port>',
@@ -147,6 +162,7 @@ export function registerHubCommand(program: Command): void {
           dnsListen?: { host: string; port: number };
           dnsZone?: string[];
           dnsNameserverAddress?: string[];
+          dnsWorkers: number;
           geoTable?: string;
           edgeListen?: { host: string; port: number };
           edgeTlsListen?: { host: string; port: number };
@@ -189,7 +205,12 @@ export function registerHubCommand(program: Command): void {
           leaseDurationSeconds: opts.leaseDuration,
           localSourceRoot: opts.localSourceRoot ? resolve(opts.localSourceRoot) : undefined,
           dns: opts.dnsListen
-            ? { ...opts.dnsListen, zones: opts.dnsZone ?? [], nameserverAddresses: opts.dnsNameserverAddress }
+            ? {
+                ...opts.dnsListen,
+                zones: opts.dnsZone ?? [],
+                nameserverAddresses: opts.dnsNameserverAddress,
+                workers: opts.dnsWorkers,
+              }
             : undefined,
           geoTable,
           edge: opts.edgeListen ? { http: opts.edgeListen, https: opts.edgeTlsListen } : undefined,

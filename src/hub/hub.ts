@@ -12,6 +12,7 @@ import { TrafficController } from '../traffic/controller.ts';
 import { MeshController } from '../mesh/controller.ts';
 import { TrafficTableSync } from '../traffic/table-sync.ts';
 import { GslbDnsServer } from '../traffic/dns-server.ts';
+import { GslbDnsWorkers } from '../traffic/dns-workers.ts';
 import { EdgeAccessLog } from '../traffic/edge-access-log.ts';
 import { EdgeGateway } from '../traffic/edge-gateway.ts';
 import { defaultZoneConfig } from '../traffic/gslb-answer.ts';
@@ -47,6 +48,8 @@ export interface HubOptions {
     port: number;
     zones: readonly string[];
     nameserverAddresses?: readonly string[];
+    /** Worker processes answering from the shared port (dns-workers.ts); 0: in the hub process. */
+    workers?: number;
   };
   /** Edge gateway listeners (off when unset); TLS certificates come from the GlobalIngresses' Secrets. */
   readonly edge?: { http: { host: string; port: number }; https?: { host: string; port: number } };
@@ -110,9 +113,9 @@ export async function runHub(opts: HubOptions): Promise<void> {
   const table = new TrafficTableSync(hub, log);
   await table.start();
   const geo = opts.geoTable ?? EMPTY_GEO_TABLE;
-  let dns: GslbDnsServer | undefined;
+  let dns: GslbDnsServer | GslbDnsWorkers | undefined;
   if (opts.dns) {
-    dns = new GslbDnsServer({
+    const dnsOptions = {
       host: opts.dns.host,
       port: opts.dns.port,
       table: table.table,
@@ -120,9 +123,14 @@ export async function runHub(opts: HubOptions): Promise<void> {
       geo: () => geo,
       logger: log,
       registry: metrics.registry,
-    });
+    };
+    const workers = opts.dns.workers ?? 0;
+    dns = workers > 0 ? new GslbDnsWorkers({ ...dnsOptions, workers }) : new GslbDnsServer(dnsOptions);
     const a = await dns.start();
-    log.info({ host: a.host, port: a.udpPort, zones: opts.dns.zones }, 'GSLB DNS listening (UDP and TCP)');
+    log.info(
+      { host: a.host, port: a.udpPort, zones: opts.dns.zones, workers },
+      'GSLB DNS listening (UDP and TCP)',
+    );
   }
   let edge: EdgeGateway | undefined;
   let edgeAccessLog: EdgeAccessLog | undefined;
