@@ -188,12 +188,13 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
     );
   });
 
-  test('a health change reaches every worker well within a health interval', async () => {
+  test('a health change reaches every worker well within a health interval', async (t) => {
     const t0 = performance.now();
     table.set(new StaticRoutingTable(routes({ ...US, healthy: false })));
     try {
       await synced();
       const took = performance.now() - t0;
+      t.diagnostic(`every worker applied the change after ${took.toFixed(1)} ms`);
       assert.ok(took < 500, `every worker applied the change after ${took.toFixed(0)} ms`);
       // And by answers, as a resolver sees it.
       const before = await dns.answeredPerWorker();
