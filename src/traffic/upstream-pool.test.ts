@@ -332,6 +332,28 @@ describe('upstream pool', () => {
     await until('the connection closed', () => p.size === 0 && s.sockets.size === 0);
   });
 
+  it("closes idle connections before the server's Keep-Alive timeout, and never reuses one of 1 s", async () => {
+    const s = await rawServer((head, sock) =>
+      sock.write(
+        `HTTP/1.1 200 OK\r\nKeep-Alive: timeout=${head.includes('/short') ? 1 : 2}\r\nContent-Length: 0\r\n\r\n`,
+      ),
+    );
+    const p = pool(s.port, { timeoutMs: 400 }); // sweeps every 50 ms
+    await run(p, { path: '/short' });
+    await run(p, { path: '/short' });
+    assert.equal(s.connections(), 2, 'a 1 s hint leaves no time to reuse the connection');
+    await run(p);
+    const released = Date.now();
+    assert.equal(p.size, 1);
+    await until('the idle connection closed', () => p.size === 0);
+    const idleFor = Date.now() - released;
+    assert.ok(
+      idleFor >= 800 && idleFor < 1_500,
+      `closed after ${idleFor} ms, want about 1 s (2 s hint - 1 s)`,
+    );
+    await p.close();
+  });
+
   it('closes idle connections after idleMs, and everything on close', async () => {
     const s = await rawServer((_h, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     const p = pool(s.port, { idleMs: 100, timeoutMs: 80 });

@@ -88,6 +88,8 @@ class Connection {
   seen = 0;
   stalledTicks = 0;
   idleTicks = 0;
+  /** Sweeps this connection may stay idle (the server's Keep-Alive hint may shorten it). */
+  idleLimit = 0;
   private paused = false;
   private wantPause = false;
   private completed = false;
@@ -243,7 +245,10 @@ class Connection {
     const call = this.call!;
     this.call = undefined;
     call.done = true;
-    const reusable = clean && this.parser.keepAlive && this.bodyDone;
+    const hint = this.parser.keepAliveTimeoutMs;
+    // A server that closes idle connections after N s: stop reusing this one a second before.
+    const reusable = clean && this.parser.keepAlive && this.bodyDone && (hint === undefined || hint > 1_000);
+    if (reusable) this.idleLimit = this.pool.idleTicksFor(hint);
     this.detachBody();
     this.wantPause = false;
     if (this.paused) {
@@ -388,11 +393,17 @@ export class UpstreamPool {
     if (next) this.openFor(next);
   }
 
+  /** Sweeps an idle connection is kept: `idleMs`, or less when the server's hint is shorter. */
+  idleTicksFor(hintMs: number | undefined): number {
+    const idleMs = this.opts.idleMs ?? 4_000;
+    const ms = hintMs === undefined ? idleMs : Math.min(idleMs, hintMs - 1_000);
+    return Math.max(1, Math.floor(ms / this.tickMs));
+  }
+
   private sweep(): void {
     const ticks = Math.max(1, Math.ceil(this.opts.timeoutMs / this.tickMs));
     for (const conn of this.busy) if (conn.stalled(ticks)) conn.timeOut();
-    const idleTicks = Math.max(1, Math.ceil((this.opts.idleMs ?? 4_000) / this.tickMs));
-    for (const conn of [...this.idle]) if (++conn.idleTicks >= idleTicks) conn.socket.destroy();
+    for (const conn of [...this.idle]) if (++conn.idleTicks >= conn.idleLimit) conn.socket.destroy();
   }
 
   /** Closes every connection; requests in flight or waiting fail with UPSTREAM_ABORTED. */

@@ -115,6 +115,20 @@ describe('upstream response parser', () => {
     assert.deepEqual([smuggle.body, smuggle.complete, smuggle.keepAlive], ['hi', 1, false]);
   });
 
+  it("notes the server's Keep-Alive timeout", () => {
+    const p = new ResponseParser({
+      onHead: () => undefined,
+      onBody: () => undefined,
+      onComplete: () => undefined,
+    });
+    p.start(false);
+    p.execute(Buffer.from('HTTP/1.1 200 OK\r\nKeep-Alive: max=100, timeout=5\r\nContent-Length: 0\r\n\r\n'));
+    assert.deepEqual([p.done, p.keepAlive, p.keepAliveTimeoutMs], [true, true, 5_000]);
+    p.start(false);
+    p.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    assert.equal(p.keepAliveTimeoutMs, undefined);
+  });
+
   it('accepts repeated Content-Length values that agree', () => {
     assert.equal(both('HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok').body, 'ok');
   });

@@ -56,6 +56,7 @@ const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i;
 // A chunk size (at most 12 hex digits: far beyond any real chunk, well within 2^53), optional
 // whitespace and extensions, which are ignored.
 const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})[ \t]*(?:;[^\0\r\n]*)?$/;
@@ -63,6 +64,8 @@ const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})[ \t]*(?:;[^\0\r\n]*)?$/;
 export class ResponseParser {
   /** After completion: the connection may carry another request. */
   keepAlive = false;
+  /** The server's `Keep-Alive: timeout=N` of the last response, in ms, if it gave one. */
+  keepAliveTimeoutMs: number | undefined;
   private state = State.Done;
   private noBody = false;
   private remaining = 0;
@@ -77,6 +80,7 @@ export class ResponseParser {
     this.noBody = head;
     this.partial = undefined;
     this.keepAlive = false;
+    this.keepAliveTimeoutMs = undefined;
   }
 
   get done(): boolean {
@@ -214,13 +218,18 @@ export class ResponseParser {
       if (BAD_VALUE.test(value)) throw bad(`value of header ${name}`);
       headers.push(name, value);
       switch (name.length) {
-        case 10:
-          if (name.toLowerCase() === 'connection') {
+        case 10: {
+          const lower = name.toLowerCase();
+          if (lower === 'connection') {
             const v = value.toLowerCase();
             if (v.includes('close')) close = true;
             else if (http10 && v.includes('keep-alive')) close = false;
+          } else if (lower === 'keep-alive') {
+            const m = KEEP_ALIVE_TIMEOUT.exec(value);
+            if (m) this.keepAliveTimeoutMs = Number(m[1]) * 1000;
           }
           break;
+        }
         case 14:
           if (name.toLowerCase() === 'content-length') {
             // Repeated values ("5, 5" or two fields) are one length if they agree.
