@@ -183,6 +183,10 @@ describe('global traffic', () => {
       `127.0.0.1:${DNS_PORT}`,
       '--dns-zone',
       'example.test',
+      // DNS answered by worker processes, as a production hub would: the dig and failover tests
+      // below check that path end to end (test/gslb-dns.test.ts covers the in-process one).
+      '--dns-workers',
+      '2',
     ]);
     await joinMembers(fleet, MEMBERS, { withIngress: true });
     await applyApplication(fleet, 'shop', {
