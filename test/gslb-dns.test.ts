@@ -12,37 +12,20 @@ import { createLogger } from '../src/logging/logger.ts';
 import { GslbDnsServer } from '../src/traffic/dns-server.ts';
 import { parseGeoTable } from '../src/traffic/geo-table.ts';
 import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
-import {
-  StaticRoutingTable,
-  SwappableRoutingTable,
-  type ClusterTarget,
-  type HostRoute,
-} from '../src/traffic/routing.ts';
+import { StaticRoutingTable, SwappableRoutingTable, type HostRoute } from '../src/traffic/routing.ts';
+
+import { clusterTarget, publishedRoute } from '../src/traffic/routing-fixtures.ts';
 
 const hasDig = spawnSync('dig', ['-v']).status === 0;
 const ZONE = 'meridian.test';
 const TTL = 42;
 
-const cluster = (name: string, addresses: string[], state: Partial<ClusterTarget> = {}): ClusterTarget => ({
-  name,
-  region: name,
-  addresses,
-  port: 443,
-  healthy: true,
-  drained: false,
-  ...state,
-});
+const cluster = clusterTarget;
 const EU = cluster('eu-west', ['192.0.2.1', '2001:db8::1']);
 const US = cluster('us-east', ['192.0.2.2']);
 const AP = cluster('ap-south', ['192.0.2.3']);
-const route = (host: string, strategy: HostRoute['strategy'], clusters = [EU, US, AP]): HostRoute => ({
-  host: `${host}.${ZONE}`,
-  owner: { namespace: 'team-a', name: host },
-  strategy,
-  ttlSeconds: TTL,
-  paths: ['/'],
-  clusters,
-});
+const route = (host: string, strategy: HostRoute['strategy'], clusters = [EU, US, AP]): HostRoute =>
+  publishedRoute(host, ZONE, strategy, clusters, TTL);
 const BIG = Array.from({ length: 60 }, (_, i) => cluster(`c${i}`, [`198.51.100.${i + 1}`]));
 const ROUTES = [
   route('failover', { type: 'Failover', order: ['us-east', 'eu-west'] }),

@@ -81,6 +81,14 @@ const literalLookup = (
 ): void => callback(null, address, typeof family === 'number' ? family : isIP(address));
 
 /** Serves the GSLB zones over UDP and TCP. */
+/** The DNS listen address must be an IP literal and a port (also checked for worker processes). */
+export function validateDnsListen(host: string, port: number): void {
+  if (isIP(host) === 0)
+    throw new MeridianError('InvalidDnsListen', `dns: host ${JSON.stringify(host)} is not an IP address`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new MeridianError('InvalidDnsListen', `dns: port ${port} is not a port number`);
+}
+
 export class GslbDnsServer {
   private readonly log: Logger;
   private readonly zone: DnsZoneConfig;
@@ -95,13 +103,7 @@ export class GslbDnsServer {
   private readonly cache = new AnswerCache();
 
   constructor(private readonly options: GslbDnsServerOptions) {
-    if (isIP(options.host) === 0)
-      throw new MeridianError(
-        'InvalidDnsListen',
-        `dns: host ${JSON.stringify(options.host)} is not an IP address`,
-      );
-    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-      throw new MeridianError('InvalidDnsListen', `dns: port ${options.port} is not a port number`);
+    validateDnsListen(options.host, options.port);
     this.zone = validateZoneConfig(options.zone);
     this.log = options.logger ?? createLogger('gslb-dns');
     this.counters = options.counters ?? new BalancerCounters();

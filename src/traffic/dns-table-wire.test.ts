@@ -4,18 +4,11 @@ import { encode, type Packet } from 'dns-packet';
 import { decodeDnsTable, encodeDnsTable } from './dns-table-wire.ts';
 import { parseGeoTable, regionOf } from './geo-table.ts';
 import { answerMessage, defaultZoneConfig, type AnswerContext } from './gslb-answer.ts';
-import { StaticRoutingTable, type ClusterTarget, type HostRoute } from './routing.ts';
+import { StaticRoutingTable, type HostRoute } from './routing.ts';
 import { BalancerCounters } from './select.ts';
+import { clusterTarget } from './routing-fixtures.ts';
 
-const cluster = (name: string, addresses: string[], state: Partial<ClusterTarget> = {}): ClusterTarget => ({
-  name,
-  region: name,
-  addresses,
-  port: 443,
-  healthy: true,
-  drained: false,
-  ...state,
-});
+const cluster = clusterTarget;
 const EU = cluster('eu-west', ['192.0.2.1', '2001:db8::1'], { zone: 'eu-west-1a' });
 const US = cluster('us-east', ['192.0.2.2'], { healthy: false });
 const AP = cluster('ap-south', ['192.0.2.3'], { drained: true });

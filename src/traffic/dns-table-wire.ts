@@ -2,20 +2,12 @@
 // drain state) and the geo table, as plain JSON for the IPC channel, and back. Pure: no I/O.
 // TLS material is left out on purpose: DNS never uses it, and private keys should not travel.
 import ipaddr from 'ipaddr.js';
-import type { BalancingStrategy } from '../api/global-ingress.ts';
 import type { GeoTable } from './geo-table.ts';
 import { StaticRoutingTable, type ClusterTarget, type HostRoute, type RoutingTable } from './routing.ts';
 
 /** The JSON form of a routing table and geo table, as sent to DNS workers on every change. */
 export interface DnsTableWire {
-  readonly routes: readonly {
-    readonly host: string;
-    readonly owner: { readonly namespace: string; readonly name: string };
-    readonly strategy: BalancingStrategy;
-    readonly ttlSeconds: number;
-    readonly paths: readonly string[];
-    readonly clusters: readonly ClusterTarget[];
-  }[];
+  readonly routes: readonly Omit<HostRoute, 'tls'>[];
   /** CIDRs, most specific first (the order GeoTable keeps). */
   readonly geoNetworks: readonly { readonly cidr: string; readonly region: string }[];
   readonly geoNearest: readonly (readonly [string, readonly string[]])[];

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, type Counter, type Registry } from 'prom-client';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
-import { DNS_METRICS, type GslbDnsAddress } from './dns-server.ts';
+import { DNS_METRICS, validateDnsListen, type GslbDnsAddress } from './dns-server.ts';
 import { encodeDnsTable, type DnsTableWire } from './dns-table-wire.ts';
 import type { FromDnsWorker, MetricsJson, ToDnsWorker } from './dns-worker.ts';
 import { EMPTY_GEO_TABLE, type GeoTable } from './geo-table.ts';
@@ -82,13 +82,7 @@ export class GslbDnsWorkers {
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly options: GslbDnsWorkersOptions) {
-    if (isIP(options.host) === 0)
-      throw new MeridianError(
-        'InvalidDnsListen',
-        `dns: host ${JSON.stringify(options.host)} is not an IP address`,
-      );
-    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-      throw new MeridianError('InvalidDnsListen', `dns: port ${options.port} is not a port number`);
+    validateDnsListen(options.host, options.port);
     if (!Number.isInteger(options.workers) || options.workers < 1)
       throw new MeridianError(
         'InvalidDnsWorkers',
