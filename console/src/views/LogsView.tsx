@@ -3,6 +3,7 @@
 // prefixed with its cluster and labelled with app and revision, markers where a cluster's stream
 // broke.
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { Problems, Toolbar } from './toolbar.tsx';
 import { followEvents, getJson, type LogEvent, type LogsAnswer } from '../hub-api.ts';
 
 const MAX_LINES = 5000;
@@ -79,13 +80,7 @@ export function LogsView({ onError }: { onError: (e: unknown) => void }): ReactE
 
   return (
     <section>
-      <form
-        className="toolbar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void query();
-        }}
-      >
+      <Toolbar onSubmit={() => void query()}>
         <label>
           Selector <input value={selector} onChange={(e) => setSelector(e.target.value)} required />
         </label>
@@ -112,13 +107,8 @@ export function LogsView({ onError }: { onError: (e: unknown) => void }): ReactE
             Follow
           </button>
         )}
-      </form>
-      {error && <p className="error">{error}</p>}
-      {warnings.map((w) => (
-        <p key={w} className="warning">
-          {w}
-        </p>
-      ))}
+      </Toolbar>
+      <Problems error={error} warnings={warnings} />
       <div className="logs" role="log">
         {events.map((ev, i) =>
           ev.kind === 'line' ? (

@@ -2,6 +2,7 @@
 // PromQL over the whole fleet through the hub's Prometheus API: a table for instant queries, a
 // chart for range queries, and the warnings naming clusters that did not answer.
 import { useState, type ReactElement } from 'react';
+import { Problems, Toolbar } from './toolbar.tsx';
 import { chartOf, seriesLabel } from '../series-chart.ts';
 import { promQuery, type PromAnswer } from '../hub-api.ts';
 
@@ -42,13 +43,7 @@ export function MetricsView({ onError }: { onError: (e: unknown) => void }): Rea
   const chart = data?.resultType === 'matrix' ? chartOf(data.result, W, H) : undefined;
   return (
     <section>
-      <form
-        className="toolbar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run();
-        }}
-      >
+      <Toolbar onSubmit={() => void run()}>
         <input
           className="promql"
           aria-label="PromQL"
@@ -64,13 +59,8 @@ export function MetricsView({ onError }: { onError: (e: unknown) => void }): Rea
         <button type="submit" disabled={busy}>
           {busy ? 'Running…' : 'Run'}
         </button>
-      </form>
-      {error && <p className="error">{error}</p>}
-      {answer?.warnings?.map((w) => (
-        <p key={w} className="warning">
-          {w}
-        </p>
-      ))}
+      </Toolbar>
+      <Problems error={error} warnings={answer?.warnings} />
       {data?.resultType === 'vector' && (
         <table>
           <thead>

@@ -4,6 +4,7 @@
 import { useCallback, useState, type ReactElement } from 'react';
 import { edgePath, layoutGraph, NODE_H, NODE_W } from '../graph-layout.ts';
 import { getJson, type TopologyAnswer } from '../hub-api.ts';
+import { Problems } from './toolbar.tsx';
 import { useQuery } from './use-query.ts';
 
 function ServiceGraphView({ topology }: { topology: TopologyAnswer }): ReactElement {
@@ -98,12 +99,7 @@ export function TopologyView({ onError }: { onError: (e: unknown) => void }): Re
           {q.loading ? 'Loading…' : 'Refresh'}
         </button>
       </div>
-      {q.error && <p className="error">{q.error}</p>}
-      {t?.warnings.map((w) => (
-        <p key={w} className="warning">
-          {w}
-        </p>
-      ))}
+      <Problems error={q.error} warnings={t?.warnings} />
       {t && (
         <>
           <div className="regions">

@@ -4,6 +4,7 @@
 import { useCallback, useState, type ReactElement } from 'react';
 import { getJson, type TraceSummaryJson, type TraceViewJson } from '../hub-api.ts';
 import { waterfall } from '../span-waterfall.ts';
+import { Problems, Toolbar } from './toolbar.tsx';
 import { useQuery } from './use-query.ts';
 
 function TraceDetail({ id, onError }: { id: string; onError: (e: unknown) => void }): ReactElement {
@@ -90,13 +91,7 @@ export function TracesView({
   );
   return (
     <section>
-      <form
-        className="toolbar"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setSubmitted({ ...form });
-        }}
-      >
+      <Toolbar onSubmit={() => setSubmitted({ ...form })}>
         {field('service', 'Service')}
         {field('cluster', 'Cluster')}
         {field('namespace', 'Namespace')}
@@ -112,8 +107,8 @@ export function TracesView({
         <button type="submit" disabled={q.loading}>
           {q.loading ? 'Searching…' : 'Search'}
         </button>
-      </form>
-      {q.error && <p className="error">{q.error}</p>}
+      </Toolbar>
+      <Problems error={q.error} />
       <table>
         <thead>
           <tr>
