@@ -1,6 +1,6 @@
 // Benchmark: the edge gateway's requests per second and p99 latency under `wrk`, side by side in
 // the same run with nginx and HAProxy proxying the same loopback backend (an nginx answering a
-// small fixed body). Each proxy gets one worker: nginx `worker_processes 1`, HAProxy `nbthread 1`,
+// small fixed body). By default each proxy gets one worker: nginx `worker_processes 1`, HAProxy `nbthread 1`,
 // Meridian one Node.js process (one event loop). Every proxy keeps upstream connections alive,
 // adds X-Forwarded-For/-Proto/-Host/-Port, and runs once with its access log on and once off.
 // Besides wrk's numbers it reports each proxy's CPU time per request (user + system, all its
@@ -9,7 +9,9 @@
 // Everything listens on 127.0.0.1 high ports; configs, pids and logs live in a temp dir; every
 // process is stopped at the end, on failure too. Env: BENCH_ROUNDS (default 3: medians are
 // reported), BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_NODE_FLAGS (extra
-// node flags for the Meridian process, e.g. `--max-semi-space-size=64`).
+// node flags for the Meridian process, e.g. `--max-semi-space-size=64`), BENCH_WORKERS (default 1:
+// nginx worker_processes, HAProxy nbthread and Meridian edge processes sharing the port through
+// node:cluster; the backend keeps one worker).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -19,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/free-port.ts';
 
 const HOST = 'bench.example.test';
+/** Workers per proxy: nginx worker_processes, HAProxy nbthread, Meridian edge processes (node:cluster). */
+const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 1);
 const BODY = 'hello from the backend';
 const VIA_LOGGER = "Meridian edge, access log on, through the project's pino logger";
 
@@ -26,7 +30,25 @@ const VIA_LOGGER = "Meridian edge, access log on, through the project's pino log
 async function runEdgeChild(): Promise<void> {
   // accessLog: 'on' (the gateway's EdgeAccessLog, as in the hub), 'logger' (the project's pino
   // logger, as before EdgeAccessLog) or 'off'.
-  const [port, backendPort, accessLog, logFile] = process.argv.slice(3) as [string, string, string, string];
+  const [port, backendPort, accessLog, baseLogFile] = process.argv.slice(3) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const cluster = (await import('node:cluster')).default;
+  if (WORKERS > 1 && cluster.isPrimary) {
+    // N processes sharing the listening socket, each accepting for itself (as nginx workers do).
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ execArgv: process.execArgv, args: process.argv.slice(2) });
+    const workers = Array.from({ length: WORKERS }, () => cluster.fork());
+    process.once('SIGTERM', () => {
+      for (const w of workers) w.process.kill('SIGTERM');
+      setTimeout(() => process.exit(0), 500);
+    });
+    return;
+  }
+  const logFile = cluster.isWorker ? `${baseLogFile}.${cluster.worker?.id}` : baseLogFile;
   const { pino } = await import('pino');
   const { Registry } = await import('prom-client');
   const { createWriteStream } = await import('node:fs');
@@ -85,11 +107,11 @@ interface Result {
   readonly errors: string;
 }
 
-function nginxConfig(dir: string, name: string, server: string, extraHttp = ''): string {
+function nginxConfig(dir: string, name: string, server: string, extraHttp = '', workers = WORKERS): string {
   const file = join(dir, `${name}.conf`);
   writeFileSync(
     file,
-    `worker_processes 1;
+    `worker_processes ${workers};
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
 pid ${dir}/${name}.pid;
@@ -143,7 +165,7 @@ function haproxyConfig(dir: string, name: string, port: number, backendPort: num
   writeFileSync(
     file,
     `global
-  nbthread 1
+  nbthread ${WORKERS}
   maxconn 4096
   pidfile ${dir}/${name}.pid
 ${log ? '  log stdout format raw local0 info\n' : ''}
@@ -290,6 +312,8 @@ async function main(): Promise<void> {
           'backend',
           `server { listen 127.0.0.1:${backendPort}; access_log off;
     location / { default_type text/plain; return 200 "${BODY}\\n"; } }`,
+          '',
+          1, // the backend keeps one worker whatever the proxies get
         ),
       ],
       backendPort,
