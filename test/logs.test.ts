@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from '../src/localfleet/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import type { LogEvent, LogLine } from '../src/observe/logs/log-event.ts';
+import { SseParser } from '../console/src/sse-parser.ts';
 import {
   cli,
   fleetUp,
@@ -281,18 +282,11 @@ describe('fleet logs', () => {
         (res) => {
           if (res.statusCode === 200)
             assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
-          let buf = '';
+          const parser = new SseParser();
           res.setEncoding('utf8');
           res.on('data', (d: string) => {
-            buf += d;
-            let i: number;
-            while ((i = buf.indexOf('\n\n')) >= 0) {
-              const block = buf.slice(0, i).split('\n');
-              buf = buf.slice(i + 2);
-              const data = block.find((l) => l.startsWith('data: '));
-              const id = block.find((l) => l.startsWith('id: '));
-              if (data) events.push({ ...(JSON.parse(data.slice(6)) as LogEvent), sseId: id?.slice(4) });
-            }
+            for (const ev of parser.push(d))
+              events.push({ ...(JSON.parse(ev.data) as LogEvent), sseId: ev.id || undefined });
           });
           res.on('close', () => resolve(res.statusCode ?? 0));
         },
