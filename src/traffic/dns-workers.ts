@@ -120,6 +120,9 @@ export class GslbDnsWorkers {
         } catch (e) {
           const inUse = e instanceof MeridianError && e.message.includes('EADDRINUSE');
           if (this.options.port !== 0 || !inUse || attempt >= 20) throw e;
+          // Not a crash: the retry below replaces the worker, not a restart.
+          clearTimeout(this.slots[0]!.restart);
+          this.slots[0]!.crashes = 0;
         }
       }
       await Promise.all(this.slots.slice(1).map((s) => this.startWorker(s)));
@@ -277,7 +280,8 @@ export class GslbDnsWorkers {
           'GSLB DNS worker exited; restarting it',
         );
         slot.restart = setTimeout(() => {
-          if (this.stopping) return;
+          // A worker may fill the slot meanwhile (start() retrying on another port): never two.
+          if (this.stopping || slot.worker) return;
           this.startWorker(slot).then(
             () => log.info({ pid: slot.worker?.process.pid }, 'GSLB DNS worker restarted'),
             () => {}, // its exit was logged and schedules the next attempt

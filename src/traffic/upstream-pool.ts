@@ -404,6 +404,11 @@ export class UpstreamPool {
     const ticks = Math.max(1, Math.ceil(this.opts.timeoutMs / this.tickMs));
     for (const conn of this.busy) if (conn.stalled(ticks)) conn.timeOut();
     for (const conn of [...this.idle]) if (++conn.idleTicks >= conn.idleLimit) conn.socket.destroy();
+    // Nothing left to watch: stop until the next request re-arms it (pools are never evicted).
+    if (this.busy.size === 0 && this.idle.length === 0 && this.queue.length === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
   }
 
   /** Closes every connection; requests in flight or waiting fail with UPSTREAM_ABORTED. */
