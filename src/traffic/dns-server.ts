@@ -80,7 +80,6 @@ const literalLookup = (
   callback: (err: Error | null, address: string, family: number) => void,
 ): void => callback(null, address, typeof family === 'number' ? family : isIP(address));
 
-/** Serves the GSLB zones over UDP and TCP. */
 /** The DNS listen address must be an IP literal and a port (also checked for worker processes). */
 export function validateDnsListen(host: string, port: number): void {
   if (isIP(host) === 0)
@@ -89,6 +88,7 @@ export function validateDnsListen(host: string, port: number): void {
     throw new MeridianError('InvalidDnsListen', `dns: port ${port} is not a port number`);
 }
 
+/** Serves the GSLB zones over UDP and TCP. */
 export class GslbDnsServer {
   private readonly log: Logger;
   private readonly zone: DnsZoneConfig;

@@ -15,32 +15,14 @@ import {
   type DnsZoneConfig,
   type Transport,
 } from './gslb-answer.ts';
-import {
-  StaticRoutingTable,
-  SwappableRoutingTable,
-  type ClusterTarget,
-  type HostRoute,
-  type RoutingTable,
-} from './routing.ts';
+import { StaticRoutingTable, SwappableRoutingTable, type HostRoute, type RoutingTable } from './routing.ts';
 import { BalancerCounters } from './select.ts';
+import { clusterTarget } from './routing-fixtures.ts';
 
-const cluster = (
-  name: string,
-  region: string,
-  addresses: string[],
-  state: Partial<ClusterTarget> = {},
-): ClusterTarget => ({
-  name,
-  region,
-  addresses,
-  port: 443,
-  healthy: true,
-  drained: false,
-  ...state,
-});
-const EU = cluster('eu-west', 'eu-west', ['192.0.2.1', '2001:db8::1']);
-const US = cluster('us-east', 'us-east', ['192.0.2.2']);
-const AP = cluster('ap-south', 'ap-south', ['192.0.2.3', '192.0.2.33']);
+const cluster = clusterTarget;
+const EU = cluster('eu-west', ['192.0.2.1', '2001:db8::1']);
+const US = cluster('us-east', ['192.0.2.2']);
+const AP = cluster('ap-south', ['192.0.2.3', '192.0.2.33']);
 
 const route = (
   host: string,
@@ -453,7 +435,9 @@ test('UDP limits: 512 without EDNS, else the client size capped at 1232', () => 
   assert.equal(udpPayloadLimit(query('a.example.com', 'A', { edns: { udp: 100 } })), 512);
 });
 
-const many = Array.from({ length: 60 }, (_, i) => cluster(`c${i}`, 'eu-west', [`198.51.100.${i + 1}`]));
+const many = Array.from({ length: 60 }, (_, i) =>
+  cluster(`c${i}`, [`198.51.100.${i + 1}`], { region: 'eu-west' }),
+);
 const BIG = new StaticRoutingTable([route('big.example.com', { type: 'RoundRobin' }, many)]);
 
 test('a response too large for UDP is truncated (TC, no records, OPT kept); TCP gets all of it', () => {
