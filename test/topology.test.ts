@@ -349,6 +349,15 @@ describe('fleet topology', () => {
       page.click('a[href^="#/traces/"]');
       await shows('the hop marked with the clusters it crossed', (t) => t.includes('⇄ eu-west → us-east'));
 
+      page.navigate('#/logs');
+      await shows('the logs view', (t) => t.includes('Follow'));
+      page.click('button[type=submit]');
+      // Whatever the members answer (lines or warnings), the view renders it and stays up.
+      await shows(
+        'the logs answer',
+        (t) => !t.includes('Querying') && t.includes('Follow') && /No lines|\[(eu-west|us-east)\]/.test(t),
+      );
+
       page.navigate('#/metrics');
       await shows('the metrics view', (t) => t.includes('instant'));
       page.type('input.promql', 'sum(');

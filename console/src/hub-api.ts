@@ -2,26 +2,18 @@
 // signed in with. The token lives in sessionStorage (gone when the tab closes) and is sent to
 // nothing but this origin's /api paths.
 import type { Topology } from '../../src/observe/topology/build-topology.ts';
-import type { LogEvent, LogLine } from '../../src/observe/logs/log-event.ts';
+import type { LogsResult } from '../../src/observe/logs/fleet-logs.ts';
+import type { LogEvent, LogLine, LogWarning } from '../../src/observe/logs/log-event.ts';
 import type { TraceSummaryJson, TraceViewJson } from '../../src/observe/traces/trace-query.ts';
-import type { MatrixSeries } from './series-chart.ts';
+import type { MatrixSeries, VectorSample } from '../../src/observe/metrics/prom-merge.ts';
 import { SseParser } from './sse-parser.ts';
 
-export type { LogEvent, LogLine, Topology, TraceSummaryJson, TraceViewJson };
+export type { LogEvent, LogLine, LogWarning, Topology, TraceSummaryJson, TraceViewJson };
 
 export type TopologyAnswer = Topology & { window: string; warnings: string[] };
 
-export interface LogsAnswer {
-  readonly lines: LogLine[];
-  readonly warnings: string[];
-  readonly truncated: boolean;
-  readonly clusters: string[];
-}
-
-export interface VectorSample {
-  readonly metric: Record<string, string>;
-  readonly value: readonly [number, string];
-}
+/** What `GET /api/v1/logs` answers (fleet-logs.ts' result without the hub-internal `failed`). */
+export type LogsAnswer = Pick<LogsResult, 'lines' | 'warnings' | 'truncated' | 'clusters'>;
 
 export type PromData =
   | { resultType: 'vector'; result: VectorSample[] }

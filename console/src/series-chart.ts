@@ -1,9 +1,5 @@
 // Scales Prometheus range-query results (a matrix) into SVG polylines for the metrics view.
-
-export interface MatrixSeries {
-  readonly metric: Record<string, string>;
-  readonly values: readonly (readonly [number, string])[];
-}
+import type { Labels, MatrixSeries } from '../../src/observe/metrics/prom-merge.ts';
 
 export interface ChartLine {
   readonly label: string;
@@ -19,7 +15,7 @@ export interface Chart {
 }
 
 /** `name{a="b", …}`, as Prometheus prints a series. */
-export function seriesLabel(metric: Record<string, string>): string {
+export function seriesLabel(metric: Labels): string {
   const { __name__: name = '', ...rest } = metric;
   const labels = Object.keys(rest)
     .sort()

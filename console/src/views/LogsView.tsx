@@ -33,7 +33,10 @@ export function LogsView({ onError }: { onError: (e: unknown) => void }): ReactE
     try {
       const r = await getJson<LogsAnswer>('/api/v1/logs', { ...params, limit: String(MAX_LINES) });
       setEvents(r.lines);
-      setWarnings([...r.warnings, ...(r.truncated ? [`only the newest ${MAX_LINES} lines are shown`] : [])]);
+      setWarnings([
+        ...r.warnings.map((w) => (w.cluster ? `[${w.cluster}] ${w.message}` : w.message)),
+        ...(r.truncated ? [`only the newest ${MAX_LINES} lines are shown`] : []),
+      ]);
     } catch (e) {
       onError(e);
       setError(e instanceof Error ? e.message : String(e));

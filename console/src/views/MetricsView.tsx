@@ -1,8 +1,9 @@
 // @jsxRuntime automatic (how tsx must compile this file for the Node tests; Vite does already)
 // PromQL over the whole fleet through the hub's Prometheus API: a table for instant queries, a
 // chart for range queries, and the warnings naming clusters that did not answer.
-import { useState, type ReactElement } from 'react';
+import { useCallback, useState, type ReactElement } from 'react';
 import { Problems, Toolbar } from './toolbar.tsx';
+import { useQuery } from './use-query.ts';
 import { chartOf, seriesLabel } from '../series-chart.ts';
 import { promQuery, type PromAnswer } from '../hub-api.ts';
 
@@ -13,37 +14,34 @@ const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'
 export function MetricsView({ onError }: { onError: (e: unknown) => void }): ReactElement {
   const [expr, setExpr] = useState('sum by (cluster) (up)');
   const [range, setRange] = useState('');
-  const [answer, setAnswer] = useState<PromAnswer>();
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const run = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const load = useCallback(
+    (signal: AbortSignal): Promise<PromAnswer> => {
       const now = Date.now() / 1000;
       const seconds = { '15m': 900, '1h': 3600, '6h': 21600 }[range];
-      const a = seconds
-        ? await promQuery('/api/v1/query_range', {
-            query: expr,
-            start: String(now - seconds),
-            end: String(now),
-            step: String(Math.max(15, Math.round(seconds / 120))),
-          })
-        : await promQuery('/api/v1/query', { query: expr, time: String(now) });
-      setAnswer(a);
-      if (a.status === 'error') setError(a.error);
-    } catch (e) {
-      onError(e);
-      setError(e instanceof Error ? e.message : String(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+      return seconds
+        ? promQuery(
+            '/api/v1/query_range',
+            {
+              query: expr,
+              start: String(now - seconds),
+              end: String(now),
+              step: String(Math.max(15, Math.round(seconds / 120))),
+            },
+            signal,
+          )
+        : promQuery('/api/v1/query', { query: expr, time: String(now) }, signal);
+    },
+    [expr, range],
+  );
+  const q = useQuery(load, onError, false);
+  const answer = q.data;
+  // A 400/422 is an answer with the hub's message (it names what is wrong with the query).
+  const error = q.error ?? (answer?.status === 'error' ? answer.error : undefined);
   const data = answer?.status === 'success' ? answer.data : undefined;
   const chart = data?.resultType === 'matrix' ? chartOf(data.result, W, H) : undefined;
   return (
     <section>
-      <Toolbar onSubmit={() => void run()}>
+      <Toolbar onSubmit={q.run}>
         <input
           className="promql"
           aria-label="PromQL"
@@ -56,8 +54,8 @@ export function MetricsView({ onError }: { onError: (e: unknown) => void }): Rea
           <option value="1h">last hour</option>
           <option value="6h">last 6 hours</option>
         </select>
-        <button type="submit" disabled={busy}>
-          {busy ? 'Running…' : 'Run'}
+        <button type="submit" disabled={q.loading}>
+          {q.loading ? 'Running…' : 'Run'}
         </button>
       </Toolbar>
       <Problems error={error} warnings={answer?.warnings} />
