@@ -8,8 +8,8 @@ export class ResumeCursor {
   /** Newest time delivered. */
   private last: string | undefined;
   /**
-   * Lines delivered within the second of `last` (keys built only when a replay needs them: a
-   * query reads hundreds of thousands of lines and resumes none).
+   * Keys (time + content) of the lines delivered within the second of `last`: only that second is
+   * kept, since a query reads hundreds of thousands of lines and a resume repeats one second.
    */
   private window: string[] = [];
   private windowSecond = '';
