@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../src/localfleet/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import type { LogEvent, LogLine } from '../src/observe/logs/log-event.ts';
 import { SseParser } from '../console/src/sse-parser.ts';
+import { timeOfMs } from '../src/observe/logs/log-timestamp.ts';
 import {
   cli,
   fleetUp,
@@ -40,7 +41,7 @@ let strangerToken = '';
 // alternates clusters, so any per-cluster concatenation would show.
 const NOW = Date.now();
 const T0 = NOW - 300_000;
-const stamp = (ms: number): string => `${new Date(ms).toISOString().slice(0, 23)}000000Z`;
+const stamp = timeOfMs;
 interface Seed {
   member: string;
   time: string;
@@ -315,7 +316,7 @@ describe('fleet logs', () => {
       linesOf(events).map((l) => l.message),
       wanted.map((s) => s.message),
     );
-    for (const l of linesOf(events)) assert.equal((l as LogLine & { sseId?: string }).sseId, l.time);
+    for (const l of linesOf(events)) assert.equal((l as LogLine & { sseId?: string }).sseId, `${l.time}#1`);
     const live = `live line ${Date.now()}`;
     appendFileSync(fileOf(podOf('us-east')), criLine(stamp(Date.now()), live));
     await waitFor('live line over SSE', 20_000, () =>
@@ -326,31 +327,45 @@ describe('fleet logs', () => {
   });
 
   test('a client reconnecting with Last-Event-ID gets the lines after its last one, none twice', async () => {
+    // Two lines of one instant in two containers: the id must tell them apart.
+    const twin = stamp(Date.now());
+    appendFileSync(fileOf(podOf('eu-west')), criLine(twin, 'twin one'));
+    appendFileSync(fileOf(podOf('us-east')), criLine(twin, 'twin two'));
+    const query = await api('/api/v1/logs?selector=app%3Dapp2&cluster=eu-west&cluster=us-east', viewerToken);
+    const backlog = (JSON.parse(query.body) as { lines: LogLine[] }).lines;
+    assert.ok(backlog.filter((l) => l.time === twin).length === 2, query.body.slice(0, 500));
+
     const first = openStream();
-    const wanted = SEED.filter((s) => s.member !== 'ap-south');
-    await waitFor('backlog over SSE', 20_000, () =>
-      linesOf(first.events).length >= wanted.length ? true : undefined,
+    await waitFor('the whole backlog over SSE', 20_000, () =>
+      linesOf(first.events).length >= backlog.length ? true : undefined,
     );
-    await new Promise((r) => setTimeout(r, 1_000)); // the whole backlog, including earlier tests' lines
     await first.close();
-    // The client saw the first five lines, then lost its connection.
-    const seen = linesOf(first.events).slice(0, 5);
-    const lastId = (seen[4] as LogLine & { sseId?: string }).sseId!;
-    const resumed = openStream({ 'last-event-id': lastId });
-    const rest = linesOf(first.events).slice(5);
+    const lines = linesOf(first.events) as (LogLine & { sseId?: string })[];
+    // The client saw everything up to the first of the twins, then lost its connection.
+    const cut = lines.findIndex((l) => l.time === twin) + 1;
+    assert.equal(lines[cut - 1]?.sseId, `${twin}#1`);
+    assert.equal(lines[cut]?.sseId, `${twin}#2`);
+    const resumed = openStream({ 'last-event-id': lines[cut - 1]!.sseId! });
+    const rest = lines.slice(cut);
+    // A line written after the reconnect: once it is there, any repeat would have come before it.
+    const after = `after reconnect ${Date.now()}`;
     await waitFor('the lines after Last-Event-ID', 20_000, () =>
       linesOf(resumed.events).length >= rest.length ? true : undefined,
     );
-    // Anything more would be a repeat: give it a moment to show up.
-    await new Promise((r) => setTimeout(r, 1_000));
+    appendFileSync(fileOf(podOf('us-east')), criLine(stamp(Date.now()), after));
+    await waitFor('the new line on the resumed stream', 20_000, () =>
+      linesOf(resumed.events).some((l) => l.message === after) ? true : undefined,
+    );
     await resumed.close();
     assert.deepEqual(
       linesOf(resumed.events).map((l) => l.message),
-      rest.map((l) => l.message),
+      [...rest.map((l) => l.message), after],
     );
 
-    const bad = openStream({ 'last-event-id': 'yesterday' });
-    assert.equal(await bad.status, 400);
+    for (const id of ['yesterday', twin, `${twin}#0`]) {
+      const bad = openStream({ 'last-event-id': id });
+      assert.equal(await bad.status, 400, id);
+    }
   });
 
   test('a follow survives a member API server restart: marker, no repeats, new lines and new pods', async () => {

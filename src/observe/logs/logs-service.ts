@@ -47,23 +47,34 @@ const PARAM_DOCS: NonNullable<RouteDoc['params']> = [
   { name: 'grep', description: 'Only lines whose message matches this regular expression' },
 ];
 
-// A line's id is its time (RFC 3339 with nine fractional digits), so a reconnecting client's
-// Last-Event-ID says exactly where it stopped.
-function sse(res: ServerResponse, ev: LogEvent): void {
-  const id = ev.kind === 'line' ? `id: ${ev.time}\n` : '';
-  res.write(`event: ${ev.kind}\n${id}data: ${JSON.stringify(ev)}\n\n`);
+function sse(res: ServerResponse, ev: LogEvent, id?: string): void {
+  res.write(`event: ${ev.kind}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(ev)}\n\n`);
 }
 
-/** The time after which a reconnecting client wants lines, from its Last-Event-ID header. */
-function resumeAfter(header: string | string[] | undefined): string | undefined {
+/**
+ * Where a stream is: the time of its last line and how many lines it has sent with that time
+ * (lines of different containers can share an instant). A line's SSE id is `time#n`, so a client
+ * that reconnects with it as Last-Event-ID says exactly where it stopped.
+ */
+interface StreamPosition {
+  readonly time: string;
+  readonly count: number;
+}
+
+const positionId = (p: StreamPosition): string => `${p.time}#${p.count}`;
+
+function advance(p: StreamPosition | undefined, time: string): StreamPosition {
+  return p?.time === time ? { time, count: p.count + 1 } : { time, count: 1 };
+}
+
+/** The position a reconnecting client reached, from its Last-Event-ID header. */
+function resumeAfter(header: string | string[] | undefined): StreamPosition | undefined {
   if (header === undefined || header === '') return undefined;
-  const t = normalizeTime(String(header));
-  if (!t)
-    throw new LogQueryError(
-      'Last-Event-ID',
-      `"${String(header)}" is not the id of a log line (an RFC 3339 time)`,
-    );
-  return t;
+  const m = /^([^#]+)#([1-9]\d{0,8})$/.exec(String(header));
+  const time = m ? normalizeTime(m[1]!) : undefined;
+  if (!m || !time)
+    throw new LogQueryError('Last-Event-ID', `"${String(header)}" is not the id of a log line (time#n)`);
+  return { time, count: Number(m[2]) };
 }
 
 export function createLogsService(
@@ -108,13 +119,13 @@ export function createLogsService(
     access,
     handle: async ({ url, req, res }) => {
       let q: LogQuery;
-      let after: string | undefined;
+      let after: StreamPosition | undefined;
       try {
         q = queryOf(url);
         after = resumeAfter(req.headers['last-event-id']);
         // A resumed stream starts after the client's last line, whatever the limit: no line is
         // sent twice, and none newer is skipped.
-        if (after) q = { ...q, since: after, limit: undefined };
+        if (after) q = { ...q, since: after.time, limit: undefined };
         // Unknown clusters are found before the stream starts, so they are a 400 too.
         selectClusters(
           q,
@@ -136,10 +147,14 @@ export function createLogsService(
       res.write(': meridian logs stream\n\n');
       // Comments keep proxies and idle timeouts from closing a quiet stream.
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+      let at: StreamPosition | undefined;
       try {
         await followLogs(fleet, q, { names: API_PARAMS, revisionOf, signal: abort.signal }, (ev) => {
-          if (after && ev.kind === 'line' && ev.time <= after) return;
-          sse(res, ev);
+          if (ev.kind !== 'line') return sse(res, ev);
+          at = advance(at, ev.time);
+          // Lines up to the client's position were sent before it reconnected.
+          if (after && (at.time < after.time || (at.time === after.time && at.count <= after.count))) return;
+          sse(res, ev, positionId(at));
         });
       } catch (e) {
         if (!abort.signal.aborted) log.warn({ err: e }, 'log stream failed');
@@ -152,7 +167,7 @@ export function createLogsService(
     doc: {
       summary: 'Live log stream (Server-Sent Events): the backlog in time order, then new lines as they come',
       description:
-        "Events `line`, `marker` (a cluster's streams were interrupted or resumed: lines may be missing between) and `warning`. Survives member API server restarts without repeating lines. Each line's `id` is its time: a client that reconnects with `Last-Event-ID` (as EventSource does) gets the lines after it, none twice.",
+        "Events `line`, `marker` (a cluster's streams were interrupted or resumed: lines may be missing between) and `warning`. Survives member API server restarts without repeating lines. Each line's `id` is `time#n` (its time, and how many lines the stream has sent with that time): a client that reconnects with `Last-Event-ID` (as EventSource does) gets the lines after it, none twice.",
       tags: ['logs'],
       params: [...PARAM_DOCS, { name: 'limit', description: 'Only the newest n lines of the backlog' }],
       produces: 'text/event-stream',
