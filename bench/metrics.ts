@@ -17,6 +17,7 @@ import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
 import {
   cli,
   fleetUp,
+  joinMembers,
   newFleetHome,
   serviceAccountToken,
   startHub,
@@ -25,7 +26,6 @@ import {
 } from '../test/support/harness.ts';
 import {
   createBlocks,
-  joinWithPrometheus,
   openMetrics,
   prometheusLayout,
   startPrometheus,
@@ -36,7 +36,8 @@ import {
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 100);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 10);
 const HUB_PORT = 18143;
-const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout('127.71.0');
+const fleet = newFleetHome('127.71.0');
+const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout(fleet);
 
 const startMs = Math.floor((Date.now() - 2.5 * 3600_000) / 60_000) * 60_000;
 const shape: DataShape = { clusters: CLUSTERS, startMs, samples: 480, jobs: 5, instances: 10 };
@@ -63,7 +64,6 @@ const QUERIES: readonly { name: string; path: string; params: Record<string, str
   { name: 'sum(rate(http_requests_total[5m])) [1h range]', path: '/api/v1/query_range', params: range },
 ];
 
-const fleet = newFleetHome('127.71.0');
 let hub: HubProcess | undefined;
 const proms: PrometheusProcess[] = [];
 let dir = '';
@@ -114,7 +114,14 @@ async function setUp(): Promise<string> {
   progress('starting the local fleet (hub + 1 member) and the hub');
   await fleetUp(fleet, 1);
   hub = await startHub(fleet, 'metrics-bench-hub', HUB_PORT);
-  for (const c of CLUSTERS) await joinWithPrometheus(fleet, { ...c, context: 'eu-west' });
+  await joinMembers(
+    fleet,
+    CLUSTERS.map((c) => c.name),
+    {
+      prometheusUrl: (m) => `http://${CLUSTERS.find((c) => c.name === m)!.listen}`,
+      context: () => 'eu-west', // one member's API server stands in for all three
+    },
+  );
   const token = await serviceAccountToken(fleet, 'metrics-bench', 'meridian-viewer');
   await waitFor('the hub to see the three members', 120_000, async () => {
     const r = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/label/cluster/values`, {

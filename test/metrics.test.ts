@@ -14,6 +14,7 @@ import {
   cli,
   fleetUp,
   kubectl,
+  joinMembers,
   newFleetHome,
   serviceAccountToken,
   startHub,
@@ -23,7 +24,6 @@ import {
 } from './support/harness.ts';
 import {
   createBlocks,
-  joinWithPrometheus,
   openMetrics,
   prometheusLayout,
   startPrometheus,
@@ -35,7 +35,7 @@ const fleet: TestFleet = newFleetHome('127.70.0');
 const HUB_PORT = 18043;
 const MEMBER_TIMEOUT_MS = 5000;
 const MAX_CENTRAL_SAMPLES = 30_000;
-const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout('127.70.0');
+const { clusters: CLUSTERS, union: UNION_LISTEN } = prometheusLayout(fleet);
 const BLACKHOLE_LISTEN = { host: '127.70.2.20', port: 19090 };
 
 // Three hours ago on the minute, 600 samples every 15 s: data ends half an hour before now.
@@ -303,7 +303,11 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       '--metrics-max-central-samples',
       String(MAX_CENTRAL_SAMPLES),
     ]);
-    for (const c of CLUSTERS) await joinWithPrometheus(fleet, { ...c, context: c.name });
+    await joinMembers(
+      fleet,
+      CLUSTERS.map((c) => c.name),
+      { prometheusUrl: (m) => `http://${CLUSTERS.find((c) => c.name === m)!.listen}` },
+    );
     token = await serviceAccountToken(fleet, 'metrics-viewer', 'meridian-viewer');
     await waitFor('the hub to see all three members and load its engine', 120_000, async () => {
       const r = await fleetApi('/api/v1/label/cluster/values', {});

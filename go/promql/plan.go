@@ -473,13 +473,9 @@ func stamp(e parser.Expr, m Member) parser.Expr {
 
 var labelReplace = parser.Functions["label_replace"]
 
+// stampCall wraps e in one label_replace per topology label, setting it to the member's value.
 func stampCall(e parser.Expr, m Member) parser.Expr {
-	return stampLabels(e, m, []string{clusterLabel, regionLabel})
-}
-
-// stampLabels wraps e in one label_replace per label, setting it to the member's value.
-func stampLabels(e parser.Expr, m Member, names []string) parser.Expr {
-	for _, l := range names {
+	for _, l := range []string{clusterLabel, regionLabel} {
 		e = &parser.Call{Func: labelReplace, Args: parser.Expressions{
 			e,
 			&parser.StringLiteral{Val: l},

@@ -188,16 +188,25 @@ export function memberIngressAddress(fleet: TestFleet, member: string): string {
   return `${a}.${b}.${Number(c) + 1}.${i + 2}`;
 }
 
-/** Registers members of a test fleet in its hub with `meridian cluster join`. */
+/**
+ * Registers members of a test fleet in its hub with `meridian cluster join`, each reached through
+ * the kubeconfig context of its name (or `context(name)`), in the region of its name.
+ */
 export async function joinMembers(
   fleet: TestFleet,
   names: readonly string[],
-  opts: { withIngress?: boolean } = {},
+  opts: {
+    withIngress?: boolean;
+    /** The member's Prometheus-compatible endpoint (`--prometheus-url`). */
+    prometheusUrl?: (name: string) => string;
+    context?: (name: string) => string;
+  } = {},
 ): Promise<void> {
   for (const m of names) {
     const ingress = opts.withIngress
       ? ['--ingress-address', memberIngressAddress(fleet, m), '--ingress-port', String(INGRESS_PORT)]
       : [];
+    const prometheus = opts.prometheusUrl ? ['--prometheus-url', opts.prometheusUrl(m)] : [];
     const j = await cli(
       [
         'cluster',
@@ -206,7 +215,7 @@ export async function joinMembers(
         '--kubeconfig',
         fleet.kubeconfig,
         '--context',
-        m,
+        opts.context?.(m) ?? m,
         '--region',
         m,
         '--hub-kubeconfig',
@@ -214,6 +223,7 @@ export async function joinMembers(
         '--hub-context',
         'hub',
         ...ingress,
+        ...prometheus,
       ],
       fleet.env,
     );

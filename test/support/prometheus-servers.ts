@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, waitFor, type TestFleet } from './harness.ts';
+import { waitFor, type TestFleet } from './harness.ts';
 
 export const SCRAPE_INTERVAL_MS = 15_000;
 /**
@@ -193,47 +193,16 @@ export async function startPrometheus(dir: string, name: string, listen: string)
 }
 
 /**
- * Registers `name` in the test fleet's hub with `cluster join`, its API server reached through
- * kubeconfig context `context`, and its Prometheus at `listen`.
- */
-export async function joinWithPrometheus(
-  fleet: TestFleet,
-  c: { name: string; context: string; region: string; listen: string },
-): Promise<void> {
-  const j = await cli(
-    [
-      'cluster',
-      'join',
-      c.name,
-      '--kubeconfig',
-      fleet.kubeconfig,
-      '--context',
-      c.context,
-      '--region',
-      c.region,
-      '--prometheus-url',
-      `http://${c.listen}`,
-      '--hub-kubeconfig',
-      fleet.kubeconfig,
-      '--hub-context',
-      'hub',
-    ],
-    fleet.env,
-  );
-  if (j.code !== 0) throw new Error(`cluster join ${c.name}: ${j.stderr}`);
-}
-
-/**
- * The three members' Prometheus servers and the union server of a test fleet on `subnet`
- * (`127.x.y`): loopback addresses in its `.2.z` range, on a port clear of a packaged Prometheus.
+ * The three members' Prometheus servers and the union server of a test fleet (subnet `127.x.y`):
+ * loopback addresses in its `127.x.2.z` range, on a port clear of a packaged Prometheus.
  */
 type PrometheusMember = { readonly name: string; readonly region: string; readonly listen: string };
 
-export function prometheusLayout(subnet: string): {
+export function prometheusLayout(fleet: TestFleet): {
   clusters: readonly [PrometheusMember, PrometheusMember, PrometheusMember];
   union: string;
 } {
-  const [a, b] = subnet.split('.');
+  const [a, b] = fleet.subnet.split('.');
   const at = (host: number): string => `${a}.${b}.2.${host}:19090`;
   return {
     clusters: [

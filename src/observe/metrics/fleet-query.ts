@@ -1,6 +1,7 @@
 // /api/v1/query and /api/v1/query_range over the fleet: the engine plans the query; a
 // partitionable one runs on every member it can touch and the answers are concatenated, any
-// other is evaluated in the hub by the real PromQL engine over the members' raw samples.
+// other is evaluated in the hub by the real PromQL engine over what the members compute per
+// cluster (its partitionable parts) and, where nothing else works, their raw samples.
 import type { Logger } from '../../logging/logger.ts';
 import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
 import {
@@ -138,9 +139,14 @@ async function central(
 ): Promise<ApiAnswer> {
   const fetches = plan.fetches ?? [];
   const subs = plan.subs ?? [];
-  const asks = new Map<string, { sub: number; endpoint: string; form: URLSearchParams }[]>();
-  const add = (member: string, a: { sub: number; endpoint: string; form: URLSearchParams }) =>
-    asks.set(member, [...(asks.get(member) ?? []), a]);
+  // What each member is asked: sub-query answers (sub ≥ 0) and raw fetches (-1).
+  type Ask = { sub: number; endpoint: string; form: URLSearchParams };
+  const asks = new Map<string, Ask[]>();
+  const add = (member: string, a: Ask): void => {
+    const list = asks.get(member);
+    if (list) list.push(a);
+    else asks.set(member, [a]);
+  };
   for (const s of subs) for (const m of s.members) add(m.member, { sub: s.id, ...form(q, m.query) });
   for (const f of fetches) {
     add(f.member, {

@@ -5,12 +5,12 @@ import {
   memberWarnings,
   mergeResults,
   mergeSeries,
-  stampLabels,
+  stampTopology,
   unionSorted,
 } from './prom-merge.ts';
 
 test('stamping sets cluster and region, over any value the member had', () => {
-  assert.deepEqual(stampLabels({ job: 'a', cluster: 'theirs' }, 'eu-west', 'eu'), {
+  assert.deepEqual(stampTopology({ job: 'a', cluster: 'theirs' }, { cluster: 'eu-west', region: 'eu' }), {
     job: 'a',
     cluster: 'eu-west',
     region: 'eu',

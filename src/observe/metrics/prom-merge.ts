@@ -22,11 +22,6 @@ export interface MemberResult {
   readonly result: readonly (VectorSample | MatrixSeries)[];
 }
 
-/** The labels with Meridian's `cluster` and `region` set (a member's own values are overwritten). */
-export function stampLabels(metric: Labels, cluster: string, region: string): Labels {
-  return { ...metric, cluster, region };
-}
-
 /** Prometheus' labels.Compare: label by label in name order, names then values; shorter first. */
 export function compareLabels(a: Labels, b: Labels): number {
   const ak = Object.keys(a).sort();
@@ -77,7 +72,7 @@ export function mergeSeries(
   const seen = new Map<string, Labels>();
   for (const p of parts) {
     for (const s of p.series) {
-      const l = stampLabels(s, p.cluster, p.region);
+      const l = stampTopology(s, { cluster: p.cluster, region: p.region });
       seen.set(JSON.stringify(Object.entries(l).sort()), l);
     }
   }
