@@ -126,11 +126,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
     };
     const workers = opts.dns.workers ?? 0;
     dns = workers > 0 ? new GslbDnsWorkers({ ...dnsOptions, workers }) : new GslbDnsServer(dnsOptions);
-    const a = await dns.start();
-    log.info(
-      { host: a.host, port: a.udpPort, zones: opts.dns.zones, workers },
-      'GSLB DNS listening (UDP and TCP)',
-    );
+    await dns.start(); // it logs where it listens, and with how many workers
   }
   let edge: EdgeGateway | undefined;
   let edgeAccessLog: EdgeAccessLog | undefined;
