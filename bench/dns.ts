@@ -10,7 +10,7 @@
 // dnsperf load settings, ';'-separated, each run in turn (default "-c 4 -T 1 -q 300;-c 8 -T 2 -q 500"),
 // BENCH_DNS_WORKERS (default: the number of cores).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import {
   type HostRoute,
 } from '../src/traffic/routing.ts';
 import { freePort } from '../test/support/free-port.ts';
+import { processCpuSeconds } from './process-cpu.ts';
 
 const ZONE = 'bench.example';
 const TTL = 30;
@@ -142,17 +143,6 @@ async function waitAnswering(port: number, what: string, child: ChildProcess): P
   throw new Error(`${what} did not answer on port ${port} within 15 s`);
 }
 
-/** CPU seconds (user + system) a process and its children (DNS workers) have used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const own = (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
-  return children.reduce((sum, child) => sum + cpuSeconds(Number(child)), own);
-}
-
 interface Run {
   readonly qps: number;
   readonly avgLatencyMs: number;
@@ -161,12 +151,12 @@ interface Run {
 }
 
 function dnsperf(port: number, pid: number, queryFile: string, seconds: number, extra: string[]): Run {
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = processCpuSeconds(pid);
   const t0 = performance.now();
   const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), ...extra];
   const r = spawnSync('dnsperf', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   const wall = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(pid) - cpu0;
+  const cpu = processCpuSeconds(pid) - cpu0;
   const num = (re: RegExp): number => {
     const m = re.exec(r.stdout);
     if (!m) throw new Error(`dnsperf output without ${re}:\n${r.stdout}\n${r.stderr}`);

@@ -13,12 +13,13 @@
 // nginx worker_processes, HAProxy nbthread and Meridian edge processes sharing the port through
 // node:cluster; the backend keeps one worker).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/free-port.ts';
+import { processCpuSeconds } from './process-cpu.ts';
 
 const HOST = 'bench.example.test';
 /** Workers per proxy: nginx worker_processes, HAProxy nbthread, Meridian edge processes (node:cluster). */
@@ -227,27 +228,6 @@ async function startProcess(
   return child.pid!;
 }
 
-/** CPU ticks (user + system) of `pid` and its direct children (nginx workers), all threads. */
-function cpuTicks(pid: number): number {
-  const fields = (p: string): string[] | undefined => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
-    } catch {
-      return undefined; // exited meanwhile
-    }
-  };
-  let ticks = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const f = fields(p);
-    if (f && (Number(p) === pid || Number(f[1]) === pid)) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-
 function parseDuration(v: string, unit: string): number {
   const n = Number(v);
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
@@ -255,12 +235,12 @@ function parseDuration(v: string, unit: string): number {
 
 function wrk(t: Target, seconds: number, connections: number): Result {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${HOST}`];
-  const before = cpuTicks(t.pid);
+  const before = processCpuSeconds(t.pid);
   const r = spawnSync('wrk', [...args, `http://127.0.0.1:${t.port}/`], {
     encoding: 'utf8',
     timeout: (seconds + 30) * 1000,
   });
-  const ticks = cpuTicks(t.pid) - before;
+  const cpuS = processCpuSeconds(t.pid) - before;
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(r.stdout);
@@ -272,7 +252,7 @@ function wrk(t: Target, seconds: number, connections: number): Result {
   return {
     rps: Number(rps[1]),
     p99Ms: parseDuration(p99[1]!, p99[2]!),
-    cpuUs: ((ticks / CLK_TCK) * 1e6) / Number(count[1]),
+    cpuUs: (cpuS * 1e6) / Number(count[1]),
     errors,
   };
 }

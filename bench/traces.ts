@@ -9,11 +9,12 @@
 //   min duration + error, and the service graph of the last 5 minutes; p50/p99 of client-side
 //   HTTP latency (includes authentication, cached by the hub).
 // Loopback only (subnet 127.75.0); the fleet is torn down on failure too.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import generated from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
+import { processCpuSeconds } from './process-cpu.ts';
 import {
   cli,
   fleetUp,
@@ -53,10 +54,6 @@ const progress = (msg: string): void => {
 const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
-const cpuSeconds = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 };
 const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
 const int = (key: string, v: number) => ({ key, value: { intValue: v } });
@@ -193,7 +190,7 @@ async function main(): Promise<string[]> {
   });
   if (warm.status !== 200) throw new Error(`warm-up batch: ${warm.status} ${await warm.text()}`);
   progress(`ingesting ${TOTAL} spans`);
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = processCpuSeconds(pid);
   const t0 = performance.now();
   let next = 0;
   const failures: string[] = [];
@@ -213,7 +210,7 @@ async function main(): Promise<string[]> {
     }),
   );
   const wallS = (performance.now() - t0) / 1000;
-  const cpuS = cpuSeconds(pid) - cpu0;
+  const cpuS = processCpuSeconds(pid) - cpu0;
   if (failures.length > bodies.length / 100)
     throw new Error(`${failures.length} batches failed, e.g. ${failures[0]}`);
   progress(`ingested in ${wallS.toFixed(1)} s, hub CPU ${cpuS.toFixed(1)} s`);
