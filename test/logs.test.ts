@@ -9,7 +9,6 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { REPO_ROOT } from '../src/localfleet/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import type { LogEvent, LogLine } from '../src/observe/logs/log-event.ts';
@@ -19,7 +18,6 @@ import {
   cli,
   fleetUp,
   joinMembers,
-  kubectl,
   newFleetHome,
   readPidFile,
   serviceAccountToken,
@@ -27,6 +25,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  applyDocs,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.72.0');
@@ -57,14 +56,7 @@ const fileOf = (pod: string): string => join(logDir, `${pod}.log`);
 const criLine = (time: string, message: string): string => `${time} stdout F ${message}\n`;
 const podOf = (member: string): string => `app2-${member}`;
 
-async function apply(context: string, docs: object[]): Promise<void> {
-  const r = await kubectl(
-    ['--context', context, 'apply', '-f', '-'],
-    fleet,
-    docs.map((d) => stringify(d)).join('---\n'),
-  );
-  assert.equal(r.code, 0, r.stderr);
-}
+const apply = (context: string, docs: object[]): Promise<void> => applyDocs(fleet, context, docs);
 
 /** A kwok pod in `shop` whose container logs come from a file (kwok's Logs object). */
 function podWithLogs(name: string, labels: Record<string, string>, nodeName?: string): object[] {

@@ -20,6 +20,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  applyDocs,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
 
@@ -37,14 +38,7 @@ interface Slice extends KubeObject {
 
 const client = (m: string): ClusterClient => clients.get(m)!;
 
-async function apply(context: string, docs: object[]): Promise<void> {
-  const r = await kubectl(
-    ['--context', context, 'apply', '-f', '-'],
-    fleet,
-    docs.map((d) => stringify(d)).join('---\n'),
-  );
-  assert.equal(r.code, 0, r.stderr);
-}
+const apply = (context: string, docs: object[]): Promise<void> => applyDocs(fleet, context, docs);
 
 /** app2 with its ServiceExport last (the tests apply slices of this list). */
 function app2(replicas: number, port = 8080): object[] {

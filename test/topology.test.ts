@@ -6,14 +6,12 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   applyApplication,
   cli,
   fleetUp,
   joinMembers,
-  kubectl,
   metricsToken,
   newFleetHome,
   readPidFile,
@@ -22,6 +20,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  applyDocs,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
 import { ensureConsole } from '../src/hub/console-build.ts';
@@ -73,14 +72,7 @@ async function topology(): Promise<TopologyAnswer> {
   return r.body as TopologyAnswer;
 }
 
-async function applyYaml(context: string, docs: object[]): Promise<void> {
-  const r = await kubectl(
-    ['--context', context, 'apply', '-f', '-'],
-    fleet,
-    docs.map((d) => stringify(d)).join('---\n'),
-  );
-  assert.equal(r.code, 0, r.stderr);
-}
+const applyYaml = (context: string, docs: object[]): Promise<void> => applyDocs(fleet, context, docs);
 
 describe('fleet topology', () => {
   before(async () => {

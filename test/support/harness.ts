@@ -380,6 +380,16 @@ export function gatewayApiCrdFiles(): string[] {
   );
 }
 
+/** `kubectl apply` of `docs` in one context of the test fleet; throws with kubectl's stderr on failure. */
+export async function applyDocs(fleet: TestFleet, context: string, docs: readonly object[]): Promise<void> {
+  const r = await kubectl(
+    ['--context', context, 'apply', '-f', '-'],
+    fleet,
+    docs.map((d) => stringifyYaml(d)).join('---\n'),
+  );
+  if (r.code !== 0) throw new Error(`kubectl --context ${context} apply: ${r.stderr}`);
+}
+
 /**
  * Applies an Application `default/<name>` with `spec` through `meridian app apply -f` (the path a
  * user takes), against the test fleet's hub cluster.
