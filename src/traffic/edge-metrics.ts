@@ -8,6 +8,30 @@ export const NO_ROUTE = '(none)';
 /** Cluster label when no cluster was tried (404, no cluster in the route). */
 export const NO_CLUSTER = '';
 
+/** The edge metrics (also summed by the hub over its edge worker processes, edge-workers.ts). */
+export const EDGE_METRICS = {
+  requests: {
+    name: 'meridian_edge_requests_total',
+    help: 'Requests answered by the edge gateway, by host, serving cluster and status code',
+    type: 'counter',
+  },
+  duration: {
+    name: 'meridian_edge_request_duration_seconds',
+    help: 'Edge gateway request duration until the response ended, retries included',
+    type: 'histogram',
+  },
+  retries: {
+    name: 'meridian_edge_retries_total',
+    help: 'Requests the edge gateway retried on another cluster, by the cluster that failed',
+    type: 'counter',
+  },
+  ejections: {
+    name: 'meridian_edge_ejections_total',
+    help: 'Passive outlier ejections of a cluster from a host (consecutive failures)',
+    type: 'counter',
+  },
+} as const;
+
 interface TargetSeries {
   readonly codes: Map<number, Counter.Internal>;
   readonly duration: { observe(seconds: number): void };
@@ -23,27 +47,23 @@ export class EdgeMetrics {
 
   constructor(registry: Registry) {
     this.requests = new Counter({
-      name: 'meridian_edge_requests_total',
-      help: 'Requests answered by the edge gateway, by host, serving cluster and status code',
+      ...EDGE_METRICS.requests,
       labelNames: ['host', 'cluster', 'code'],
       registers: [registry],
     });
     this.duration = new Histogram({
-      name: 'meridian_edge_request_duration_seconds',
-      help: 'Edge gateway request duration until the response ended, retries included',
+      ...EDGE_METRICS.duration,
       labelNames: ['host', 'cluster'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
     this.retries = new Counter({
-      name: 'meridian_edge_retries_total',
-      help: 'Requests the edge gateway retried on another cluster, by the cluster that failed',
+      ...EDGE_METRICS.retries,
       labelNames: ['host', 'cluster'],
       registers: [registry],
     });
     this.ejections = new Counter({
-      name: 'meridian_edge_ejections_total',
-      help: 'Passive outlier ejections of a cluster from a host (consecutive failures)',
+      ...EDGE_METRICS.ejections,
       labelNames: ['cluster'],
       registers: [registry],
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encode, type Packet } from 'dns-packet';
-import { decodeDnsTable, encodeDnsTable } from './dns-table-wire.ts';
+import { decodeTable, encodeTable } from './table-wire.ts';
 import { parseGeoTable, regionOf } from './geo-table.ts';
 import { answerMessage, defaultZoneConfig, type AnswerContext } from './gslb-answer.ts';
 import { StaticRoutingTable, type HostRoute } from './routing.ts';
@@ -38,8 +38,8 @@ regions:
 `);
 
 /** What crosses the IPC channel: JSON, as process.send() serialises it. */
-const overTheWire = (routes: readonly HostRoute[]) =>
-  decodeDnsTable(JSON.parse(JSON.stringify(encodeDnsTable(routes, GEO))));
+const overTheWire = (routes: readonly HostRoute[], withTls = false) =>
+  decodeTable(JSON.parse(JSON.stringify(encodeTable(routes, GEO, { withTls }))));
 
 test('a worker decoding the table answers every query byte for byte like the hub', () => {
   const zone = defaultZoneConfig(['example.com'], { nameserverAddresses: ['192.0.2.53'], now: 0 });
@@ -102,7 +102,7 @@ test('the geo table survives the trip: same regions for every address, same near
 });
 
 test('TLS certificates and keys are not sent to DNS workers', () => {
-  const wire = JSON.stringify(encodeDnsTable(ROUTES, GEO));
+  const wire = JSON.stringify(encodeTable(ROUTES, GEO, { withTls: false }));
   assert.doesNotMatch(wire, /PRIVATE KEY|CERT/);
   const { table } = overTheWire(ROUTES);
   assert.equal(table.route('rr.example.com')?.tls, undefined);
@@ -113,4 +113,12 @@ test('TLS certificates and keys are not sent to DNS workers', () => {
 test('routes of one GlobalIngress share their cluster objects again after decoding', () => {
   const { table } = overTheWire(ROUTES);
   assert.equal(table.route('rr.example.com')!.clusters[0], table.route('geo.example.com')!.clusters[0]);
+});
+
+test("edge workers get each route's certificate, shared again by the routes of one GlobalIngress", () => {
+  const { table } = overTheWire(ROUTES, true);
+  assert.deepEqual(table.route('rr.example.com')?.tls, { certPem: 'CERT', keyPem: 'PRIVATE KEY' });
+  // One object: the gateway keeps one secure context per certificate object.
+  assert.equal(table.route('rr.example.com')!.tls, table.route('geo.example.com')!.tls);
+  assert.deepEqual(table.route('failover.example.com')?.clusters, [EU, US, AP]);
 });
