@@ -16,11 +16,23 @@ import (
 
 var errNativeHistograms = execError{"a member answered with native histograms, which central evaluation does not support yet; keep the query's aggregations by cluster so it runs on the members"}
 
-// decodeSeriesList reads `{"status":"success","data":{"resultType":"matrix"|"vector","result":[...]}}`.
-func decodeSeriesList(body []byte) ([]*series, error) {
+// memberNotes are the warnings and infos of a member's answer.
+type memberNotes struct{ warnings, infos []string }
+
+// decodeSeriesList reads `{"status":"success","data":{"resultType":"matrix"|"vector","result":[...]},"warnings":[...],"infos":[...]}`.
+func decodeSeriesList(body []byte) ([]*series, memberNotes, error) {
 	it := jsoniter.ConfigFastest.BorrowIterator(body)
 	defer jsoniter.ConfigFastest.ReturnIterator(it)
 	var out []*series
+	var notes memberNotes
+	readStrings := func(it *jsoniter.Iterator) []string {
+		var ss []string
+		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
+			ss = append(ss, it.ReadString())
+			return true
+		})
+		return ss
+	}
 	status, errMsg := "", ""
 	var failure error
 	it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
@@ -29,6 +41,10 @@ func decodeSeriesList(body []byte) ([]*series, error) {
 			status = it.ReadString()
 		case "error":
 			errMsg = it.ReadString()
+		case "warnings":
+			notes.warnings = readStrings(it)
+		case "infos":
+			notes.infos = readStrings(it)
 		case "data":
 			it.ReadObjectCB(func(it *jsoniter.Iterator, field string) bool {
 				switch field {
@@ -57,15 +73,15 @@ func decodeSeriesList(body []byte) ([]*series, error) {
 		return failure == nil
 	})
 	if failure != nil {
-		return nil, failure
+		return nil, notes, failure
 	}
 	if it.Error != nil {
-		return nil, fmt.Errorf("unreadable answer: %w", it.Error)
+		return nil, notes, fmt.Errorf("unreadable answer: %w", it.Error)
 	}
 	if status != "success" {
-		return nil, errors.New("query failed: " + errMsg)
+		return nil, notes, errors.New("query failed: " + errMsg)
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 func decodeSeries(it *jsoniter.Iterator) (*series, error) {

@@ -24,6 +24,8 @@ type QueryRequest struct {
 	End     int64    `json:"end"`
 	Step    int64    `json:"step"`
 	Members []Member `json:"members"`
+	// Plan is the central plan of the query, given back to evaluate it.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // MemberQuery is what one member is asked: an instant or a range query like the request. Stamp,
@@ -48,6 +50,9 @@ type Fetch struct {
 type SubQuery struct {
 	ID      int           `json:"id"`
 	Members []MemberQuery `json:"members"`
+	// Workload: the answers keep app and revision, which the hub resolves from their namespace
+	// and pod; otherwise it removes them.
+	Workload bool `json:"workload,omitempty"`
 }
 
 // Plan says how to answer a query.
@@ -56,8 +61,14 @@ type Plan struct {
 	Reason     string        `json:"reason,omitempty"`
 	ResultType string        `json:"resultType"`
 	Members    []MemberQuery `json:"members,omitempty"`
-	Subs       []SubQuery    `json:"subs,omitempty"`
-	Fetches    []Fetch       `json:"fetches,omitempty"`
+	// Workload (pushdown): the answer keeps app and revision, which the hub resolves from each
+	// series' namespace and pod; otherwise it removes them.
+	Workload bool `json:"workload,omitempty"`
+	// Rewritten (central) is the query the hub evaluates: its pushed-down parts replaced by
+	// placeholders for the Subs' answers.
+	Rewritten string     `json:"rewritten,omitempty"`
+	Subs      []SubQuery `json:"subs,omitempty"`
+	Fetches   []Fetch    `json:"fetches,omitempty"`
 }
 
 // The engine is configured like a stock Prometheus server (@ and negative offsets are on by
@@ -93,14 +104,14 @@ func plan(req QueryRequest) (Plan, error) {
 		resultType = string(parser.ValueTypeMatrix)
 	}
 	if reason := whyCentral(expr); reason != "" {
-		rewritten, parts := splitOnce(req.Query, expr)
-		p := Plan{Mode: "central", Reason: reason, ResultType: resultType}
+		rewritten, parts := split(expr)
+		p := Plan{Mode: "central", Reason: reason, ResultType: resultType, Rewritten: rewritten.String()}
 		for id, part := range parts {
 			qs, err := memberQueries(part.query, req.Members)
 			if err != nil {
 				return Plan{}, err
 			}
-			p.Subs = append(p.Subs, SubQuery{ID: id, Members: qs})
+			p.Subs = append(p.Subs, SubQuery{ID: id, Members: qs, Workload: part.workload})
 		}
 		fetches, err := fetchesFor(req, rewritten)
 		if err != nil {
@@ -113,7 +124,8 @@ func plan(req QueryRequest) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Mode: "pushdown", ResultType: resultType, Members: qs}, nil
+	w, _ := workloadOf(expr)
+	return Plan{Mode: "pushdown", ResultType: resultType, Members: qs, Workload: w.app}, nil
 }
 
 // fetchesFor dry-runs the query to learn every selector's window, then asks each member whose
@@ -205,33 +217,27 @@ type execError struct{ msg string }
 
 func (e execError) Error() string { return e.msg }
 
-// lastSplit keeps the split of the last central query planned, which its evaluation, right after,
-// needs again: splitting is deterministic, so this only saves parsing the query twice.
-var lastSplit struct {
-	query     string
-	rewritten parser.Expr
-	parts     []part
-}
-
-// splitOnce splits a central query (parsed as expr) and remembers the split for its evaluation.
-func splitOnce(query string, expr parser.Expr) (parser.Expr, []part) {
-	rewritten, parts := split(expr)
-	lastSplit.query, lastSplit.rewritten, lastSplit.parts = query, rewritten, parts
-	return rewritten, parts
-}
-
-func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, error) {
-	var rewritten parser.Expr
-	var parts []part
-	if lastSplit.query == req.Query && lastSplit.rewritten != nil {
-		rewritten, parts = lastSplit.rewritten, lastSplit.parts
-	} else {
-		expr, err := parseQuery(req.Query)
-		if err != nil {
-			return Evaluated{}, err
-		}
-		rewritten, parts = split(expr)
+// evaluate runs a central plan (req.Plan) over the members' answers to its subs and fetches; the
+// plan carries everything planning decided, so concurrent queries share no state.
+func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveFunc) (Evaluated, error) {
+	p := req.Plan
+	if p == nil || p.Mode != "central" {
+		return Evaluated{}, errors.New("evaluate needs the query's central plan")
 	}
+	// What the hub sets on each sub's answers: per member, the stamp its plan says.
+	type subStamp struct {
+		stamps   map[string]map[string]string
+		workload bool
+	}
+	subStamps := map[int]subStamp{}
+	for _, sq := range p.Subs {
+		st := subStamp{stamps: map[string]map[string]string{}, workload: sq.Workload}
+		for _, m := range sq.Members {
+			st.stamps[m.Member] = m.Stamp
+		}
+		subStamps[sq.ID] = st
+	}
+	wl := newEnricher(resolve)
 	regions := map[string]string{}
 	for _, m := range req.Members {
 		regions[m.Name] = m.Region
@@ -239,20 +245,39 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 	byLabels := map[string]*series{}
 	subs := map[int][]*series{}
 	total := 0
+	// The members' own warnings and infos, named like the pushed-down path names them, each once.
+	var memberWarnings, memberInfos []string
+	noted := map[string]bool{}
+	note := func(list *[]string, member string, ss []string) {
+		for _, w := range ss {
+			w = fmt.Sprintf("cluster %q: %s", member, w)
+			if !noted[w] {
+				noted[w] = true
+				*list = append(*list, w)
+			}
+		}
+	}
 	for _, in := range inputs {
-		got, err := decodeSeriesList(in.Body)
+		got, notes, err := decodeSeriesList(in.Body)
 		if err != nil {
 			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
 		}
+		note(&memberWarnings, in.Member, notes.warnings)
+		note(&memberInfos, in.Member, notes.infos)
 		for _, s := range got {
 			total += len(s.ts)
 			if total > maxSamples {
 				return Evaluated{}, execError{fmt.Sprintf("the query needs more than %d samples from the members to be evaluated centrally; narrow its time range or selectors, or keep every aggregation by cluster so it can run on the members", maxSamples)}
 			}
 			if in.Sub >= 0 {
-				if in.Sub < len(parts) && parts[in.Sub].hub {
-					s.lset = stamped(s.lset, stampFor(parts[in.Sub].kept, Member{Name: in.Member, Region: regions[in.Member]}))
+				st, ok := subStamps[in.Sub]
+				if !ok {
+					return Evaluated{}, fmt.Errorf("cluster %q: an answer to sub-query %d, which the plan does not have", in.Member, in.Sub)
 				}
+				if stamp := st.stamps[in.Member]; stamp != nil {
+					s.lset = stamped(s.lset, stamp)
+				}
+				s.lset = wl.enrich(s.lset, in.Member, st.workload)
 				// A range answer omits the steps where a series had no value, which must read
 				// as "no value", not as the step before.
 				if req.Step != 0 {
@@ -264,7 +289,7 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 			b := labels.NewBuilder(s.lset)
 			b.Set(clusterLabel, in.Member)
 			b.Set(regionLabel, regions[in.Member])
-			s.lset = b.Labels()
+			s.lset = wl.enrich(b.Labels(), in.Member, true)
 			key := string(s.lset.Bytes(nil))
 			if prev, ok := byLabels[key]; ok {
 				mergeSamples(prev, s)
@@ -278,7 +303,7 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 		all = append(all, s)
 	}
 	evalReq := req
-	evalReq.Query = rewritten.String()
+	evalReq.Query = p.Rewritten
 	qry, err := newQuery(newMemStore(all, subs), evalReq)
 	if err != nil {
 		return Evaluated{}, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
@@ -297,7 +322,12 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int) (Evaluated, erro
 	if err != nil {
 		return Evaluated{}, err
 	}
-	return Evaluated{Data: data, Warnings: warnings, Infos: infos, Samples: total}, nil
+	return Evaluated{
+		Data:     data,
+		Warnings: append(memberWarnings, warnings...),
+		Infos:    append(memberInfos, infos...),
+		Samples:  total,
+	}, nil
 }
 
 // stamped sets the topology labels in st on l and removes the others, as label_replace would

@@ -68,9 +68,11 @@ func jsPlan(_ js.Value, args []js.Value) any {
 	return asJSON(plan(req))
 }
 
-// evaluate(requestJSON, members: string[], subs: number[], bodies: Uint8Array[], maxSamples) →
-// {data, warnings, infos, samples} with data as JSON text, or the JSON text of {"failure": {...}}.
-// subs[i] is the SubQuery ID bodies[i] answers, or -1 for a raw-sample Fetch.
+// evaluate(requestJSON, members: string[], subs: number[], bodies: Uint8Array[], maxSamples,
+// resolve?) → {data, warnings, infos, samples} with data as JSON text, or the JSON text of
+// {"failure": {...}}. The request carries the query's central plan. subs[i] is the SubQuery ID
+// bodies[i] answers, or -1 for a raw-sample Fetch. resolve(cluster, namespace, pod) returns
+// [app, revision] of a pod the hub knows (revision "" when Meridian did not deploy it), else null.
 func jsEvaluate(_ js.Value, args []js.Value) any {
 	var req QueryRequest
 	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
@@ -84,7 +86,24 @@ func jsEvaluate(_ js.Value, args []js.Value) any {
 		js.CopyBytesToGo(buf, b)
 		inputs[i] = Input{Member: names.Index(i).String(), Sub: subs.Index(i).Int(), Body: buf}
 	}
-	ev, err := evaluate(req, inputs, args[4].Int())
+	var resolve resolveFunc
+	if len(args) > 5 && args[5].Type() == js.TypeFunction {
+		fn := args[5]
+		resolve = func(cluster, namespace, pod string) (string, string, bool) {
+			v := fn.Invoke(cluster, namespace, pod)
+			if v.Type() != js.TypeObject {
+				return "", "", false
+			}
+			str := func(x js.Value) string {
+				if x.Type() == js.TypeString {
+					return x.String()
+				}
+				return ""
+			}
+			return str(v.Index(0)), str(v.Index(1)), true
+		}
+	}
+	ev, err := evaluate(req, inputs, args[4].Int(), resolve)
 	if err != nil {
 		return errorJSON(err)
 	}
@@ -115,11 +134,21 @@ func jsSelectors(_ js.Value, args []js.Value) any {
 	return asJSON(memberSelectors(req))
 }
 
+// matchSeries(requestJSON) → boolean[] JSON (which series match any selector), or {"failure": {...}}.
+func jsMatchSeries(_ js.Value, args []js.Value) any {
+	var req MatchRequest
+	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
+		return errorJSON(err)
+	}
+	return asJSON(matchSeries(req))
+}
+
 func main() {
 	js.Global().Set("meridianPromQL", js.ValueOf(map[string]any{
-		"plan":      js.FuncOf(guard(jsPlan)),
-		"evaluate":  js.FuncOf(guard(jsEvaluate)),
-		"selectors": js.FuncOf(guard(jsSelectors)),
+		"plan":        js.FuncOf(guard(jsPlan)),
+		"evaluate":    js.FuncOf(guard(jsEvaluate)),
+		"selectors":   js.FuncOf(guard(jsSelectors)),
+		"matchSeries": js.FuncOf(guard(jsMatchSeries)),
 	}))
 	select {}
 }

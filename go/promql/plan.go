@@ -54,7 +54,8 @@ func memberMatchers(ms []*labels.Matcher) []*labels.Matcher {
 	out := make([]*labels.Matcher, 0, len(ms))
 	selective := false
 	for _, lm := range ms {
-		if isTopologyLabel(lm.Name) {
+		// Members know neither their topology nor Meridian's workload labels: the hub applies those.
+		if isTopologyLabel(lm.Name) || isWorkloadLabel(lm.Name) {
 			continue
 		}
 		out = append(out, lm)
@@ -126,6 +127,12 @@ func whyCentral(expr parser.Expr) string {
 	if reason == "" && !hasSelector {
 		return "the query selects no series"
 	}
+	if reason == "" {
+		reason = readsWorkload(expr)
+	}
+	if reason == "" {
+		_, reason = workloadOf(expr)
+	}
 	return reason
 }
 
@@ -168,6 +175,7 @@ func memberQueries(query string, members []Member) ([]MemberQuery, error) {
 	if hub {
 		stripTopology(expr)
 	}
+	stripWorkload(expr)
 	var selectors []*parser.VectorSelector
 	var original [][]*labels.Matcher
 	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
@@ -185,6 +193,7 @@ func memberQueries(query string, members []Member) ([]MemberQuery, error) {
 			if expr, err = promqlParser.ParseExpr(query); err != nil {
 				return nil, err
 			}
+			stripWorkload(expr)
 			selectors = selectors[:0]
 			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
 				if vs, ok := node.(*parser.VectorSelector); ok {

@@ -20,9 +20,10 @@ const subLabel = "__meridian_sub__"
 // part is a pushed-down part of a query: what the members run, and whether the hub stamps their
 // answers (with the topology labels kept) or the members stamp where series enter.
 type part struct {
-	query string
-	hub   bool
-	kept  topo
+	query    string
+	hub      bool
+	kept     topo
+	workload bool // the answers keep app and revision: the hub resolves them from namespace and pod
 }
 
 type splitter struct{ subs []part }
@@ -39,7 +40,8 @@ func split(expr parser.Expr) (parser.Expr, []part) {
 func (s *splitter) placeholder(e parser.Expr) parser.Expr {
 	id := len(s.subs)
 	kept, hub := hubStamps(e)
-	s.subs = append(s.subs, part{query: e.String(), hub: hub, kept: kept})
+	w, _ := workloadOf(e)
+	s.subs = append(s.subs, part{query: e.String(), hub: hub, kept: kept, workload: w.app})
 	return &parser.VectorSelector{LabelMatchers: []*labels.Matcher{
 		labels.MustNewMatcher(labels.MatchEqual, subLabel, strconv.Itoa(id)),
 	}}
@@ -78,6 +80,16 @@ func perCluster(n *parser.AggregateExpr, op parser.ItemType) *parser.AggregateEx
 	return inner
 }
 
+// perClusterWorkloadSafe reports whether members can compute n per cluster: it must not group by
+// app or revision, nor merge series of different apps (see workloadOf).
+func perClusterWorkloadSafe(n *parser.AggregateExpr) bool {
+	if readsWorkload(n) != "" {
+		return false
+	}
+	_, why := workloadOf(n)
+	return why == ""
+}
+
 func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
 	if keep {
 		return s.descend(e, keep)
@@ -86,7 +98,7 @@ func (s *splitter) rewrite(e parser.Expr, keep bool) parser.Expr {
 		return s.placeholder(e)
 	}
 	n, ok := e.(*parser.AggregateExpr)
-	if !ok || whyCentral(n.Expr) != "" || (n.Param != nil && hasSelectorIn(n.Param)) {
+	if !ok || whyCentral(n.Expr) != "" || (n.Param != nil && hasSelectorIn(n.Param)) || !perClusterWorkloadSafe(n) {
 		return s.descend(e, keep)
 	}
 	// sum(rate(x[5m])) runs as sum by (cluster, region) (rate(x[5m])) on the members and a sum of

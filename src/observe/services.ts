@@ -71,7 +71,9 @@ export function createObserveServices(deps: ObserveDeps): ObserveService[] {
   return [
     topology,
     traces,
-    createMetricsService(deps),
+    createMetricsService(deps, (cluster, namespace, pod) =>
+      topology.resolver.resolve(cluster, namespace, pod),
+    ),
     createLogsService(deps, topology.resolver.revisionOf),
   ];
 }

@@ -1,9 +1,11 @@
 // /api/v1/series, /api/v1/labels and /api/v1/label/<name>/values over the fleet. Members hold no
 // `cluster`/`region` labels, so selectors on them choose members, and their values come from
-// which members have matching series.
+// which members have matching series. Nor do they hold Meridian's `app`/`revision` labels (any of
+// their own are replaced): those are resolved from each series' namespace and pod, so names and
+// values that depend on them are read from the members' series, enriched in the hub.
 import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
 import { isFailure, type PromqlEngine } from './promql-engine.ts';
-import { mergeSeries, memberWarnings, unionSorted, type Labels } from './prom-merge.ts';
+import { mergeSeries, memberWarnings, unionSorted, type Labels, type WorkloadOf } from './prom-merge.ts';
 import { secondsParam, type SeriesParams } from './prom-params.ts';
 import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
 import { failureAnswer } from './fleet-query.ts';
@@ -11,19 +13,41 @@ import { failureAnswer } from './fleet-query.ts';
 export interface FleetMetadataContext {
   readonly engine: PromqlEngine;
   readonly timeoutMs: number;
+  /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
+  readonly workloadOf?: WorkloadOf;
 }
 
-/** Members to ask and each one's match[] (none when the caller gave none), or an error answer. */
+const WORKLOAD_LABELS = ['app', 'revision'];
+/** Every series with a pod: the ones `app` and `revision` can be resolved for. */
+const POD_SERIES = '{pod!=""}';
+
+interface Targets {
+  readonly members: MetricsMember[];
+  readonly matchers: Map<string, readonly string[]>;
+  /** The match[] read app or revision: enriched series must be matched again in the hub. */
+  readonly filter: boolean;
+}
+
+/**
+ * Members to ask and each one's match[] (none when the caller gave none), or an error answer;
+ * `podOnly` narrows the selectors (every series when none) to series with a pod label.
+ */
 function targets(
   ctx: FleetMetadataContext,
   members: readonly MetricsMember[],
   p: SeriesParams,
-): { members: MetricsMember[]; matchers: Map<string, readonly string[]> } | ApiAnswer {
-  if (p.matchers.length === 0) return { members: [...members], matchers: new Map() };
-  const sel = ctx.engine.selectors(p.matchers, members);
+  podOnly = false,
+): Targets | ApiAnswer {
+  if (p.matchers.length === 0 && !podOnly)
+    return { members: [...members], matchers: new Map(), filter: false };
+  const sel = ctx.engine.selectors(p.matchers.length ? p.matchers : [POD_SERIES], members, podOnly);
   if (isFailure(sel)) return failureAnswer(sel);
   const matchers = new Map(sel.map((s) => [s.member, s.matchers]));
-  return { members: members.filter((m) => matchers.has(m.name)), matchers };
+  return {
+    members: members.filter((m) => matchers.has(m.name)),
+    matchers,
+    filter: sel.some((s) => s.filter),
+  };
 }
 
 function memberForm(p: SeriesParams, matchers: readonly string[] | undefined): URLSearchParams {
@@ -89,13 +113,18 @@ async function ask<T>(
   return { answers: out, warnings, allFailed };
 }
 
-export async function fleetSeries(
+/**
+ * The members' series matching `p` (narrowed to series with a pod when `podOnly`), with every
+ * Meridian label set, and only those that still match selectors reading app or revision.
+ */
+async function enrichedSeries(
   ctx: FleetMetadataContext,
   members: readonly MetricsMember[],
   p: SeriesParams,
   signal: AbortSignal,
-): Promise<ApiAnswer> {
-  const t = targets(ctx, members, p);
+  podOnly = false,
+): Promise<{ series: Labels[]; warnings: string[] } | ApiAnswer> {
+  const t = targets(ctx, members, p, podOnly);
   if ('status' in t) return t;
   const r = await ask(ctx, t.members, p, 'series', t.matchers, isLabels, signal);
   if (r.allFailed) return r.allFailed;
@@ -103,7 +132,33 @@ export async function fleetSeries(
     const series = r.answers.get(m.name);
     return series ? [{ cluster: m.name, region: m.region, series }] : [];
   });
-  return apiSuccess(JSON.stringify(mergeSeries(parts)), r.warnings);
+  const series = mergeSeries(parts, ctx.workloadOf);
+  if (!t.filter) return { series, warnings: r.warnings };
+  const keep = ctx.engine.matchSeries(p.matchers, series);
+  if (isFailure(keep)) return failureAnswer(keep);
+  return { series: series.filter((_, i) => keep[i]), warnings: r.warnings };
+}
+
+export async function fleetSeries(
+  ctx: FleetMetadataContext,
+  members: readonly MetricsMember[],
+  p: SeriesParams,
+  signal: AbortSignal,
+): Promise<ApiAnswer> {
+  const r = await enrichedSeries(ctx, members, p, signal);
+  if ('status' in r) return r;
+  return apiSuccess(JSON.stringify(r.series), r.warnings);
+}
+
+/** Whether match[] reads app or revision (then names and values come from enriched series). */
+function readsWorkload(
+  ctx: FleetMetadataContext,
+  members: readonly MetricsMember[],
+  p: SeriesParams,
+): boolean {
+  if (p.matchers.length === 0) return false;
+  const sel = ctx.engine.selectors(p.matchers, members);
+  return !isFailure(sel) && sel.some((s) => s.filter);
 }
 
 export async function fleetLabelNames(
@@ -112,14 +167,27 @@ export async function fleetLabelNames(
   p: SeriesParams,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
+  if (readsWorkload(ctx, members, p)) {
+    const r = await enrichedSeries(ctx, members, p, signal);
+    if ('status' in r) return r;
+    return apiSuccess(JSON.stringify(unionSorted(r.series.map((s) => Object.keys(s)))), r.warnings);
+  }
   const t = targets(ctx, members, p);
   if ('status' in t) return t;
   const r = await ask(ctx, t.members, p, 'labels', t.matchers, isString, signal);
   if (r.allFailed) return r.allFailed;
-  const lists = [...r.answers.values()];
+  // The members' own app and revision labels are replaced by Meridian's, present where some
+  // matching series' pod resolves.
+  const lists = [...r.answers.values()].map((l) => l.filter((n) => !WORKLOAD_LABELS.includes(n)));
   // Every series in the union carries cluster and region, so they exist as soon as any series does.
   if (lists.some((l) => l.length > 0)) lists.push(['cluster', 'region']);
-  return apiSuccess(JSON.stringify(unionSorted(lists)), r.warnings);
+  const warnings = [...r.warnings];
+  if (lists.some((l) => l.includes('pod')) && ctx.workloadOf) {
+    const pods = await enrichedSeries(ctx, members, p, signal, true);
+    if ('status' in pods) return pods;
+    lists.push(WORKLOAD_LABELS.filter((n) => pods.series.some((s) => n in s)));
+  }
+  return apiSuccess(JSON.stringify(unionSorted(lists)), warnings);
 }
 
 export async function fleetLabelValues(
@@ -129,6 +197,13 @@ export async function fleetLabelValues(
   p: SeriesParams,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
+  const workload = WORKLOAD_LABELS.includes(name);
+  if (workload || readsWorkload(ctx, members, p)) {
+    const r = await enrichedSeries(ctx, members, p, signal, workload);
+    if ('status' in r) return r;
+    const values = r.series.flatMap((s) => (s[name] !== undefined ? [s[name]] : []));
+    return apiSuccess(JSON.stringify(unionSorted([values])), r.warnings);
+  }
   const t = targets(ctx, members, p);
   if ('status' in t) return t;
   if (name === 'cluster' || name === 'region') {

@@ -1,7 +1,8 @@
 // /api/v1/query and /api/v1/query_range over the fleet: the engine plans the query; a
 // partitionable one runs on every member it can touch and the answers are concatenated, any
 // other is evaluated in the hub by the real PromQL engine over what the members compute per
-// cluster (its partitionable parts) and, where nothing else works, their raw samples.
+// cluster (its partitionable parts) and, where nothing else works, their raw samples. Either way
+// the hub sets `app` and `revision` from each series' pod where the union's answer keeps them.
 import type { Logger } from '../../logging/logger.ts';
 import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type EngineQuery,
   type PromqlEngine,
   type PushdownPlan,
+  type ResolveWorkload,
 } from './promql-engine.ts';
 import {
   memberWarnings,
@@ -18,6 +20,7 @@ import {
   type MatrixSeries,
   type MemberResult,
   type VectorSample,
+  type WorkloadOf,
 } from './prom-merge.ts';
 import { secondsParam } from './prom-params.ts';
 import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
@@ -27,6 +30,17 @@ export interface FleetQueryContext {
   readonly timeoutMs: number;
   readonly maxCentralSamples: number;
   readonly log: Logger;
+  /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
+  readonly workloadOf?: WorkloadOf;
+}
+
+/** The engine's form of a WorkloadOf. */
+function engineResolve(of: WorkloadOf | undefined): ResolveWorkload | undefined {
+  if (!of) return undefined;
+  return (cluster, namespace, pod) => {
+    const w = of(cluster, namespace, pod);
+    return w?.app || w?.revision ? [w.app ?? '', w.revision ?? ''] : null;
+  };
 }
 
 /** A query over the fleet: times in ms, `step` 0 for an instant query at `end`. */
@@ -121,12 +135,12 @@ async function pushdown(
   for (const m of asked) {
     const a = answers.get(m.name);
     if (a) {
-      parts.push({ stamp: queries.get(m.name)!.stamp, result: a.result });
+      parts.push({ cluster: m.name, stamp: queries.get(m.name)!.stamp, result: a.result });
       warnings.push(...memberWarnings(m.name, a.warnings));
     } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
   }
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
-  const result = mergeResults(resultType, parts);
+  const result = mergeResults(resultType, parts, plan.workload ? ctx.workloadOf : undefined);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
 }
 
@@ -169,7 +183,7 @@ async function central(
   });
   if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
   const inputs = asked.flatMap((m) => answers.get(m.name) ?? []);
-  const ev = ctx.engine.evaluate(q, inputs, ctx.maxCentralSamples);
+  const ev = ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
   const warnings = [
     ...asked.filter((m) => failed.has(m.name)).map((m) => memberMissing(m.name, failed.get(m.name)!)),

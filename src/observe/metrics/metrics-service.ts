@@ -1,6 +1,7 @@
 // The fleet's Prometheus-compatible HTTP API on the hub (a Grafana Prometheus data source can
 // point at it): query, query_range, series, labels, label values and buildinfo, over every
-// member's spec.observability.prometheusURL, with `cluster` and `region` on every series.
+// member's spec.observability.prometheusURL, with `cluster` and `region` on every series, and
+// `app` and `revision` on every series of a pod the hub knows.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +13,7 @@ import { fleetQuery } from './fleet-query.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { PROMQL_SOURCE_DIR } from './promql-build.ts';
 import { loadPromqlEngine, type PromqlEngine } from './promql-engine.ts';
+import type { WorkloadOf } from './prom-merge.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
@@ -80,7 +82,14 @@ export class MetricsService implements ObserveService {
   private readonly timeoutMs: number;
   private readonly maxCentralSamples: number;
 
-  constructor(private readonly deps: ObserveDeps) {
+  /**
+   * `workloadOf` resolves a member's pod to its app and revision (the topology's resolver, which
+   * logs and traces use too); without it series carry no `app` or `revision`.
+   */
+  constructor(
+    private readonly deps: ObserveDeps,
+    private readonly workloadOf?: WorkloadOf,
+  ) {
     this.timeoutMs = deps.options.metricsMemberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
     this.maxCentralSamples = deps.options.metricsMaxCentralSamples ?? DEFAULT_MAX_CENTRAL_SAMPLES;
     const read = (
@@ -198,7 +207,13 @@ export class MetricsService implements ObserveService {
       'time' in p.value ? { query: p.value.query, start: p.value.time, end: p.value.time, step: 0 } : p.value;
     return this.withEngine((engine) =>
       fleetQuery(
-        { engine, timeoutMs: this.timeoutMs, maxCentralSamples: this.maxCentralSamples, log: this.deps.log },
+        {
+          engine,
+          timeoutMs: this.timeoutMs,
+          maxCentralSamples: this.maxCentralSamples,
+          log: this.deps.log,
+          workloadOf: this.workloadOf,
+        },
         this.members(),
         q,
         clientGone(ctx),
@@ -219,7 +234,7 @@ export class MetricsService implements ObserveService {
       if (!isLabelName(name)) return apiError('bad_data', `invalid label name: "${name}"`);
     }
     return this.withEngine((engine) => {
-      const c = { engine, timeoutMs: this.timeoutMs };
+      const c = { engine, timeoutMs: this.timeoutMs, workloadOf: this.workloadOf };
       const members = this.members();
       const signal = clientGone(ctx);
       if (what === 'series') return fleetSeries(c, members, p.value, signal);
@@ -243,6 +258,6 @@ export class MetricsService implements ObserveService {
   }
 }
 
-export function createMetricsService(deps: ObserveDeps): MetricsService {
-  return new MetricsService(deps);
+export function createMetricsService(deps: ObserveDeps, workloadOf?: WorkloadOf): MetricsService {
+  return new MetricsService(deps, workloadOf);
 }

@@ -18,8 +18,26 @@ export interface MatrixSeries {
  * the member's query stamped them).
  */
 export interface MemberResult {
+  readonly cluster: string;
   readonly stamp: Readonly<Record<string, string>> | null;
   readonly result: readonly (VectorSample | MatrixSeries)[];
+}
+
+/** `app` and `revision` of a pod the hub knows (the topology's pod resolver), else undefined. */
+export type WorkloadOf = (
+  cluster: string,
+  namespace: string,
+  pod: string,
+) => { readonly app?: string; readonly revision?: string } | undefined;
+
+/**
+ * How the hub sets `app` and `revision` on a member's series: resolved with `of` from the
+ * series' `namespace` and `pod` in `cluster`, or (no `of`) not at all; any the member's own
+ * series carry are removed either way.
+ */
+export interface WorkloadStamp {
+  readonly cluster: string;
+  readonly of: WorkloadOf | undefined;
 }
 
 /** Prometheus' labels.Compare: label by label in name order, names then values; shorter first. */
@@ -37,42 +55,66 @@ export function compareLabels(a: Labels, b: Labels): number {
   return ak.length - bk.length;
 }
 
+const WORKLOAD_LABELS = new Set(['app', 'revision']);
+
 /**
  * Sets the topology labels in `stamp` and removes the other ones (`cluster`, `region`), as
- * label_replace does: an empty value removes the label.
+ * label_replace does: an empty value removes the label (a null stamp leaves them as they are).
+ * With `workload`, does the same for `app` and `revision`.
  */
-export function stampTopology(metric: Labels, stamp: Readonly<Record<string, string>>): Labels {
+export function stampTopology(
+  metric: Labels,
+  stamp: Readonly<Record<string, string>> | null,
+  workload?: WorkloadStamp,
+): Labels {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metric)) if (k !== 'cluster' && k !== 'region') out[k] = v;
-  for (const k of ['cluster', 'region']) if (stamp[k]) out[k] = stamp[k];
+  for (const [k, v] of Object.entries(metric)) {
+    if (stamp && (k === 'cluster' || k === 'region')) continue;
+    if (workload && WORKLOAD_LABELS.has(k)) continue;
+    out[k] = v;
+  }
+  if (stamp) for (const k of ['cluster', 'region']) if (stamp[k]) out[k] = stamp[k];
+  const pod = metric['pod'];
+  if (workload?.of && pod) {
+    const w = workload.of(workload.cluster, metric['namespace'] ?? '', pod);
+    if (w?.app) out['app'] = w.app;
+    if (w?.revision) out['revision'] = w.revision;
+  }
   return out;
 }
 
 /**
- * Concatenates the members' results of a partitionable query, each stamped as its plan says.
+ * Concatenates the members' results of a partitionable query, each stamped as its plan says, with
+ * `app` and `revision` resolved by `workloadOf` (the plan's answer keeps them) or removed.
  * Matrices come out sorted by labels, as Prometheus sorts range-query results.
  */
 export function mergeResults(
   resultType: 'vector' | 'matrix',
   parts: readonly MemberResult[],
+  workloadOf?: WorkloadOf,
 ): (VectorSample | MatrixSeries)[] {
   const out: (VectorSample | MatrixSeries)[] = [];
   for (const p of parts) {
-    const stamp = p.stamp;
-    for (const s of p.result) out.push(stamp ? { ...s, metric: stampTopology(s.metric, stamp) } : s);
+    const w = { cluster: p.cluster, of: workloadOf };
+    for (const s of p.result) out.push({ ...s, metric: stampTopology(s.metric, p.stamp, w) });
   }
   if (resultType === 'matrix') out.sort((a, b) => compareLabels(a.metric, b.metric));
   return out;
 }
 
-/** Series of the members (/api/v1/series), stamped, de-duplicated and sorted. */
+/**
+ * Series of the members (/api/v1/series) with every Meridian label set (`app` and `revision`
+ * resolved by `workloadOf`), de-duplicated and sorted.
+ */
 export function mergeSeries(
   parts: readonly { cluster: string; region: string; series: readonly Labels[] }[],
+  workloadOf: WorkloadOf | undefined,
 ): Labels[] {
   const seen = new Map<string, Labels>();
   for (const p of parts) {
+    const w = { cluster: p.cluster, of: workloadOf };
     for (const s of p.series) {
-      const l = stampTopology(s, { cluster: p.cluster, region: p.region });
+      const l = stampTopology(s, { cluster: p.cluster, region: p.region }, w);
       seen.set(JSON.stringify(Object.entries(l).sort()), l);
     }
   }

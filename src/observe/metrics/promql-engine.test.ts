@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   isFailure,
   loadPromqlEngine,
+  type CentralPlan,
   type EngineQuery,
   type PromqlEngine,
   type QueryPlan,
@@ -28,6 +29,12 @@ function plan(q: EngineQuery): QueryPlan {
   const p = engine.plan(q);
   if (isFailure(p)) throw new Error(p.failure.error);
   return p;
+}
+
+function centralPlan(q: EngineQuery): CentralPlan {
+  const p = plan(q);
+  assert.equal(p.mode, 'central', q.query);
+  return p as CentralPlan;
 }
 
 before(async () => {
@@ -98,7 +105,7 @@ test('members answer the plain query and the hub stamps the topology labels the 
   });
   assert.deepEqual(eu('sum without (instance, region) (x)'), {
     member: 'eu-west',
-    query: 'sum without (instance, cluster, region) ({__name__="x"})',
+    query: 'sum without (instance, cluster, region, app, revision) ({__name__="x"})',
     stamp: { cluster: 'eu-west' },
   });
   // One-to-one matching on() keeps only the on() labels; topk keeps its input's labels.
@@ -107,7 +114,10 @@ test('members answer the plain query and the hub stamps the topology labels the 
     query: 'rate({__name__="x",job="a"}[5m]) / on (instance) {__name__="y"}',
     stamp: { cluster: 'eu-west' },
   });
-  assert.deepEqual(eu('x and y')?.query, '{__name__="x"} and ignoring (cluster, region) {__name__="y"}');
+  assert.deepEqual(
+    eu('x and y')?.query,
+    '{__name__="x"} and ignoring (cluster, region, app, revision) {__name__="y"}',
+  );
   assert.deepEqual(eu('topk by (cluster) (3, x)'), {
     member: 'eu-west',
     query: 'topk(3, {__name__="x"})',
@@ -163,7 +173,7 @@ test('central evaluation pushes down its largest partitionable parts; the hub do
   // first (the hub stamps their output, once per group) and avg is a sum over a count.
   assert.deepEqual(parts('sum(rate(x[5m]))'), ['sum(rate({__name__="x"}[5m]))']);
   assert.deepEqual(parts('count without (instance, cluster) (x)'), [
-    'count without (instance, cluster, region) ({__name__="x"})',
+    'count without (instance, cluster, region, app, revision) ({__name__="x"})',
   ]);
   assert.deepEqual(parts('topk(5, x)'), ['topk(5, {__name__="x"})']);
   assert.deepEqual(parts('bottomk by (job) (2, rate(x[5m]))'), [
@@ -227,8 +237,10 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
   // sum by (region) (x): x ran on the members, which stamped their series.
   const part = (cluster: string, region: string, v: string) =>
     answer('vector', [{ metric: { __name__: 'x', job: 'a', cluster, region }, value: [3600, v] }]);
+  const byRegion = at('sum by (region) (x)', 3_600_000);
   const ev = engine.evaluate(
-    at('sum by (region) (x)', 3_600_000),
+    byRegion,
+    centralPlan(byRegion),
     [
       { member: 'eu-west', sub: 0, body: part('eu-west', 'eu', '3') },
       { member: 'us-east', sub: 0, body: part('us-east', 'us', '30') },
@@ -248,8 +260,10 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
       'vector',
       vs.map((v, i) => ({ metric: { __name__: 'x', i: String(i) }, value: [3600, String(v)] })),
     );
+  const topk = at('topk(2, x)', 3_600_000);
   const tk = engine.evaluate(
-    at('topk(2, x)', 3_600_000),
+    topk,
+    centralPlan(topk),
     [
       { member: 'eu-west', sub: 0, body: top([5, 1]) },
       { member: 'us-east', sub: 0, body: top([3, 4]) },
@@ -264,8 +278,10 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
     ],
   });
   // A range answer's missing steps read as "no value", not as the previous step's value.
+  const sumRange = at('sum(x)', 3_600_000, 60_000, 3_480_000);
   const gaps = engine.evaluate(
-    at('sum(x)', 3_600_000, 60_000, 3_480_000),
+    sumRange,
+    centralPlan(sumRange),
     [
       {
         member: 'eu-west',
@@ -287,6 +303,7 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
   const sub = at('max_over_time(sum by (region) (x)[10m:5m])', 3_600_000);
   const ev2 = engine.evaluate(
     sub,
+    centralPlan(sub),
     [
       { member: 'eu-west', sub: -1, body: raw([1, 2, 3]) },
       { member: 'us-east', sub: -1, body: raw([10, 20, 30]) },
@@ -300,7 +317,12 @@ test("the engine evaluates over the members' answers: pushed-down parts and stam
       { metric: { region: 'us' }, value: [3600, '30'] },
     ],
   });
-  const limited = engine.evaluate(sub, [{ member: 'eu-west', sub: -1, body: raw([1, 2, 3]) }], 2);
+  const limited = engine.evaluate(
+    sub,
+    centralPlan(sub),
+    [{ member: 'eu-west', sub: -1, body: raw([1, 2, 3]) }],
+    2,
+  );
   assert.ok(
     isFailure(limited) &&
       limited.failure.errorType === 'execution' &&
@@ -320,4 +342,161 @@ test("bad queries and selectors are bad_data with the parser's position", () => 
     { member: 'eu-west', matchers: ['{__name__="down"}'] },
     { member: 'us-east', matchers: ['{__name__="up"}', '{__name__="down"}'] },
   ]);
+});
+
+test('queries that read app or revision, or merge apps without their pods, are evaluated in the hub', () => {
+  const pushed: [string, boolean][] = [
+    ['x', true],
+    ['rate(x[5m])', true],
+    ['sum without (instance) (x)', true],
+    ['topk by (cluster, pod, namespace) (1, x)', true],
+    ['x / ignoring (job) y', true],
+    ['sum by (cluster, namespace, pod) (x)', false],
+    ['sum by (cluster) (x)', false],
+    ['x / on (cluster, pod) y', false],
+  ];
+  for (const [q, workload] of pushed) {
+    const p = plan(at(q));
+    assert.equal(p.mode, 'pushdown', q);
+    assert.equal(p.mode === 'pushdown' && p.workload === true, workload, `${q}: workload`);
+  }
+  const central: [string, RegExp][] = [
+    ['x{app="a"}', /selects by the app label/],
+    ['rate(x{revision=~"r.*"}[5m])', /selects by the revision label/],
+    ['sum by (app, cluster) (x)', /groups by the app or revision label/],
+    ['count by (cluster, revision) (x)', /groups by/],
+    ['sum without (pod) (x)', /merges series of different apps/],
+    ['topk without (namespace) (1, x)', /merges series of different apps/],
+    ['x / ignoring (pod) y', /merges series of different apps/],
+    ['x * on (cluster, app) y', /vector matching names/],
+    ['label_replace(x, "a", "$1", "app", "(.*)")', /names the app label/],
+    ['label_replace(x, "pod", "", "", "")', /not the namespace and pod/],
+  ];
+  for (const [q, why] of central) {
+    const p = plan(at(q));
+    assert.equal(p.mode, 'central', q);
+    assert.match(p.mode === 'central' ? p.reason : '', why, q);
+  }
+  // Members never see app or revision: matchers on them are the hub's, and the largest parts
+  // that keep pods apart still run on the members.
+  const sel = centralPlan(at('x{app="a", job="j"}'));
+  assert.deepEqual(
+    sel.fetches?.filter((f) => f.member === 'eu-west').map((f) => f.query),
+    ['{__name__="x",job="j"}[299999ms]'],
+  );
+  const byApp = centralPlan(at('sum by (app, cluster) (rate(x[5m]))'));
+  assert.deepEqual(
+    byApp.subs?.map((s) => [s.members[0]?.query, s.workload]),
+    [['rate({__name__="x"}[5m])', true]],
+  );
+  const withoutPod = centralPlan(at('sum without (pod) (x)'));
+  assert.deepEqual(
+    withoutPod.subs?.map((s) => [s.members[0]?.query, s.workload]),
+    [['{__name__="x"}', true]],
+  );
+});
+
+const answerOf = (resultType: string, result: unknown[], warnings?: string[]) =>
+  new TextEncoder().encode(
+    JSON.stringify({ status: 'success', data: { resultType, result }, ...(warnings ? { warnings } : {}) }),
+  );
+
+function evaluated(q: EngineQuery, p: CentralPlan, inputs: Parameters<PromqlEngine['evaluate']>[2]) {
+  const resolve = (cluster: string, namespace: string, pod: string) =>
+    namespace === 'shop' && pod.startsWith('web-')
+      ? (['web', cluster === 'eu-west' ? 'r2' : 'r1'] as const)
+      : pod.startsWith('db-')
+        ? (['db', ''] as const)
+        : null;
+  const ev = engine.evaluate(q, p, inputs, 1000, resolve);
+  if (isFailure(ev)) throw new Error(ev.failure.error);
+  return { ...(JSON.parse(ev.data) as { result: unknown }), warnings: ev.warnings };
+}
+
+test("the hub sets app and revision from each series' pod before evaluating, and passes members' warnings on", () => {
+  const series = (pods: [string, string, number][]) =>
+    answerOf(
+      'vector',
+      pods.map(([ns, pod, v]) => ({
+        metric: { __name__: 'x', namespace: ns, pod, app: 'own' },
+        value: [3600, String(v)],
+      })),
+    );
+  const q = at('sum by (app, revision) (x)', 3_600_000);
+  const p = centralPlan(q);
+  const eu = series([
+    ['shop', 'web-1', 1],
+    ['shop', 'db-0', 10],
+    ['shop', 'gone-0', 100],
+  ]);
+  const us = answerOf(
+    'vector',
+    [{ metric: { __name__: 'x', namespace: 'shop', pod: 'web-2' }, value: [3600, '2'] }],
+    ['some samples were dropped'],
+  );
+  const got = evaluated(q, p, [
+    { member: 'eu-west', sub: 0, body: eu },
+    { member: 'us-east', sub: 0, body: us },
+  ]);
+  const sorted = (r: unknown) => (r as unknown[]).map((x) => JSON.stringify(x)).sort();
+  assert.deepEqual(
+    sorted(got.result),
+    sorted([
+      { metric: {}, value: [3600, '100'] },
+      { metric: { app: 'db' }, value: [3600, '10'] },
+      { metric: { app: 'web', revision: 'r1' }, value: [3600, '2'] },
+      { metric: { app: 'web', revision: 'r2' }, value: [3600, '1'] },
+    ]),
+  );
+  assert.deepEqual(got.warnings, ['cluster "us-east": some samples were dropped']);
+  // Raw samples (a subquery stays in the hub) are enriched too.
+  const raw = answerOf('matrix', [
+    {
+      metric: { __name__: 'x', namespace: 'shop', pod: 'web-1' },
+      values: [
+        [3000, '1'],
+        [3300, '2'],
+        [3600, '3'],
+      ],
+    },
+  ]);
+  const sq = at('max_over_time(sum by (app) (x{app="web"})[10m:5m])', 3_600_000);
+  assert.deepEqual(evaluated(sq, centralPlan(sq), [{ member: 'eu-west', sub: -1, body: raw }]).result, [
+    { metric: { app: 'web' }, value: [3600, '3'] },
+  ]);
+});
+
+test('plans carry everything their evaluation needs: two queries planned, then evaluated in turn', () => {
+  const a = at('sum by (app) (x)', 3_600_000);
+  const b = at('count(y)', 3_600_000);
+  const pa = centralPlan(a);
+  const pb = centralPlan(b);
+  const vec = (name: string) =>
+    answerOf('vector', [{ metric: { __name__: name, namespace: 'shop', pod: 'web-1' }, value: [3600, '5'] }]);
+  // Evaluated in the opposite order of planning, each over its own plan.
+  const gotB = evaluated(b, pb, [
+    { member: 'eu-west', sub: 0, body: answerOf('vector', [{ metric: {}, value: [3600, '4'] }]) },
+  ]);
+  const gotA = evaluated(a, pa, [{ member: 'eu-west', sub: 0, body: vec('x') }]);
+  assert.deepEqual(gotA.result, [{ metric: { app: 'web' }, value: [3600, '5'] }]);
+  assert.deepEqual(gotB.result, [{ metric: {}, value: [3600, '4'] }]);
+});
+
+test('metadata selectors that read app or revision are matched again in the hub', () => {
+  const s = engine.selectors(['x{app="web"}'], members, true);
+  assert.deepEqual(s, [
+    { member: 'eu-west', matchers: ['{__name__="x",pod!=""}'], filter: true },
+    { member: 'us-east', matchers: ['{__name__="x",pod!=""}'], filter: true },
+  ]);
+  assert.deepEqual(
+    engine.matchSeries(
+      ['x{app="web"}', '{revision=~"r[0-9]"}'],
+      [
+        { __name__: 'x', app: 'web' },
+        { __name__: 'x', app: 'db' },
+        { __name__: 'y', revision: 'r2' },
+      ],
+    ),
+    [true, false, true],
+  );
 });

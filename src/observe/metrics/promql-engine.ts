@@ -42,6 +42,11 @@ export interface PushdownPlan {
   readonly mode: 'pushdown';
   readonly resultType: ResultType;
   readonly members?: readonly MemberQuery[];
+  /**
+   * The answer keeps `app` and `revision`: the hub resolves them from each series' cluster,
+   * `namespace` and `pod`. Otherwise it removes any the members' series carry.
+   */
+  readonly workload?: boolean;
 }
 
 /**
@@ -53,7 +58,14 @@ export interface CentralPlan {
   readonly mode: 'central';
   readonly reason: string;
   readonly resultType: ResultType;
-  readonly subs?: readonly { readonly id: number; readonly members: readonly MemberQuery[] }[];
+  /** The query the hub evaluates, its pushed-down parts replaced by placeholders for `subs`. */
+  readonly rewritten: string;
+  readonly subs?: readonly {
+    readonly id: number;
+    readonly members: readonly MemberQuery[];
+    /** As PushdownPlan's `workload`, for this part's answers (the engine applies it). */
+    readonly workload?: boolean;
+  }[];
   readonly fetches?: readonly { readonly member: string; readonly query: string; readonly time: number }[];
 }
 
@@ -70,18 +82,50 @@ export interface Evaluated {
 export interface MemberSelectors {
   readonly member: string;
   readonly matchers: readonly string[];
+  /**
+   * The selectors read `app` or `revision`, which members do not hold: keep only the series
+   * that, with every Meridian label set, still match them (`matchSeries`).
+   */
+  readonly filter?: boolean;
 }
+
+/**
+ * `app` and `revision` of a pod the hub knows (revision "" where Meridian did not deploy it), or
+ * null: the series then carries neither.
+ */
+export type ResolveWorkload = (
+  cluster: string,
+  namespace: string,
+  pod: string,
+) => readonly [app: string, revision: string] | null;
 
 export interface PromqlEngine {
   plan(q: EngineQuery): QueryPlan | EngineFailure;
-  /** Evaluates `q` over the members' answers to the plan's subs (`sub`: its id) and fetches (`sub`: -1). */
+  /**
+   * Evaluates `q` by its central `plan` over the members' answers to the plan's subs (`sub`: its
+   * id) and fetches (`sub`: -1); raw series get `app`/`revision` from `resolve`.
+   */
   evaluate(
     q: EngineQuery,
+    plan: CentralPlan,
     inputs: readonly { member: string; sub: number; body: Uint8Array }[],
     maxSamples: number,
+    resolve?: ResolveWorkload,
   ): Evaluated | EngineFailure;
-  /** Resolves match[] selectors per member (topology matchers applied, members left out). */
-  selectors(matchers: readonly string[], members: readonly PlanMember[]): MemberSelectors[] | EngineFailure;
+  /**
+   * Resolves match[] selectors per member (topology matchers applied, members left out;
+   * `podOnly` narrows them to series with a pod label).
+   */
+  selectors(
+    matchers: readonly string[],
+    members: readonly PlanMember[],
+    podOnly?: boolean,
+  ): MemberSelectors[] | EngineFailure;
+  /** Which series (every Meridian label set) match any of the selectors. */
+  matchSeries(
+    matchers: readonly string[],
+    series: readonly Readonly<Record<string, string>>[],
+  ): boolean[] | EngineFailure;
 }
 
 export function isFailure(v: object): v is EngineFailure {
@@ -98,8 +142,10 @@ interface GoExports {
     subs: number[],
     bodies: Uint8Array[],
     maxSamples: number,
+    resolve?: ResolveWorkload,
   ): string | Evaluated;
   selectors(req: string): string;
+  matchSeries(req: string): string;
 }
 
 // The WebAssembly global, typed by hand: this project's TypeScript libs (ES, @types/node 20)
@@ -135,17 +181,21 @@ async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
   if (!x) throw new Error(`${a.wasm} did not register meridianPromQL`);
   return {
     plan: (q) => parse(x.plan(JSON.stringify(q))),
-    evaluate: (q, inputs, maxSamples) => {
+    evaluate: (q, plan, inputs, maxSamples, resolve) => {
+      // The plan goes back with the query, so concurrent queries share no state in the engine.
       const out = x.evaluate(
-        JSON.stringify(q),
+        JSON.stringify({ ...q, plan }),
         inputs.map((i) => i.member),
         inputs.map((i) => i.sub),
         inputs.map((i) => i.body),
         maxSamples,
+        resolve,
       );
       return typeof out === 'string' ? parse<EngineFailure>(out) : out;
     },
-    selectors: (matchers, members) => parse(x.selectors(JSON.stringify({ matchers, members }))),
+    selectors: (matchers, members, podOnly) =>
+      parse(x.selectors(JSON.stringify({ matchers, members, podOnly }))),
+    matchSeries: (matchers, series) => parse(x.matchSeries(JSON.stringify({ matchers, series }))),
   };
 }
 
