@@ -9,9 +9,10 @@
 // Everything listens on 127.0.0.1 high ports; configs, pids and logs live in a temp dir; every
 // process is stopped at the end, on failure too. Env: BENCH_ROUNDS (default 3: medians are
 // reported), BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50), BENCH_NODE_FLAGS (extra
-// node flags for the Meridian process, e.g. `--max-semi-space-size=64`), BENCH_WORKERS (default 1:
-// nginx worker_processes, HAProxy nbthread and Meridian edge processes sharing the port through
-// node:cluster; the backend keeps one worker).
+// node flags for the Meridian process, e.g. `--max-semi-space-size=64`; with workers, pass them in
+// NODE_OPTIONS), BENCH_WORKERS (default 1: nginx worker_processes, HAProxy nbthread, and for
+// Meridian the hub's own `--edge-workers N` code, EdgeGatewayWorkers: N worker processes sharing
+// the listener, the process that starts them standing in for the hub; the backend keeps one worker).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -31,25 +32,7 @@ const VIA_LOGGER = "Meridian edge, access log on, through the project's pino log
 async function runEdgeChild(): Promise<void> {
   // accessLog: 'on' (the gateway's EdgeAccessLog, as in the hub), 'logger' (the project's pino
   // logger, as before EdgeAccessLog) or 'off'.
-  const [port, backendPort, accessLog, baseLogFile] = process.argv.slice(3) as [
-    string,
-    string,
-    string,
-    string,
-  ];
-  const cluster = (await import('node:cluster')).default;
-  if (WORKERS > 1 && cluster.isPrimary) {
-    // N processes sharing the listening socket, each accepting for itself (as nginx workers do).
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ execArgv: process.execArgv, args: process.argv.slice(2) });
-    const workers = Array.from({ length: WORKERS }, () => cluster.fork());
-    process.once('SIGTERM', () => {
-      for (const w of workers) w.process.kill('SIGTERM');
-      setTimeout(() => process.exit(0), 500);
-    });
-    return;
-  }
-  const logFile = cluster.isWorker ? `${baseLogFile}.${cluster.worker?.id}` : baseLogFile;
+  const [port, backendPort, accessLog, logFile] = process.argv.slice(3) as [string, string, string, string];
   const { pino } = await import('pino');
   const { Registry } = await import('prom-client');
   const { createWriteStream } = await import('node:fs');
@@ -76,6 +59,27 @@ async function runEdgeChild(): Promise<void> {
       ],
     },
   ]);
+  if (WORKERS > 1) {
+    // As the hub runs `--edge-workers N`: N worker processes sharing the listener (worker-pool.ts),
+    // the table pushed to them, their access lines written by this process (the hub's stderr there).
+    const { EdgeGatewayWorkers } = await import('../src/traffic/edge-workers.ts');
+    const { SwappableRoutingTable } = await import('../src/traffic/routing.ts');
+    const shared = new SwappableRoutingTable();
+    shared.set(table);
+    const gw = new EdgeGatewayWorkers({
+      workers: WORKERS,
+      table: shared,
+      logger: createLogger('edge', createWriteStream(logFile)),
+      logName: 'edge',
+      accessLogDestination: createWriteStream(`${logFile}.edge`),
+      registry: new Registry(),
+      http: { host: '127.0.0.1', port: Number(port) },
+      accessLog: accessLog === 'on',
+    });
+    await gw.start();
+    process.once('SIGTERM', () => void gw.stop().then(() => process.exit(0)));
+    return;
+  }
   // Asynchronous, buffered file: EdgeAccessLog's 64 KiB chunks, or the project's logger (with its
   // secret scrubbing) on sonic-boom buffered by 4 KiB.
   const file = pino.destination({ dest: logFile, sync: false, minLength: 4096 });
@@ -337,7 +341,8 @@ async function main(): Promise<void> {
         pid: await startProcess(procs, dir, `haproxy-${log}`, 'haproxy', haproxyArgs, h),
       });
     }
-    await startMeridian('logger', VIA_LOGGER);
+    // (Edge workers always write the access log through EdgeAccessLog.)
+    if (WORKERS === 1) await startMeridian('logger', VIA_LOGGER);
 
     // Sanity and warm-up (the JIT, the connection pools) before anything is measured.
     for (const t of targets) {
@@ -413,7 +418,8 @@ function report(
     ['Meridian edge, access log off', 'off'],
     [VIA_LOGGER, 'on'],
   ] as const) {
-    const m = med.get(mine)!;
+    const m = med.get(mine);
+    if (!m) continue;
     for (const peer of ['nginx', 'HAProxy']) {
       const p = med.get(`${peer}, access log ${log}`)!;
       const label =

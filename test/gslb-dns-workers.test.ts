@@ -1,9 +1,9 @@
 // The GSLB DNS in worker processes (`meridian hub --dns-workers N`): two workers share one port,
 // answer what the hub's table says (checked with `dig` and a raw UDP client that floods enough
 // queries for both workers to take a share), follow a health change at once, are counted in the
-// hub's metrics, are restarted after a crash, and die with the hub.
+// hub's metrics, are restarted after a crash or when stuck, and die with the hub.
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { decode, encode } from 'dns-packet';
@@ -12,7 +12,7 @@ import { createLogger } from '../src/logging/logger.ts';
 import { GslbDnsWorkers } from '../src/traffic/dns-workers.ts';
 import { parseGeoTable } from '../src/traffic/geo-table.ts';
 import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
-import { waitFor } from './support/harness.ts';
+import * as workers from './support/workers.ts';
 import {
   StaticRoutingTable,
   SwappableRoutingTable,
@@ -40,15 +40,6 @@ const routes = (us: ClusterTarget = US): HostRoute[] => [
 ];
 const GEO = parseGeoTable('networks:\n  - { cidr: 10.1.0.0/16, region: ap-south }\n');
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is not installed' }, () => {
   const table = new SwappableRoutingTable();
   const registry = new Registry();
@@ -65,15 +56,7 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
         (err, stdout) => (err ? reject(err) : resolve(stdout)),
       ),
     );
-
-  /** Every worker has acknowledged the current table (bounded: a test fails, it does not hang). */
-  const synced = (): Promise<void> =>
-    Promise.race([
-      dns.synced(),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error('workers did not apply the table within 5 s')), 5_000).unref(),
-      ),
-    ]);
+  const synced = (): Promise<void> => workers.syncedWithin5s(dns);
 
   /**
    * Sends `n` A queries for `host` over UDP, keeping 50 in flight (and sending again any unanswered
@@ -131,6 +114,8 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
       registry,
       logger: createLogger('gslb-dns-workers-test', process.stderr),
       restartDelayMs: 100,
+      heartbeatIntervalMs: 200,
+      heartbeatTimeoutMs: 2_000,
     });
     const address = await dns.start();
     port = address.udpPort;
@@ -155,33 +140,18 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
 
     const answers = await flood('failover', 2000);
     assert.deepEqual(new Set(answers), new Set(['192.0.2.2']));
-    const perWorker = await dns.answeredPerWorker();
-    assert.ok(
-      perWorker.every((n) => n > 0),
-      `every worker answered some queries: ${perWorker.join(', ')}`,
-    );
+    await workers.assertEveryWorkerServed(dns);
   });
 
   test('a health change reaches every worker well within a health interval', async (t) => {
-    const t0 = performance.now();
-    table.set(new StaticRoutingTable(routes({ ...US, healthy: false })));
-    try {
-      await synced();
-      const took = performance.now() - t0;
-      t.diagnostic(`every worker applied the change after ${took.toFixed(1)} ms`);
-      assert.ok(took < 500, `every worker applied the change after ${took.toFixed(0)} ms`);
+    await workers.assertChangeReachesEveryWorker(
+      t,
+      dns,
+      () => table.set(new StaticRoutingTable(routes({ ...US, healthy: false }))),
       // And by answers, as a resolver sees it.
-      const before = await dns.answeredPerWorker();
-      assert.deepEqual(new Set(await flood('failover', 2000)), new Set(['192.0.2.1']));
-      const perWorker = await dns.answeredPerWorker();
-      assert.ok(
-        perWorker.every((n, i) => n > before[i]!),
-        `every worker answered after the change: ${before.join(', ')} → ${perWorker.join(', ')}`,
-      );
-    } finally {
-      table.set(new StaticRoutingTable(routes()));
-      await synced();
-    }
+      async () => assert.deepEqual(new Set(await flood('failover', 2000)), new Set(['192.0.2.1'])),
+      () => table.set(new StaticRoutingTable(routes())),
+    );
     assert.deepEqual(new Set(await flood('failover', 200)), new Set(['192.0.2.2']));
   });
 
@@ -216,20 +186,13 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
     );
     const [victim, survivor] = dns.pids();
     process.kill(victim!, 'SIGKILL');
-    const pids = await waitFor('a new worker replaces the killed one', 20_000, async () => {
-      const p = dns.pids();
-      return p.length === 2 && !p.includes(victim!) ? p : undefined;
-    });
+    const pids = await workers.replacementOf(dns, victim!);
     assert.ok(pids.includes(survivor!));
     table.set(new StaticRoutingTable(routes({ ...US, drained: true })));
     await synced();
     try {
       assert.deepEqual(new Set(await flood('failover', 2000)), new Set(['192.0.2.1']));
-      const perWorker = await dns.answeredPerWorker();
-      assert.ok(
-        perWorker.every((n) => n > 0),
-        `the new worker answers too: ${perWorker.join(', ')}`,
-      );
+      await workers.assertEveryWorkerServed(dns);
     } finally {
       table.set(new StaticRoutingTable(routes()));
       await synced();
@@ -240,6 +203,16 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
       )?.[1],
     );
     assert.ok(afterKill >= before + 2000, `counter went from ${before} to ${afterKill}: it never goes back`);
+  });
+
+  test('a worker whose event loop is stuck is killed, replaced, and the new one answers', async () => {
+    const [stuck, other] = dns.pids();
+    dns.block(0, 60_000);
+    const pids = await workers.replacementOf(dns, stuck!);
+    assert.ok(pids.includes(other!));
+    assert.ok(!workers.alive(stuck!), 'the stuck worker was killed');
+    assert.deepEqual(new Set(await flood('failover', 2000)), new Set(['192.0.2.2']));
+    await workers.assertEveryWorkerServed(dns);
   });
 });
 
@@ -254,16 +227,5 @@ test('DNS workers exit when the hub process dies', async () => {
     await dns.start();
     console.log(JSON.stringify(dns.pids()));
   `;
-  const hub = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MERIDIAN_LOG_LEVEL: 'warn' },
-  });
-  const pids = await new Promise<number[]>((resolve, reject) => {
-    hub.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()) as number[]));
-    hub.once('exit', (code) => reject(new Error(`stand-in hub exited with ${code}`)));
-  });
-  assert.equal(pids.length, 2);
-  assert.ok(pids.every(alive));
-  hub.kill('SIGKILL');
-  await waitFor('both workers exit', 10_000, async () => (pids.some(alive) ? undefined : true));
+  await workers.assertWorkersDieWithHub(script);
 });

@@ -187,6 +187,10 @@ describe('global traffic', () => {
       // below check that path end to end (test/gslb-dns.test.ts covers the in-process one).
       '--dns-workers',
       '2',
+      // The edge gateway too, so the failover stream and the metrics below go through edge workers
+      // (test/edge-gateway.test.ts covers the in-process gateway, test/edge-workers.test.ts the pool).
+      '--edge-workers',
+      '2',
     ]);
     await joinMembers(fleet, MEMBERS, { withIngress: true });
     await applyApplication(fleet, 'shop', {

@@ -38,12 +38,14 @@ function metricsTimeoutOption(v: string): number {
   return ms;
 }
 
-function dnsWorkersOption(v: string): number {
-  if (v === 'auto') return availableParallelism();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 64)
-    throw new InvalidArgumentError('--dns-workers must be auto or a number of processes from 0 to 64');
-  return n;
+function workersOption(flag: string) {
+  return (v: string): number => {
+    if (v === 'auto') return availableParallelism();
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 64)
+      throw new InvalidArgumentError(`${flag} must be auto or a number of processes from 0 to 64`);
+    return n;
+  };
 }
 
 function hostPortOption(flag: string, example: string) {
@@ -96,7 +98,7 @@ export function registerHubCommand(program: Command): void {
     .option(
       '--dns-workers <n|auto>',
       'answer DNS in n worker processes sharing the port (auto: one per core; 0: in the hub process)',
-      dnsWorkersOption,
+      workersOption('--dns-workers'),
       0,
     )
     .option(
@@ -108,6 +110,13 @@ export function registerHubCommand(program: Command): void {
       '--edge-tls-listen <host:port>',
       "serve the edge gateway over TLS here, with each GlobalIngress's spec.tls Secret (needs --edge-listen)",
       hostPortOption('--edge-tls-listen', '127.0.0.1:8443'),
+    )
+    .option(
+      '--edge-workers <n|auto>',
+      'proxy edge requests in n worker processes sharing the edge listeners, each with its own ' +
+        'connection pools and outlier records (auto: one per core; 0: in the hub process)',
+      workersOption('--edge-workers'),
+      0,
     )
     .option(
       '--geo-table <file>',
@@ -166,6 +175,7 @@ export function registerHubCommand(program: Command): void {
           geoTable?: string;
           edgeListen?: { host: string; port: number };
           edgeTlsListen?: { host: string; port: number };
+          edgeWorkers: number;
           dataDir?: string;
           traceRetention?: number;
           traceMaxBytes?: number;
@@ -184,6 +194,9 @@ export function registerHubCommand(program: Command): void {
         }
         if (opts.edgeTlsListen && !opts.edgeListen) {
           throw new InvalidArgumentError('--edge-tls-listen needs --edge-listen');
+        }
+        if (opts.edgeWorkers > 0 && !opts.edgeListen) {
+          throw new InvalidArgumentError('--edge-workers needs --edge-listen');
         }
         const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
         const log = createLogger('meridian-hub');
@@ -213,7 +226,9 @@ export function registerHubCommand(program: Command): void {
               }
             : undefined,
           geoTable,
-          edge: opts.edgeListen ? { http: opts.edgeListen, https: opts.edgeTlsListen } : undefined,
+          edge: opts.edgeListen
+            ? { http: opts.edgeListen, https: opts.edgeTlsListen, workers: opts.edgeWorkers }
+            : undefined,
           observe: {
             dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined,
             traceRetentionMs: opts.traceRetention,

@@ -15,6 +15,7 @@ import { GslbDnsServer } from '../traffic/dns-server.ts';
 import { GslbDnsWorkers } from '../traffic/dns-workers.ts';
 import { EdgeAccessLog } from '../traffic/edge-access-log.ts';
 import { EdgeGateway } from '../traffic/edge-gateway.ts';
+import { EdgeGatewayWorkers } from '../traffic/edge-workers.ts';
 import { defaultZoneConfig } from '../traffic/gslb-answer.ts';
 import { EMPTY_GEO_TABLE, type GeoTable } from '../traffic/geo-table.ts';
 import { cacheRoot } from '../localfleet/binaries.ts';
@@ -52,7 +53,12 @@ export interface HubOptions {
     workers?: number;
   };
   /** Edge gateway listeners (off when unset); TLS certificates come from the GlobalIngresses' Secrets. */
-  readonly edge?: { http: { host: string; port: number }; https?: { host: string; port: number } };
+  readonly edge?: {
+    http: { host: string; port: number };
+    https?: { host: string; port: number };
+    /** Worker processes proxying from the shared listeners (edge-workers.ts); 0: in the hub process. */
+    workers?: number;
+  };
   /** Client networks → regions for the Geo strategy. */
   readonly geoTable?: GeoTable;
   /** Observability services (logs, metrics, traces, topology) settings. */
@@ -128,23 +134,29 @@ export async function runHub(opts: HubOptions): Promise<void> {
     dns = workers > 0 ? new GslbDnsWorkers({ ...dnsOptions, workers }) : new GslbDnsServer(dnsOptions);
     await dns.start(); // it logs where it listens, and with how many workers
   }
-  let edge: EdgeGateway | undefined;
+  let edge: EdgeGateway | EdgeGatewayWorkers | undefined;
   let edgeAccessLog: EdgeAccessLog | undefined;
   if (opts.edge) {
-    // Access lines go where the hub's log goes (stderr), formatted alike, in buffered chunks.
-    edgeAccessLog = new EdgeAccessLog(process.stderr, { name: 'meridian-hub' });
-    edge = new EdgeGateway({
+    const edgeOptions = {
       table: table.table,
       geo: () => geo,
       logger: log,
-      accessLogger: edgeAccessLog,
       accessLog: log.isLevelEnabled('info'), // as when the lines went through the hub's logger
       registry: metrics.registry,
       http: opts.edge.http,
       https: opts.edge.https,
-    });
+    };
+    const workers = opts.edge.workers ?? 0;
+    if (workers > 0) {
+      // Workers hand their access lines to the hub, which writes them to its stderr whole.
+      edge = new EdgeGatewayWorkers({ ...edgeOptions, workers, logName: 'meridian-hub' });
+    } else {
+      // Access lines go where the hub's log goes (stderr), formatted alike, in buffered chunks.
+      edgeAccessLog = new EdgeAccessLog(process.stderr, { name: 'meridian-hub' });
+      edge = new EdgeGateway({ ...edgeOptions, accessLogger: edgeAccessLog });
+    }
     const a = await edge.start();
-    log.info({ http: a.http?.port, https: a.https?.port }, 'edge gateway listening');
+    log.info({ http: a.http?.port, https: a.https?.port, workers }, 'edge gateway listening');
   }
 
   // Observability reads the fleet on every replica, leader or not.

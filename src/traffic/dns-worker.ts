@@ -5,10 +5,8 @@ import cluster from 'node:cluster';
 import { Registry } from 'prom-client';
 import { createLogger } from '../logging/logger.ts';
 import { GslbDnsServer } from './dns-server.ts';
-import type { GeoTable } from './geo-table.ts';
 import type { DnsZoneConfig } from './gslb-answer.ts';
-import { SwappableRoutingTable } from './routing.ts';
-import { decodeTable, type TableWire } from './table-wire.ts';
+import { tableReplica, type TableWire } from './table-wire.ts';
 import type { WorkerService } from './worker-protocol.ts';
 
 /** The hub's DNS settings, sent to each worker as it starts. */
@@ -22,24 +20,17 @@ export interface DnsWorkerStart {
 
 export function dnsWorkerService(): WorkerService<DnsWorkerStart, TableWire> {
   const log = createLogger('gslb-dns-worker').child({ worker: cluster.worker?.id });
-  const table = new SwappableRoutingTable();
+  const { table, geo, apply } = tableReplica();
   const registry = new Registry();
-  let geo: GeoTable | undefined;
   let server: GslbDnsServer | undefined;
-  const apply = (wire: TableWire): void => {
-    const decoded = decodeTable(wire);
-    geo = decoded.geo;
-    table.set(decoded.table);
-  };
   return {
     registry,
     apply,
-    async start(start, state) {
-      apply(state);
+    async start(start) {
       server = new GslbDnsServer({
         ...start,
         table,
-        geo: () => geo!,
+        geo,
         logger: log,
         registry,
         sharedSockets: true,

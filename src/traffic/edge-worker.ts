@@ -10,9 +10,7 @@ import { createLogger } from '../logging/logger.ts';
 import type { LineDestination } from '../logging/line-writer.ts';
 import { EdgeAccessLog } from './edge-access-log.ts';
 import { EdgeGateway, type EdgeGatewayOptions } from './edge-gateway.ts';
-import type { GeoTable } from './geo-table.ts';
-import { SwappableRoutingTable } from './routing.ts';
-import { decodeTable, type TableWire } from './table-wire.ts';
+import { tableReplica, type TableWire } from './table-wire.ts';
 import type { FromWorker, WorkerService } from './worker-protocol.ts';
 
 /** The gateway's settings as the hub runs it: everything but the table, logs and metrics. */
@@ -39,27 +37,20 @@ const toHub: LineDestination = {
 };
 
 export function edgeWorkerService(): WorkerService<EdgeWorkerStart, TableWire> {
-  const table = new SwappableRoutingTable();
+  const { table, geo, apply } = tableReplica();
   const registry = new Registry();
-  let geo: GeoTable | undefined;
   let gateway: EdgeGateway | undefined;
   let accessLog: EdgeAccessLog | undefined;
-  const apply = (wire: TableWire): void => {
-    const decoded = decodeTable(wire);
-    geo = decoded.geo;
-    table.set(decoded.table);
-  };
   return {
     registry,
     apply,
-    async start({ settings, logName }, state) {
-      apply(state);
+    async start({ settings, logName }) {
       const logger = createLogger(logName).child({ edgeWorker: cluster.worker?.id });
       accessLog = new EdgeAccessLog(toHub, { name: logName });
       gateway = new EdgeGateway({
         ...settings,
         table,
-        geo: () => geo!,
+        geo,
         logger,
         accessLogger: accessLog,
         registry,

@@ -1,22 +1,22 @@
 // The edge gateway on more than one core (`meridian hub --edge-workers N`): N worker processes of
 // the edge role (edge-worker.ts) accept from the HTTP (and TLS) listeners the hub shares with them
 // (worker-pool.ts). The hub pushes its routing table (routes, health, drain, certificates, geo
-// table) to every worker on each change, so they route exactly as the in-process EdgeGateway would;
-// per worker are only the keep-alive pools, the passive outlier records and the RoundRobin/Weighted
-// rotation. Their access log lines reach the hub's stderr through the hub, their metrics are summed
-// into the hub's registry at each scrape, and `stop` lets in-flight requests finish.
+// table) to every worker on each change (table-workers.ts), so they route exactly as the in-process
+// EdgeGateway would; per worker are only the keep-alive pools, the passive outlier records and the
+// RoundRobin/Weighted rotation. Their access log lines reach the hub's stderr through the hub,
+// their metrics are summed into the hub's registry at each scrape, and `stop` lets in-flight
+// requests finish.
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { MeridianError } from '../kube/errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { LineDestination } from '../logging/line-writer.ts';
-import type { WorkerTimings } from './dns-workers.ts';
 import { EDGE_METRICS } from './edge-metrics.ts';
 import type { EdgeSettings, EdgeWorkerStart } from './edge-worker.ts';
 import { EMPTY_GEO_TABLE, type GeoTable } from './geo-table.ts';
 import type { SwappableRoutingTable } from './routing.ts';
-import { encodeTable, type TableWire } from './table-wire.ts';
-import { addressInUse, freeSharedPort, WorkerPool } from './worker-pool.ts';
+import { TableWorkers, type WorkerTimings } from './table-workers.ts';
+import { freeSharedPort } from './worker-pool.ts';
 
 export interface EdgeGatewayWorkersOptions extends EdgeSettings, WorkerTimings {
   /** Worker processes (≥ 1). */
@@ -34,17 +34,14 @@ export interface EdgeGatewayWorkersOptions extends EdgeSettings, WorkerTimings {
   readonly accessLogDestination?: LineDestination;
 }
 
-/** The hub side of the edge gateway worker processes; same lifecycle as EdgeGateway. */
-export class EdgeGatewayWorkers {
-  private readonly pool: WorkerPool<EdgeWorkerStart, TableWire>;
-  private http: { host: string; port: number };
-  private https?: { host: string; port: number };
-  private unsubscribe?: () => void;
+type Listen = { host: string; port: number };
 
-  constructor(private readonly options: EdgeGatewayWorkersOptions) {
-    this.http = { ...options.http };
-    this.https = options.https && { ...options.https };
-    const geo = options.geo ?? (() => EMPTY_GEO_TABLE);
+/** The hub side of the edge gateway worker processes; same lifecycle as EdgeGateway. */
+export class EdgeGatewayWorkers extends TableWorkers<EdgeWorkerStart> {
+  private http: Listen;
+  private https?: Listen;
+
+  constructor(private readonly edge: EdgeGatewayWorkersOptions) {
     // The rest are the gateway's own settings, as each worker's EdgeGateway takes them.
     const {
       workers: _workers,
@@ -58,17 +55,19 @@ export class EdgeGatewayWorkers {
       accessLogDestination,
       logName,
       ...settings
-    } = options;
+    } = edge;
     const dest = accessLogDestination ?? process.stderr;
-    this.pool = new WorkerPool({
-      ...options,
+    super({
+      ...edge,
       role: 'edge',
       label: 'edge gateway worker',
+      geo: edge.geo ?? (() => EMPTY_GEO_TABLE),
+      withTls: true,
+      metrics: [EDGE_METRICS.requests, EDGE_METRICS.duration, EDGE_METRICS.retries, EDGE_METRICS.ejections],
       start: () => ({
         settings: { ...settings, http: this.http, https: this.https },
         logName: logName ?? 'edge-gateway',
       }),
-      state: () => encodeTable(options.table.routes(), geo(), { withTls: true }),
       failed: (index, reason) =>
         new MeridianError(
           'EdgeWorkerFailed',
@@ -77,69 +76,29 @@ export class EdgeGatewayWorkers {
         ),
       onLog: (chunk) => dest.write(chunk, () => {}),
       // In-flight requests get the gateway's grace period (default 10 s) and a little more.
-      stopTimeoutMs: (options.shutdownGraceMs ?? 10_000) + 2_000,
+      stopTimeoutMs: (edge.shutdownGraceMs ?? 10_000) + 2_000,
     });
+    this.http = { ...edge.http };
+    this.https = edge.https && { ...edge.https };
   }
 
   /** Starts every worker on the shared listeners; resolves with their addresses. */
   async start(): Promise<{ http: AddressInfo; https?: AddressInfo }> {
-    if (this.unsubscribe) throw new Error('EdgeGatewayWorkers already started');
-    this.unsubscribe = this.options.table.subscribe(() => this.pool.broadcast());
-    let attempts = 0;
-    // Workers bind a chosen port, never 0, so a restarted worker gets the same one.
-    const pick = async (): Promise<void> => {
-      const { http, https } = this.options;
-      this.http = { ...http, port: http.port || (await freeSharedPort(http.host, false)) };
-      if (https) this.https = { ...https, port: https.port || (await freeSharedPort(https.host, false)) };
-    };
-    await pick();
-    try {
-      await this.pool.start(async (e) => {
-        const any0 = this.options.http.port === 0 || this.options.https?.port === 0;
-        if (!any0 || !addressInUse(e) || ++attempts >= 20) return false;
-        await pick();
-        return true;
-      });
-    } catch (e) {
-      this.unsubscribe();
-      throw e;
-    }
-    if (this.options.registry) this.pool.registerMetrics(this.options.registry, Object.values(EDGE_METRICS));
-    this.options.logger.info(
-      { http: this.http, https: this.https, workers: this.options.workers },
-      'edge gateway listening in worker processes',
+    const { http, https } = this.edge;
+    // Workers bind chosen ports, never 0, so a restarted worker gets the same ones.
+    await this.startWorkers(
+      async () => {
+        this.http = { ...http, port: http.port || (await freeSharedPort(http.host, false)) };
+        if (https) this.https = { ...https, port: https.port || (await freeSharedPort(https.host, false)) };
+      },
+      http.port === 0 || https?.port === 0,
     );
-    const address = (a: { host: string; port: number }): AddressInfo => ({
+    // (Each worker's gateway logs where it listens.)
+    const address = (a: Listen): AddressInfo => ({
       address: a.host,
       port: a.port,
       family: a.host.includes(':') ? 'IPv6' : 'IPv4',
     });
     return { http: address(this.http), https: this.https && address(this.https) };
-  }
-
-  /** Stops accepting, lets in-flight requests finish (the grace period), then stops every worker. */
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    await this.pool.stop();
-  }
-
-  /** Resolves once every running worker routes by the hub's current table. */
-  synced(): Promise<void> {
-    return this.pool.synced();
-  }
-
-  /** PIDs of the running workers (tests, benchmarks). */
-  pids(): number[] {
-    return this.pool.pids();
-  }
-
-  /** Requests each running worker has answered (tests: proves they all serve). */
-  answeredPerWorker(): Promise<number[]> {
-    return this.pool.perWorker(EDGE_METRICS.requests.name);
-  }
-
-  /** Tests only: makes worker `index` busy-loop for `ms`, as if its event loop were stuck. */
-  block(index: number, ms: number): void {
-    this.pool.block(index, ms);
   }
 }

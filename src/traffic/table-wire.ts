@@ -3,8 +3,14 @@
 // TLS material goes only where it is used: edge workers get it, DNS workers never do, so private
 // keys travel no further than they must (and only over the hub's own IPC pipe).
 import ipaddr from 'ipaddr.js';
-import type { GeoTable } from './geo-table.ts';
-import { StaticRoutingTable, type ClusterTarget, type HostRoute, type RoutingTable } from './routing.ts';
+import { EMPTY_GEO_TABLE, type GeoTable } from './geo-table.ts';
+import {
+  StaticRoutingTable,
+  SwappableRoutingTable,
+  type ClusterTarget,
+  type HostRoute,
+  type RoutingTable,
+} from './routing.ts';
 
 /** The JSON form of a routing table and geo table, as sent to worker processes on every change. */
 export interface TableWire {
@@ -69,6 +75,25 @@ export function decodeTable(wire: TableWire): { table: RoutingTable; geo: GeoTab
     geo: {
       networks: wire.geoNetworks.map((n) => ({ range: ipaddr.parseCIDR(n.cidr), region: n.region })),
       nearest: new Map(wire.geoNearest),
+    },
+  };
+}
+
+/** A worker's copy of the hub's tables: `apply` each wire form the hub sends, read `table` and `geo`. */
+export function tableReplica(): {
+  readonly table: SwappableRoutingTable;
+  readonly geo: () => GeoTable;
+  readonly apply: (wire: TableWire) => void;
+} {
+  const table = new SwappableRoutingTable();
+  let geo = EMPTY_GEO_TABLE;
+  return {
+    table,
+    geo: () => geo,
+    apply: (wire) => {
+      const decoded = decodeTable(wire);
+      geo = decoded.geo;
+      table.set(decoded.table);
     },
   };
 }

@@ -24,7 +24,8 @@ function serve<Start, State>(service: WorkerService<Start, State>): void {
       case 'start':
         if (started) return;
         started = true;
-        service.start(m.start, m.state).then(
+        service.apply(m.state);
+        service.start(m.start).then(
           () => {
             send({ type: 'applied', version: m.version });
             send({ type: 'listening' });

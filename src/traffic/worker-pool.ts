@@ -65,8 +65,10 @@ interface Slot {
   /** Its metrics at the last scrape (cumulative). */
   metrics?: MetricsJson;
   startedAt: number;
-  /** When it last answered a ping (or became ready). */
-  lastPong: number;
+  /** When the oldest ping it has not answered yet was sent. */
+  pingedAt?: number;
+  /** Killed for not answering: it stays in the slot until its exit. */
+  hung: boolean;
   /** Crashes in a row (reset once a worker has run for a minute). */
   crashes: number;
   restart?: NodeJS.Timeout;
@@ -119,7 +121,7 @@ export class WorkerPool<Start, State> {
       ready: false,
       applied: 0,
       startedAt: 0,
-      lastPong: 0,
+      hung: false,
       crashes: 0,
     }));
   }
@@ -249,21 +251,23 @@ export class WorkerPool<Start, State> {
     return { type: 'state', state: this.current, version: this.version };
   }
 
+  /** Kills a worker that left a ping unanswered for the timeout; pings the others. */
   private checkLiveness(): void {
     const now = Date.now();
     const timeout = this.options.heartbeatTimeoutMs ?? 5_000;
     for (const s of this.slots) {
       const worker = s.worker;
-      if (!s.ready || !worker?.isConnected()) continue;
-      if (now - s.lastPong > timeout) {
+      if (!s.ready || s.hung || !worker?.isConnected()) continue;
+      if (s.pingedAt !== undefined && now - s.pingedAt > timeout) {
         this.log.error(
-          { role: this.options.role, worker: s.index, pid: worker.process.pid, silentMs: now - s.lastPong },
+          { role: this.options.role, worker: s.index, pid: worker.process.pid, silentMs: now - s.pingedAt },
           `${this.options.label} stopped answering its heartbeat; killing it`,
         );
-        s.ready = false;
+        s.hung = true;
         worker.process.kill('SIGKILL'); // its exit restarts it
         continue;
       }
+      s.pingedAt ??= now;
       worker.send({ type: 'ping', id: this.nextId++ } satisfies ToWorker<Start, State>);
     }
   }
@@ -275,6 +279,8 @@ export class WorkerPool<Start, State> {
     slot.ready = false;
     slot.applied = 0;
     slot.metrics = undefined;
+    slot.pingedAt = undefined;
+    slot.hung = false;
     slot.startedAt = Date.now();
     const { label } = this.options;
     const log = this.log.child({ role: this.options.role, worker: slot.index, pid: worker.process.pid });
@@ -296,7 +302,6 @@ export class WorkerPool<Start, State> {
             return;
           case 'listening':
             slot.ready = true;
-            slot.lastPong = Date.now();
             resolve();
             this.notify();
             return;
@@ -312,7 +317,7 @@ export class WorkerPool<Start, State> {
             this.collects.get(m.id)?.done();
             return;
           case 'pong':
-            slot.lastPong = Date.now();
+            slot.pingedAt = undefined;
             return;
           case 'log':
             this.options.onLog?.(m.chunk);
@@ -320,7 +325,7 @@ export class WorkerPool<Start, State> {
         }
       });
       worker.once('exit', (code, signal) => {
-        const wasReady = slot.ready || slot.lastPong >= slot.startedAt;
+        const wasReady = slot.ready;
         if (slot.worker === worker) {
           slot.worker = undefined;
           slot.ready = false;

@@ -45,8 +45,8 @@ export type FromWorker =
 export interface WorkerService<Start, State> {
   /** Holds the role's metrics; the hub sums them over its workers at each scrape. */
   readonly registry: Registry;
-  /** Starts serving from the sockets the hub shares; resolves once listening. */
-  start(start: Start, state: State): Promise<void>;
+  /** Starts serving from the sockets the hub shares (after a first `apply`); resolves once listening. */
+  start(start: Start): Promise<void>;
   /** Serves from a new state from now on. */
   apply(state: State): void;
   /** Stops serving (finishing what is in flight) and flushes what it buffered. */
