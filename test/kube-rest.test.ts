@@ -1,13 +1,15 @@
 // The REST transport against a real loopback HTTPS server (the local fleet's certificates): plain
 // requests share keep-alive connections, and a pooled connection the server has closed is
-// replaced without the caller seeing an error.
+// replaced without the caller seeing an error. An informer of a cluster that refuses settles at
+// once instead of waiting for its retries.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { generateClusterPki, type ClusterPki } from '../src/localfleet/certs.ts';
 import { renderKubeconfig } from '../src/localfleet/kubeconfig.ts';
-import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
+import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
+import { Informer } from '../src/kube/informer.ts';
 
 const ADDRESS = '127.0.0.1';
 let pki: ClusterPki;
@@ -17,11 +19,11 @@ const sockets = new Set<Socket>();
 let connections = 0;
 let requests = 0;
 
-function client(): ClusterClient {
+function client(serverPort = port): ClusterClient {
   const yaml = renderKubeconfig([
     {
       name: 'rest',
-      server: `https://${ADDRESS}:${port}`,
+      server: `https://${ADDRESS}:${serverPort}`,
       caPem: pki.ca.cert,
       certPem: pki.admin.cert,
       keyPem: pki.admin.key,
@@ -79,5 +81,31 @@ describe('REST transport', () => {
     assert.equal(connections - before, 1, 'a fresh connection');
     assert.equal(requests - served, 1, 'the request reached the server once');
     c.close();
+  });
+
+  test('an informer of a cluster that refuses settles at its first failed list', async () => {
+    // A port nobody listens on: what a member whose API server is down looks like.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, ADDRESS, r));
+    const closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const c = client(closedPort);
+    const inf = new Informer<KubeObject>(c, 'apps/v1', 'Deployment', { minBackoffMs: 60_000 }).start();
+    try {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        inf.settled().then(() => 'settled'),
+        new Promise<string>((r) => (timer = setTimeout(() => r('still waiting'), 5_000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(outcome, 'settled');
+      assert.ok(Date.now() - started < 5_000);
+      assert.equal(inf.synced, false, 'nothing was listed');
+      assert.equal(inf.failures, 1);
+    } finally {
+      await inf.stop();
+      c.close();
+    }
   });
 });

@@ -36,6 +36,8 @@ export class Informer<T extends KubeObject> {
   private resourceVersion = '';
   private syncedOnce = false;
   private readonly syncWaiters: (() => void)[] = [];
+  /** Waiting for the first list to succeed or fail (see `settled`). */
+  private readonly settleWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   /** Consecutive failures; 0 while the watch is healthy. */
   failures = 0;
@@ -78,6 +80,15 @@ export class Informer<T extends KubeObject> {
   waitForSync(): Promise<void> {
     if (this.syncedOnce) return Promise.resolve();
     return new Promise((r) => this.syncWaiters.push(r));
+  }
+
+  /**
+   * Resolves once the first list has filled the cache or the first attempt has failed: for a
+   * caller that would rather go on without an unreachable cluster than wait for its retries.
+   */
+  settled(): Promise<void> {
+    if (this.syncedOnce || this.failures > 0) return Promise.resolve();
+    return new Promise((r) => this.settleWaiters.push(r));
   }
 
   list(): T[] {
@@ -126,7 +137,7 @@ export class Informer<T extends KubeObject> {
     this.resourceVersion = list.metadata.resourceVersion ?? '';
     if (!this.syncedOnce) {
       this.syncedOnce = true;
-      for (const w of this.syncWaiters.splice(0)) w();
+      for (const w of [...this.syncWaiters.splice(0), ...this.settleWaiters.splice(0)]) w();
     }
   }
 
@@ -190,6 +201,7 @@ export class Informer<T extends KubeObject> {
         this.failures++;
         this.lastError = errorMessage(e);
         this.opts.onError?.(this.lastError, this.failures);
+        for (const w of this.settleWaiters.splice(0)) w();
         const delay = Math.min(max, min * 2 ** Math.min(this.failures - 1, 10));
         await sleep(delay * (0.8 + Math.random() * 0.4), this.abort.signal);
       }

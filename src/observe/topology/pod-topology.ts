@@ -56,12 +56,13 @@ export class PodTopologyResolver {
     await Promise.all([...this.members.keys()].map((n) => this.drop(n)));
   }
 
-  /** Resolves once every member's workloads are listed, or after `timeoutMs` (a member may be down). */
+  /**
+   * Resolves once every member's workloads are listed or their first list has failed (a member
+   * that is down refuses at once: no reason to wait for it), or after `timeoutMs` (one that hangs).
+   */
   async synced(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const all = Promise.all(
-      [...this.members.values()].flatMap((m) => m.informers.map((i) => i.waitForSync())),
-    );
+    const all = Promise.all([...this.members.values()].flatMap((m) => m.informers.map((i) => i.settled())));
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
   }
