@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
+import { app2Workload } from './support/app2.ts';
 import {
+  applyApplication,
+  applyDocs,
   cli,
   fleetUp,
   kubectl,
@@ -28,6 +31,7 @@ import {
   prometheusLayout,
   startPrometheus,
   type DataShape,
+  type PodSeries,
   type PrometheusProcess,
 } from './support/prometheus-servers.ts';
 
@@ -40,6 +44,29 @@ const BLACKHOLE_LISTEN = { host: '127.70.2.20', port: 19090 };
 
 // Three hours ago on the minute, 600 samples every 15 s: data ends half an hour before now.
 const startMs = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
+// Pods in every member: two of app2, which Meridian deploys (Application default/shop, revision
+// 1), one of `cache`, a Deployment Meridian did not deploy (an app, no revision), one whose
+// workload no member has (neither). Some member series carry their own app label, which the
+// union holds replaced by Meridian's (or without it).
+const PODS: readonly PodSeries[] = [
+  { namespace: 'shop', pod: 'app2-5d8f7c9b4d-x7k2p', app: 'app2', revision: '1', own: { app: 'own' } },
+  { namespace: 'shop', pod: 'app2-5d8f7c9b4d-q9w4z', app: 'app2', revision: '1' },
+  { namespace: 'shop', pod: 'cache-7f6b9c8d5-m3n4b', app: 'cache' },
+  { namespace: 'shop', pod: 'gone-6c9d8b7f5-h5j6k', own: { app: 'own' } },
+];
+const cacheDeployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'cache', namespace: 'shop' },
+  spec: {
+    replicas: 0,
+    selector: { matchLabels: { app: 'cache' } },
+    template: {
+      metadata: { labels: { app: 'cache' } },
+      spec: { containers: [{ name: 'cache', image: 'example/cache:1' }] },
+    },
+  },
+};
 const shape: DataShape = {
   clusters: CLUSTERS,
   startMs,
@@ -47,6 +74,7 @@ const shape: DataShape = {
   jobs: 2,
   instances: 2,
   ownTopologyLabels: true,
+  pods: PODS,
 };
 // Queries run 30 s past the minute: no range, lookback or subquery boundary (subquery steps sit
 // on the minute) ever falls on a sample or a subquery step, where Prometheus 2 (the members)
@@ -237,6 +265,22 @@ const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
   ['scalar(sum(memory_bytes{cluster="eu-west"})) * 2', 'central'],
   ['1 + 1', 'central'],
   ['time()', 'central'],
+  // app and revision, resolved by the hub from each series' pod: stamped on pushed-down answers
+  // that keep them, and evaluated in the hub where the query reads them or merges pods of an app.
+  ['pod_memory_bytes', 'pushdown'],
+  ['rate(pod_http_requests_total{code="500"}[5m])', 'pushdown'],
+  ['sum without (code) (rate(pod_http_requests_total[5m]))', 'pushdown'],
+  ['sum by (cluster, namespace, pod) (pod_memory_bytes)', 'pushdown'],
+  ['pod_memory_bytes{app="app2"}', 'central'],
+  ['pod_memory_bytes{revision!=""}', 'central'],
+  ['sum by (app, cluster) (pod_memory_bytes)', 'central'],
+  ['sum without (pod) (pod_memory_bytes)', 'central'],
+  ['count by (revision) (pod_memory_bytes)', 'central'],
+  ['rate(pod_http_requests_total{app="app2"}[5m])', 'central'],
+  ['topk by (app) (1, pod_memory_bytes)', 'central'],
+  ['sum by (app) (rate(pod_http_requests_total[5m]))', 'central'],
+  ['label_replace(pod_memory_bytes, "service", "$1", "app", "(.*)")', 'central'],
+  ['pod_memory_bytes / ignoring (code) group_left sum without (code) (pod_http_requests_total)', 'pushdown'],
 ];
 const ORDERED = ['sort_desc(sum by (cluster) (memory_bytes))', 'sort(sum by (instance) (memory_bytes))'];
 /** Range queries over the half hour before T, every minute. */
@@ -254,6 +298,9 @@ const RANGE = [
   'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
   'max_over_time(sum(rate(http_requests_total[5m]))[10m:1m])',
   'time()',
+  'sum by (app) (rate(pod_http_requests_total[5m]))',
+  'pod_memory_bytes',
+  'avg by (app, revision, cluster) (pod_memory_bytes{app!=""})',
 ];
 
 async function blackholeServer(): Promise<Server> {
@@ -309,10 +356,36 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       { prometheusUrl: (m) => `http://${CLUSTERS.find((c) => c.name === m)!.listen}` },
     );
     token = await serviceAccountToken(fleet, 'metrics-viewer', 'meridian-viewer');
+    // The workloads of PODS: app2 deployed by Meridian (revision 1), cache applied directly.
+    const [, app2Deployment, app2Service] = app2Workload(0);
+    await applyApplication(fleet, 'shop', {
+      destinationNamespace: 'shop',
+      placement: { clusters: CLUSTERS.map((c) => c.name) },
+      source: { manifests: [app2Deployment, app2Service] },
+    });
+    for (const c of CLUSTERS) {
+      await applyDocs(fleet, c.name, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+        cacheDeployment,
+      ]);
+    }
     await waitFor('the hub to see all three members and load its engine', 120_000, async () => {
       const r = await fleetApi('/api/v1/label/cluster/values', {});
       const v = r.body.data as string[] | undefined;
       return r.status === 200 && v?.length === 3 ? true : undefined;
+    });
+    // The hub's pod resolver is the topology's: wait until it shows both workloads everywhere.
+    await waitFor('app2 (revision 1) and cache in every member', 180_000, async () => {
+      const r = await fleetApi('/api/v1/topology', {});
+      type Apps = { clusters?: { name: string; apps: { app: string; revision?: string }[] }[] };
+      const t = r.body as unknown as Apps;
+      const ready = CLUSTERS.every((c) => {
+        const apps = t.clusters?.find((x) => x.name === c.name)?.apps ?? [];
+        return (
+          apps.some((a) => a.app === 'app2' && a.revision === '1') && apps.some((a) => a.app === 'cache')
+        );
+      });
+      return ready ? true : undefined;
     });
   });
 
@@ -384,14 +457,28 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       ['/api/v1/label/job/values', range],
       ['/api/v1/label/__name__/values', { 'match[]': '{cluster="eu-west"}', ...range }],
       ['/api/v1/label/le/values', { 'match[]': 'request_duration_seconds_bucket', ...range }],
+      ['/api/v1/series', { 'match[]': 'pod_memory_bytes', ...range }],
+      ['/api/v1/series', { 'match[]': '{app="app2"}', ...range }],
+      ['/api/v1/labels', { 'match[]': 'pod_memory_bytes', ...range }],
+      ['/api/v1/labels', { 'match[]': '{app="cache"}', ...range }],
+      ['/api/v1/labels', { 'match[]': 'memory_bytes', ...range }],
+      ['/api/v1/label/app/values', range],
+      ['/api/v1/label/revision/values', range],
+      ['/api/v1/label/app/values', { 'match[]': '{cluster="eu-west", revision="1"}', ...range }],
+      ['/api/v1/label/pod/values', { 'match[]': '{app="cache"}', ...range }],
     ];
+    const wrong: string[] = [];
     for (const [path, params] of cases) {
       const [fed, union] = await Promise.all([fleetApi(path, params), unionApi(path, params)]);
-      assert.equal(fed.status, 200, JSON.stringify(fed.body));
       const norm = (d: unknown): string[] =>
         (d as unknown[]).map((x) => (typeof x === 'string' ? x : key(x as Labels))).sort();
-      assert.deepEqual(norm(fed.body.data), norm(union.body.data), `${path} ${JSON.stringify(params)}`);
+      if (fed.status !== 200) wrong.push(`${path} ${JSON.stringify(params)}: ${JSON.stringify(fed.body)}`);
+      else if (JSON.stringify(norm(fed.body.data)) !== JSON.stringify(norm(union.body.data)))
+        wrong.push(
+          `${path} ${JSON.stringify(params)}: ${JSON.stringify(fed.body.data)} != ${JSON.stringify(union.body.data)}`,
+        );
     }
+    assert.deepEqual(wrong, []);
     const post = await fleetApi('/api/v1/series', { 'match[]': 'memory_bytes{cluster="eu-west"}' }, 'POST');
     assert.equal((post.body.data as unknown[]).length, 4);
   });

@@ -30,6 +30,22 @@ export interface DataShape {
    * Meridian's values instead, as the fleet must answer.
    */
   readonly ownTopologyLabels?: boolean;
+  /**
+   * Adds `pod_memory_bytes` and `pod_http_requests_total` series for these pods in every cluster
+   * (`namespace`, `pod` labels); the union holds them with the `app` and `revision` Meridian
+   * resolves for each pod, the members with the `own` labels if any (which Meridian replaces).
+   */
+  readonly pods?: readonly PodSeries[];
+}
+
+export interface PodSeries {
+  readonly namespace: string;
+  readonly pod: string;
+  /** The app and revision the hub resolves for this pod in every cluster, if it knows the pod. */
+  readonly app?: string;
+  readonly revision?: string;
+  /** Labels the member's own series carry besides namespace and pod. */
+  readonly own?: Readonly<Record<string, string>>;
 }
 
 /** A small deterministic PRNG (mulberry32), so every run writes the same values. */
@@ -96,7 +112,9 @@ export function clusterFamilies(shape: DataShape, clusterIndex: number): Family[
       BUCKETS.forEach((le, b) => buckets.series.push({ labels: { ...base, le }, values: perBucket[b]! }));
     }
   }
-  if (!shape.ownTopologyLabels) return [requests, memory, buckets];
+  const families = [requests, memory, buckets];
+  if (shape.pods) families.push(...podFamilies(shape, clusterIndex));
+  if (!shape.ownTopologyLabels) return families;
   const legacy: Family = { name: 'legacy_bytes', type: 'gauge', series: [] };
   const own: Record<string, string>[] = [{ cluster: 'old-name' }, {}, { region: 'somewhere' }];
   for (const [i, o] of own.entries()) {
@@ -105,7 +123,51 @@ export function clusterFamilies(shape: DataShape, clusterIndex: number): Family[
       values: Array.from({ length: shape.samples }, () => Math.round(100 * (clusterIndex + 1) + 50 * rnd())),
     });
   }
-  return [requests, memory, buckets, legacy];
+  return [...families, legacy];
+}
+
+/** Index of the PodSeries a series belongs to, kept in a label the text writer replaces. */
+const POD_INDEX = '__pod_index__';
+
+function podFamilies(shape: DataShape, clusterIndex: number): Family[] {
+  const rnd = random(2000 + clusterIndex);
+  const memory: Family = { name: 'pod_memory_bytes', type: 'gauge', series: [] };
+  const requests: Family = { name: 'pod_http_requests', type: 'counter', series: [] };
+  for (const [i, p] of (shape.pods ?? []).entries()) {
+    const base = { namespace: p.namespace, pod: p.pod, ...p.own, [POD_INDEX]: String(i) };
+    memory.series.push({
+      labels: base,
+      values: Array.from({ length: shape.samples }, (_, k) =>
+        Math.round(2000 + 100 * i + 300 * Math.sin(k / 15 + i + clusterIndex) + 40 * rnd()),
+      ),
+    });
+    for (const code of ['200', '500']) {
+      let v = 0;
+      const perStep = (code === '200' ? 8 : 1) * (1 + i + clusterIndex);
+      requests.series.push({
+        labels: { ...base, code },
+        values: Array.from({ length: shape.samples }, () => (v += Math.round(perStep * (0.5 + rnd())))),
+      });
+    }
+  }
+  return [memory, requests];
+}
+
+/** A series' labels as a member holds them, or with Meridian's labels as the union does. */
+function seriesLabels(
+  shape: DataShape,
+  labels: Record<string, string>,
+  cluster: { name: string; region: string },
+  stamp: boolean,
+): Record<string, string> {
+  const { [POD_INDEX]: podIndex, ...own } = labels;
+  if (!stamp) return own;
+  const out: Record<string, string> = { ...own, cluster: cluster.name, region: cluster.region };
+  if (podIndex === undefined) return out;
+  const p = shape.pods![Number(podIndex)]!;
+  delete out['app'];
+  delete out['revision'];
+  return { ...out, ...(p.app ? { app: p.app } : {}), ...(p.revision ? { revision: p.revision } : {}) };
 }
 
 function labelText(labels: Record<string, string>): string {
@@ -126,8 +188,7 @@ export function openMetrics(shape: DataShape, clusterIndexes: readonly number[],
     for (const { c, families } of perCluster) {
       const cl = shape.clusters[c]!;
       for (const s of families[f]!.series) {
-        const labels = stamp ? { ...s.labels, cluster: cl.name, region: cl.region } : s.labels;
-        const lt = labelText(labels);
+        const lt = labelText(seriesLabels(shape, s.labels, cl, stamp));
         s.values.forEach((v, k) => {
           const t = (shape.startMs + k * SCRAPE_INTERVAL_MS + SAMPLE_OFFSET_MS) / 1000;
           out.push(`${sampleName}{${lt}} ${v} ${t.toFixed(3)}`);
