@@ -12,7 +12,8 @@
 // node flags for the Meridian process, e.g. `--max-semi-space-size=64`; with workers, pass them in
 // NODE_OPTIONS), BENCH_WORKERS (default 1: nginx worker_processes, HAProxy nbthread, and for
 // Meridian the hub's own `--edge-workers N` code, EdgeGatewayWorkers: N worker processes sharing
-// the listener, the process that starts them standing in for the hub; the backend keeps one worker).
+// the listener, the process that starts them standing in for the hub; the backend keeps one worker),
+// BENCH_ONLY (a regular expression: measure only the targets whose name matches it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -344,6 +345,9 @@ async function main(): Promise<void> {
     // (Edge workers always write the access log through EdgeAccessLog.)
     if (WORKERS === 1) await startMeridian('logger', VIA_LOGGER);
 
+    // BENCH_ONLY (a regular expression) measures only the targets whose name it matches.
+    const only = process.env['BENCH_ONLY'];
+    if (only) targets.splice(0, targets.length, ...targets.filter((t) => new RegExp(only).test(t.name)));
     // Sanity and warm-up (the JIT, the connection pools) before anything is measured.
     for (const t of targets) {
       const check = spawnSync(
@@ -421,7 +425,8 @@ function report(
     const m = med.get(mine);
     if (!m) continue;
     for (const peer of ['nginx', 'HAProxy']) {
-      const p = med.get(`${peer}, access log ${log}`)!;
+      const p = med.get(`${peer}, access log ${log}`);
+      if (!p) continue;
       const label =
         mine === VIA_LOGGER
           ? `Meridian (access log via pino) / ${peer}, log on`

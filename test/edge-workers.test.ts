@@ -4,14 +4,11 @@
 // table change at once, terminate TLS with the route's certificate, tunnel WebSockets, are summed
 // in the hub's metrics, write whole access lines through the hub, are restarted after a crash or a
 // hang, let in-flight requests finish on stop, and die with the hub.
-import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import * as x509 from '@peculiar/x509';
 import { Registry } from 'prom-client';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLogger } from '../src/logging/logger.ts';
@@ -23,10 +20,9 @@ import {
   type ClusterTarget,
   type HostRoute,
 } from '../src/traffic/routing.ts';
+import { selfSignedCertificate } from './support/certificates.ts';
 import { waitFor } from './support/harness.ts';
 import * as workers from './support/workers.ts';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 /** A cluster's ingress: answers with its name (after `delay` ms for /slow), echoes WebSocket messages. */
 function backend(name: string, address: string) {
@@ -57,26 +53,6 @@ function backend(name: string, address: string) {
     },
   };
   return self;
-}
-
-async function mintCertificate(host: string): Promise<{ ca: string; cert: string; key: string }> {
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: `CN=${host}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 86_400_000),
-    signingAlgorithm: alg,
-    keys,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: host }])],
-  });
-  const key = x509.PemConverter.encode(
-    await webcrypto.subtle.exportKey('pkcs8', keys.privateKey),
-    'PRIVATE KEY',
-  );
-  const pem = cert.toString('pem');
-  return { ca: pem, cert: pem, key };
 }
 
 /** Collects JSON lines written to it (the hub's log and the access lines the workers hand over). */
@@ -176,7 +152,7 @@ const synced = (): Promise<void> => workers.syncedWithin5s(edge);
 
 describe('edge gateway in two worker processes', () => {
   before(async () => {
-    pki = await mintCertificate('shop.example.test');
+    pki = await selfSignedCertificate('shop.example.test');
     await Promise.all([a.open(), b.open()]);
     publish();
     edge = new EdgeGatewayWorkers({

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,12 +31,14 @@ import {
   type TestFleet,
 } from './support/harness.ts';
 import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
+import { selfSignedCertificate } from './support/certificates.ts';
 
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
 const HOST = 'shop.example.test';
 const DNS_PORT = 17653;
 const EDGE_PORT = 17654;
+const EDGE_TLS_PORT = 17655;
 
 /** A steady stream of GETs through the edge gateway until stopped: which cluster served each, and failures. */
 function steadyStream(intervalMs = 20) {
@@ -179,6 +182,8 @@ describe('global traffic', () => {
     hub = await startHub(fleet, 'traffic-hub', 17643, [
       '--edge-listen',
       `127.0.0.1:${EDGE_PORT}`,
+      '--edge-tls-listen',
+      `127.0.0.1:${EDGE_TLS_PORT}`,
       '--dns-listen',
       `127.0.0.1:${DNS_PORT}`,
       '--dns-zone',
@@ -354,6 +359,65 @@ describe('global traffic', () => {
       const ev = await hubEvents(fleet, 'reason=ClusterHealthy', 'jsonpath={.items[*].message}');
       return ev.includes('cluster us-east is back in rotation') ? true : undefined;
     });
+  });
+
+  test("the edge gateway's workers terminate TLS with the certificate of the GlobalIngress's Secret", async () => {
+    const pki = await selfSignedCertificate(HOST);
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: { name: 'shop-tls', namespace: 'default' },
+      data: {
+        'tls.crt': Buffer.from(pki.cert).toString('base64'),
+        'tls.key': Buffer.from(pki.key).toString('base64'),
+      },
+    };
+    assert.equal((await applyYaml('hub', secret)).code, 0);
+    const r = await applyYaml('hub', globalIngress('shop', { tls: { secretName: 'shop-tls' } }));
+    assert.equal(r.code, 0, r.stderr);
+    const get = (): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: EDGE_TLS_PORT,
+            path: '/',
+            servername: HOST,
+            headers: { Host: HOST },
+            ca: pki.ca,
+            agent: false,
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
+        req.end();
+      });
+    // A handshake fails until the table with the certificate has reached the workers.
+    const reply = await waitFor('an HTTPS answer through the edge workers', 15_000, async () => {
+      const x = await get();
+      if (x.status !== 200) throw new Error(`HTTP ${x.status} ${x.body}`);
+      return x;
+    });
+    assert.ok(['us-east', 'eu-west'].includes((JSON.parse(reply.body) as { cluster: string }).cluster));
+    // Connection after connection: the kernel hands each to one worker, and both hold the certificate.
+    for (let i = 0; i < 40; i++) assert.equal((await get()).status, 200);
+    await waitFor('access lines of both edge workers', 10_000, () => {
+      const pids = new Set(
+        hub
+          .logs()
+          .split('\n')
+          .filter((l) => l.endsWith('"msg":"edge request"}'))
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
+      );
+      return pids.size === 2 ? pids : undefined;
+    });
+    assert.doesNotMatch(hub.logs(), /PRIVATE KEY/, 'the key is never logged');
   });
 
   test('a cluster whose workload has no ready replicas is unhealthy even though its ingress answers', async () => {
