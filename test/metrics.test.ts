@@ -273,6 +273,8 @@ const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
   ['sum by (cluster, namespace, pod) (pod_memory_bytes)', 'pushdown'],
   ['pod_memory_bytes{app="app2"}', 'central'],
   ['pod_memory_bytes{revision!=""}', 'central'],
+  ['pod_memory_bytes{app!="app2"}', 'central'],
+  ['count by (cluster) ({__name__=~"pod_.+|memory_bytes", app=""})', 'central'],
   ['sum by (app, cluster) (pod_memory_bytes)', 'central'],
   ['sum without (pod) (pod_memory_bytes)', 'central'],
   ['count by (revision) (pod_memory_bytes)', 'central'],

@@ -48,20 +48,28 @@ func memberMatches(ms []*labels.Matcher, m Member) bool {
 }
 
 // memberMatchers are the matchers to send to a member whose topology labels the selector accepts:
-// the topology matchers go (they hold for every series there), and when nothing else would
-// select anything, a match-all on the name keeps the selector valid.
+// the topology matchers go (they hold for every series there), so do app and revision matchers
+// (the hub applies them after enrichment; one that needs a value needs a pod), and when nothing
+// else would select anything, a match-all on the name keeps the selector valid.
 func memberMatchers(ms []*labels.Matcher) []*labels.Matcher {
-	out := make([]*labels.Matcher, 0, len(ms))
-	selective := false
+	out := make([]*labels.Matcher, 0, len(ms)+1)
+	selective, needsPod, hasPod := false, false, false
 	for _, lm := range ms {
 		// Members know neither their topology nor Meridian's workload labels: the hub applies those.
 		if isTopologyLabel(lm.Name) || isWorkloadLabel(lm.Name) {
+			// Only series of a pod can carry app or revision: one of them must be there.
+			needsPod = needsPod || (isWorkloadLabel(lm.Name) && !lm.Matches(""))
 			continue
 		}
 		out = append(out, lm)
+		hasPod = hasPod || (lm.Name == podLabel && lm.Type == labels.MatchNotEqual && lm.Value == "")
 		if !lm.Matches("") {
 			selective = true
 		}
+	}
+	if needsPod && !hasPod {
+		out = append(out, labels.MustNewMatcher(labels.MatchNotEqual, podLabel, ""))
+		selective = true
 	}
 	if !selective {
 		out = append(out, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))

@@ -382,7 +382,13 @@ test('queries that read app or revision, or merge apps without their pods, are e
   const sel = centralPlan(at('x{app="a", job="j"}'));
   assert.deepEqual(
     sel.fetches?.filter((f) => f.member === 'eu-west').map((f) => f.query),
-    ['{__name__="x",job="j"}[299999ms]'],
+    ['{__name__="x",job="j",pod!=""}[299999ms]'],
+  );
+  // A matcher that accepts no app (app!="a", app="") also selects series without a pod.
+  const negative = centralPlan(at('x{app!="a"}'));
+  assert.deepEqual(
+    negative.fetches?.filter((f) => f.member === 'eu-west').map((f) => f.query),
+    ['{__name__="x"}[299999ms]'],
   );
   const byApp = centralPlan(at('sum by (app, cluster) (rate(x[5m]))'));
   assert.deepEqual(
