@@ -1,0 +1,108 @@
+// fleetQuery against two stand-in member servers on loopback that answer with Prometheus
+// warnings: a member's warnings reach the answer, named by cluster, on both paths; and the hub
+// sets app/revision on the members' series from its pod resolver.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../logging/logger.ts';
+import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
+import type { MetricsMember } from './member-prometheus.ts';
+import { loadPromqlEngine } from './promql-engine.ts';
+
+const servers: Server[] = [];
+let members: MetricsMember[];
+let ctx: FleetQueryContext;
+
+/** A member holding one series of `x` (namespace shop, its pod) that warns on every answer. */
+function member(pod: string, value: string): Promise<string> {
+  const s = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      const metric = { __name__: 'x', namespace: 'shop', pod };
+      // Raw-sample fetches are range selectors (matrix), the rest instant vectors.
+      const matrix = /\]$/.test(form.get('query') ?? '');
+      const t = Number(form.get('time'));
+      const result = matrix ? [{ metric, values: [[t - 10, value]] }] : [{ metric, value: [t, value] }];
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          status: 'success',
+          data: { resultType: matrix ? 'matrix' : 'vector', result },
+          warnings: [`${pod}: some samples were out of order`],
+        }),
+      );
+    });
+  });
+  servers.push(s);
+  return new Promise((resolve) =>
+    s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+  );
+}
+
+before(async () => {
+  members = [
+    { name: 'eu-west', region: 'eu', url: await member('web-5d8f7c9b4-abcde', '1') },
+    { name: 'us-east', region: 'us', url: await member('web-5d8f7c9b4-fghij', '2') },
+  ];
+  ctx = {
+    engine: await loadPromqlEngine(),
+    timeoutMs: 5000,
+    maxCentralSamples: 1000,
+    log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
+    workloadOf: (cluster, namespace, pod) =>
+      namespace === 'shop' && pod.startsWith('web-')
+        ? { app: 'web', revision: cluster === 'eu-west' ? '7' : '6' }
+        : undefined,
+  };
+});
+
+after(() => {
+  for (const s of servers) s.close();
+});
+
+async function ask(query: string): Promise<{ mode?: string; data: unknown; warnings?: string[] }> {
+  const a = await fleetQuery(
+    ctx,
+    members,
+    { query, start: 3_600_000, end: 3_600_000, step: 0 },
+    AbortSignal.timeout(10_000),
+  );
+  assert.equal(a.status, 200, a.body);
+  const body = JSON.parse(a.body) as { data: unknown; warnings?: string[] };
+  return { mode: a.mode, ...body };
+}
+
+const warned = [
+  'cluster "eu-west": web-5d8f7c9b4-abcde: some samples were out of order',
+  'cluster "us-east": web-5d8f7c9b4-fghij: some samples were out of order',
+];
+
+test("members' warnings reach pushed-down and centrally evaluated answers, named by cluster", async () => {
+  for (const q of ['x', 'sum(x)', 'sum by (app) (x)', 'x{app="web"}']) {
+    const a = await ask(q);
+    assert.deepEqual([...(a.warnings ?? [])].sort(), warned, `${q} (${a.mode})`);
+  }
+});
+
+test('app and revision come from the pod resolver, pushed down or central', async () => {
+  const pushed = await ask('x');
+  assert.equal(pushed.mode, 'pushdown');
+  const metrics = (d: unknown) =>
+    (d as { result: { metric: Record<string, string> }[] }).result
+      .map((s) => [s.metric['app'], s.metric['revision']])
+      .sort();
+  assert.deepEqual(metrics(pushed.data), [
+    ['web', '6'],
+    ['web', '7'],
+  ]);
+  const central = await ask('sum by (app, revision) (x)');
+  assert.equal(central.mode, 'central');
+  assert.deepEqual(metrics(central.data), [
+    ['web', '6'],
+    ['web', '7'],
+  ]);
+});
