@@ -13,7 +13,9 @@
 // NODE_OPTIONS), BENCH_WORKERS (default 1: nginx worker_processes, HAProxy nbthread, and for
 // Meridian the hub's own `--edge-workers N` code, EdgeGatewayWorkers: N worker processes sharing
 // the listener, the process that starts them standing in for the hub; the backend keeps one worker),
-// BENCH_ONLY (a regular expression: measure only the targets whose name matches it).
+// BENCH_ONLY (a regular expression: measure only the targets whose name matches it),
+// BENCH_VARIANT_ENV (`NAME=value …`: one more Meridian target with that environment), BENCH_KEEP
+// (keep the temp dir: configs and each process's output).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -219,9 +221,10 @@ async function startProcess(
   cmd: string,
   args: readonly string[],
   port: number,
+  env: Record<string, string> = {},
 ): Promise<number> {
   const out = openSync(join(dir, `${name}.out`), 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', out, out] });
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
   procs.push(child);
   const deadline = Date.now() + 20_000;
   while (!(await accepts(port))) {
@@ -306,18 +309,16 @@ async function main(): Promise<void> {
     const targets: Target[] = [{ name: 'backend direct (baseline)', port: backendPort, pid: backend }];
     const self = fileURLToPath(import.meta.url);
     const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-    const startMeridian = async (log: 'on' | 'off' | 'logger', name: string): Promise<void> => {
+    const startMeridian = async (
+      log: 'on' | 'off' | 'logger',
+      name: string,
+      env: Record<string, string> = {},
+      file = `meridian-${log}`,
+    ): Promise<void> => {
       const port = await freePort();
       const args = [...flags, '--import', 'tsx', self, 'edge-child', String(port), String(backendPort), log];
-      const logFile = join(dir, `meridian-${log}-access.log`);
-      const pid = await startProcess(
-        procs,
-        dir,
-        `meridian-${log}`,
-        process.execPath,
-        [...args, logFile],
-        port,
-      );
+      const logFile = join(dir, `${file}-access.log`);
+      const pid = await startProcess(procs, dir, file, process.execPath, [...args, logFile], port, env);
       targets.push({ name, port, pid });
     };
     for (const log of ['on', 'off'] as const) {
@@ -341,6 +342,15 @@ async function main(): Promise<void> {
         port: h,
         pid: await startProcess(procs, dir, `haproxy-${log}`, 'haproxy', haproxyArgs, h),
       });
+    }
+    // BENCH_VARIANT_ENV ("NAME=value …"): one more Meridian (log on) with that environment, measured
+    // in the same rounds as the others (an A/B without a second run's different background).
+    const variant = process.env['BENCH_VARIANT_ENV'];
+    if (variant) {
+      const env = Object.fromEntries(
+        variant.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      await startMeridian('on', `Meridian edge (${variant}), access log on`, env, 'meridian-variant');
     }
     // (Edge workers always write the access log through EdgeAccessLog.)
     if (WORKERS === 1) await startMeridian('logger', VIA_LOGGER);
@@ -378,7 +388,8 @@ async function main(): Promise<void> {
     stopAll();
     await new Promise((r) => setTimeout(r, 500));
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env['BENCH_KEEP']) process.stderr.write(`kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

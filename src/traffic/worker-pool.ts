@@ -88,8 +88,11 @@ let primaryReady = false;
  */
 function setupPrimary(): void {
   if (primaryReady) return;
-  // SCHED_NONE: workers accept TCP connections themselves instead of the hub handing each one over.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // SCHED_NONE: workers accept TCP connections themselves instead of the hub handing each one over
+  // (which would put every new connection through the hub's event loop). Node's own
+  // NODE_CLUSTER_SCHED_POLICY=rr still chooses that: evenly spread connections, for a hub whose
+  // clients keep few long-lived ones (docs/benchmarks.md, p99 with two workers).
+  if (!process.env['NODE_CLUSTER_SCHED_POLICY']) cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: WORKER_MODULE, execArgv: ['--import', TSX_LOADER], args: [] });
   primaryReady = true;
 }
