@@ -20,7 +20,7 @@ import {
   type ClusterTarget,
   type HostRoute,
 } from '../src/traffic/routing.ts';
-import { selfSignedCertificate } from './support/certificates.ts';
+import { httpsGet, selfSignedCertificate } from './support/certificates.ts';
 import { waitFor } from './support/harness.ts';
 import * as workers from './support/workers.ts';
 
@@ -209,26 +209,7 @@ describe('edge gateway in two worker processes', () => {
   });
 
   test("TLS is terminated with the route's certificate, chosen by SNI", async () => {
-    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: httpsPort,
-          path: '/',
-          servername: 'shop.example.test',
-          ca: pki.ca,
-          headers: { Host: 'shop.example.test' },
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    const reply = await httpsGet(httpsPort, 'shop.example.test', pki.ca);
     assert.deepEqual(reply, { status: 200, body: 'a\n' });
     // No certificate for a host without one: the handshake fails.
     await assert.rejects(

@@ -4,7 +4,6 @@
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { Agent } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +30,7 @@ import {
   type TestFleet,
 } from './support/harness.ts';
 import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
-import { selfSignedCertificate } from './support/certificates.ts';
+import { httpsGet, selfSignedCertificate } from './support/certificates.ts';
 
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
@@ -376,28 +375,7 @@ describe('global traffic', () => {
     assert.equal((await applyYaml('hub', secret)).code, 0);
     const r = await applyYaml('hub', globalIngress('shop', { tls: { secretName: 'shop-tls' } }));
     assert.equal(r.code, 0, r.stderr);
-    const get = (): Promise<{ status: number; body: string }> =>
-      new Promise((resolve, reject) => {
-        const req = httpsRequest(
-          {
-            host: '127.0.0.1',
-            port: EDGE_TLS_PORT,
-            path: '/',
-            servername: HOST,
-            headers: { Host: HOST },
-            ca: pki.ca,
-            agent: false,
-          },
-          (res) => {
-            let body = '';
-            res.on('data', (d: Buffer) => (body += d.toString()));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          },
-        );
-        req.on('error', reject);
-        req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')));
-        req.end();
-      });
+    const get = (): Promise<{ status: number; body: string }> => httpsGet(EDGE_TLS_PORT, HOST, pki.ca);
     // A handshake fails until the table with the certificate has reached the workers.
     const reply = await waitFor('an HTTPS answer through the edge workers', 15_000, async () => {
       const x = await get();

@@ -1,7 +1,9 @@
-// A self-signed certificate for one host name, as a kubernetes.io/tls Secret would hold it, for
-// the tests of TLS termination (the edge gateway). Made on WebCrypto, in milliseconds.
+// A self-signed certificate for one host name, as a kubernetes.io/tls Secret would hold it, and an
+// HTTPS client for it, for the tests of TLS termination (the edge gateway). Made on WebCrypto, in
+// milliseconds.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -27,4 +29,21 @@ export async function selfSignedCertificate(
   );
   const pem = cert.toString('pem');
   return { ca: pem, cert: pem, key };
+}
+
+/** One HTTPS GET of / on a new connection to 127.0.0.1:`port`, for `host` (SNI and Host), trusting `ca`. */
+export function httpsGet(port: number, host: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path: '/', servername: host, headers: { Host: host }, ca, agent: false },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(5_000, () => req.destroy(new Error(`no HTTPS answer for ${host} in 5 s`)));
+    req.end();
+  });
 }
