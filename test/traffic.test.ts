@@ -1,6 +1,7 @@
 // Global traffic against a real local fleet (hub + 2 members) with loopback listeners standing in
 // for each member's ingress: generated Ingresses, host conflicts, health checks into status and
-// Events, drain, bad input, and cleanup.
+// Events, drain, bad input, and cleanup. The hub answers DNS and proxies HTTP and HTTPS (a
+// GlobalIngress's TLS Secret) in worker processes, which die with it.
 import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { Agent } from 'node:http';
@@ -31,6 +32,7 @@ import {
 } from './support/harness.ts';
 import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
 import { httpsGet, selfSignedCertificate } from './support/certificates.ts';
+import { alive, childPids } from './support/workers.ts';
 
 const fleet: TestFleet = newFleetHome('127.88.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
@@ -579,5 +581,13 @@ describe('global traffic', () => {
     assert.equal(del.code, 0, del.stderr);
     const gone = await kubectl(['--context', 'us-east', 'get', 'httproute', 'routes', '-n', 'shop'], fleet);
     assert.notEqual(gone.code, 0, 'the HTTPRoute is removed with the GlobalIngress');
+  });
+
+  test("the hub's DNS and edge workers exit when the hub is killed with SIGKILL", async () => {
+    const children = childPids(hub.child.pid!);
+    // Two DNS and two edge workers (and nothing else the hub runs at this point).
+    assert.ok(children.length >= 4, `the hub's child processes: ${children.join(', ')}`);
+    await hub.stop('SIGKILL');
+    await waitFor('every worker exits', 10_000, () => (children.some(alive) ? undefined : true));
   });
 });

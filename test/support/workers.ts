@@ -2,6 +2,7 @@
 // worker to apply the table, a timed table change, and a stand-in hub killed with SIGKILL.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { waitFor } from './harness.ts';
 
@@ -66,6 +67,22 @@ export async function assertChangeReachesEveryWorker(
     undo();
     await syncedWithin5s(workers);
   }
+}
+
+/** PIDs of the processes whose parent is `pid` (from /proc). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // `pid (comm) state ppid …`; comm may hold spaces and parentheses, so split after the last ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 export const alive = (pid: number): boolean => {
