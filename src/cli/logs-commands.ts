@@ -136,16 +136,16 @@ export function registerLogsCommands(program: Command): void {
         CLI_PARAMS,
       );
       const fleet = await openFleet(cmd);
-      // Revisions of the pods Meridian deployed, from each member's workloads (listed once).
+      // App and revision of each pod from its workload in each member (listed once).
       const workloads = new PodTopologyResolver(fleet, createLogger('meridian-logs'));
       workloads.start();
       await workloads.synced(WORKLOADS_SYNC_TIMEOUT_MS);
-      const { revisionOf } = workloads;
+      const { workloadOf } = workloads;
       const abort = new AbortController();
       const out = new Output(flags.output === 'json', flags.timestamps === true, () => abort.abort());
       try {
         if (!flags.follow) {
-          const r = await queryLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, revisionOf });
+          const r = await queryLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, workloadOf });
           for (const w of r.warnings) out.event(w);
           for (const l of r.lines) out.event(l);
           out.flush();
@@ -159,7 +159,7 @@ export function registerLogsCommands(program: Command): void {
         process.once('SIGTERM', stop);
         const flusher = setInterval(() => out.flush(), 100);
         try {
-          await followLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, revisionOf }, (ev) =>
+          await followLogs(fleet, query, { names: CLI_PARAMS, signal: abort.signal, workloadOf }, (ev) =>
             out.event(ev),
           );
         } finally {

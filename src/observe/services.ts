@@ -74,6 +74,6 @@ export function createObserveServices(deps: ObserveDeps): ObserveService[] {
     createMetricsService(deps, (cluster, namespace, pod) =>
       topology.resolver.resolve(cluster, namespace, pod),
     ),
-    createLogsService(deps, topology.resolver.revisionOf),
+    createLogsService(deps, topology.resolver.workloadOf),
   ];
 }

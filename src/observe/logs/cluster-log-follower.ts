@@ -18,13 +18,13 @@ import {
   podFinished,
   type LogTarget,
   type PodObject,
-  type RevisionOf,
+  type WorkloadOf,
 } from './pod-topology.ts';
 
 export interface FollowerOptions {
   readonly target: LogTarget;
   readonly query: LogQuery;
-  readonly revisionOf: RevisionOf;
+  readonly workloadOf: WorkloadOf;
   /** Cursors by container key, shared with the backlog read that came before. */
   readonly cursors: Map<string, ResumeCursor>;
   readonly emit: (ev: LogEvent) => void;
@@ -113,14 +113,14 @@ export class ClusterLogFollower {
 
   /** One container, until its pod goes away, it finishes, or the follow is aborted. */
   private async follow(first: PodObject, container: string, key: string, signal: AbortSignal): Promise<void> {
-    const { target, query, revisionOf, cursors, emit } = this.o;
+    const { target, query, workloadOf, cursors, emit } = this.o;
     let cursor = cursors.get(key);
     if (!cursor) {
       cursor = new ResumeCursor(query.since);
       cursors.set(key, cursor);
     }
     const c = cursor;
-    const labels = lineLabels(target, first, container, revisionOf);
+    const labels = lineLabels(target, first, container, workloadOf);
     let failures = 0;
     let warned = false;
     while (!signal.aborted) {

@@ -12,7 +12,7 @@ import {
   loggableContainers,
   type LogTarget,
   type PodObject,
-  type RevisionOf,
+  type WorkloadOf,
 } from './pod-topology.ts';
 
 /** Log requests in flight per cluster. */
@@ -58,10 +58,10 @@ export async function readContainer(
   container: string,
   query: LogQuery,
   cursor: ResumeCursor,
-  revisionOf: RevisionOf,
+  workloadOf: WorkloadOf,
   signal?: AbortSignal,
 ): Promise<LogLine[]> {
-  const labels = lineLabels(target, pod, container, revisionOf);
+  const labels = lineLabels(target, pod, container, workloadOf);
   const out: LogLine[] = [];
   cursor.beginReplay();
   await streamPodLog(
@@ -104,7 +104,7 @@ async function bounded<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> 
 export async function readCluster(
   target: LogTarget,
   query: LogQuery,
-  revisionOf: RevisionOf,
+  workloadOf: WorkloadOf,
   signal?: AbortSignal,
 ): Promise<ClusterRead> {
   const pods = await listPods(target, query, signal);
@@ -117,7 +117,7 @@ export async function readCluster(
         return {
           key,
           cursor,
-          lines: await readContainer(target, pod, container, query, cursor, revisionOf, signal),
+          lines: await readContainer(target, pod, container, query, cursor, workloadOf, signal),
         };
       } catch (e) {
         if (signal?.aborted) throw e;

@@ -9,7 +9,7 @@ import type { LogEvent, LogLine, LogWarning } from './log-event.ts';
 import { LiveMerger, mergeByTime, newest } from './log-merge.ts';
 import { selectClusters, type LogQuery, type ParamNames } from './log-query.ts';
 import type { ResumeCursor } from './log-resume.ts';
-import { noRevisions, type LogTarget, type RevisionOf } from './pod-topology.ts';
+import { noWorkloads, type LogTarget, type WorkloadOf } from './pod-topology.ts';
 
 /** Where member clients come from: the hub's FleetView, in the hub and in the CLI. */
 export interface LogSources {
@@ -20,7 +20,7 @@ export interface LogSources {
 export interface LogsOptions {
   /** How the caller spells the query's inputs, for errors (unknown cluster). */
   readonly names: ParamNames;
-  readonly revisionOf?: RevisionOf;
+  readonly workloadOf?: WorkloadOf;
   readonly signal?: AbortSignal;
 }
 
@@ -61,7 +61,7 @@ function targets(
 async function readAll(
   list: readonly LogTarget[],
   query: LogQuery,
-  revisionOf: RevisionOf,
+  workloadOf: WorkloadOf,
   signal: AbortSignal | undefined,
 ): Promise<{
   lines: LogLine[];
@@ -71,7 +71,7 @@ async function readAll(
 }> {
   const reads = await Promise.all(
     list.map((t) =>
-      readCluster(t, query, revisionOf, signal).catch((e: unknown) => {
+      readCluster(t, query, workloadOf, signal).catch((e: unknown) => {
         if (signal?.aborted) throw e;
         return { error: `cannot list pods: ${errorMessage(e)}`, cluster: t.cluster };
       }),
@@ -103,7 +103,7 @@ export async function queryLogs(
   opts: LogsOptions,
 ): Promise<LogsResult> {
   const t = targets(sources, query, opts.names);
-  const r = await readAll(t.targets, query, opts.revisionOf ?? noRevisions, opts.signal);
+  const r = await readAll(t.targets, query, opts.workloadOf ?? noWorkloads, opts.signal);
   const cut = newest(r.lines, query.limit);
   return {
     lines: cut.lines,
@@ -126,10 +126,10 @@ export async function followLogs(
   emit: (ev: LogEvent) => void,
 ): Promise<void> {
   const { signal } = opts;
-  const revisionOf = opts.revisionOf ?? noRevisions;
+  const workloadOf = opts.workloadOf ?? noWorkloads;
   const t = targets(sources, query, opts.names);
   for (const w of t.warnings) emit(w);
-  const backlog = await readAll(t.targets, query, revisionOf, signal);
+  const backlog = await readAll(t.targets, query, workloadOf, signal);
   if (signal.aborted) return;
   for (const w of backlog.warnings) emit(w);
   for (const l of newest(backlog.lines, query.limit).lines) emit(l);
@@ -140,7 +140,7 @@ export async function followLogs(
       new ClusterLogFollower({
         target,
         query,
-        revisionOf,
+        workloadOf,
         cursors: backlog.cursors,
         emit: (ev) => merger.push(ev, Date.now()),
       }),

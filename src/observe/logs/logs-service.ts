@@ -7,7 +7,7 @@ import { followLogs, queryLogs } from './fleet-logs.ts';
 import type { LogEvent } from './log-event.ts';
 import { API_PARAMS, LogQueryError, parseLogQuery, selectClusters, type LogQuery } from './log-query.ts';
 import { normalizeTime } from './log-timestamp.ts';
-import { noRevisions, type RevisionOf } from './pod-topology.ts';
+import { noWorkloads, type WorkloadOf } from './pod-topology.ts';
 
 /** Lines a query returns when it names no limit: the newest ones. */
 export const DEFAULT_API_LIMIT = 10_000;
@@ -79,7 +79,7 @@ function resumeAfter(header: string | string[] | undefined): StreamPosition | un
 
 export function createLogsService(
   deps: Pick<ObserveDeps, 'fleet' | 'log'>,
-  revisionOf: RevisionOf = noRevisions,
+  workloadOf: WorkloadOf = noWorkloads,
 ): ObserveService {
   const { fleet, log } = deps;
   const query: Route = {
@@ -92,7 +92,7 @@ export function createLogsService(
         q = queryOf(url, DEFAULT_API_LIMIT);
         const abort = new AbortController();
         req.on('close', () => abort.abort());
-        const r = await queryLogs(fleet, q, { names: API_PARAMS, revisionOf, signal: abort.signal });
+        const r = await queryLogs(fleet, q, { names: API_PARAMS, workloadOf, signal: abort.signal });
         return {
           body: { lines: r.lines, warnings: r.warnings, truncated: r.truncated, clusters: r.clusters },
         };
@@ -149,7 +149,7 @@ export function createLogsService(
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       let at: StreamPosition | undefined;
       try {
-        await followLogs(fleet, q, { names: API_PARAMS, revisionOf, signal: abort.signal }, (ev) => {
+        await followLogs(fleet, q, { names: API_PARAMS, workloadOf, signal: abort.signal }, (ev) => {
           if (ev.kind !== 'line') return sse(res, ev);
           at = advance(at, ev.time);
           // Lines up to the client's position were sent before it reconnected.

@@ -16,12 +16,16 @@ export interface LogTarget {
 }
 
 /**
- * The Meridian revision that deployed a pod, when Meridian did (Deployment label
- * `meridian.dev/application`, annotation `meridian.dev/revision`); resolved by the topology service.
+ * The app and Meridian revision of a pod as its workload says (the app label or name of its
+ * Deployment/StatefulSet/DaemonSet; the revision when Meridian deployed it), resolved by the
+ * topology service, so a line carries the same `app` as the pod's series and spans.
  */
-export type RevisionOf = (cluster: string, pod: PodObject) => string | undefined;
+export type WorkloadOf = (
+  cluster: string,
+  pod: PodObject,
+) => { readonly app?: string; readonly revision?: string } | undefined;
 
-export const noRevisions: RevisionOf = () => undefined;
+export const noWorkloads: WorkloadOf = () => undefined;
 
 /** The labels of every line of one container, all but time and message. */
 export type LineLabels = Omit<LogLine, 'kind' | 'time' | 'message'>;
@@ -41,10 +45,12 @@ export function lineLabels(
   target: LogTarget,
   pod: PodObject,
   container: string,
-  revisionOf: RevisionOf,
+  workloadOf: WorkloadOf,
 ): LineLabels {
-  const app = appLabel(pod.metadata.labels);
-  const revision = revisionOf(target.cluster, pod);
+  const w = workloadOf(target.cluster, pod);
+  // A pod no known workload owns still names its app in its own labels.
+  const app = w?.app ?? appLabel(pod.metadata.labels);
+  const revision = w?.revision;
   return {
     cluster: target.cluster,
     region: target.region,

@@ -67,11 +67,11 @@ export class PodTopologyResolver {
     clearTimeout(timer);
   }
 
-  /** The revision Meridian deployed a pod at, for log lines (the logs service's RevisionOf). */
-  readonly revisionOf = (
+  /** App and revision of a pod, for log lines (the logs service's WorkloadOf). */
+  readonly workloadOf = (
     cluster: string,
     pod: { metadata: { name: string; namespace?: string } },
-  ): string | undefined => this.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name)?.revision;
+  ): PodTopology | undefined => this.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name);
 
   private ensure(name: string): void {
     const client = this.fleet.client(name);
