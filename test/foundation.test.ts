@@ -329,6 +329,32 @@ metadata:
     const text = await metrics.text();
     assert.match(text, /meridian_hub_leader 1/);
     assert.match(text, /meridian_cluster_ready\{cluster="eu-west",region="eu-west"\} 1/);
+    // A burst of requests with a token the hub has not seen yet sends one TokenReview, not one
+    // per request (counted by the hub cluster's API server).
+    const tokenReviews = async (): Promise<number> =>
+      (await hubClient.rest.get<string>('/metrics'))
+        .split('\n')
+        .filter((l) => l.startsWith('apiserver_request_total{') && l.includes('resource="tokenreviews"'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const fresh = await hubClient.rest.request<{ status: { token: string } }>(
+      'POST',
+      '/api/v1/namespaces/default/serviceaccounts/api-tester/token',
+      {
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: 600 },
+        },
+      },
+    );
+    const reviewsBefore = await tokenReviews();
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${base}/api/v1/clusters`, { headers: { Authorization: `Bearer ${fresh.status.token}` } }),
+      ),
+    );
+    assert.deepEqual(new Set(burst.map((r) => r.status)), new Set([200]));
+    assert.equal((await tokenReviews()) - reviewsBefore, 1, 'one TokenReview for the burst');
     // No secret ever reaches the hub's log.
     assert.doesNotMatch(hubs[0]!.logs(), /BEGIN [A-Z ]*PRIVATE KEY|client-key-data|eyJhbGci/);
   });

@@ -1,7 +1,9 @@
 // Authentication and authorization of the hub's HTTP API, delegated to the hub cluster: a bearer
 // token is checked with a TokenReview, the request with a SubjectAccessReview, so who may see or
 // change what follows the hub's RBAC. Answers are cached briefly (as kube-apiserver's webhook
-// authenticator does) to keep a busy console from doubling the hub's API traffic.
+// authenticator does) to keep a busy console from doubling the hub's API traffic, and concurrent
+// misses for one token or decision share one review (as its singleflight does), so a burst of
+// requests when an entry expires sends one review instead of one per request.
 import { createHash } from 'node:crypto';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 
@@ -44,17 +46,33 @@ interface CacheEntry<T> {
 export class HubAuthorizer {
   private readonly tokens = new Map<string, CacheEntry<UserInfo | undefined>>();
   private readonly decisions = new Map<string, CacheEntry<{ allowed: boolean; reason: string }>>();
+  /** Reviews under way, by cache key: callers that miss meanwhile wait for the same answer. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly hub: ClusterClient,
     private readonly ttlMs = 10_000,
   ) {}
 
+  /** One review per key at a time: a second caller gets the first one's promise. */
+  private shared<T>(key: string, review: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = review().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
   private async authenticate(token: string): Promise<UserInfo | undefined> {
     // Cache by digest so the token itself is never kept as a map key.
     const key = createHash('sha256').update(token).digest('hex');
     const hit = this.tokens.get(key);
     if (hit && hit.expires > Date.now()) return hit.value;
+    return this.shared(`token:${key}`, () => this.reviewToken(key, token));
+  }
+
+  private async reviewToken(key: string, token: string): Promise<UserInfo | undefined> {
     const review = await this.hub.rest.request<{
       status?: {
         authenticated?: boolean;
@@ -77,6 +95,14 @@ export class HubAuthorizer {
     const key = JSON.stringify([user.username, user.groups, req]);
     const hit = this.decisions.get(key);
     if (hit && hit.expires > Date.now()) return hit.value;
+    return this.shared(`decision:${key}`, () => this.reviewAccess(key, user, req));
+  }
+
+  private async reviewAccess(
+    key: string,
+    user: UserInfo,
+    req: Exclude<AccessRequest, { kind: 'authenticated' }>,
+  ): Promise<{ allowed: boolean; reason: string }> {
     const spec: Record<string, unknown> = {
       user: user.username,
       uid: user.uid,
