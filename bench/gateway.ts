@@ -15,7 +15,10 @@
 // the listener, the process that starts them standing in for the hub; the backend keeps one worker),
 // BENCH_ONLY (a regular expression: measure only the targets whose name matches it),
 // BENCH_VARIANT_ENV (`NAME=value …`: one more Meridian target with that environment), BENCH_KEEP
-// (keep the temp dir: configs and each process's output).
+// (keep the temp dir: configs and each process's output), BENCH_FLOOR=1 (also measure the
+// bench-only data-plane floor prototypes in bench/floor/: three minimal Node proxies and a Go
+// ReverseProxy with GOMAXPROCS = BENCH_WORKERS, none with an access log; an experiment, see
+// docs/benchmarks.md "Gateway data-plane floor").
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -23,6 +26,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/support/free-port.ts';
+import { FLOOR_PREFIX, floorProcesses } from './floor/targets.ts';
 import { processCpuSeconds } from './process-cpu.ts';
 
 const HOST = 'bench.example.test';
@@ -30,6 +34,7 @@ const HOST = 'bench.example.test';
 const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 1);
 const BODY = 'hello from the backend';
 const VIA_LOGGER = "Meridian edge, access log on, through the project's pino logger";
+const FLOOR = process.env['BENCH_FLOOR'] === '1';
 
 /** The Meridian side, in its own process so it has the event loop to itself (as in the hub). */
 async function runEdgeChild(): Promise<void> {
@@ -109,6 +114,7 @@ interface Target {
 
 interface Result {
   readonly rps: number;
+  readonly p50Ms: number;
   readonly p99Ms: number;
   /** CPU time (user + system) of the target's processes per request, in microseconds. */
   readonly cpuUs: number;
@@ -251,14 +257,16 @@ function wrk(t: Target, seconds: number, connections: number): Result {
   const cpuS = processCpuSeconds(t.pid) - before;
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)\s*$/m.exec(r.stdout);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(r.stdout);
   const count = /(\d+) requests in/.exec(r.stdout);
-  if (!rps || !p99 || !count) throw new Error(`cannot parse wrk output:\n${r.stdout}`);
+  if (!rps || !p50 || !p99 || !count) throw new Error(`cannot parse wrk output:\n${r.stdout}`);
   const errors = [/Socket errors:.*/.exec(r.stdout)?.[0], /Non-2xx or 3xx responses:.*/.exec(r.stdout)?.[0]]
     .filter(Boolean)
     .join('; ');
   return {
     rps: Number(rps[1]),
+    p50Ms: parseDuration(p50[1]!, p50[2]!),
     p99Ms: parseDuration(p99[1]!, p99[2]!),
     cpuUs: (cpuS * 1e6) / Number(count[1]),
     errors,
@@ -352,8 +360,17 @@ async function main(): Promise<void> {
       );
       await startMeridian('on', `Meridian edge (${variant}), access log on`, env, 'meridian-variant');
     }
-    // (Edge workers always write the access log through EdgeAccessLog.)
-    if (WORKERS === 1) await startMeridian('logger', VIA_LOGGER);
+    // (Edge workers always write the access log through EdgeAccessLog.) Left out in floor runs,
+    // to keep their rounds short.
+    if (WORKERS === 1 && !FLOOR) await startMeridian('logger', VIA_LOGGER);
+    if (FLOOR) {
+      // Bench-only prototypes (bench/floor/), each with BENCH_WORKERS workers or Go threads.
+      const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+      for (const f of floorProcesses(dir, backendPort, WORKERS, ports)) {
+        const pid = await startProcess(procs, dir, f.file, f.cmd, f.args, f.port, f.env);
+        targets.push({ name: f.name, port: f.port, pid });
+      }
+    }
 
     // BENCH_ONLY (a regular expression) measures only the targets whose name it matches.
     const only = process.env['BENCH_ONLY'];
@@ -378,7 +395,8 @@ async function main(): Promise<void> {
         const r = wrk(t, seconds, connections);
         results.get(t.name)!.push(r);
         process.stderr.write(
-          `round ${round}/${rounds} ${t.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ` +
+          `round ${round}/${rounds} ${t.name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, ` +
+            `p99 ${r.p99Ms.toFixed(2)} ms, ` +
             `${r.cpuUs.toFixed(1)} µs CPU/request, load ${loadavg()[0]!.toFixed(2)}${r.errors ? ` (${r.errors})` : ''}\n`,
         );
       }
@@ -401,7 +419,11 @@ function report(
   const med = new Map(
     targets.map((t) => {
       const rs = results.get(t.name)!;
-      const m = { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99Ms)) };
+      const m = {
+        rps: median(rs.map((r) => r.rps)),
+        p50: median(rs.map((r) => r.p50Ms)),
+        p99: median(rs.map((r) => r.p99Ms)),
+      };
       return [t.name, { ...m, cpu: median(rs.map((r) => r.cpuUs)) }] as const;
     }),
   );
@@ -416,22 +438,28 @@ function report(
       `${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores; ${versions.join(', ')}; ` +
       `load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after`,
     '',
-    '| target | requests/s | p99 (ms) | proxy CPU per request (µs) |',
-    '| --- | ---: | ---: | ---: |',
+    '| target | requests/s | p50 (ms) | p99 (ms) | proxy CPU per request (µs) |',
+    '| --- | ---: | ---: | ---: | ---: |',
   ];
   for (const t of targets) {
     const m = med.get(t.name)!;
-    out.push(`| ${t.name} | ${m.rps.toFixed(0)} | ${m.p99.toFixed(2)} | ${m.cpu.toFixed(1)} |`);
+    out.push(
+      `| ${t.name} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.cpu.toFixed(1)} |`,
+    );
   }
   out.push(
     '',
     '| Meridian / peer | requests/s (goal ≥ 0.5) | p99 (goal ≤ 2) | CPU per request |',
     '| --- | ---: | ---: | ---: |',
   );
+  // The floor prototypes have no access log: compared with the peers' log off (like for like) and
+  // on (the setting the goal is about).
+  const floors = targets.filter((t) => t.name.startsWith(FLOOR_PREFIX)).map((t) => t.name);
   for (const [mine, log] of [
     ['Meridian edge, access log on', 'on'],
     ['Meridian edge, access log off', 'off'],
     [VIA_LOGGER, 'on'],
+    ...floors.flatMap((f) => [[f, 'off'] as const, [f, 'on'] as const]),
   ] as const) {
     const m = med.get(mine);
     if (!m) continue;
@@ -441,7 +469,9 @@ function report(
       const label =
         mine === VIA_LOGGER
           ? `Meridian (access log via pino) / ${peer}, log on`
-          : `Meridian / ${peer}, access log ${log}`;
+          : mine.startsWith(FLOOR_PREFIX)
+            ? `${mine} / ${peer}, access log ${log}`
+            : `Meridian / ${peer}, access log ${log}`;
       out.push(
         `| ${label} | ${(m.rps / p.rps).toFixed(2)} | ${(m.p99 / p.p99).toFixed(2)} | ${(m.cpu / p.cpu).toFixed(2)} |`,
       );

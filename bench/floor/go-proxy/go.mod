@@ -1,0 +1,3 @@
+module meridian.example/bench/floor/go-proxy
+
+go 1.26
