@@ -276,18 +276,22 @@ metadata:
     });
     assert.equal(bogus.status, 401);
     await kubectl(['--context', 'hub', 'create', 'serviceaccount', 'api-tester', '-n', 'default'], fleet);
-    const tok = await hubClient.rest.request<{ status: { token: string } }>(
-      'POST',
-      '/api/v1/namespaces/default/serviceaccounts/api-tester/token',
-      {
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 600 },
-        },
-      },
-    );
-    const auth = { Authorization: `Bearer ${tok.status.token}` };
+    // A fresh token of the api-tester service account each call (TokenRequest).
+    const newToken = async (): Promise<string> =>
+      (
+        await hubClient.rest.request<{ status: { token: string } }>(
+          'POST',
+          '/api/v1/namespaces/default/serviceaccounts/api-tester/token',
+          {
+            body: {
+              apiVersion: 'authentication.k8s.io/v1',
+              kind: 'TokenRequest',
+              spec: { expirationSeconds: 600 },
+            },
+          },
+        )
+      ).status.token;
+    const auth = { Authorization: `Bearer ${await newToken()}` };
     const forbidden = await fetch(`${base}/api/v1/clusters`, { headers: auth });
     assert.equal(forbidden.status, 403);
     assert.match(
@@ -336,21 +340,11 @@ metadata:
         .split('\n')
         .filter((l) => l.startsWith('apiserver_request_total{') && l.includes('resource="tokenreviews"'))
         .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-    const fresh = await hubClient.rest.request<{ status: { token: string } }>(
-      'POST',
-      '/api/v1/namespaces/default/serviceaccounts/api-tester/token',
-      {
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 600 },
-        },
-      },
-    );
+    const fresh = await newToken();
     const reviewsBefore = await tokenReviews();
     const burst = await Promise.all(
       Array.from({ length: 20 }, () =>
-        fetch(`${base}/api/v1/clusters`, { headers: { Authorization: `Bearer ${fresh.status.token}` } }),
+        fetch(`${base}/api/v1/clusters`, { headers: { Authorization: `Bearer ${fresh}` } }),
       ),
     );
     assert.deepEqual(new Set(burst.map((r) => r.status)), new Set([200]));

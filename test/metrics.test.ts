@@ -359,18 +359,20 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     );
     token = await serviceAccountToken(fleet, 'metrics-viewer', 'meridian-viewer');
     // The workloads of PODS: app2 deployed by Meridian (revision 1), cache applied directly.
-    const [, app2Deployment, app2Service] = app2Workload(0);
-    await applyApplication(fleet, 'shop', {
-      destinationNamespace: 'shop',
-      placement: { clusters: CLUSTERS.map((c) => c.name) },
-      source: { manifests: [app2Deployment, app2Service] },
-    });
+    // The namespace first: kubectl apply creating it while the deploy service does fails with
+    // AlreadyExists.
     for (const c of CLUSTERS) {
       await applyDocs(fleet, c.name, [
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
         cacheDeployment,
       ]);
     }
+    const [, app2Deployment, app2Service] = app2Workload(0);
+    await applyApplication(fleet, 'shop', {
+      destinationNamespace: 'shop',
+      placement: { clusters: CLUSTERS.map((c) => c.name) },
+      source: { manifests: [app2Deployment, app2Service] },
+    });
     await waitFor('the hub to see all three members and load its engine', 120_000, async () => {
       const r = await fleetApi('/api/v1/label/cluster/values', {});
       const v = r.body.data as string[] | undefined;
