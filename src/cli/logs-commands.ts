@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { MeridianError } from '../kube/errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { FleetView } from '../observe/fleet-view.ts';
-import { PodTopologyResolver } from '../observe/topology/pod-topology.ts';
+import { PodTopologyResolver, type WorkloadOf } from '../observe/topology/pod-topology.ts';
 import { followLogs, queryLogs } from '../observe/logs/fleet-logs.ts';
 import type { LogEvent } from '../observe/logs/log-event.ts';
 import { CLI_PARAMS, parseLogQuery } from '../observe/logs/log-query.ts';
@@ -140,7 +140,7 @@ export function registerLogsCommands(program: Command): void {
       const workloads = new PodTopologyResolver(fleet, createLogger('meridian-logs'));
       workloads.start();
       await workloads.synced(WORKLOADS_SYNC_TIMEOUT_MS);
-      const { workloadOf } = workloads;
+      const workloadOf: WorkloadOf = (cluster, namespace, pod) => workloads.resolve(cluster, namespace, pod);
       const abort = new AbortController();
       const out = new Output(flags.output === 'json', flags.timestamps === true, () => abort.abort());
       try {

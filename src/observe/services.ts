@@ -7,6 +7,7 @@ import type { AccessRequest } from '../hub/auth.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import type { FleetView } from './fleet-view.ts';
 import { TopologyService } from './topology/topology-service.ts';
+import type { WorkloadOf } from './topology/pod-topology.ts';
 import { createLogsService } from './logs/logs-service.ts';
 import { createTraceService } from './traces/trace-service.ts';
 import { createMetricsService } from './metrics/metrics-service.ts';
@@ -68,12 +69,7 @@ export function createObserveServices(deps: ObserveDeps): ObserveService[] {
   topology.useGraph(
     async (startMs, endMs) => (await traces.graph({ startUs: startMs * 1000, endUs: endMs * 1000 })).edges,
   );
-  return [
-    topology,
-    traces,
-    createMetricsService(deps, (cluster, namespace, pod) =>
-      topology.resolver.resolve(cluster, namespace, pod),
-    ),
-    createLogsService(deps, topology.resolver.workloadOf),
-  ];
+  const workloadOf: WorkloadOf = (cluster, namespace, pod) =>
+    topology.resolver.resolve(cluster, namespace, pod);
+  return [topology, traces, createMetricsService(deps, workloadOf), createLogsService(deps, workloadOf)];
 }

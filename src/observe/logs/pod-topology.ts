@@ -2,6 +2,7 @@
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
 import type { LogLine } from './log-event.ts';
 import { appLabel } from '../topology/workload-of-pod.ts';
+import type { WorkloadOf } from '../topology/pod-topology.ts';
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string; containers?: { name: string }[] };
@@ -15,15 +16,8 @@ export interface LogTarget {
   readonly client: ClusterClient;
 }
 
-/**
- * The app and Meridian revision of a pod as its workload says (the app label or name of its
- * Deployment/StatefulSet/DaemonSet; the revision when Meridian deployed it), resolved by the
- * topology service, so a line carries the same `app` as the pod's series and spans.
- */
-export type WorkloadOf = (
-  cluster: string,
-  pod: PodObject,
-) => { readonly app?: string; readonly revision?: string } | undefined;
+/** App and revision of a pod from its workload (the topology's resolver), as series and spans get them. */
+export type { WorkloadOf };
 
 export const noWorkloads: WorkloadOf = () => undefined;
 
@@ -47,7 +41,7 @@ export function lineLabels(
   container: string,
   workloadOf: WorkloadOf,
 ): LineLabels {
-  const w = workloadOf(target.cluster, pod);
+  const w = workloadOf(target.cluster, pod.metadata.namespace ?? '', pod.metadata.name);
   // A pod no known workload owns still names its app in its own labels.
   const app = w?.app ?? appLabel(pod.metadata.labels);
   const revision = w?.revision;

@@ -1,4 +1,5 @@
 // Merging the members' answers into one Prometheus answer. Pure: answers in, answer out.
+import type { WorkloadOf } from '../topology/pod-topology.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 export type Point = readonly [number, string];
@@ -23,18 +24,13 @@ export interface MemberResult {
   readonly result: readonly (VectorSample | MatrixSeries)[];
 }
 
-/** `app` and `revision` of a pod the hub knows (the topology's pod resolver), else undefined. */
-export type WorkloadOf = (
-  cluster: string,
-  namespace: string,
-  pod: string,
-) => { readonly app?: string; readonly revision?: string } | undefined;
-
 /**
  * How the hub sets `app` and `revision` on a member's series: resolved with `of` from the
  * series' `namespace` and `pod` in `cluster`, or (no `of`) not at all; any the member's own
  * series carry are removed either way.
  */
+export type { WorkloadOf };
+
 export interface WorkloadStamp {
   readonly cluster: string;
   readonly of: WorkloadOf | undefined;

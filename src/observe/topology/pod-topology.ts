@@ -16,6 +16,12 @@ export interface PodTopology {
   readonly workload?: string;
 }
 
+/**
+ * `app` and `revision` of a pod the hub knows, else undefined: the resolver's `resolve`, as the
+ * logs and metrics services take it.
+ */
+export type WorkloadOf = (cluster: string, namespace: string, pod: string) => PodTopology | undefined;
+
 const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
 interface MemberCaches {
@@ -66,12 +72,6 @@ export class PodTopologyResolver {
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
   }
-
-  /** App and revision of a pod, for log lines (the logs service's WorkloadOf). */
-  readonly workloadOf = (
-    cluster: string,
-    pod: { metadata: { name: string; namespace?: string } },
-  ): PodTopology | undefined => this.resolve(cluster, pod.metadata.namespace ?? '', pod.metadata.name);
 
   private ensure(name: string): void {
     const client = this.fleet.client(name);
