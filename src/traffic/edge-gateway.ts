@@ -1,21 +1,33 @@
 // The edge gateway: an L7 reverse proxy in `meridian hub`. Each request is routed by its Host to
 // a HostRoute, checked against the route's paths, and sent to the clusters that `rankClusters`
 // ranks for it (the same choice the GSLB DNS makes), skipping clusters passively ejected for
-// failing. TLS is terminated with the route's certificate, picked by SNI. The proxying itself is
-// in edge-proxy-request.ts (HTTP) and edge-websocket.ts (upgrades); shared state in edge-runtime.ts.
+// failing. TLS is terminated with the route's certificate, picked by SNI.
+//
+// Each listener is a raw-socket fast front (edge-fast-front.ts) for the plain keep-alive requests
+// without a body that make up most traffic; every other request, and its connection from then on,
+// goes to a node:http server that does not listen itself (bodies, chunked, upgrades, HTTP/1.0,
+// anything odd). The proxying is in edge-proxy-request.ts (both fronts) and edge-websocket.ts
+// (upgrades); shared state in edge-runtime.ts.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
-  type Server,
+  type Server as HttpServer,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.ts';
 import { ACCESS_MESSAGE, EdgeAccessLog } from './edge-access-log.ts';
+import { NodeDownstream, type Downstream } from './edge-downstream.ts';
+import { FastFront, type FastResponse } from './edge-fast-front.ts';
+import type { FastRequestHead } from './edge-fast-head.ts';
 import { EdgeMetrics, NO_CLUSTER, NO_ROUTE } from './edge-metrics.ts';
 import { ProxyExchange } from './edge-proxy-request.ts';
 import {
@@ -74,6 +86,11 @@ export interface EdgeGatewayOptions {
   readonly maxConnectionsPerUpstream?: number;
   /** Idle keep-alive time of client connections. Default 60 s. */
   readonly clientKeepAliveMs?: number;
+  /**
+   * Longest time a client may take to send a request head, from its first byte (or from
+   * connecting): slow clients (slowloris) get 408. Default 60 s, node:http's.
+   */
+  readonly clientHeadersTimeoutMs?: number;
 }
 
 /** A request the gateway can send on, or the answer it gives instead. */
@@ -85,7 +102,14 @@ type Resolution =
       readonly head: UpstreamHead;
       readonly clusters: readonly ClusterTarget[];
     }
-  | { readonly ok: false; readonly status: number; readonly body: string; readonly route?: HostRoute };
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly body: string;
+      readonly route?: HostRoute;
+      /** The Host header, for the access log of a refused request. */
+      readonly host: string;
+    };
 
 const REASONS: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -103,7 +127,10 @@ export class EdgeGateway {
   private readonly counters: BalancerCounters;
   private readonly logger: Logger;
   private readonly graceMs: number;
+  /** The listening servers (plain TCP, TLS), each with its fast front and node:http fallback. */
   private readonly servers: Server[] = [];
+  private readonly fronts: FastFront[] = [];
+  private readonly fallbacks: HttpServer[] = [];
   private readonly accessLog: EdgeAccessLog | undefined;
   /** Secure contexts per route certificate (a new table brings new objects; old ones are dropped). */
   private readonly contexts = new WeakMap<object, SecureContext | Error>();
@@ -139,18 +166,8 @@ export class EdgeGateway {
   async start(): Promise<{ http?: AddressInfo; https?: AddressInfo }> {
     const out: { http?: AddressInfo; https?: AddressInfo } = {};
     try {
-      out.http = await this.listen(createHttpServer(), 'http', this.opts.http);
-      if (this.opts.https) {
-        const server = createHttpsServer({
-          SNICallback: (name, cb) => this.secureContext(name, cb),
-        });
-        // A failed handshake (no route or certificate for the name, a client that distrusts the
-        // certificate) is the client's problem; note it without noise.
-        server.on('tlsClientError', (err) =>
-          this.logger.debug({ err }, 'edge gateway: TLS handshake failed'),
-        );
-        out.https = await this.listen(server, 'https', this.opts.https);
-      }
+      out.http = await this.listen('http', this.opts.http);
+      if (this.opts.https) out.https = await this.listen('https', this.opts.https);
     } catch (err) {
       await this.stop();
       throw err;
@@ -158,13 +175,47 @@ export class EdgeGateway {
     return out;
   }
 
-  private async listen(server: Server, proto: Listener['proto'], at: ListenAddress): Promise<AddressInfo> {
-    server.keepAliveTimeout = this.opts.clientKeepAliveMs ?? 60_000;
+  private async listen(proto: Listener['proto'], at: ListenAddress): Promise<AddressInfo> {
+    const keepAliveMs = this.opts.clientKeepAliveMs ?? 60_000;
+    const headersTimeoutMs = this.opts.clientHeadersTimeoutMs ?? 60_000;
     const listener: { proto: Listener['proto']; port: number } = { proto, port: at.port };
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(listener, req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    const fallback = createHttpServer({
+      keepAliveTimeout: keepAliveMs,
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: Math.max(300_000, headersTimeoutMs),
+      // How often node checks its connections against headersTimeout (default 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(headersTimeoutMs / 4))),
+    });
+    fallback.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(listener, req, res));
+    fallback.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.handleUpgrade(listener, req, socket, head),
     );
+    // The fallback never listens, so it only hears 'connection' from the fronts; 'listening' is
+    // what starts node's tracking of its connections (headersTimeout checks, closeIdleConnections).
+    fallback.emit('listening');
+    this.fallbacks.push(fallback);
+    const front = new FastFront({
+      headersTimeoutMs,
+      keepAliveMs,
+      serve: (head, down, socket) => this.handleFast(listener, head, down, socket),
+      fallback: (socket) => fallback.emit('connection', socket),
+    });
+    this.fronts.push(front);
+    let server: Server;
+    if (proto === 'http') {
+      // Half-open as node:http's: a client that ends its side still gets its answers.
+      server = createNetServer({ allowHalfOpen: true }, (socket) => front.accept(socket));
+    } else {
+      server = createTlsServer(
+        { allowHalfOpen: true, SNICallback: (name, cb) => this.secureContext(name, cb) },
+        (socket) => front.accept(socket),
+      );
+      // A failed handshake (no route or certificate for the name, a client that distrusts the
+      // certificate) is the client's problem; note it without noise.
+      server.on('tlsClientError', (err: Error) =>
+        this.logger.debug({ err }, 'edge gateway: TLS handshake failed'),
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(at.port, at.host, () => {
@@ -191,9 +242,14 @@ export class EdgeGateway {
   private async shutdown(): Promise<void> {
     this.rt.draining = true;
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const s of this.servers) s.closeIdleConnections();
+    for (const f of this.fronts) f.closeIdle();
+    for (const h of this.fallbacks) h.closeIdleConnections();
     await this.rt.idle(this.graceMs);
-    for (const s of this.servers) s.closeAllConnections();
+    for (const f of this.fronts) f.destroyAll();
+    for (const h of this.fallbacks) {
+      h.closeAllConnections();
+      h.close(() => undefined); // stops its connection checks (it never listened)
+    }
     for (const t of [...this.rt.tunnels]) t.destroy();
     await Promise.all(closed);
     await this.rt.close();
@@ -220,52 +276,82 @@ export class EdgeGateway {
     else cb(null, ctx);
   }
 
-  /** Routing shared by requests and upgrades: host, TLS name, path, then the clusters to try. */
-  private resolve(listener: Listener, req: IncomingMessage, client: string, upgrade: boolean): Resolution {
-    const target = parseTarget(req.url ?? '');
-    if (!target) return { ok: false, status: 400, body: 'bad request target\n' };
-    const head = upstreamHead(req.rawHeaders, client, listener, upgrade);
+  /** Routing shared by both fronts and upgrades: host, TLS name, path, then the clusters to try. */
+  private resolve(
+    listener: Listener,
+    url: string,
+    rawHeaders: readonly string[],
+    socket: Duplex,
+    client: string,
+    upgrade: boolean,
+  ): Resolution {
+    const head = upstreamHead(rawHeaders, client, listener, upgrade);
+    const target = parseTarget(url);
+    if (!target) return { ok: false, status: 400, body: 'bad request target\n', host: head.host };
     const route = this.table.route(head.host);
-    if (!route) return { ok: false, status: 404, body: 'no route for this host\n' };
+    if (!route) return { ok: false, status: 404, body: 'no route for this host\n', host: head.host };
     if (listener.proto === 'https') {
       // The certificate was chosen for the SNI name; a different Host would borrow it.
-      const sni = (req.socket as TLSSocket).servername;
+      const sni = (socket as TLSSocket).servername;
       if (typeof sni !== 'string' || hostKey(sni) !== route.host)
-        return { ok: false, status: 421, body: 'host does not match the TLS server name\n', route };
+        return {
+          ok: false,
+          status: 421,
+          body: 'host does not match the TLS server name\n',
+          route,
+          host: head.host,
+        };
     }
     if (!matchesPaths(route.paths, target.path))
-      return { ok: false, status: 404, body: 'no route for this path\n', route };
+      return { ok: false, status: 404, body: 'no route for this path\n', route, host: head.host };
     const ranked = rankClusters(route, { clientAddress: client, geo: this.geo(), counters: this.counters });
     const clusters = this.rt.candidates(route, ranked.clusters, performance.now());
     if (clusters.length === 0)
-      return { ok: false, status: 503, body: 'no cluster serves this host\n', route };
+      return { ok: false, status: 503, body: 'no cluster serves this host\n', route, host: head.host };
     return { ok: true, route, target, head, clusters };
   }
 
+  /** A request on node:http's front (outside the fast subset). */
   private handle(listener: Listener, req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const client = req.socket.remoteAddress ?? '';
+    const r = this.resolve(listener, req.url ?? '', req.rawHeaders, req.socket, client, false);
+    this.dispatch(new NodeDownstream(req, res, r.ok && r.head.hasBody), req.url ?? '', r, client, startedAt);
+  }
+
+  /** A request the fast front accepted (no body, plain HTTP/1.1). */
+  private handleFast(listener: Listener, head: FastRequestHead, down: FastResponse, socket: Socket): void {
+    const startedAt = performance.now();
+    const client = socket.remoteAddress ?? '';
+    this.dispatch(
+      down,
+      head.target,
+      this.resolve(listener, head.target, head.headers, socket, client, false),
+      client,
+      startedAt,
+    );
+  }
+
+  /** Proxies a resolved request, or answers why not; the same for both fronts. */
+  private dispatch(down: Downstream, url: string, r: Resolution, client: string, startedAt: number): void {
     // Draining: answer, but let the connection close after the response.
-    if (this.rt.draining) res.shouldKeepAlive = false;
-    const r = this.resolve(listener, req, client, false);
+    if (this.rt.draining) down.closeAfter();
     if (!r.ok) {
-      res.writeHead(r.status, ['Content-Type', 'text/plain', 'Content-Length', String(r.body.length)]);
-      res.end(r.body);
-      this.refused(req, r, client, startedAt);
+      down.writeHead(r.status, ['Content-Type', 'text/plain', 'Content-Length', String(r.body.length)]);
+      down.end(r.body);
+      this.refused(down.method, url, r, client, startedAt);
       return;
     }
-    const method = req.method ?? 'GET';
     new ProxyExchange(
       this.rt,
-      req,
-      res,
+      down,
       r.route,
       r.clusters,
       r.head,
       r.target,
       client,
       startedAt,
-      isIdempotent(method),
+      isIdempotent(down.method),
     ).start();
   }
 
@@ -277,10 +363,10 @@ export class EdgeGateway {
       rawAnswer(socket, 503, 'Service Unavailable', 'shutting down\n');
       return;
     }
-    const r = this.resolve(listener, req, client, true);
+    const r = this.resolve(listener, req.url ?? '', req.rawHeaders, req.socket, client, true);
     if (!r.ok) {
       rawAnswer(socket, r.status, REASONS[r.status] ?? 'Error', r.body);
-      this.refused(req, r, client, startedAt);
+      this.refused(req.method ?? '', req.url ?? '', r, client, startedAt);
       return;
     }
     new UpgradeTunnel(
@@ -298,16 +384,17 @@ export class EdgeGateway {
   }
 
   private refused(
-    req: IncomingMessage,
+    method: string,
+    url: string,
     r: Extract<Resolution, { ok: false }>,
     client: string,
     startedAt: number,
   ): void {
-    const target = parseTarget(req.url ?? '');
+    const target = parseTarget(url);
     this.rt.record(
       {
-        host: r.route?.host ?? hostKey(req.headers.host ?? ''),
-        method: req.method ?? '',
+        host: r.route?.host ?? hostKey(r.host),
+        method,
         path: target?.path ?? '',
         status: r.status,
         cluster: NO_CLUSTER,

@@ -7,7 +7,7 @@
 // connection could not be made, because then nothing of it was sent (and its body is still
 // unread). The last cluster's 502/503/504 is passed on as it is; when no cluster answered at all
 // the client gets 502, or 504 when the last one timed out.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Downstream } from './edge-downstream.ts';
 import { downstreamHeaders, type Target, type UpstreamHead } from './edge-request-head.ts';
 import type { EdgeRuntime } from './edge-runtime.ts';
 import { isFailureStatus } from './outlier-detector.ts';
@@ -67,8 +67,8 @@ export class ProxyExchange {
 
   constructor(
     private readonly rt: EdgeRuntime,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    /** The client side: node:http's request and response, or the fast front's. */
+    private readonly down: Downstream,
     private readonly route: HostRoute,
     private readonly clusters: readonly ClusterTarget[],
     private readonly head: UpstreamHead,
@@ -82,7 +82,7 @@ export class ProxyExchange {
 
   start(): void {
     this.rt.begin();
-    this.res.once('close', () => this.closed());
+    this.down.onClose((finished) => this.closed(finished));
     this.send();
   }
 
@@ -100,9 +100,9 @@ export class ProxyExchange {
     attempt.call = this.rt.pool(address, cluster.port).request(
       {
         path: this.target.pathAndQuery,
-        method: this.req.method ?? 'GET',
+        method: this.down.method,
         headers: this.head.headers,
-        body: this.head.hasBody ? this.req : null,
+        body: this.down.body,
       },
       attempt,
     );
@@ -125,9 +125,9 @@ export class ProxyExchange {
       this.rt.succeeded(this.route, attempt.cluster, now);
     }
     // Stopping: this answer is the connection's last, so the client reconnects elsewhere.
-    if (this.rt.draining) this.res.shouldKeepAlive = false;
+    if (this.rt.draining) this.down.closeAfter();
     try {
-      this.res.writeHead(status, downstreamHeaders(raw));
+      this.down.writeHead(status, downstreamHeaders(raw));
     } catch {
       // A header Node refuses to send (invalid characters): the answer cannot be passed on.
       attempt.dropped = true;
@@ -138,11 +138,11 @@ export class ProxyExchange {
 
   upstreamData(chunk: Buffer): boolean {
     this.bytes += chunk.length;
-    if (this.res.write(chunk)) return true;
+    if (this.down.write(chunk)) return true;
     // The client reads slower than the upstream sends: pause the upstream until it catches up.
     if (!this.waitingDrain) {
       this.waitingDrain = true;
-      this.res.once('drain', () => {
+      this.down.onDrain(() => {
         this.waitingDrain = false;
         this.current?.call?.resume();
       });
@@ -151,18 +151,18 @@ export class ProxyExchange {
   }
 
   upstreamEnd(_attempt: Attempt): void {
-    this.res.end();
+    this.down.end();
   }
 
   upstreamError(attempt: Attempt, err: Error & { code?: string }): void {
     // The client left, or its request body broke off: not the cluster's fault, nothing to answer.
-    if (this.clientGone || (this.req.destroyed && !this.req.complete)) return;
+    if (this.clientGone || this.down.bodyBroken()) return;
     const code = err.code ?? '';
     const now = performance.now();
     this.rt.failed(this.route, attempt.cluster, now);
-    if (this.res.headersSent) {
+    if (this.down.headersSent) {
       // Mid-body: the status is out, so the only honest signal left is cutting the connection.
-      this.res.destroy(err);
+      this.down.destroy();
       return;
     }
     this.moveOn(attempt.cluster, CONNECT_ERRORS.has(code), TIMEOUT_ERRORS.has(code));
@@ -186,16 +186,16 @@ export class ProxyExchange {
   }
 
   private fail(status: number, body: string): void {
-    if (this.res.headersSent) {
-      this.res.destroy();
+    if (this.down.headersSent) {
+      this.down.destroy();
       return;
     }
-    this.res.writeHead(status, ['Content-Type', 'text/plain', 'Content-Length', String(body.length)]);
-    this.res.end(body);
+    this.down.writeHead(status, ['Content-Type', 'text/plain', 'Content-Length', String(body.length)]);
+    this.down.end(body);
   }
 
-  private closed(): void {
-    if (!this.res.writableFinished) {
+  private closed(finished: boolean): void {
+    if (!finished) {
       // The client left (or the response was cut): stop the upstream work too.
       this.clientGone = true;
       this.current?.call?.abort();
@@ -203,10 +203,10 @@ export class ProxyExchange {
     const cluster = this.current?.cluster.name ?? '';
     this.rt.finished({
       host: this.route.host,
-      method: this.req.method ?? '',
+      method: this.down.method,
       path: this.target.path,
       // 499: the client closed the connection before an answer (the nginx convention).
-      status: this.res.headersSent ? this.res.statusCode : 499,
+      status: this.down.headersSent ? this.down.statusCode : 499,
       cluster,
       attempts: this.attempts,
       ms: Math.round((performance.now() - this.startedAt) * 100) / 100,
