@@ -82,10 +82,13 @@ class FastConnection {
     this.next();
   };
 
-  /** node:http's behaviour: a client that half-closes gets its answers, then the connection ends. */
+  /**
+   * The client ended its side. As node:http (`httpAllowHalfOpen` off): the connection ends now,
+   * and a request in flight is abandoned (its upstream request aborted, logged 499) when it closes.
+   */
   private readonly onEnd = (): void => {
     this.clientEnded = true;
-    if (this.state !== 'busy') this.socket.end();
+    this.socket.end();
   };
 
   private readonly onError = (): void => {
