@@ -18,7 +18,8 @@
 // (keep the temp dir: configs and each process's output), BENCH_FLOOR=1 (also measure the
 // bench-only data-plane floor prototypes in bench/floor/: three minimal Node proxies and a Go
 // ReverseProxy with GOMAXPROCS = BENCH_WORKERS, none with an access log; an experiment, see
-// docs/benchmarks.md "Gateway data-plane floor").
+// docs/benchmarks.md "Gateway data-plane floor"), BENCH_EDGE_FAST_FRONT=0 (Meridian with its
+// fast front off, node:http taking every request: as a BENCH_VARIANT_ENV, a same-run A/B).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -35,6 +36,8 @@ const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 1);
 const BODY = 'hello from the backend';
 const VIA_LOGGER = "Meridian edge, access log on, through the project's pino logger";
 const FLOOR = process.env['BENCH_FLOOR'] === '1';
+/** BENCH_EDGE_FAST_FRONT=0: Meridian without its fast front (node:http takes every request). */
+const FAST_FRONT = process.env['BENCH_EDGE_FAST_FRONT'] !== '0';
 
 /** The Meridian side, in its own process so it has the event loop to itself (as in the hub). */
 async function runEdgeChild(): Promise<void> {
@@ -83,6 +86,7 @@ async function runEdgeChild(): Promise<void> {
       registry: new Registry(),
       http: { host: '127.0.0.1', port: Number(port) },
       accessLog: accessLog === 'on',
+      fastFront: FAST_FRONT,
     });
     await gw.start();
     process.once('SIGTERM', () => void gw.stop().then(() => process.exit(0)));
@@ -100,6 +104,7 @@ async function runEdgeChild(): Promise<void> {
     registry: new Registry(),
     http: { host: '127.0.0.1', port: Number(port) },
     accessLog: accessLog !== 'off',
+    fastFront: FAST_FRONT,
   });
   await gw.start();
   process.once('SIGTERM', () => void gw.stop().then(() => process.exit(0)));

@@ -67,6 +67,8 @@ class FastConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // Closing (a last response went out, or a 408): whatever else the client sends is not read.
+    if (this.state === 'gone') return;
     if (this.state === 'idle') {
       this.state = 'head';
       this.since = performance.now();

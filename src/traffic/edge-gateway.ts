@@ -91,6 +91,11 @@ export interface EdgeGatewayOptions {
    * connecting): slow clients (slowloris) get 408. Default 60 s, node:http's.
    */
   readonly clientHeadersTimeoutMs?: number;
+  /**
+   * Serve plain requests without a body on the raw-socket fast front (default). Off: node:http
+   * takes every connection, as before the fast front (for comparisons, or if it is ever in doubt).
+   */
+  readonly fastFront?: boolean;
 }
 
 /** A request the gateway can send on, or the answer it gives instead. */
@@ -201,14 +206,18 @@ export class EdgeGateway {
       fallback: (socket) => fallback.emit('connection', socket),
     });
     this.fronts.push(front);
+    const accept =
+      this.opts.fastFront === false
+        ? (socket: Socket) => fallback.emit('connection', socket)
+        : (socket: Socket) => front.accept(socket);
     let server: Server;
     if (proto === 'http') {
-      // Half-open as node:http's: a client that ends its side still gets its answers.
-      server = createNetServer({ allowHalfOpen: true }, (socket) => front.accept(socket));
+      // Half-open as node:http's server: the connection's handler decides when to end it.
+      server = this.opts.fastFront === false ? fallback : createNetServer({ allowHalfOpen: true }, accept);
     } else {
       server = createTlsServer(
         { allowHalfOpen: true, SNICallback: (name, cb) => this.secureContext(name, cb) },
-        (socket) => front.accept(socket),
+        accept,
       );
       // A failed handshake (no route or certificate for the name, a client that distrusts the
       // certificate) is the client's problem; note it without noise.
