@@ -306,9 +306,12 @@ export class FastResponse implements Downstream {
       tail += this.chunked ? `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n` : body;
     }
     if (this.chunked) tail += '0\r\n\r\n';
-    // The callback says the last byte left for the client: only then is the request finished
-    // (as node's 'finish'), so a graceful stop waits for it and the access log times it.
-    s.write(tail, 'latin1', (err) => this.flushed(!err));
+    if (tail !== '') s.write(tail, 'latin1');
+    // The request is finished once its last byte left for the client (as node's 'finish'): a
+    // graceful stop waits for that and the access log times it. A write the kernel took at once
+    // leaves nothing buffered (the usual case); otherwise an empty write's callback marks it.
+    if (s.writableLength === 0 && !s.destroyed) this.flushed(true);
+    else s.write('', 'latin1', (err) => this.flushed(!err));
     this.conn.responded(this, this.close);
   }
 
