@@ -197,6 +197,9 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 	return out, nil
 }
 
+// timeRange is an evaluation's times in milliseconds (step 0: an instant query at end).
+type timeRange struct{ start, end, step int64 }
+
 // Input is one member's answer to one Fetch (Sub < 0) or to one SubQuery (its ID).
 type Input struct {
 	Member string
@@ -217,31 +220,21 @@ type execError struct{ msg string }
 
 func (e execError) Error() string { return e.msg }
 
-// evaluate runs a central plan (req.Plan) over the members' answers to its subs and fetches; the
-// plan carries everything planning decided, so concurrent queries share no state.
-func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveFunc) (Evaluated, error) {
+// evaluate runs a central plan (prep's request, at these times) over the members' answers to
+// its subs and fetches; the request carries everything planning decided, and a prepared
+// request is only read, so concurrent queries share nothing they change.
+func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, resolve resolveFunc) (Evaluated, error) {
+	req := prep.req
+	req.Start, req.End, req.Step = times.start, times.end, times.step
 	p := req.Plan
 	if p == nil || p.Mode != "central" {
 		return Evaluated{}, errors.New("evaluate needs the query's central plan")
 	}
-	// What the hub sets on each sub's answers: per member, the stamp its plan says.
-	type subStamp struct {
-		stamps   map[string]map[string]string
-		workload bool
-	}
-	subStamps := map[int]subStamp{}
-	for _, sq := range p.Subs {
-		st := subStamp{stamps: map[string]map[string]string{}, workload: sq.Workload}
-		for _, m := range sq.Members {
-			st.stamps[m.Member] = m.Stamp
-		}
-		subStamps[sq.ID] = st
-	}
+	subStamps, regions := prep.subStamps, prep.regions
 	wl := newEnricher(resolve)
-	regions := map[string]string{}
-	for _, m := range req.Members {
-		regions[m.Name] = m.Region
-	}
+	// Scratch space for labels, reused from series to series (each result is a copy).
+	scratch := labels.NewScratchBuilder(8)
+	lb := labels.NewBuilder(labels.EmptyLabels())
 	byLabels := map[string]*series{}
 	subs := map[int][]*series{}
 	total := 0
@@ -258,7 +251,7 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveF
 		}
 	}
 	for _, in := range inputs {
-		got, notes, err := decodeSeriesList(in.Body)
+		got, notes, err := decodeSeriesList(in.Body, &scratch)
 		if err != nil {
 			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
 		}
@@ -275,7 +268,7 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveF
 					return Evaluated{}, fmt.Errorf("cluster %q: an answer to sub-query %d, which the plan does not have", in.Member, in.Sub)
 				}
 				if stamp := st.stamps[in.Member]; stamp != nil {
-					s.lset = stamped(s.lset, stamp)
+					s.lset = stamped(lb, s.lset, stamp)
 				}
 				s.lset = wl.enrich(s.lset, in.Member, st.workload)
 				// A range answer omits the steps where a series had no value, which must read
@@ -286,10 +279,10 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveF
 				subs[in.Sub] = append(subs[in.Sub], s)
 				continue
 			}
-			b := labels.NewBuilder(s.lset)
-			b.Set(clusterLabel, in.Member)
-			b.Set(regionLabel, regions[in.Member])
-			s.lset = wl.enrich(b.Labels(), in.Member, true)
+			lb.Reset(s.lset)
+			lb.Set(clusterLabel, in.Member)
+			lb.Set(regionLabel, regions[in.Member])
+			s.lset = wl.enrich(lb.Labels(), in.Member, true)
 			key := string(s.lset.Bytes(nil))
 			if prev, ok := byLabels[key]; ok {
 				mergeSamples(prev, s)
@@ -331,9 +324,9 @@ func evaluate(req QueryRequest, inputs []Input, maxSamples int, resolve resolveF
 }
 
 // stamped sets the topology labels in st on l and removes the others, as label_replace would
-// (an empty value removes the label).
-func stamped(l labels.Labels, st map[string]string) labels.Labels {
-	b := labels.NewBuilder(l)
+// (an empty value removes the label); b is scratch space.
+func stamped(b *labels.Builder, l labels.Labels, st map[string]string) labels.Labels {
+	b.Reset(l)
 	for _, name := range []string{clusterLabel, regionLabel} {
 		if v := st[name]; v != "" {
 			b.Set(name, v)

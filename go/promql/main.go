@@ -8,13 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall/js"
-
-	jsoniter "github.com/json-iterator/go"
 )
-
-// json is encoding/json's API through json-iterator, several times faster in WebAssembly on the
-// small requests and plans of every query.
-var json = jsoniter.ConfigCompatibleWithStandardLibrary
 
 type failure struct {
 	Type    string `json:"errorType"`
@@ -68,17 +62,20 @@ func jsPlan(_ js.Value, args []js.Value) any {
 	return asJSON(plan(req))
 }
 
-// evaluate(requestJSON, members: string[], subs: number[], bodies: Uint8Array[], maxSamples,
-// resolve?) → {data, warnings, infos, samples} with data as JSON text, or the JSON text of
-// {"failure": {...}}. The request carries the query's central plan. subs[i] is the SubQuery ID
-// bodies[i] answers, or -1 for a raw-sample Fetch. resolve(cluster, namespace, pod) returns
-// [app, revision] of a pod the hub knows (revision "" when Meridian did not deploy it), else null.
+// evaluate(requestJSON, start, end, step, members: string[], subs: number[], bodies: Uint8Array[],
+// maxSamples, resolve?) → {data, warnings, infos, samples} with data as JSON text, or the JSON
+// text of {"failure": {...}}. The request carries the query, its members and its central plan
+// but no times (times in ms; step 0 for an instant query): a repeated query sends the same text,
+// decoded once. subs[i] is the SubQuery ID bodies[i] answers, or -1 for a raw-sample Fetch.
+// resolve(cluster, namespace, pod) returns [app, revision] of a pod the hub knows (revision ""
+// when Meridian did not deploy it), else null.
 func jsEvaluate(_ js.Value, args []js.Value) any {
-	var req QueryRequest
-	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
+	prep, err := preparedFor(args[0].String())
+	if err != nil {
 		return errorJSON(err)
 	}
-	names, subs, bodies := args[1], args[2], args[3]
+	times := timeRange{int64(args[1].Float()), int64(args[2].Float()), int64(args[3].Float())}
+	names, subs, bodies := args[4], args[5], args[6]
 	inputs := make([]Input, names.Length())
 	for i := range inputs {
 		b := bodies.Index(i)
@@ -87,8 +84,8 @@ func jsEvaluate(_ js.Value, args []js.Value) any {
 		inputs[i] = Input{Member: names.Index(i).String(), Sub: subs.Index(i).Int(), Body: buf}
 	}
 	var resolve resolveFunc
-	if len(args) > 5 && args[5].Type() == js.TypeFunction {
-		fn := args[5]
+	if len(args) > 8 && args[8].Type() == js.TypeFunction {
+		fn := args[8]
 		resolve = func(cluster, namespace, pod string) (string, string, bool) {
 			v := fn.Invoke(cluster, namespace, pod)
 			if v.Type() != js.TypeObject {
@@ -103,7 +100,7 @@ func jsEvaluate(_ js.Value, args []js.Value) any {
 			return str(v.Index(0)), str(v.Index(1)), true
 		}
 	}
-	ev, err := evaluate(req, inputs, args[4].Int(), resolve)
+	ev, err := evaluate(prep, times, inputs, args[7].Int(), resolve)
 	if err != nil {
 		return errorJSON(err)
 	}

@@ -32,7 +32,8 @@ func (m Member) labelValue(name string) string {
 }
 
 // promqlParser accepts what a stock Prometheus accepts: no experimental functions or modifiers.
-var promqlParser = parser.NewParser(parser.Options{})
+// It parses each text once (up to the kept number) and hands out copies of the tree.
+var promqlParser = reusingParser{parser.NewParser(parser.Options{}), newLRU[parser.Expr](256)}
 
 // isTopologyLabel reports whether a matcher is on a label only Meridian knows.
 func isTopologyLabel(name string) bool { return name == clusterLabel || name == regionLabel }

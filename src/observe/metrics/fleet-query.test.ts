@@ -106,3 +106,31 @@ test('app and revision come from the pod resolver, pushed down or central', asyn
     ['web', '7'],
   ]);
 });
+
+test('a repeated query (its plan reused) takes app and revision from the resolver as it is now', async () => {
+  const revisions = async (q: string) =>
+    ((await ask(q)).data as { result: { metric: Record<string, string> }[] }).result
+      .map((s) => `${s.metric['app']}@${s.metric['revision']}`)
+      .sort();
+  const resolver = ctx.workloadOf;
+  try {
+    // The sum merges the two pods once both run the same revision.
+    const cases: [string, string[]][] = [
+      ['x', ['web@8', 'web@8']],
+      ['sum by (app, revision) (x)', ['web@8']],
+      ['topk(5, x)', ['web@8', 'web@8']],
+    ];
+    for (const [q, rolledOut] of cases) {
+      ctx = { ...ctx, workloadOf: resolver };
+      assert.deepEqual(await revisions(q), ['web@6', 'web@7'], q);
+      // A rollout: both clusters now run revision 8 of web.
+      ctx = {
+        ...ctx,
+        workloadOf: (_c, ns, _pod) => (ns === 'shop' ? { app: 'web', revision: '8' } : undefined),
+      };
+      assert.deepEqual(await revisions(q), rolledOut, `${q} after the rollout`);
+    }
+  } finally {
+    ctx = { ...ctx, workloadOf: resolver };
+  }
+});

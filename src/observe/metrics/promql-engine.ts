@@ -3,6 +3,7 @@
 // real thing: this one is Prometheus' own code (pinned in go/promql/go.mod).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { PlanCache, planKey } from './plan-cache.ts';
 import { ensurePromql, type PromqlArtifacts } from './promql-build.ts';
 
 export interface PlanMember {
@@ -135,9 +136,16 @@ export function isFailure(v: object): v is EngineFailure {
 /** What go/promql/main.go puts on globalThis. */
 interface GoExports {
   plan(req: string): string;
-  /** JSON text of a failure, or the result as an object (its data stays JSON text). */
+  /**
+   * JSON text of a failure, or the result as an object (its data stays JSON text). `req` is the
+   * query, members and plan without times: a repeated query sends the same text, which the
+   * engine decodes once.
+   */
   evaluate(
     req: string,
+    start: number,
+    end: number,
+    step: number,
     members: string[],
     subs: number[],
     bodies: Uint8Array[],
@@ -179,12 +187,53 @@ async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
   void go.run(instance);
   const x = g.meridianPromQL;
   if (!x) throw new Error(`${a.wasm} did not register meridianPromQL`);
+  return wrap(x);
+}
+
+/** A central plan as evaluate sends it: the query, its members and the plan, without times. */
+function evalRequest(q: EngineQuery, planText: string): string {
+  return `{"query":${JSON.stringify(q.query)},"members":${JSON.stringify(q.members)},"plan":${planText}}`;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+function wrap(x: GoExports): PromqlEngine {
+  const cache = new PlanCache();
+  // The evaluation request of each central plan this engine made, built on its first
+  // evaluation: a cached plan is evaluated again with the same text, which the Go side keeps
+  // decoded. A plan object is only ever made for one query and member list (its cache key).
+  const requests = new WeakMap<CentralPlan, string>();
+  const planTexts = new WeakMap<QueryPlan, string>();
   return {
-    plan: (q) => parse(x.plan(JSON.stringify(q))),
+    plan: (q) => {
+      const key = planKey(q);
+      const hit = cache.get(key);
+      if (hit) return hit.plan;
+      const text = x.plan(JSON.stringify(q));
+      // Shared by every later query with the same key: frozen so no caller can change it.
+      const planned = deepFreeze(parse<QueryPlan | EngineFailure>(text));
+      if (isFailure(planned)) return planned;
+      planTexts.set(planned, text);
+      cache.set(key, { plan: planned, text });
+      return planned;
+    },
     evaluate: (q, plan, inputs, maxSamples, resolve) => {
-      // The plan goes back with the query, so concurrent queries share no state in the engine.
+      let req = requests.get(plan);
+      if (req === undefined) {
+        req = evalRequest(q, planTexts.get(plan) ?? JSON.stringify(plan));
+        requests.set(plan, req);
+      }
       const out = x.evaluate(
-        JSON.stringify({ ...q, plan }),
+        req,
+        q.start,
+        q.end,
+        q.step,
         inputs.map((i) => i.member),
         inputs.map((i) => i.sub),
         inputs.map((i) => i.body),
