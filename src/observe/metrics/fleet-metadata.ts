@@ -94,8 +94,17 @@ async function ask<T>(
     const a = await askMember(m, endpoint, memberForm(p, matchers.get(m.name)), s, method);
     return a.ok ? readList(a.body, check) : a;
   });
+  return collect(members, answers, failed);
+}
+
+/** Answers by member, warnings (the members' own, and one per member missing), all failed. */
+function collect<T>(
+  members: readonly MetricsMember[],
+  answers: ReadonlyMap<string, { data: T; warnings: string[] }>,
+  failed: ReadonlyMap<string, string>,
+): { answers: Map<string, T>; warnings: string[]; allFailed?: ApiAnswer } {
   const warnings: string[] = [];
-  const out = new Map<string, T[]>();
+  const out = new Map<string, T>();
   for (const m of members) {
     const a = answers.get(m.name);
     if (a) {
@@ -174,20 +183,79 @@ export async function fleetLabelNames(
   }
   const t = targets(ctx, members, p);
   if ('status' in t) return t;
-  const r = await ask(ctx, t.members, p, 'labels', t.matchers, isString, signal);
+  // app and revision are names where some matching series of a pod resolves: each member is
+  // asked for its series with a pod alongside its label names, in the same round trip (a member
+  // without pods answers that from its index at once), and both answers count or neither does.
+  const pods = ctx.workloadOf ? targets(ctx, members, p, true) : undefined;
+  if (pods && 'status' in pods) return pods;
+  const r = await askTogether(
+    ctx,
+    t.members,
+    { endpoint: 'labels', form: (m) => memberForm(p, t.matchers.get(m)), check: isString },
+    pods && {
+      endpoint: 'series',
+      form: (m) => (pods.matchers.has(m) ? memberForm(p, pods.matchers.get(m)) : undefined),
+      check: isLabels,
+    },
+    signal,
+  );
   if (r.allFailed) return r.allFailed;
   // The members' own app and revision labels are replaced by Meridian's, present where some
   // matching series' pod resolves.
-  const lists = [...r.answers.values()].map((l) => l.filter((n) => !WORKLOAD_LABELS.includes(n)));
+  const lists = [...r.answers.values()].map(([l]) => l.filter((n) => !WORKLOAD_LABELS.includes(n)));
   // Every series in the union carries cluster and region, so they exist as soon as any series does.
   if (lists.some((l) => l.length > 0)) lists.push(['cluster', 'region']);
-  const warnings = [...r.warnings];
   if (lists.some((l) => l.includes('pod')) && ctx.workloadOf) {
-    const pods = await enrichedSeries(ctx, members, p, signal, true);
-    if ('status' in pods) return pods;
-    lists.push(WORKLOAD_LABELS.filter((n) => pods.series.some((s) => n in s)));
+    const parts = t.members.flatMap((m) => {
+      const series = r.answers.get(m.name)?.[1];
+      return series ? [{ cluster: m.name, region: m.region, series }] : [];
+    });
+    const enriched = mergeSeries(parts, ctx.workloadOf);
+    lists.push(WORKLOAD_LABELS.filter((n) => enriched.some((s) => n in s)));
   }
-  return apiSuccess(JSON.stringify(unionSorted(lists)), warnings);
+  return apiSuccess(JSON.stringify(unionSorted(lists)), r.warnings);
+}
+
+interface MemberAsk<T> {
+  readonly endpoint: string;
+  /** The member's form, or undefined where this endpoint is not asked of it. */
+  readonly form: (member: string) => URLSearchParams | undefined;
+  readonly check: (v: unknown) => v is T;
+}
+
+/**
+ * Asks every member two metadata endpoints at once (the second where given), under one
+ * deadline per member: a member's answers are used whole or not at all, as `ask` does for one.
+ */
+async function askTogether<A, B>(
+  ctx: FleetMetadataContext,
+  members: readonly MetricsMember[],
+  first: MemberAsk<A>,
+  second: MemberAsk<B> | undefined,
+  signal: AbortSignal,
+): Promise<{ answers: Map<string, [A[], B[]]>; warnings: string[]; allFailed?: ApiAnswer }> {
+  const { answers, failed } = await fanOut(members, ctx.timeoutMs, signal, async (m, s) => {
+    const secondForm = second?.form(m.name);
+    const [a, b] = await Promise.all([
+      askMember(m, first.endpoint, first.form(m.name) ?? new URLSearchParams(), s),
+      second && secondForm ? askMember(m, second.endpoint, secondForm, s) : undefined,
+    ]);
+    if (!a.ok) return a;
+    if (b && !b.ok) return b;
+    const la = readList(a.body, first.check);
+    if (!la.ok) return la;
+    const lb = b && second ? readList(b.body, second.check) : undefined;
+    if (lb && !lb.ok) return lb;
+    return {
+      ok: true as const,
+      value: {
+        data: [la.value.data, lb?.value.data ?? []] as [A[], B[]],
+        // A warning both answers carry is said once.
+        warnings: [...new Set([...la.value.warnings, ...(lb?.value.warnings ?? [])])],
+      },
+    };
+  });
+  return collect(members, answers, failed);
 }
 
 export async function fleetLabelValues(
