@@ -150,4 +150,15 @@ describe('fast-path request head', () => {
     for (let i = 0; i < 100; i++) many += `X-${i}: v\r\n`;
     assert.equal(reason(`${many}\r\n`), 'too many header lines');
   });
+
+  it('parses a head of long whitespace runs in linear time (no regex backtracking)', () => {
+    // A value pattern with lazy and greedy [\t ]* runs took 420 ms on this line (15 KiB of spaces
+    // before a control byte): a CPU-exhaustion lever for any client. Linear parsing takes < 1 ms.
+    const line = `X: a${' '.repeat(15_000)}\x01`;
+    const started = performance.now();
+    assert.equal(reason(`GET / HTTP/1.1\r\nHost: h\r\n${line}\r\n\r\n`), 'header line');
+    const spaces = parse(`GET / HTTP/1.1\r\nHost: h\r\nX: a${' '.repeat(15_000)}b\r\n\r\n`);
+    assert.equal(spaces.kind, 'request');
+    assert.ok(performance.now() - started < 100, `took ${performance.now() - started} ms`);
+  });
 });
