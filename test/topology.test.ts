@@ -23,6 +23,8 @@ import {
   applyDocs,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
+import { freeze, thaw } from './support/freeze.ts';
+import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
 import { ensureConsole } from '../src/hub/console-build.ts';
 
 // A variable, so the root project's type check does not follow it into the console's DOM code.
@@ -255,18 +257,28 @@ describe('fleet topology', () => {
   });
 
   test('a member that does not answer is marked unreachable with a warning, the rest still answers', async () => {
-    const pidFile = join(fleet.dir, 'us-east', 'kube-apiserver.pid');
-    const pid = readPidFile(pidFile);
-    process.kill(pid, 'SIGSTOP');
+    const pid = readPidFile(join(fleet.dir, 'us-east', 'kube-apiserver.pid'));
+    const usEast = new ClusterClient('us-east', loadKubeConfig({ file: fleet.kubeconfig }, 'us-east'));
     try {
+      // Not just SIGSTOP: until every thread has stopped, the API server still answers (freeze.ts).
+      await freeze(pid);
+      await assert.rejects(
+        usEast.version(500),
+        /no answer within 500 ms/,
+        "us-east's API server still answers after the freeze",
+      );
       const started = Date.now();
       const t = await topology();
-      assert.ok(Date.now() - started < 10_000, 'a frozen member delays the answer only by its timeout');
-      assert.equal(t.clusters.find((c) => c.name === 'us-east')?.reachable, false);
+      const took = Date.now() - started;
+      assert.equal(t.clusters.find((c) => c.name === 'us-east')?.reachable, false, `answered in ${took} ms`);
       assert.match(t.warnings.join('\n'), /us-east/);
       assert.equal(t.clusters.find((c) => c.name === 'eu-west')?.reachable, true);
+      // The hub waited for us-east's own timeout (3 s): it asked the member, not a cache.
+      assert.ok(took >= 2_500, `answered in ${took} ms, before the member timeout`);
+      assert.ok(took < 10_000, `a frozen member delays the answer only by its timeout; took ${took} ms`);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      thaw(pid);
+      usEast.close();
     }
   });
 
