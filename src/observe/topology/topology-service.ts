@@ -1,11 +1,15 @@
 // `GET /api/v1/topology`: gathers hub state (Applications, GlobalIngresses), member state
 // (workloads from the resolver's caches, ServiceImports asked of each member in parallel with its
-// own timeout) and the traces' service graph, and hands them to buildTopology.
+// own timeout) and the traces' service graph, and hands them to buildTopology. A member's
+// `reachable` is decided by that live ask, on every request: never by a cache or the Cluster's
+// Ready condition, which lag behind a member that just stopped answering.
 import { API_VERSION } from '../../api/group.ts';
 import type { Application } from '../../api/application.ts';
 import type { GlobalIngress } from '../../api/global-ingress.ts';
 import { MCS_API_VERSION, type ServiceImport } from '../../api/mcs.ts';
-import { errorMessage } from '../../kube/errors.ts';
+import type { ClusterClient, KubeList } from '../../kube/cluster-client.ts';
+import { MeridianError, errorMessage } from '../../kube/errors.ts';
+import { KubeApiError } from '../../kube/rest.ts';
 import type { Route } from '../../hub/http-server.ts';
 import { ACTIVE_GROUP_ANNOTATION, REASON_ANNOTATION } from '../../mesh/member-apply.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
@@ -25,6 +29,51 @@ export function parseWindow(text: string): number | undefined {
     m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
   ];
   return Number(m[1]) * unit;
+}
+
+/**
+ * Whether a failed ask still got an answer from the member (an HTTP status, e.g. 403, or discovery
+ * saying the MCS kinds are not served yet): such a member is reachable, only its imports are
+ * unknown. Timeouts, refused or reset connections and missing credentials are not answers. Pure.
+ */
+export function answered(e: unknown): boolean {
+  if (e instanceof KubeApiError) return e.status > 0;
+  return e instanceof MeridianError && e.code === 'UnknownKind';
+}
+
+/**
+ * A member's ServiceImports, asked live. `timeoutMs` bounds the whole ask, discovery included: a
+ * member whose discovery is not cached yet (first ask, new credentials) must not hold the answer
+ * for discovery's own, longer timeout.
+ */
+export async function memberImports(client: ClusterClient, timeoutMs: number): Promise<ImportFacts[]> {
+  const name = client.name;
+  const stop = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new KubeApiError(0, 'Timeout', `ServiceImports: no answer within ${timeoutMs} ms`));
+      stop.abort(); // the list request, if discovery got that far
+    }, timeoutMs);
+  });
+  let list: KubeList<ServiceImport>;
+  try {
+    list = await Promise.race([
+      client.list<ServiceImport>(MCS_API_VERSION, 'ServiceImport', { timeoutMs, signal: stop.signal }),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return list.items.map((i) => ({
+    cluster: name,
+    namespace: i.metadata.namespace ?? '',
+    name: i.metadata.name,
+    type: i.spec?.type,
+    sourceClusters: (i.status?.clusters ?? []).map((c) => c.cluster),
+    activeGroup: i.metadata.annotations?.[ACTIVE_GROUP_ANNOTATION],
+    reason: i.metadata.annotations?.[REASON_ANNOTATION],
+  }));
 }
 
 export class TopologyService implements ObserveService {
@@ -72,18 +121,7 @@ export class TopologyService implements ObserveService {
   private async imports(name: string): Promise<ImportFacts[]> {
     const client = this.deps.fleet.client(name);
     if ('error' in client) throw new Error(client.error);
-    const list = await client.list<ServiceImport>(MCS_API_VERSION, 'ServiceImport', {
-      timeoutMs: MEMBER_TIMEOUT_MS,
-    });
-    return list.items.map((i) => ({
-      cluster: name,
-      namespace: i.metadata.namespace ?? '',
-      name: i.metadata.name,
-      type: i.spec?.type,
-      sourceClusters: (i.status?.clusters ?? []).map((c) => c.cluster),
-      activeGroup: i.metadata.annotations?.[ACTIVE_GROUP_ANNOTATION],
-      reason: i.metadata.annotations?.[REASON_ANNOTATION],
-    }));
+    return memberImports(client, MEMBER_TIMEOUT_MS);
   }
 
   async topology(windowMs: number): Promise<Topology & { window: string; warnings: string[] }> {
@@ -98,7 +136,7 @@ export class TopologyService implements ObserveService {
       Promise.all(
         members.map((m) =>
           this.imports(m.name).catch((e: unknown) => {
-            unreachable.push(m.name);
+            if (!answered(e)) unreachable.push(m.name);
             warnings.push(`cluster ${m.name}: ${errorMessage(e)}`);
             return [];
           }),
