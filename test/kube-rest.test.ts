@@ -1,7 +1,8 @@
 // The REST transport against a real loopback HTTPS server (the local fleet's certificates): plain
 // requests share keep-alive connections, and a pooled connection the server has closed is
 // replaced without the caller seeing an error. An informer of a cluster that refuses settles at
-// once instead of waiting for its retries.
+// once instead of waiting for its retries. A server that accepts and never answers costs one
+// timeout, not one per connection phase, and an aborted call sends nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -106,6 +107,34 @@ describe('REST transport', () => {
     } finally {
       await inf.stop();
       c.close();
+    }
+  });
+
+  test('a server that accepts and never answers costs the timeout once; an aborted call sends nothing', async () => {
+    // What a frozen (SIGSTOPped) API server looks like: the kernel accepts, nothing ever answers.
+    let accepted = 0;
+    const held = new Set<Socket>();
+    const silent = createServer((s) => {
+      accepted++;
+      held.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, ADDRESS, r));
+    const c = client((silent.address() as AddressInfo).port);
+    try {
+      const started = Date.now();
+      await assert.rejects(c.rest.get('/version', { timeoutMs: 500 }), { reason: 'Timeout' });
+      const took = Date.now() - started;
+      // Node's idle timer alone, re-armed after the TCP connect, took ~1,000 ms here.
+      assert.ok(took < 850, `took ${took} ms for a 500 ms timeout`);
+      const before = accepted;
+      await assert.rejects(c.rest.get('/version', { signal: AbortSignal.abort() }), { reason: 'Aborted' });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(accepted, before, 'no connection for an aborted call');
+    } finally {
+      c.close();
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
     }
   });
 });

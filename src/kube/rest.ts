@@ -128,10 +128,12 @@ export class KubeRest {
     }
     const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (opts.signal?.aborted) throw new KubeApiError(0, 'Aborted', `${method} ${path}: aborted`);
     let answered = false;
     return new Promise<T>((resolve, reject) => {
       const req = transport.request(reqOpts, (res) => {
         answered = true;
+        clearTimeout(deadline);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (e) => reject(new KubeApiError(0, 'TransportError', e.message)));
@@ -163,13 +165,22 @@ export class KubeRest {
           );
         });
       });
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(new KubeApiError(0, 'Timeout', `${method} ${path}: no answer within ${timeoutMs} ms`)),
-      );
+      const timedOut = (): void =>
+        void req.destroy(
+          new KubeApiError(0, 'Timeout', `${method} ${path}: no answer within ${timeoutMs} ms`),
+        );
+      // The answer must start within timeoutMs of the call. The socket's idle timer alone is
+      // re-armed per phase: a new TLS connection to a server that accepts but never answers (a
+      // frozen API server) waited twice the timeout. The idle timer still bounds silence in a body.
+      const deadline = setTimeout(timedOut, timeoutMs);
+      req.setTimeout(timeoutMs, timedOut);
       const onAbort = (): void =>
         void req.destroy(new KubeApiError(0, 'Aborted', `${method} ${path}: aborted`));
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('close', () => opts.signal?.removeEventListener('abort', onAbort));
+      req.on('close', () => {
+        clearTimeout(deadline);
+        opts.signal?.removeEventListener('abort', onAbort);
+      });
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (req.reusedSocket && !answered && STALE_SOCKET.has(e.code ?? '')) {
           reject(new StaleSocketError(e.message));
