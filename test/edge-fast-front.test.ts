@@ -377,6 +377,25 @@ describe('edge gateway fast front', () => {
     assert.ok(performance.now() - started < 2_000, 'idle connection closed after the keep-alive time');
   });
 
+  it('reads requests that arrive a byte at a time, pipelined', async () => {
+    const bytes =
+      get('/order/bytes-1', 'X-Pad: ' + 'p'.repeat(300) + '\r\n') +
+      get('/order/bytes-2', 'Connection: close\r\n');
+    const s = session(httpPort);
+    s.socket.setNoDelay(true);
+    for (const byte of bytes) {
+      s.socket.write(byte);
+      // One read per byte on the gateway's side, not one read of everything.
+      await new Promise((r) => setImmediate(r));
+    }
+    const r = replies(await s.closed, ['GET', 'GET']);
+    assert.deepEqual(
+      r.replies.map((x) => x.body),
+      ['/order/bytes-1', '/order/bytes-2'],
+    );
+    assert.equal(r.rest, '');
+  });
+
   it('frames HEAD, 204, 304 and close-delimited answers so the next response parses', async () => {
     const out = await exchange(
       httpPort,
