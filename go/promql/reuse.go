@@ -7,8 +7,8 @@ package main
 
 import (
 	"container/list"
+	"slices"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -160,17 +160,17 @@ func copyExpr(e parser.Expr) parser.Expr {
 		c := *n
 		c.Expr = copyExpr(n.Expr)
 		c.Param = copyExpr(n.Param)
-		c.Grouping = cloneStrings(n.Grouping)
+		c.Grouping = slices.Clone(n.Grouping)
 		return &c
 	case *parser.BinaryExpr:
 		c := *n
 		c.LHS, c.RHS = copyExpr(n.LHS), copyExpr(n.RHS)
 		if n.VectorMatching != nil {
 			vm := *n.VectorMatching
-			vm.MatchingLabels = cloneStrings(vm.MatchingLabels)
-			vm.Include = cloneStrings(vm.Include)
-			vm.FillValues.LHS = cloneFloat(vm.FillValues.LHS)
-			vm.FillValues.RHS = cloneFloat(vm.FillValues.RHS)
+			vm.MatchingLabels = slices.Clone(vm.MatchingLabels)
+			vm.Include = slices.Clone(vm.Include)
+			vm.FillValues.LHS = clonePtr(vm.FillValues.LHS)
+			vm.FillValues.RHS = clonePtr(vm.FillValues.RHS)
 			c.VectorMatching = &vm
 		}
 		return &c
@@ -190,7 +190,7 @@ func copyExpr(e parser.Expr) parser.Expr {
 	case *parser.SubqueryExpr:
 		c := *n
 		c.Expr = copyExpr(n.Expr)
-		c.Timestamp = cloneInt(n.Timestamp)
+		c.Timestamp = clonePtr(n.Timestamp)
 		return &c
 	case *parser.NumberLiteral:
 		c := *n
@@ -208,8 +208,8 @@ func copyExpr(e parser.Expr) parser.Expr {
 		return &c
 	case *parser.VectorSelector:
 		c := *n
-		c.LabelMatchers = append([]*labels.Matcher(nil), n.LabelMatchers...)
-		c.Timestamp = cloneInt(n.Timestamp)
+		c.LabelMatchers = slices.Clone(n.LabelMatchers)
+		c.Timestamp = clonePtr(n.Timestamp)
 		c.Series = nil
 		c.UnexpandedSeriesSet = nil
 		return &c
@@ -218,22 +218,8 @@ func copyExpr(e parser.Expr) parser.Expr {
 	}
 }
 
-func cloneStrings(ss []string) []string {
-	if ss == nil {
-		return nil
-	}
-	return append([]string(nil), ss...)
-}
-
-func cloneInt(p *int64) *int64 {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
-}
-
-func cloneFloat(p *float64) *float64 {
+// clonePtr copies the value p points to (nil stays nil).
+func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil
 	}
