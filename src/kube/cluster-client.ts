@@ -237,10 +237,15 @@ export class ClusterClient {
       'timeoutMs' | 'signal'
     > = {},
   ): Promise<KubeList<T>> {
-    const p = await this.path(apiVersion, kind, opts.namespace);
+    // `timeoutMs` bounds the whole call, discovery included: a probe with a short timeout must not
+    // wait out discovery's own 10 s against a member that accepts and never answers.
+    const started = Date.now();
+    const p = await within(this.path(apiVersion, kind, opts.namespace), opts, `list ${kind}`);
+    const left =
+      opts.timeoutMs === undefined ? undefined : Math.max(1, opts.timeoutMs - (Date.now() - started));
     return this.rest.get<KubeList<T>>(p, {
       query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
-      timeoutMs: opts.timeoutMs,
+      timeoutMs: left,
       signal: opts.signal,
     });
   }
@@ -273,3 +278,32 @@ export class ClusterClient {
 }
 
 export { KubeApiError };
+
+/**
+ * `work` (shared, e.g. a cached discovery answer) as seen by one caller with its own timeout and
+ * abort: the caller stops waiting; the shared work goes on for the others.
+ */
+function within<T>(
+  work: Promise<T>,
+  opts: Pick<RequestOptions, 'timeoutMs' | 'signal'>,
+  what: string,
+): Promise<T> {
+  const { timeoutMs, signal } = opts;
+  if (timeoutMs === undefined && signal === undefined) return work;
+  if (signal?.aborted) return Promise.reject(new KubeApiError(0, 'Aborted', `${what}: aborted`));
+  return new Promise<T>((resolve, reject) => {
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => reject(new KubeApiError(0, 'Timeout', `${what}: no answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+    const onAbort = (): void => reject(new KubeApiError(0, 'Aborted', `${what}: aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
+  });
+}

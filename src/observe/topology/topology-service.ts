@@ -7,7 +7,7 @@ import { API_VERSION } from '../../api/group.ts';
 import type { Application } from '../../api/application.ts';
 import type { GlobalIngress } from '../../api/global-ingress.ts';
 import { MCS_API_VERSION, type ServiceImport } from '../../api/mcs.ts';
-import type { ClusterClient, KubeList } from '../../kube/cluster-client.ts';
+import type { ClusterClient } from '../../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../../kube/errors.ts';
 import { KubeApiError } from '../../kube/rest.ts';
 import type { Route } from '../../hub/http-server.ts';
@@ -42,29 +42,13 @@ export function answered(e: unknown): boolean {
 }
 
 /**
- * A member's ServiceImports, asked live. `timeoutMs` bounds the whole ask, discovery included: a
- * member whose discovery is not cached yet (first ask, new credentials) must not hold the answer
- * for discovery's own, longer timeout.
+ * A member's ServiceImports, asked live. `timeoutMs` bounds the whole ask, discovery included (as
+ * every `list` does): a member whose discovery is not cached yet (first ask, new credentials) must
+ * not hold the answer for discovery's own, longer timeout.
  */
 export async function memberImports(client: ClusterClient, timeoutMs: number): Promise<ImportFacts[]> {
   const name = client.name;
-  const stop = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new KubeApiError(0, 'Timeout', `ServiceImports: no answer within ${timeoutMs} ms`));
-      stop.abort(); // the list request, if discovery got that far
-    }, timeoutMs);
-  });
-  let list: KubeList<ServiceImport>;
-  try {
-    list = await Promise.race([
-      client.list<ServiceImport>(MCS_API_VERSION, 'ServiceImport', { timeoutMs, signal: stop.signal }),
-      timedOut,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const list = await client.list<ServiceImport>(MCS_API_VERSION, 'ServiceImport', { timeoutMs });
   return list.items.map((i) => ({
     cluster: name,
     namespace: i.metadata.namespace ?? '',
