@@ -199,21 +199,24 @@ export class EdgeGateway {
     // what starts node's tracking of its connections (headersTimeout checks, closeIdleConnections).
     fallback.emit('listening');
     this.fallbacks.push(fallback);
-    const front = new FastFront({
-      headersTimeoutMs,
-      keepAliveMs,
-      serve: (head, down, socket) => this.handleFast(listener, head, down, socket),
-      fallback: (socket) => fallback.emit('connection', socket),
-    });
-    this.fronts.push(front);
-    const accept =
-      this.opts.fastFront === false
-        ? (socket: Socket) => fallback.emit('connection', socket)
-        : (socket: Socket) => front.accept(socket);
+    const toFallback = (socket: Socket): void => void fallback.emit('connection', socket);
+    // With the fast front off, no FastFront (nor its sweep timer) exists: node:http takes everything.
+    const fast = this.opts.fastFront !== false;
+    let accept = toFallback;
+    if (fast) {
+      const front = new FastFront({
+        headersTimeoutMs,
+        keepAliveMs,
+        serve: (head, down, socket) => this.handleFast(listener, head, down, socket),
+        fallback: toFallback,
+      });
+      this.fronts.push(front);
+      accept = (socket) => front.accept(socket);
+    }
     let server: Server;
     if (proto === 'http') {
       // Half-open as node:http's server: the connection's handler decides when to end it.
-      server = this.opts.fastFront === false ? fallback : createNetServer({ allowHalfOpen: true }, accept);
+      server = fast ? createNetServer({ allowHalfOpen: true }, accept) : fallback;
     } else {
       server = createTlsServer(
         { allowHalfOpen: true, SNICallback: (name, cb) => this.secureContext(name, cb) },
