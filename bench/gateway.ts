@@ -361,7 +361,14 @@ async function main(): Promise<void> {
     const variant = process.env['BENCH_VARIANT_ENV'];
     if (variant) {
       const env = Object.fromEntries(
-        variant.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        variant
+          .split(' ')
+          .filter(Boolean)
+          .map((kv) => {
+            const eq = kv.indexOf('=');
+            if (eq < 1) throw new Error(`BENCH_VARIANT_ENV: ${JSON.stringify(kv)} is not NAME=value`);
+            return [kv.slice(0, eq), kv.slice(eq + 1)];
+          }),
       );
       await startMeridian('on', `Meridian edge (${variant}), access log on`, env, 'meridian-variant');
     }
