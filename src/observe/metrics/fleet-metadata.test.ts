@@ -2,13 +2,12 @@
 // the members' series with a pod, asked in the same round trip as the label names.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fleetLabelNames, type FleetMetadataContext } from './fleet-metadata.ts';
+import { StandInMembers } from './member-fixtures.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { loadPromqlEngine } from './promql-engine.ts';
 
-const servers: Server[] = [];
+const standIns = new StandInMembers();
 let members: MetricsMember[];
 let ctx: FleetMetadataContext;
 /** Per member, what it was asked, in order: `labels` when asked, `labels answered`, `series`. */
@@ -23,7 +22,7 @@ function member(name: string, pod: string): Promise<string> {
   seen.set(name, log);
   let seriesAsked: () => void = () => {};
   const series = new Promise<void>((resolve) => (seriesAsked = resolve));
-  const s = createServer((req, res) => {
+  return standIns.start((req, res) => {
     req.resume();
     req.on('end', () => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -47,10 +46,6 @@ function member(name: string, pod: string): Promise<string> {
       }
     });
   });
-  servers.push(s);
-  return new Promise((resolve) =>
-    s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
-  );
 }
 
 before(async () => {
@@ -66,9 +61,7 @@ before(async () => {
   };
 });
 
-after(() => {
-  for (const s of servers) s.close();
-});
+after(() => standIns.close());
 
 test('label names include app and revision from series with a pod, asked in the same round trip', async () => {
   const a = await fleetLabelNames(ctx, members, { matchers: [] }, AbortSignal.timeout(10_000));

@@ -3,21 +3,20 @@
 // sets app/revision on the members' series from its pod resolver.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
+import { StandInMembers } from './member-fixtures.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { loadPromqlEngine } from './promql-engine.ts';
 
-const servers: Server[] = [];
+const standIns = new StandInMembers();
 let members: MetricsMember[];
 let ctx: FleetQueryContext;
 
 /** A member holding one series of `x` (namespace shop, its pod) that warns on every answer. */
 function member(pod: string, value: string): Promise<string> {
-  const s = createServer((req, res) => {
+  return standIns.start((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -37,10 +36,6 @@ function member(pod: string, value: string): Promise<string> {
       );
     });
   });
-  servers.push(s);
-  return new Promise((resolve) =>
-    s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
-  );
 }
 
 before(async () => {
@@ -60,9 +55,7 @@ before(async () => {
   };
 });
 
-after(() => {
-  for (const s of servers) s.close();
-});
+after(() => standIns.close());
 
 async function ask(query: string): Promise<{ mode?: string; data: unknown; warnings?: string[] }> {
   const a = await fleetQuery(
