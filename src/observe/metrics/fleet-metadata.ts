@@ -5,7 +5,8 @@
 // values that depend on them are read from the members' series, enriched in the hub.
 import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
 import { isFailure, type PromqlEngine } from './promql-engine.ts';
-import { mergeSeries, memberWarnings, unionSorted, type Labels, type WorkloadOf } from './prom-merge.ts';
+import { mergeSeries, memberWarnings, unionSorted, type Labels } from './prom-merge.ts';
+import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam, type SeriesParams } from './prom-params.ts';
 import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
 import { failureAnswer } from './fleet-query.ts';

@@ -20,8 +20,8 @@ import {
   type MatrixSeries,
   type MemberResult,
   type VectorSample,
-  type WorkloadOf,
 } from './prom-merge.ts';
+import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam } from './prom-params.ts';
 import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
 

@@ -13,7 +13,7 @@ import { fleetQuery } from './fleet-query.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { PROMQL_SOURCE_DIR } from './promql-build.ts';
 import { loadPromqlEngine, type PromqlEngine } from './promql-engine.ts';
-import type { WorkloadOf } from './prom-merge.ts';
+import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 

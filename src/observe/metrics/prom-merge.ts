@@ -29,8 +29,6 @@ export interface MemberResult {
  * series' `namespace` and `pod` in `cluster`, or (no `of`) not at all; any the member's own
  * series carry are removed either way.
  */
-export type { WorkloadOf };
-
 export interface WorkloadStamp {
   readonly cluster: string;
   readonly of: WorkloadOf | undefined;
