@@ -8,7 +8,6 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../src/logging/logger.ts';
@@ -17,6 +16,7 @@ import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
 import { StaticRoutingTable, type ClusterTarget, type HostRoute } from '../src/traffic/routing.ts';
 import { selfSignedCertificate } from './support/certificates.ts';
 import { waitFor } from './support/harness.ts';
+import { jsonLineSink } from './support/log-sink.ts';
 
 const SHOP = 'shop.example.test';
 const RAW = 'raw.example.test';
@@ -210,13 +210,7 @@ describe('edge gateway fast front', () => {
     const backendPort = await listen(backend);
     const rawPort = await listen(rawBackend);
     referencePort = await listen(reference);
-    const sink = new PassThrough();
-    let partial = '';
-    sink.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l) logLines.push(JSON.parse(l) as Record<string, unknown>);
-    });
+    const sink = jsonLineSink(logLines);
     gw = new EdgeGateway({
       table: new StaticRoutingTable([
         { ...route(SHOP, backendPort), tls: { certPem: cert.cert, keyPem: cert.key } },

@@ -24,6 +24,7 @@ import {
   type HostRoute,
 } from '../src/traffic/routing.ts';
 import { waitFor } from './support/harness.ts';
+import { jsonLineSink } from './support/log-sink.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -300,13 +301,7 @@ describe('edge gateway', () => {
     tlsAgent = new https.Agent({ keepAlive: true });
     await Promise.all([a.open(), b.open(), c.open()]);
     publish();
-    const sink = new PassThrough();
-    let partial = '';
-    sink.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l) logLines.push(JSON.parse(l) as Record<string, unknown>);
-    });
+    const sink = jsonLineSink(logLines);
     gw = new EdgeGateway({
       table,
       logger: createLogger('edge-gateway-test', sink),
