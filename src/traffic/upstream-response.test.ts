@@ -155,6 +155,104 @@ describe('upstream response parser', () => {
     badResponse(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
   });
 
+  it('reads the status line strictly: HTTP/1.0 or 1.1, three digits, a reason without CR or LF', () => {
+    for (const line of ['HTTP/1.1 200', 'HTTP/1.1 200 ', 'HTTP/1.1 299 A\u0000\u00ffB'])
+      assert.equal(both(`${line}\r\nContent-Length: 0\r\n\r\n`).complete, 1, JSON.stringify(line));
+    for (const line of [
+      'HTTP/1.1 200 O\rK',
+      'HTTP/1.1 200\tOK',
+      'HTTP/1.1 2000',
+      'HTTP/1.1 099 X',
+      'HTTP/1.1 2x0 X',
+      'HTTP/1.1 20x X',
+      'HTTP/1.2 200 OK',
+      'http/1.1 200 OK',
+      'HTTP/1.1 200 OK\r', // ends in a bare CR before the CRLF
+    ])
+      badResponse(`${line}\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  it('passes values on byte for byte (obs-text included), trimmed at both ends as String#trim does', () => {
+    const r = both(
+      'HTTP/1.1 200 OK\r\nX-Text: caf\u00e9 \u00ff\u0080 a:b\r\nX-Empty:\r\nX-Tab:\t\t\r\nX-Pad: \t a \t b \t\r\n' +
+        // Today's leniency, kept: NBSP, VT and a stray CR at the ends are trimmed away, not refused.
+        'X-Nbsp:\u00a0v\u00a0\r\nX-Vt: \u000bv\r\nX-Cr: v\r\r\r\nContent-Length: 0\r\n\r\n',
+    );
+    assert.deepEqual(r.heads, [
+      [
+        200,
+        [
+          ...['X-Text', 'caf\u00e9 \u00ff\u0080 a:b', 'X-Empty', '', 'X-Tab', '', 'X-Pad', 'a \t b'],
+          ...['X-Nbsp', 'v', 'X-Vt', 'v', 'X-Cr', 'v', 'Content-Length', '0'],
+        ],
+      ],
+    ]);
+  });
+
+  it('rejects control bytes inside values and anything but a token before the colon', () => {
+    for (const line of [
+      'X-A: a\u007fb',
+      'X-A: a\rb',
+      'X-A: a\nb',
+      'X-A: a\u0001',
+      'X-A\u0000: 1',
+      'X-A : 1',
+      'X-\u00e9: 1',
+      ': v',
+      'X-A',
+    ])
+      badResponse(`HTTP/1.1 200 OK\r\n${line}\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  it('names the status line, header line, name or field in the error', () => {
+    const message = (wire: string) => {
+      try {
+        parse(wire);
+      } catch (e) {
+        return (e as Error).message.replace('bad upstream response: ', '');
+      }
+      return 'accepted';
+    };
+    assert.equal(message('ICY 200 OK\r\nX: 1\r\n\r\n'), 'status line "ICY 200 OK"');
+    assert.equal(message('HTTP/1.1 200 OK\r\nX: 1\r\nNoColon\r\n\r\n'), 'header line "NoColon"');
+    assert.equal(message('HTTP/1.1 200 OK\r\n: v\r\n\r\n'), 'header line ": v"');
+    assert.equal(message('HTTP/1.1 200 OK\r\nBad Name: 1:2\r\n\r\n'), 'header name "Bad Name"');
+    assert.equal(message('HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\n\r\n'), 'value of header X-A');
+    assert.equal(message('HTTP/1.1 200 OK\r\nContent-Length: 1,x\r\n\r\n'), 'Content-Length "1,x"');
+  });
+
+  it('compares repeated Content-Length values digit for digit, 15 digits at most', () => {
+    assert.equal(both('HTTP/1.1 200 OK\r\nContent-Length: 2 ,\t2\r\ncontent-length: 2\r\n\r\nok').body, 'ok');
+    assert.equal(both('HTTP/1.1 200 OK\r\nContent-Length: 000000000000002\r\n\r\nok').body, 'ok');
+    for (const value of ['5\r\nContent-Length: 05', '0, 00', '1234567890123456', '2,', '', '+2', '2 2'])
+      badResponse(`HTTP/1.1 200 OK\r\nContent-Length: ${value}\r\n\r\n`);
+  });
+
+  it('matches the framing and connection headers, and the values it looks for, in any case', () => {
+    assert.equal(
+      both('HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive, CLOSE\r\ncontent-LENGTH: 0\r\n\r\n').keepAlive,
+      false,
+    );
+    assert.equal(
+      both('HTTP/1.0 200 OK\r\nconnection: KEEP-ALIVE\r\nContent-Length: 0\r\n\r\n').keepAlive,
+      true,
+    );
+    const chunked = both('HTTP/1.1 200 OK\r\ntransfer-ENCODING: gzip, CHUNKED \r\n\r\n2\r\nhi\r\n0\r\n\r\n');
+    assert.deepEqual([chunked.body, chunked.keepAlive], ['hi', true]);
+    const notLast = both('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, deflate\r\n\r\n2\r\nhi', {
+      close: true,
+    });
+    assert.deepEqual([notLast.body, notLast.keepAlive], ['2\r\nhi', false]);
+    const p = new ResponseParser({
+      onHead: () => undefined,
+      onBody: () => undefined,
+      onComplete: () => undefined,
+    });
+    p.start(false);
+    p.execute(Buffer.from('HTTP/1.1 200 OK\r\nKEEP-ALIVE: Timeout = 7\r\nContent-Length: 0\r\n\r\n'));
+    assert.equal(p.keepAliveTimeoutMs, 7_000);
+  });
+
   it('rejects malformed chunked bodies', () => {
     const head = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
     badResponse(`${head}zz\r\nhi\r\n0\r\n\r\n`);

@@ -51,12 +51,103 @@ const enum State {
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 // Field values: visible ASCII, obs-text, space and tab; no CR, LF, NUL or other controls.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
-const DIGITS = /^\d{1,15}$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i;
+// The head is scanned byte by byte with these tables instead of split/trim/regex per line: it is
+// on every proxied request. Each is derived from the definition it replaces, so the two cannot
+// disagree: a token character, a byte a field value may hold, what String#trim drops (in latin1:
+// tab, LF, VT, FF, CR, space and NBSP), toLowerCase, and \d.
+const TCHAR = new Uint8Array(256);
+const FIELD = new Uint8Array(256);
+const TRIMMED = new Uint8Array(256);
+const LOWER = new Uint8Array(256);
+const DIGIT = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const c = String.fromCharCode(b);
+  TCHAR[b] = TOKEN.test(c) ? 1 : 0;
+  FIELD[b] = BAD_VALUE.test(c) ? 0 : 1;
+  TRIMMED[b] = c.trim() === '' ? 1 : 0;
+  LOWER[b] = c.toLowerCase().charCodeAt(0);
+  DIGIT[b] = /\d/.test(c) ? 1 : 0;
+}
+const CR = 13;
+const LF = 10;
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+
+/** `buf[at, at + lower.length)` equals `lower` (lowercase ASCII) in any case. */
+function lowerIs(buf: Buffer, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) if (LOWER[buf[at + k]!] !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
+/** `lower` occurs in `buf[from, to)` in any case (as `value.toLowerCase().includes(lower)`). */
+function includesLower(buf: Buffer, from: number, to: number, lower: string): boolean {
+  for (let at = from; at + lower.length <= to; at++) if (lowerIs(buf, at, lower)) return true;
+  return false;
+}
+
+/**
+ * `buf.indexOf(HEAD_END, from)` without the native call, which costs more than the search in a
+ * small head: Horspool's skip on the window's last byte, 4 bytes at a time past anything but CR/LF.
+ */
+function headEnd(buf: Buffer, from: number): number {
+  for (let k = from + 3; k < buf.length;) {
+    const c = buf[k];
+    if (c === LF) {
+      if (buf[k - 1] === CR && buf[k - 2] === LF && buf[k - 3] === CR) return k - 3;
+      k += 2;
+    } else k += c === CR ? 1 : 4;
+  }
+  return -1;
+}
+
+/** The first CRLF at or after `from` (a head's last line ends at the CRLF of the blank line). */
+function lineEnd(buf: Buffer, from: number): number {
+  while (!(buf[from] === CR && buf[from + 1] === LF)) from++;
+  return from;
+}
+
+/** The first byte of `buf[from, to)` that String#trim keeps (`to` if none). */
+function trimStart(buf: Buffer, from: number, to: number): number {
+  while (from < to && TRIMMED[buf[from]!] === 1) from++;
+  return from;
+}
+
+/** The end of `buf[from, to)` without what String#trim drops there. */
+function trimEnd(buf: Buffer, from: number, to: number): number {
+  while (to > from && TRIMMED[buf[to - 1]!] === 1) to--;
+  return to;
+}
+
+/**
+ * Where the status line at `start` ends (its CRLF, or `end`), or -1 unless it reads
+ * `HTTP/1.[01] [1-9]\d\d`, then nothing or a space and a reason without CR or LF.
+ */
+function statusLineEnd(buf: Buffer, start: number, end: number): number {
+  if (end - start < 12 || buf[start + 8] !== 0x20) return -1;
+  for (let k = 0; k < 7; k++) if (buf[start + k] !== HTTP_1[k]) return -1;
+  const minor = buf[start + 7]!;
+  if (minor !== 0x30 && minor !== 0x31) return -1;
+  if (buf[start + 9]! < 0x31 || buf[start + 9]! > 0x39) return -1;
+  if (DIGIT[buf[start + 10]!] !== 1 || DIGIT[buf[start + 11]!] !== 1) return -1;
+  let x = start + 12;
+  if (x < end && buf[x] === 0x20) while (buf[x] !== CR && buf[x] !== LF) x++;
+  return x === end || (buf[x] === CR && buf[x + 1] === LF) ? x : -1;
+}
+
+/** The number `buf[from, to)` holds as 1 to 15 decimal digits, or -1. */
+function digitsValue(buf: Buffer, from: number, to: number): number {
+  if (to === from || to - from > 15) return -1;
+  let n = 0;
+  for (let k = from; k < to; k++) {
+    if (DIGIT[buf[k]!] !== 1) return -1;
+    n = n * 10 + buf[k]! - 0x30;
+  }
+  return n;
+}
+
 // A chunk size (at most 12 hex digits: far beyond any real chunk, well within 2^53), optional
 // whitespace and extensions, which are ignored.
 const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})[ \t]*(?:;[^\0\r\n]*)?$/;
@@ -162,7 +253,7 @@ export class ResponseParser {
     let start: number;
     let end: number;
     if (this.partial === undefined) {
-      end = buf.indexOf(HEAD_END, i);
+      end = headEnd(buf, i);
       if (end < 0) {
         this.gather(buf, i, buf.length);
         if (this.partial!.length > MAX_HEAD_BYTES) throw bad('headers too large');
@@ -176,7 +267,7 @@ export class ResponseParser {
       const before = this.partial.length;
       // The terminator may straddle the two pieces: search from 3 bytes back.
       data = this.gather(buf, i, buf.length);
-      end = data.indexOf(HEAD_END, Math.max(0, before - 3));
+      end = headEnd(data, Math.max(0, before - 3));
       if (end < 0) {
         if (data.length > MAX_HEAD_BYTES) throw bad('headers too large');
         return buf.length;
@@ -185,72 +276,97 @@ export class ResponseParser {
       this.partial = undefined;
       // What of `buf` was used: the head's end is at `end + 4` in `data`.
       const used = end + 4 - before;
-      this.parseHead(data.toString('latin1', start, end));
+      this.parseHead(data, start, end);
       return i + used;
     }
     if (end - start > MAX_HEAD_BYTES) throw bad('headers too large');
-    this.parseHead(data.toString('latin1', start, end));
+    this.parseHead(data, start, end);
     return end + 4;
   }
 
-  private parseHead(text: string): void {
-    const lines = text.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (!m) throw bad(`status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
-    const status = Number(m[2]);
-    const http10 = m[1] === '0';
+  /**
+   * The head in `buf[start, end)`, read as `text.split('\r\n')` with a status-line regex, TOKEN
+   * names and trimmed values free of controls would read it, in one pass over the bytes; strings
+   * are sliced only for names and values. `buf[end]` is the CR of the blank line: the scans stop
+   * there without bounds checks.
+   */
+  private parseHead(buf: Buffer, start: number, end: number): void {
+    const text = buf.toString('latin1', start, end);
+    const eol = statusLineEnd(buf, start, end);
+    if (eol < 0) {
+      const crlf = text.indexOf('\r\n');
+      throw bad(`status line ${JSON.stringify(text.slice(0, crlf < 0 ? text.length : crlf).slice(0, 80))}`);
+    }
+    const status = (buf[start + 9]! - 0x30) * 100 + (buf[start + 10]! - 0x30) * 10 + buf[start + 11]! - 0x30;
+    const http10 = buf[start + 7] === 0x30;
     if (status < 200) {
       // 100 Continue, 103 Early Hints: interim, the final answer follows. 101 was never asked for.
       if (status === 101) throw bad('101 Switching Protocols to a request without Upgrade');
       return;
     }
     const headers: string[] = [];
-    let length: string | undefined;
+    // Content-Length and its number of digits: "5" and "05" conflict, as strings they differ.
+    let length = -1;
+    let lengthDigits = 0;
     let chunked: boolean | undefined;
     let close = http10;
-    for (let k = 1; k < lines.length; k++) {
-      const line = lines[k]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw bad(`header line ${JSON.stringify(line.slice(0, 80))}`);
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw bad(`header name ${JSON.stringify(name.slice(0, 80))}`);
-      const value = line.slice(colon + 1).trim();
-      if (BAD_VALUE.test(value)) throw bad(`value of header ${name}`);
+    // Each header line is [p, e): e at its CRLF, or at `end` for the last.
+    for (let p = eol + 2; p < end;) {
+      let colon = p;
+      while (TCHAR[buf[colon]!] === 1) colon++;
+      if (colon === p || buf[colon] !== 0x3a) throw this.badLine(text, p - start);
+      const name = text.slice(p - start, colon - start);
+      let e = colon + 1;
+      while (FIELD[buf[e]!] === 1) e++;
+      // Stopped at a control byte or DEL before the line's end: an error unless trimming drops it
+      // (a VT, or a bare CR or LF at the end of the value), so the trimmed value is checked again.
+      const control = e !== end && !(buf[e] === CR && buf[e + 1] === LF);
+      if (control) e = lineEnd(buf, e);
+      const a = trimStart(buf, colon + 1, e);
+      const b = trimEnd(buf, a, e);
+      if (control) for (let k = a; k < b; k++) if (FIELD[buf[k]!] !== 1) throw bad(`value of header ${name}`);
+      const value = text.slice(a - start, b - start);
       headers.push(name, value);
-      switch (name.length) {
-        case 10: {
-          const lower = name.toLowerCase();
-          if (lower === 'connection') {
-            const v = value.toLowerCase();
-            if (v.includes('close')) close = true;
-            else if (http10 && v.includes('keep-alive')) close = false;
-          } else if (lower === 'keep-alive') {
+      switch (colon - p) {
+        case 10:
+          if (lowerIs(buf, p, 'connection')) {
+            if (includesLower(buf, a, b, 'close')) close = true;
+            else if (http10 && includesLower(buf, a, b, 'keep-alive')) close = false;
+          } else if (lowerIs(buf, p, 'keep-alive')) {
             const m = KEEP_ALIVE_TIMEOUT.exec(value);
             if (m) this.keepAliveTimeoutMs = Number(m[1]) * 1000;
           }
           break;
-        }
         case 14:
-          if (name.toLowerCase() === 'content-length') {
+          if (lowerIs(buf, p, 'content-length')) {
             // Repeated values ("5, 5" or two fields) are one length if they agree.
-            for (const v of value.split(',')) {
-              const t = v.trim();
-              if (!DIGITS.test(t)) throw bad(`Content-Length ${JSON.stringify(value)}`);
-              if (length !== undefined && length !== t) throw bad('conflicting Content-Length values');
-              length = t;
+            for (let from = a; ;) {
+              let to = from;
+              while (to < b && buf[to] !== 0x2c) to++;
+              const u = trimStart(buf, from, to);
+              const v = trimEnd(buf, u, to);
+              const n = digitsValue(buf, u, v);
+              if (n < 0) throw bad(`Content-Length ${JSON.stringify(value)}`);
+              if (length >= 0 && (n !== length || v - u !== lengthDigits))
+                throw bad('conflicting Content-Length values');
+              length = n;
+              lengthDigits = v - u;
+              if (to === b) break;
+              from = to + 1;
             }
           }
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') {
-            const last = value
-              .slice(value.lastIndexOf(',') + 1)
-              .trim()
-              .toLowerCase();
-            chunked = last === 'chunked';
+          if (lowerIs(buf, p, 'transfer-encoding')) {
+            // The last coding decides.
+            let comma = b;
+            while (comma > a && buf[comma - 1] !== 0x2c) comma--;
+            const u = trimStart(buf, comma, b);
+            chunked = b - u === 7 && lowerIs(buf, u, 'chunked');
           }
           break;
       }
+      p = e + 2;
     }
     this.ev.onHead(status, headers);
     if (this.noBody || status === 204 || status === 304) {
@@ -258,16 +374,25 @@ export class ResponseParser {
       this.complete();
     } else if (chunked !== undefined) {
       // Transfer-Encoding overrides Content-Length; a message with both is suspect: not reused.
-      this.keepAlive = !close && chunked && length === undefined;
+      this.keepAlive = !close && chunked && length < 0;
       this.state = chunked ? State.ChunkSize : State.UntilClose;
-    } else if (length !== undefined) {
+    } else if (length >= 0) {
       this.keepAlive = !close;
-      this.remaining = Number(length);
+      this.remaining = length;
       if (this.remaining === 0) this.complete();
       else this.state = State.Length;
     } else {
       this.state = State.UntilClose;
     }
+  }
+
+  /** The error for the header line at `from` in `text`: no name before a colon, or a bad name. */
+  private badLine(text: string, from: number): UpstreamError {
+    const eol = text.indexOf('\r\n', from);
+    const line = text.slice(from, eol < 0 ? text.length : eol);
+    const colon = line.indexOf(':');
+    if (colon <= 0) return bad(`header line ${JSON.stringify(line.slice(0, 80))}`);
+    return bad(`header name ${JSON.stringify(line.slice(0, colon).slice(0, 80))}`);
   }
 
   private complete(): void {
