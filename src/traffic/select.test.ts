@@ -52,6 +52,26 @@ test('Failover without an order uses placement order; names in order but not pla
   assert.deepEqual(names(rankClusters(r, ctx()).clusters), ['b', 'a', 'c']);
 });
 
+test('Failover order is kept per route: ranking one route again, or another, never reuses a stale order', () => {
+  // The gateway ranks on every request, so the Failover sort is remembered per route object.
+  const first = route({ type: 'Failover', order: ['c', 'b'] }, [a, b, c]);
+  assert.deepEqual(names(rankClusters(first, ctx()).clusters), ['c', 'b', 'a']);
+  // The table swaps in a new route when anything changes: its own order and health count.
+  const next = route({ type: 'Failover', order: ['a'] }, [
+    a,
+    b,
+    cluster('c', 'ap-south', { healthy: false }),
+  ]);
+  assert.deepEqual(names(rankClusters(next, ctx()).clusters), ['a', 'b']);
+  const later = route({ type: 'Failover', order: ['c', 'b'] }, [
+    a,
+    cluster('b', 'us-east', { drained: true }),
+    c,
+  ]);
+  assert.deepEqual(names(rankClusters(later, ctx()).clusters), ['c', 'a']);
+  assert.deepEqual(names(rankClusters(first, ctx()).clusters), ['c', 'b', 'a']);
+});
+
 test('Failover moves to the next cluster in order when the first is unhealthy or drained', () => {
   const down = route({ type: 'Failover', order: ['a', 'b', 'c'] }, [
     cluster('a', 'eu-west', { healthy: false }),

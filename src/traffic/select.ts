@@ -59,8 +59,20 @@ export class BalancerCounters {
 
 const inRotation = (c: ClusterTarget): boolean => c.healthy && !c.drained;
 
+/**
+ * Failover orders, per route: a route never changes (the table is swapped whole on any change,
+ * health included), and the gateway ranks on every request, so the sort runs once per route.
+ */
+const failoverOrders = new WeakMap<HostRoute, readonly ClusterTarget[]>();
+
 /** Clusters in preference order for Failover: `strategy.order` first, then placement order. */
-function failoverOrder(route: HostRoute): ClusterTarget[] {
+function failoverOrder(route: HostRoute): readonly ClusterTarget[] {
+  let ordered = failoverOrders.get(route);
+  if (ordered === undefined) failoverOrders.set(route, (ordered = sortFailover(route)));
+  return ordered;
+}
+
+function sortFailover(route: HostRoute): ClusterTarget[] {
   const order = route.strategy.order ?? [];
   const pos = (c: ClusterTarget): number => {
     const i = order.indexOf(c.name);
@@ -78,7 +90,7 @@ function rotate<T>(list: readonly T[], by: number): T[] {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
-function geoOrder(route: HostRoute, region: string | undefined, geo: GeoTable): ClusterTarget[] {
+function geoOrder(route: HostRoute, region: string | undefined, geo: GeoTable): readonly ClusterTarget[] {
   const base = failoverOrder(route);
   if (region === undefined) return base;
   const regions = geo.nearest.get(region) ?? [region];
@@ -93,9 +105,16 @@ function geoOrder(route: HostRoute, region: string | undefined, geo: GeoTable): 
 }
 
 /** Orders `candidates` for one request by the route's strategy. */
-function order(route: HostRoute, candidates: readonly ClusterTarget[], ctx: SelectContext, region?: string) {
-  const keep = new Set(candidates.map((c) => c.name));
-  const only = (list: readonly ClusterTarget[]) => list.filter((c) => keep.has(c.name));
+function order(
+  route: HostRoute,
+  candidates: readonly ClusterTarget[],
+  ctx: SelectContext,
+  region?: string,
+): readonly ClusterTarget[] {
+  // `candidates` is a subset of the route's clusters: all of them (the usual case) needs no filter.
+  const all = candidates.length === route.clusters.length;
+  const keep = all ? undefined : new Set(candidates.map((c) => c.name));
+  const only = (list: readonly ClusterTarget[]) => (keep ? list.filter((c) => keep.has(c.name)) : list);
   switch (route.strategy.type) {
     case 'Failover':
       return only(failoverOrder(route));
@@ -121,7 +140,7 @@ function order(route: HostRoute, candidates: readonly ClusterTarget[], ctx: Sele
 export function rankClusters(route: HostRoute, ctx: SelectContext): Ranking {
   const clientRegion =
     route.strategy.type === 'Geo' && ctx.clientAddress ? regionOf(ctx.geo, ctx.clientAddress) : undefined;
-  const live = route.clusters.filter(inRotation);
+  const live = route.clusters.every(inRotation) ? route.clusters : route.clusters.filter(inRotation);
   if (live.length > 0) {
     return { clusters: order(route, live, ctx, clientRegion), degraded: false, clientRegion };
   }
