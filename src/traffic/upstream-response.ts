@@ -57,8 +57,8 @@ const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i;
 // The head is scanned byte by byte with these tables instead of split/trim/regex per line: it is
 // on every proxied request. Each is derived from the definition it replaces, so the two cannot
-// disagree: a token character, a byte a field value may hold, what String#trim drops (in latin1:
-// tab, LF, VT, FF, CR, space and NBSP), toLowerCase, and \d.
+// disagree: a token character, a byte a field value may hold, optional whitespace, toLowerCase,
+// and \d.
 const TCHAR = new Uint8Array(256);
 const FIELD = new Uint8Array(256);
 const TRIMMED = new Uint8Array(256);
@@ -68,7 +68,9 @@ for (let b = 0; b < 256; b++) {
   const c = String.fromCharCode(b);
   TCHAR[b] = TOKEN.test(c) ? 1 : 0;
   FIELD[b] = BAD_VALUE.test(c) ? 0 : 1;
-  TRIMMED[b] = c.trim() === '' ? 1 : 0;
+  // Only optional whitespace (RFC 9112 §5: SP, HTAB) is trimmed; any other control byte at
+  // either end of a value is refused with those inside it, and NBSP is obs-text, kept.
+  TRIMMED[b] = c === ' ' || c === '\t' ? 1 : 0;
   LOWER[b] = c.toLowerCase().charCodeAt(0);
   DIGIT[b] = /\d/.test(c) ? 1 : 0;
 }
@@ -109,13 +111,13 @@ function lineEnd(buf: Buffer, from: number): number {
   return from;
 }
 
-/** The first byte of `buf[from, to)` that String#trim keeps (`to` if none). */
+/** The first byte of `buf[from, to)` after optional whitespace (`to` if none). */
 function trimStart(buf: Buffer, from: number, to: number): number {
   while (from < to && TRIMMED[buf[from]!] === 1) from++;
   return from;
 }
 
-/** The end of `buf[from, to)` without what String#trim drops there. */
+/** The end of `buf[from, to)` without optional whitespace there. */
 function trimEnd(buf: Buffer, from: number, to: number): number {
   while (to > from && TRIMMED[buf[to - 1]!] === 1) to--;
   return to;
