@@ -105,12 +105,6 @@ function headEnd(buf: Buffer, from: number): number {
   return -1;
 }
 
-/** The first CRLF at or after `from` (a head's last line ends at the CRLF of the blank line). */
-function lineEnd(buf: Buffer, from: number): number {
-  while (!(buf[from] === CR && buf[from + 1] === LF)) from++;
-  return from;
-}
-
 /** The first byte of `buf[from, to)` after optional whitespace (`to` if none). */
 function trimStart(buf: Buffer, from: number, to: number): number {
   while (from < to && TRIMMED[buf[from]!] === 1) from++;
@@ -320,13 +314,10 @@ export class ResponseParser {
       const name = text.slice(p - start, colon - start);
       let e = colon + 1;
       while (FIELD[buf[e]!] === 1) e++;
-      // Stopped at a control byte or DEL before the line's end: an error unless trimming drops it
-      // (a VT, or a bare CR or LF at the end of the value), so the trimmed value is checked again.
-      const control = e !== end && !(buf[e] === CR && buf[e + 1] === LF);
-      if (control) e = lineEnd(buf, e);
+      // Stopped at a control byte or DEL before the line's end (a bare CR or LF included).
+      if (e !== end && !(buf[e] === CR && buf[e + 1] === LF)) throw bad(`value of header ${name}`);
       const a = trimStart(buf, colon + 1, e);
       const b = trimEnd(buf, a, e);
-      if (control) for (let k = a; k < b; k++) if (FIELD[buf[k]!] !== 1) throw bad(`value of header ${name}`);
       const value = text.slice(a - start, b - start);
       headers.push(name, value);
       switch (colon - p) {
