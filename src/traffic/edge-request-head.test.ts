@@ -123,6 +123,9 @@ describe('edge request head', () => {
       ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Internal', 'Keep-Alive', 'timeout=5']
         .concat(['Transfer-Encoding', 'chunked', 'X-Internal', 'x', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'])
         .concat(['X-Latin', 'caf\u00e9'])
+        // Every other hop-by-hop name, in any case.
+        .concat(['TE', 'trailers', 'Trailer', 'X-T', 'UPGRADE', 'h2c', 'proxy-connection', 'close'])
+        .concat(['Proxy-Authenticate', 'Basic', 'Proxy-Authorization', 'Basic eA=='])
         .map((s) => Buffer.from(s, 'latin1')),
     );
     assert.deepEqual(out, [

@@ -15,6 +15,8 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'proxy-authorization',
 ]);
 
+const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP].map((h) => h.length));
+
 /** Where the request came in: what X-Forwarded-* describe. */
 export interface Listener {
   readonly proto: 'http' | 'https';
@@ -122,7 +124,9 @@ export function downstreamHeaders(raw: readonly (Buffer | string)[]): string[] {
   let named: string[] | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
+    // Only a name as long as a hop-by-hop one can be one: the others (most of them, on every
+    // response) skip the lower-casing and the set lookup.
+    const lower = HOP_BY_HOP_LENGTHS.has(name.length) ? name.toLowerCase() : '';
     if (HOP_BY_HOP.has(lower)) {
       if (lower === 'connection') {
         for (const token of raw[i + 1]!.toString('latin1').split(',')) {
