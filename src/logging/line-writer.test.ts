@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { BufferedLineWriter, textLine } from './line-writer.ts';
+import { BufferedLineWriter, textLine, type TextLineDestination } from './line-writer.ts';
 
 /** A destination that records chunks (as text) and completes each write when told to. */
 function slowSink(): { sink: Writable; chunks: string[]; release: () => void } {
@@ -81,7 +81,7 @@ test('a destination error loses that chunk only and is kept for inspection', asy
   const chunks: string[] = [];
   const w = new BufferedLineWriter(
     {
-      write(chunk, cb) {
+      write(chunk: string, cb: Parameters<TextLineDestination['write']>[1]) {
         if (fail) {
           fail = false;
           cb(new Error('EPIPE'));
@@ -131,7 +131,7 @@ test('a destination that is not a byte stream gets strings', async () => {
   const chunks: unknown[] = [];
   const w = new BufferedLineWriter(
     {
-      write(chunk, cb) {
+      write(chunk: string, cb: Parameters<TextLineDestination['write']>[1]) {
         chunks.push(chunk);
         cb();
         return true;

@@ -20,15 +20,17 @@ export interface LineWriterOptions {
   readonly maxBufferedBytes?: number;
 }
 
-/**
- * What the writer needs of a destination: a stream's `write` with a completion callback. A byte
- * stream (a `stream.Writable` not in object mode, such as process.stderr) gets each chunk as a
- * Buffer; any other destination (the edge workers' IPC channel) gets it as a string. A chunk is
- * always whole lines.
- */
-export interface LineDestination {
+/** A destination that takes each chunk as a string (the edge workers' IPC channel to the hub). */
+export interface TextLineDestination {
   write(chunk: string, callback: (err?: Error | null) => void): boolean;
 }
+
+/**
+ * Where the lines go; a chunk is always whole lines. A byte stream (a `stream.Writable` not in
+ * object mode, such as process.stderr or a file) gets each chunk as a Buffer, any other
+ * destination as a string.
+ */
+export type LineDestination = Writable | TextLineDestination;
 
 /**
  * Writes one line of `item` (with its newline) as UTF-8 into `buf` from `at` and returns where it
@@ -155,7 +157,7 @@ export class BufferedLineWriter<T> {
     this.writing = true;
     try {
       if (this.bytes) this.bytes.write(filled, this.onWritten);
-      else this.dest.write(text, this.onWritten);
+      else (this.dest as TextLineDestination).write(text, this.onWritten);
     } catch (err) {
       // A destination that throws (already ended) instead of calling back.
       this.onWritten(err instanceof Error ? err : new Error(String(err)));

@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { Registry } from 'prom-client';
 import { createLogger } from '../logging/logger.ts';
-import type { LineDestination } from '../logging/line-writer.ts';
+import type { TextLineDestination } from '../logging/line-writer.ts';
 import { EdgeAccessLog } from './edge-access-log.ts';
 import { EdgeGateway, type EdgeGatewayOptions } from './edge-gateway.ts';
 import { tableReplica, type TableWire } from './table-wire.ts';
@@ -27,7 +27,7 @@ export interface EdgeWorkerStart {
 }
 
 /** Hands each chunk of whole lines to the hub over IPC. */
-const toHub: LineDestination = {
+const toHub: TextLineDestination = {
   write(chunk, callback) {
     const m: FromWorker = { type: 'log', chunk };
     if (!process.send) callback(new Error('no IPC channel to the hub'));
