@@ -463,3 +463,40 @@ describe('edge gateway fast front', () => {
     assert.equal((await count()) - before, 2);
   });
 });
+
+describe('edge gateway fast front without a keep-alive timeout', () => {
+  it('reads clientKeepAliveMs 0 as node:http does: no Keep-Alive header, idle connections stay', async () => {
+    const backendPort = await listen(backend);
+    const noTimeout = new EdgeGateway({
+      table: new StaticRoutingTable([route(SHOP, backendPort)]),
+      logger: createLogger('edge-fast-front-test', jsonLineSink([])),
+      http: { host: '127.0.0.1', port: 0 },
+      clientKeepAliveMs: 0,
+      shutdownGraceMs: 500,
+    });
+    try {
+      const port = (await noTimeout.start()).http!.port;
+      const s = session(port);
+      s.socket.write(get('/order/no-timeout-1'));
+      await waitFor('the first answer', 5_000, () =>
+        s.text().endsWith('/order/no-timeout-1') ? true : undefined,
+      );
+      // Well past the sweep's tick: a connection read as "0 ms keep-alive" would be closed by now.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(s.socket.destroyed, false, 'the idle connection is still open');
+      s.socket.write(get('/order/no-timeout-2', 'Connection: close\r\n'));
+      const r = replies(await s.closed, ['GET', 'GET']);
+      assert.deepEqual(
+        r.replies.map((x) => [x.status, x.body, x.headers['connection'], x.headers['keep-alive']]),
+        [
+          [200, '/order/no-timeout-1', 'keep-alive', undefined],
+          [200, '/order/no-timeout-2', 'close', undefined],
+        ],
+      );
+    } finally {
+      await noTimeout.stop();
+      backend.closeAllConnections();
+      await new Promise<void>((r) => backend.close(() => r()));
+    }
+  });
+});

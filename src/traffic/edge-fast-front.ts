@@ -168,8 +168,8 @@ class FastConnection {
     }
   }
 
-  get keepAliveSeconds(): number {
-    return this.front.keepAliveSeconds;
+  get keepAliveLines(): string {
+    return this.front.keepAliveLines;
   }
 
   /** The current response is written (not necessarily flushed): on to the next request. */
@@ -225,10 +225,12 @@ class FastConnection {
   /** The sweep: a head that took too long gets node's 408; an idle keep-alive ends. */
   sweep(now: number): void {
     const age = now - this.since;
-    if (this.state === 'head' && age >= this.front.opts.headersTimeoutMs) {
+    const { headersTimeoutMs, keepAliveMs } = this.front.opts;
+    // 0 turns a timeout off, as it does for node:http's server.
+    if (this.state === 'head' && headersTimeoutMs > 0 && age >= headersTimeoutMs) {
       this.state = 'gone';
       this.socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
-    } else if (this.state === 'idle' && age >= this.front.opts.keepAliveMs) {
+    } else if (this.state === 'idle' && keepAliveMs > 0 && age >= keepAliveMs) {
       this.state = 'gone';
       this.socket.destroy();
     }
@@ -289,9 +291,7 @@ export class FastResponse implements Downstream {
     this.chunked = !noBody && !length;
     if (this.chunked) head += 'Transfer-Encoding: chunked\r\n';
     if (!date) head += `Date: ${httpDate()}\r\n`;
-    head += this.close
-      ? 'Connection: close\r\n\r\n'
-      : `Connection: keep-alive\r\nKeep-Alive: timeout=${this.conn.keepAliveSeconds}\r\n\r\n`;
+    head += this.close ? 'Connection: close\r\n\r\n' : `${this.conn.keepAliveLines}\r\n`;
     this.head = head;
     this.headersSent = true;
     this.statusCode = status;
@@ -378,20 +378,21 @@ export class FastFront {
   private readonly conns = new Set<FastConnection>();
   private readonly sweeper: NodeJS.Timeout;
 
+  /** The response head's keep-alive lines, as node:http's: no `Keep-Alive` without a timeout. */
+  readonly keepAliveLines: string;
+
   constructor(readonly opts: FastFrontOptions) {
-    const tick = Math.max(
-      50,
-      Math.min(1_000, Math.floor(Math.min(opts.headersTimeoutMs, opts.keepAliveMs) / 4)),
-    );
+    const ms = opts.keepAliveMs;
+    this.keepAliveLines =
+      ms > 0
+        ? `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(ms / 1000)}\r\n`
+        : 'Connection: keep-alive\r\n';
+    const shortest = Math.min(...[opts.headersTimeoutMs, opts.keepAliveMs].filter((ms) => ms > 0), 4_000);
+    const tick = Math.max(50, Math.min(1_000, Math.floor(shortest / 4)));
     this.sweeper = setInterval(() => {
       const now = performance.now();
       for (const c of this.conns) c.sweep(now);
     }, tick).unref();
-  }
-
-  /** `Keep-Alive: timeout=` as node:http announces it. */
-  get keepAliveSeconds(): number {
-    return Math.floor(this.opts.keepAliveMs / 1000);
   }
 
   accept(socket: Socket): void {
