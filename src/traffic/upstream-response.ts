@@ -6,6 +6,22 @@
 // sizes are errors, and a response whose length the connection alone delimits is never reused.
 // No I/O: the upstream client feeds it bytes; the unit tests feed it byte by byte.
 
+import {
+  BAD_VALUE,
+  CR,
+  DIGIT,
+  digitsValue,
+  FIELD,
+  headEnd,
+  includesLower,
+  LF,
+  lowerIs,
+  TCHAR,
+  TOKEN,
+  trimEnd,
+  trimStart,
+} from './http-bytes.ts';
+
 /** An upstream failure, with a stable code the proxy decides on. */
 export class UpstreamError extends Error {
   constructor(
@@ -49,73 +65,8 @@ const enum State {
   Done,
 }
 
-const HEAD_END = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, obs-text, space and tab; no CR, LF, NUL or other controls.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
-const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i;
-// The head is scanned byte by byte with these tables instead of split/trim/regex per line: it is
-// on every proxied request. Each is derived from the definition it replaces, so the two cannot
-// disagree: a token character, a byte a field value may hold, optional whitespace, toLowerCase,
-// and \d.
-const TCHAR = new Uint8Array(256);
-const FIELD = new Uint8Array(256);
-const TRIMMED = new Uint8Array(256);
-const LOWER = new Uint8Array(256);
-const DIGIT = new Uint8Array(256);
-for (let b = 0; b < 256; b++) {
-  const c = String.fromCharCode(b);
-  TCHAR[b] = TOKEN.test(c) ? 1 : 0;
-  FIELD[b] = BAD_VALUE.test(c) ? 0 : 1;
-  // Only optional whitespace (RFC 9112 §5: SP, HTAB) is trimmed; any other control byte at
-  // either end of a value is refused with those inside it, and NBSP is obs-text, kept.
-  TRIMMED[b] = c === ' ' || c === '\t' ? 1 : 0;
-  LOWER[b] = c.toLowerCase().charCodeAt(0);
-  DIGIT[b] = /\d/.test(c) ? 1 : 0;
-}
-const CR = 13;
-const LF = 10;
 const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
-
-/** `buf[at, at + lower.length)` equals `lower` (lowercase ASCII) in any case. */
-function lowerIs(buf: Buffer, at: number, lower: string): boolean {
-  for (let k = 0; k < lower.length; k++) if (LOWER[buf[at + k]!] !== lower.charCodeAt(k)) return false;
-  return true;
-}
-
-/** `lower` occurs in `buf[from, to)` in any case (as `value.toLowerCase().includes(lower)`). */
-function includesLower(buf: Buffer, from: number, to: number, lower: string): boolean {
-  for (let at = from; at + lower.length <= to; at++) if (lowerIs(buf, at, lower)) return true;
-  return false;
-}
-
-/**
- * `buf.indexOf(HEAD_END, from)` without the native call, which costs more than the search in a
- * small head: Horspool's skip on the window's last byte, 4 bytes at a time past anything but CR/LF.
- */
-function headEnd(buf: Buffer, from: number): number {
-  for (let k = from + 3; k < buf.length;) {
-    const c = buf[k];
-    if (c === LF) {
-      if (buf[k - 1] === CR && buf[k - 2] === LF && buf[k - 3] === CR) return k - 3;
-      k += 2;
-    } else k += c === CR ? 1 : 4;
-  }
-  return -1;
-}
-
-/** The first byte of `buf[from, to)` after optional whitespace (`to` if none). */
-function trimStart(buf: Buffer, from: number, to: number): number {
-  while (from < to && TRIMMED[buf[from]!] === 1) from++;
-  return from;
-}
-
-/** The end of `buf[from, to)` without optional whitespace there. */
-function trimEnd(buf: Buffer, from: number, to: number): number {
-  while (to > from && TRIMMED[buf[to - 1]!] === 1) to--;
-  return to;
-}
 
 /**
  * Where the status line at `start` ends (its CRLF, or `end`), or -1 unless it reads
@@ -131,17 +82,6 @@ function statusLineEnd(buf: Buffer, start: number, end: number): number {
   let x = start + 12;
   if (x < end && buf[x] === 0x20) while (buf[x] !== CR && buf[x] !== LF) x++;
   return x === end || (buf[x] === CR && buf[x + 1] === LF) ? x : -1;
-}
-
-/** The number `buf[from, to)` holds as 1 to 15 decimal digits, or -1. */
-function digitsValue(buf: Buffer, from: number, to: number): number {
-  if (to === from || to - from > 15) return -1;
-  let n = 0;
-  for (let k = from; k < to; k++) {
-    if (DIGIT[buf[k]!] !== 1) return -1;
-    n = n * 10 + buf[k]! - 0x30;
-  }
-  return n;
 }
 
 // A chunk size (at most 12 hex digits: far beyond any real chunk, well within 2^53), optional
@@ -426,7 +366,7 @@ export class ResponseParser {
     if (data.length - from >= 2 && data[from] === 13 && data[from + 1] === 10) {
       return this.endTrailers(data, from + 2, buf, i);
     }
-    const end = data.indexOf(HEAD_END, from);
+    const end = headEnd(data, from);
     if (end < 0) {
       if (data.length - from > MAX_HEAD_BYTES) throw bad('trailers too large');
       this.partial = Buffer.from(data.subarray(from));
