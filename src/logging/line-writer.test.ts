@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { BufferedLineWriter, textLine, type TextLineDestination } from './line-writer.ts';
+import { BufferedLineWriter, type LineEncoder, type TextLineDestination } from './line-writer.ts';
 
 /** A destination that records chunks (as text) and completes each write when told to. */
 function slowSink(): { sink: Writable; chunks: string[]; release: () => void } {
@@ -15,6 +15,14 @@ function slowSink(): { sink: Writable; chunks: string[]; release: () => void } {
   });
   return { sink, chunks, release: () => held.splice(0).forEach((f) => f()) };
 }
+
+const encoder = new TextEncoder();
+
+/** The LineEncoder of lines given as strings. */
+const textLine: LineEncoder<string> = (line, buf, at) => {
+  const { read, written } = encoder.encodeInto(line, buf.subarray(at));
+  return read === line.length ? at + written : -1;
+};
 
 test('hands on a full chunk at once and keeps at most one chunk with the destination', () => {
   const { sink, chunks, release } = slowSink();

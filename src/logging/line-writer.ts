@@ -38,14 +38,6 @@ export type LineDestination = Writable | TextLineDestination;
  */
 export type LineEncoder<T> = (item: T, buf: Buffer, at: number) => number;
 
-const encoder = new TextEncoder();
-
-/** The LineEncoder of lines given as strings. */
-export const textLine: LineEncoder<string> = (line, buf, at) => {
-  const { read, written } = encoder.encodeInto(line, buf.subarray(at));
-  return read === line.length ? at + written : -1;
-};
-
 /** Room beyond a chunk, so that the line that fills a chunk rarely has to grow the buffer. */
 const SLACK_BYTES = 16 * 1024;
 

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import { redact, scrubSecrets } from '../logging/logger.ts';
-import {
-  ACCESS_MESSAGE,
-  EdgeAccessLog,
-  encodeAccessLine,
-  formatAccessLine,
-  linePrefix,
-} from './edge-access-log.ts';
+import { ACCESS_MESSAGE, EdgeAccessLog, encodeAccessLine, linePrefix } from './edge-access-log.ts';
 import type { AccessRecord } from './edge-runtime.ts';
 
 const record = (over: Partial<AccessRecord> = {}): AccessRecord => ({
@@ -23,6 +17,16 @@ const record = (over: Partial<AccessRecord> = {}): AccessRecord => ({
   client: '127.0.0.1',
   ...over,
 });
+
+/** One access log line (with its newline) as a string: what `encodeAccessLine` writes. */
+function formatAccessLine(prefix: string, rec: AccessRecord): string {
+  const pre = Buffer.from(prefix);
+  for (let size = 1024; ; size *= 2) {
+    const buf = Buffer.alloc(size);
+    const end = encodeAccessLine(pre, rec, buf, 0);
+    if (end >= 0) return buf.toString('utf8', 0, end);
+  }
+}
 
 const FIELDS = ['host', 'method', 'path', 'status', 'cluster', 'attempts', 'ms', 'bytes', 'client'];
 

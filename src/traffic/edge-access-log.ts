@@ -108,16 +108,6 @@ export function encodeAccessLine(prefix: Uint8Array, rec: AccessRecord, buf: Buf
   return put(buf, o, cl);
 }
 
-/** One access log line (with its newline) as a string: what `encodeAccessLine` writes (for tests). */
-export function formatAccessLine(prefix: string, rec: AccessRecord): string {
-  const pre = Buffer.from(prefix);
-  for (let size = 1024; ; size *= 2) {
-    const buf = Buffer.alloc(size);
-    const end = encodeAccessLine(pre, rec, buf, 0);
-    if (end >= 0) return buf.toString('utf8', 0, end);
-  }
-}
-
 /** The fields every line starts with, in pino's order for the project logger. */
 export function linePrefix(timeMs: number, pid: number, name: string): string {
   return `{"level":${INFO},"time":"${new Date(timeMs).toISOString()}","pid":${pid},"name":${JSON.stringify(name)},`;
