@@ -61,7 +61,7 @@ class FastConnection {
   private again = false;
 
   constructor(
-    private readonly front: FastFront,
+    readonly front: FastFront,
     readonly socket: Socket,
   ) {
     socket.on('data', this.onData);
@@ -166,10 +166,6 @@ class FastConnection {
         this.front.opts.serve(head, res, this.socket);
       }
     }
-  }
-
-  get keepAliveLines(): string {
-    return this.front.keepAliveLines;
   }
 
   /** The current response is written (not necessarily flushed): on to the next request. */
@@ -291,7 +287,7 @@ export class FastResponse implements Downstream {
     this.chunked = !noBody && !length;
     if (this.chunked) head += 'Transfer-Encoding: chunked\r\n';
     if (!date) head += `Date: ${httpDate()}\r\n`;
-    head += this.close ? 'Connection: close\r\n\r\n' : `${this.conn.keepAliveLines}\r\n`;
+    head += this.close ? 'Connection: close\r\n\r\n' : `${this.conn.front.keepAliveLines}\r\n`;
     this.head = head;
     this.headersSent = true;
     this.statusCode = status;
@@ -387,8 +383,9 @@ export class FastFront {
       ms > 0
         ? `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(ms / 1000)}\r\n`
         : 'Connection: keep-alive\r\n';
-    const shortest = Math.min(...[opts.headersTimeoutMs, opts.keepAliveMs].filter((ms) => ms > 0), 4_000);
-    const tick = Math.max(50, Math.min(1_000, Math.floor(shortest / 4)));
+    // A quarter of the shortest timeout in use, within [50 ms, 1 s].
+    const timeouts = [opts.headersTimeoutMs, opts.keepAliveMs].filter((ms) => ms > 0);
+    const tick = Math.max(50, Math.min(1_000, Math.floor(Math.min(...timeouts) / 4)));
     this.sweeper = setInterval(() => {
       const now = performance.now();
       for (const c of this.conns) c.sweep(now);
