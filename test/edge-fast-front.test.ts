@@ -447,7 +447,6 @@ describe('edge gateway fast front', () => {
       )
         .filter((v) => v.labels['host'] === SHOP && String(v.labels['code']) === '200')
         .reduce((s, v) => s + v.value, 0);
-    // Read now: prom-client hands out its live value objects.
     const before = await count();
     // Same path, one request without a body (fast front), one with (node:http).
     await exchange(httpPort, get('/order/same', 'Connection: close\r\n'));
