@@ -3,8 +3,9 @@
 // clusters and resident memory per cluster. Also: how long a member outage takes to show as
 // Ready=False on the hub.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { fleetIdleCpu, processMemMiB } from './process-cpu.ts';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cacheRoot, ensureBinaries, type BinaryPaths } from '../src/localfleet/binaries.ts';
 import { COMPONENT_ORDER } from '../src/localfleet/components.ts';
@@ -14,20 +15,10 @@ import { cli, newFleetHome, readPidFile, waitFor, kubectl } from '../test/suppor
 const KWOKCTL = { pkg: 'sigs.k8s.io/kwok/cmd/kwokctl', version: 'v0.8.0' };
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 
-function memMiB(pid: number, field: 'Rss' | 'Pss'): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
-      readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'),
-    );
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 // RSS counts the binaries' code pages in every process that maps them; PSS splits shared pages
 // among the processes sharing them, so the PSS sum is what the fleet really costs.
-const rssMiB = (pid: number): number => memMiB(pid, 'Rss');
-const pssMiB = (pid: number): number => memMiB(pid, 'Pss');
+const rssMiB = (pid: number): number => processMemMiB(pid, 'Rss');
+const pssMiB = (pid: number): number => processMemMiB(pid, 'Pss');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -68,7 +59,11 @@ function perCluster(pidsByCluster: number[][]): Mem {
   return { rssPerCluster: avg(rssMiB), pssPerCluster: avg(pssMiB) };
 }
 
-async function meridianRun(i: number): Promise<Mem & { seconds: number; hubRss: number; outageMs: number }> {
+const IDLE_WINDOW_S = Number(process.env['BENCH_IDLE_WINDOW_S'] ?? 60);
+
+async function meridianRun(
+  i: number,
+): Promise<Mem & { seconds: number; hubRss: number; outageMs: number; idlePercent: number; load: number }> {
   const fleet = newFleetHome(`127.80.${i * 2}`);
   const t0 = performance.now();
   const up = await cli(['fleet', 'up', '--members', '3', '--subnet', fleet.subnet], fleet.env, 600_000);
@@ -80,6 +75,11 @@ async function meridianRun(i: number): Promise<Mem & { seconds: number; hubRss: 
     clusters.map((c) => COMPONENT_ORDER.map((name) => readPidFile(join(fleet.dir, c, `${name}.pid`)))),
   );
   const hubRss = rssMiB(readPidFile(join(fleet.dir, 'meridian-hub.pid')));
+  // At rest: every process of the fleet (control planes, hub, ingress stand-in, pod runtime), with
+  // the reference system deployed, over a full minute after start-up has settled.
+  await new Promise((r) => setTimeout(r, 20_000));
+  const load = loadavg()[0]!;
+  const idlePercent = (await fleetIdleCpu(fleet.dir, IDLE_WINDOW_S)).totalPercent;
   // Outage: kill a member's API server, time until the hub's Cluster says Ready=False.
   process.kill(readPidFile(join(fleet.dir, 'us-east', 'kube-apiserver.pid')), 'SIGKILL');
   const killed = performance.now();
@@ -106,7 +106,7 @@ async function meridianRun(i: number): Promise<Mem & { seconds: number; hubRss: 
   const outageMs = performance.now() - killed;
   await cli(['fleet', 'down'], fleet.env);
   rmSync(fleet.home, { recursive: true, force: true });
-  return { seconds, ...mem, hubRss, outageMs };
+  return { seconds, ...mem, hubRss, outageMs, idlePercent, load };
 }
 
 async function kwokctlRun(bins: BinaryPaths): Promise<Mem & { seconds: number }> {
@@ -182,6 +182,7 @@ const lines = [
   `| memory per cluster, PSS (MiB) | ${mp.toFixed(0)} | ${kp.toFixed(0)} | ${(mp / kp).toFixed(2)} |`,
   `| memory per cluster, RSS (MiB; counts shared binary pages once per process) | ${mr.toFixed(0)} | ${kr.toFixed(0)} | ${(mr / kr).toFixed(2)} |`,
   `| hub process RSS (MiB) | ${median(m.map((r) => r.hubRss)).toFixed(0)} | — | — |`,
+  `| whole fleet at rest, CPU over ${IDLE_WINDOW_S} s (% of one core; load avg before: ${m.map((r) => r.load.toFixed(2)).join(', ')}) | ${median(m.map((r) => r.idlePercent)).toFixed(1)} | — | — |`,
   `| member outage → Ready=False on the hub (s) | ${(median(m.map((r) => r.outageMs)) / 1000).toFixed(1)} | — | — |`,
   '',
   'meridian wall time includes certificates, kubeconfigs, registering the members, starting the hub',

@@ -9,6 +9,7 @@ export const KWOK_STAGES = join(REPO_ROOT, 'src', 'localfleet', 'kwok-stages.yam
 /** kwok's Logs and ClusterLogs CRDs (v0.8.0), installed before kwok starts: it watches them. */
 export const KWOK_LOGS_CRDS = join(REPO_ROOT, 'src', 'localfleet', 'kwok-logs-crds.yaml');
 import { PORTS, type ClusterLayout } from './layout.ts';
+import { MeridianError } from '../kube/errors.ts';
 import type { ProcessSpec } from './processes.ts';
 
 /** Files of one cluster inside its directory. */
@@ -41,10 +42,34 @@ export const COMPONENT_ORDER = [
 ] as const;
 export type ComponentName = (typeof COMPONENT_ORDER)[number];
 
-// Go's runtime keeps far more heap than these small clusters need: a soft memory limit and a
-// tighter GC target cut the API server's resident memory by a fifth (measured: 237 → 191 MiB)
-// at a small CPU cost, which matters with four control planes on a laptop.
-const GO_ENV: Record<string, string> = { GOMEMLIMIT: '100MiB', GOGC: '25' };
+/**
+ * Go runtime settings of every control-plane process. Chosen by measurement (docs/benchmarks.md,
+ * "fleet-up: idle cost"): the earlier `GOMEMLIMIT=100MiB GOGC=25` sat below the API servers' live
+ * heap (~100 MB), so their collectors ran without pause and four idle control planes took ~1.8 of
+ * the machine's 2 cores. Set explicitly (not left to the environment) so a user's own GOGC or
+ * GOMEMLIMIT does not change the fleet behind our back.
+ */
+export const CONTROL_PLANE_GO_ENV: Readonly<Record<string, string>> = { GOGC: '100', GOMEMLIMIT: 'off' };
+
+/**
+ * `MERIDIAN_FLEET_GO_ENV="GOGC=50 GOMEMLIMIT=300MiB"` replaces those settings (for measuring
+ * others, as `npm run bench fleet-idle` does). Only the two Go GC variables are accepted.
+ */
+export function controlPlaneGoEnv(override = process.env['MERIDIAN_FLEET_GO_ENV']): Record<string, string> {
+  if (override === undefined || override.trim() === '') return { ...CONTROL_PLANE_GO_ENV };
+  const env: Record<string, string> = { ...CONTROL_PLANE_GO_ENV };
+  for (const pair of override.trim().split(/\s+/)) {
+    const m = /^(GOGC|GOMEMLIMIT)=([A-Za-z0-9]+)$/.exec(pair);
+    if (!m)
+      throw new MeridianError(
+        'InvalidArgument',
+        `MERIDIAN_FLEET_GO_ENV: "${pair}" is not GOGC=<value> or GOMEMLIMIT=<value>`,
+        2,
+      );
+    env[m[1]!] = m[2]!;
+  }
+  return env;
+}
 
 export function componentSpecs(
   c: ClusterLayout,
@@ -52,7 +77,8 @@ export function componentSpecs(
   bins: Pick<BinaryPaths, 'path'>,
 ): Record<ComponentName, ProcessSpec> {
   const a = c.address;
-  const spec = (name: ComponentName, binary: BinaryName, args: string[], env = GO_ENV): ProcessSpec => ({
+  const goEnv = controlPlaneGoEnv();
+  const spec = (name: ComponentName, binary: BinaryName, args: string[], env = goEnv): ProcessSpec => ({
     name,
     binary: bins.path(binary),
     args,
