@@ -1,7 +1,8 @@
 // APP 1 → APP 2 → PostgreSQL as three real processes on loopback, configured only by environment
 // variables as the Deployments configure them: an order written through APP 1 is readable
 // through APP 1, and the trace of the write reaches a stand-in OTLP receiver whole — APP 1's server
-// and client spans, APP 2's server span under APP 1's client span, the SQL span under APP 2's.
+// and client spans, APP 2's server span under APP 1's client span, the SQL span under APP 2's —
+// in both OTLP encodings, decoded by the hub's own decoders.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -10,6 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { decodeJsonRequest } from '../../../src/observe/traces/otlp-json.ts';
+import { decodeProtobufRequest } from '../../../src/observe/traces/otlp-proto.ts';
 import {
   POSTGRES_SKIP_REASON,
   findPostgresBin,
@@ -30,33 +33,37 @@ interface OtlpSpan {
   namespace: string;
 }
 
-/** A stand-in for the hub's OTLP/HTTP receiver: JSON encoding, remembers spans and auth headers. */
+/**
+ * A stand-in for the hub's OTLP/HTTP receiver that decodes with the hub's own decoders (protobuf,
+ * the SDK's default, and JSON), and remembers the spans, the paths and the auth headers it got.
+ */
 async function otlpReceiver(): Promise<{
   url: string;
   spans: OtlpSpan[];
-  auth: Set<string>;
+  seen: Set<string>;
   server: Server;
 }> {
   const spans: OtlpSpan[] = [];
-  const auth = new Set<string>();
+  const seen = new Set<string>();
   const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      auth.add(String(req.headers['authorization']));
-      if (req.url !== '/v1/traces' || !String(req.headers['content-type']).startsWith('application/json')) {
+      const type = String(req.headers['content-type']).split(';')[0];
+      seen.add(`${req.url} ${type} ${req.headers['authorization']}`);
+      const body = Buffer.concat(chunks);
+      const batch =
+        type === 'application/x-protobuf'
+          ? decodeProtobufRequest(body)
+          : type === 'application/json'
+            ? decodeJsonRequest(body.toString('utf8'))
+            : undefined;
+      if (!batch) {
         res.writeHead(415).end();
         return;
       }
-      type Attr = { key: string; value: { stringValue?: string } };
-      const doc = JSON.parse(body) as {
-        resourceSpans: {
-          resource: { attributes: Attr[] };
-          scopeSpans: { spans: Omit<OtlpSpan, 'service'>[] }[];
-        }[];
-      };
-      for (const rs of doc.resourceSpans) {
-        const attr = (k: string) => rs.resource.attributes.find((a) => a.key === k)?.value.stringValue ?? '';
+      for (const rs of batch) {
+        const attr = (k: string) => String(rs.resource[k] ?? '');
         for (const ss of rs.scopeSpans)
           for (const s of ss.spans)
             spans.push({
@@ -69,11 +76,11 @@ async function otlpReceiver(): Promise<{
               namespace: attr('service.namespace'),
             });
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      res.writeHead(200, { 'content-type': type! }).end(type === 'application/json' ? '{}' : '');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, auth, server };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, seen, server };
 }
 
 interface App {
@@ -142,15 +149,25 @@ describe(
     before(async () => {
       [db, receiver] = await Promise.all([startPostgres(bin!), otlpReceiver()]);
       const otel = {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20test-token',
         OTEL_RESOURCE_ATTRIBUTES: 'service.namespace=shop',
         OTEL_BSP_SCHEDULE_DELAY: '100',
       };
-      app2 = await startApp('app2', { ...otel, ...db.env, CLUSTER_NAME: 'us-east' });
+      // APP 2 sends OTLP/JSON to a base endpoint, APP 1 the default protobuf to the hub's per-cluster path.
+      app2 = await startApp('app2', {
+        ...otel,
+        ...db.env,
+        CLUSTER_NAME: 'us-east',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      });
       await until('app2 ready', async () => ((await fetch(`${app2.url}/readyz`)).ok ? true : undefined));
-      app1 = await startApp('app1', { ...otel, CLUSTER_NAME: 'eu-west', APP2_URL: app2.url });
+      app1 = await startApp('app1', {
+        ...otel,
+        CLUSTER_NAME: 'eu-west',
+        APP2_URL: app2.url,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/clusters/eu-west/traces`,
+      });
     });
 
     after(async () => {
@@ -206,7 +223,10 @@ describe(
         Object.values(spans).every((s) => s.namespace === 'shop'),
         'OTEL_RESOURCE_ATTRIBUTES applies',
       );
-      assert.deepEqual([...receiver.auth], ['Bearer test-token']);
+      assert.deepEqual([...receiver.seen].sort(), [
+        '/v1/clusters/eu-west/traces application/x-protobuf Bearer test-token',
+        '/v1/traces application/json Bearer test-token',
+      ]);
     });
 
     test('both apps log JSON lines carrying the trace id of the request', async () => {
