@@ -40,7 +40,15 @@ test('both Applications are valid Meridian resources', () => {
   }
 });
 
-const helm = cachedBinaries()?.path('helm');
+/** helm as `meridian fleet build` built it; undefined before the build (or without Go on PATH). */
+function builtHelm(): string | undefined {
+  try {
+    return cachedBinaries()?.path('helm');
+  } catch {
+    return undefined;
+  }
+}
+const helm = builtHelm();
 describe(
   'the chart rendered per cluster',
   { skip: helm ? false : 'helm is not built yet (meridian fleet build)' },
