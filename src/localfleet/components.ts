@@ -43,13 +43,15 @@ export const COMPONENT_ORDER = [
 export type ComponentName = (typeof COMPONENT_ORDER)[number];
 
 /**
- * Go runtime settings of every control-plane process. Chosen by measurement (docs/benchmarks.md,
- * "fleet-up: idle cost"): the earlier `GOMEMLIMIT=100MiB GOGC=25` sat below the API servers' live
- * heap (~100 MB), so their collectors ran without pause and four idle control planes took ~1.8 of
- * the machine's 2 cores. Set explicitly (not left to the environment) so a user's own GOGC or
- * GOMEMLIMIT does not change the fleet behind our back.
+ * Go runtime settings of every control-plane process, chosen by measurement (docs/benchmarks.md,
+ * "fleet-up: idle cost"). The earlier `GOMEMLIMIT=100MiB GOGC=25` sat below the API servers' live
+ * heap (~100 MB), so their collectors ran without pause: four idle control planes took ~1.8 of the
+ * machine's 2 cores. With no limit, GC is rare at rest (no collection in 30 s on an idle member),
+ * and GOGC=50 keeps each cluster under 300 MiB (PSS) at the same idle CPU as Go's default of 100,
+ * which costs ~70 MiB more per cluster. Set explicitly (not left to the environment) so a user's
+ * own GOGC or GOMEMLIMIT does not change the fleet behind our back.
  */
-export const CONTROL_PLANE_GO_ENV: Readonly<Record<string, string>> = { GOGC: '100', GOMEMLIMIT: 'off' };
+export const CONTROL_PLANE_GO_ENV: Readonly<Record<string, string>> = { GOGC: '50', GOMEMLIMIT: 'off' };
 
 /**
  * `MERIDIAN_FLEET_GO_ENV="GOGC=50 GOMEMLIMIT=300MiB"` replaces those settings (for measuring
@@ -69,6 +71,50 @@ export function controlPlaneGoEnv(override = process.env['MERIDIAN_FLEET_GO_ENV'
     env[m[1]!] = m[2]!;
   }
   return env;
+}
+
+/**
+ * The controllers each kube-controller-manager runs. Every controller wakes up on timers even with
+ * nothing to do (each work queue ticks twice a second for its metrics), which is most of an idle
+ * controller-manager's CPU (profiled: docs/benchmarks.md, "fleet-up: idle cost"), so each runs only
+ * what its cluster uses. The hub holds Meridian's resources, Secrets and RBAC, and no workloads:
+ * owner references (revisions owned by their Application), namespace deletion and service
+ * accounts. A member runs what charts and the reference system use; it has no cloud, no pod CIDR
+ * allocation (kwok hands out pod IPs), no volumes to attach, no kubelet certificates to sign.
+ */
+export function controllerManagerControllers(role: ClusterLayout['role']): string[] {
+  if (role === 'hub')
+    return [
+      'garbage-collector-controller',
+      'namespace-controller',
+      'serviceaccount-controller',
+      'root-ca-certificate-publisher-controller',
+      'clusterrole-aggregation-controller',
+    ];
+  return [
+    '*',
+    ...[
+      'node-ipam-controller',
+      'cloud-node-lifecycle-controller',
+      'service-lb-controller',
+      'node-route-controller',
+      'persistentvolume-attach-detach-controller',
+      'persistentvolume-expander-controller',
+      'ephemeral-volume-controller',
+      'volumeattributesclass-protection-controller',
+      'resourceclaim-controller',
+      'device-taint-eviction-controller',
+      'certificatesigningrequest-approving-controller',
+      'certificatesigningrequest-cleaner-controller',
+      'certificatesigningrequest-signing-controller',
+      'podcertificaterequest-cleaner-controller',
+      'kube-apiserver-serving-clustertrustbundle-publisher-controller',
+      'legacy-serviceaccount-token-cleaner-controller',
+      'storage-version-migrator-controller',
+      'storageversion-garbage-collector-controller',
+      'ttl-controller',
+    ].map((name) => `-${name}`),
+  ];
 }
 
 export function componentSpecs(
@@ -139,8 +185,7 @@ export function componentSpecs(
       '--use-service-account-credentials=true',
       `--cluster-signing-cert-file=${files.caCert}`,
       `--cluster-signing-key-file=${files.caKey}`,
-      // No cloud, no CIDR allocation: kwok hands out pod IPs itself.
-      '--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller',
+      `--controllers=${controllerManagerControllers(c.role).join(',')}`,
       '--profiling=false',
     ]),
     'kube-scheduler': spec('kube-scheduler', 'kube-scheduler', [
