@@ -1,7 +1,7 @@
 // The local `postgres` image: Debian's PostgreSQL, initialised like the official image's entrypoint
 // (POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, first start only) in the pod's volume directory,
 // then run on the pod's loopback address. PostgreSQL refuses to run as root, so when the runtime
-// is root (the fleet and CI are) it runs as the `postgres` user the Debian package creates.
+// is root (the fleet and CI are) it runs as non-root in a user namespace (or as the `postgres` user).
 import { execFile, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -50,17 +50,41 @@ export function postgresSettings(env: Readonly<Record<string, string>>): Postgre
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
-/** The account PostgreSQL runs as: `postgres` when we are root, else ourselves. */
-function account(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const r = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (r.status !== 0 || g.status !== 0)
+/**
+ * How PostgreSQL runs when we are root: preferably in a user namespace where root is mapped to the
+ * `postgres` uid (the files stay root's, no permission changes anywhere); where user namespaces
+ * are not allowed, as the `postgres` user itself (its data directory chowned, the fleet home's
+ * parents made traversable).
+ */
+type RunAs = { kind: 'userns'; uid: number } | { kind: 'user'; uid: number; gid: number } | undefined;
+
+let runAsCache: RunAs | null = null;
+
+function runAs(): RunAs {
+  if (runAsCache !== null) return runAsCache;
+  if (process.getuid?.() !== 0) return (runAsCache = undefined);
+  const id = (flag: string): number | undefined => {
+    const r = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+    return r.status === 0 ? Number(r.stdout.trim()) : undefined;
+  };
+  const uid = id('-u') ?? 1000;
+  const gid = id('-g') ?? uid;
+  const probe = spawnSync('unshare', ['--user', `--map-user=${uid}`, `--map-group=${gid}`, 'true']);
+  if (probe.status === 0) return (runAsCache = { kind: 'userns', uid });
+  if (id('-u') === undefined)
     throw new MeridianError(
       'PostgresMissing',
-      'no `postgres` user to run PostgreSQL as (apt-get install postgresql)',
+      'PostgreSQL refuses to run as root, and there is neither a user namespace nor a `postgres` user to run it in (apt-get install postgresql)',
     );
-  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
+  return (runAsCache = { kind: 'user', uid, gid });
+}
+
+/** `argv` prefixed to run as `as`. */
+function wrap(argv: readonly string[], as: RunAs): string[] {
+  if (!as) return [...argv];
+  if (as.kind === 'userns')
+    return ['unshare', '--user', `--map-user=${as.uid}`, `--map-group=${as.uid}`, ...argv];
+  return ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--init-groups', '--', ...argv];
 }
 
 /** Lets `postgres` walk down to its data directory (search permission only, no listing). */
@@ -72,14 +96,8 @@ function allowTraversal(dir: string): void {
 }
 
 /** Runs an init step (as `as`), without blocking the runtime's event loop meanwhile. */
-function run(
-  argv: readonly string[],
-  as: { uid: number; gid: number } | undefined,
-  input?: string,
-): Promise<void> {
-  const full = as
-    ? ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--init-groups', '--', ...argv]
-    : [...argv];
+function run(argv: readonly string[], as: RunAs, input?: string): Promise<void> {
+  const full = wrap(argv, as);
   return new Promise((resolve, reject) => {
     const child = execFile(
       full[0]!,
@@ -106,11 +124,11 @@ export async function preparePostgres(
   port: number,
 ): Promise<{ argv: string[]; env: Record<string, string> }> {
   const bin = postgresBinDir();
-  const as = account();
+  const as = runAs();
   const pgdata = join(volumeDir, 'pgdata');
   const s = postgresSettings(env);
   mkdirSync(volumeDir, { recursive: true, mode: 0o700 });
-  if (as) {
+  if (as?.kind === 'user') {
     allowTraversal(volumeDir);
     chownSync(volumeDir, as.uid, as.gid);
   }
@@ -118,7 +136,7 @@ export async function preparePostgres(
     rmSync(pgdata, { recursive: true, force: true }); // A half-made directory from an interrupted init.
     const pwfile = join(volumeDir, '.pwfile');
     writeFileSync(pwfile, `${s.password ?? ''}\n`, { mode: 0o600 });
-    if (as) chownSync(pwfile, as.uid, as.gid);
+    if (as?.kind === 'user') chownSync(pwfile, as.uid, as.gid);
     try {
       await run(
         [
@@ -161,9 +179,7 @@ export async function preparePostgres(
     'unix_socket_directories=',
   ];
   return {
-    argv: as
-      ? ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--init-groups', '--', ...server]
-      : server,
+    argv: wrap(server, as),
     // So `psql` and `pg_isready` (exec probes) reach this server without flags, as in the image.
     env: {
       PGDATA: pgdata,
