@@ -175,6 +175,8 @@ export function registerFleetCommands(program: Command): void {
             say(m);
           },
           afterClusters: async (layout, dir) => {
+            // A broken local-images.yaml fails here, named, rather than in the runtime's log.
+            loadLocalImages(fleetHome());
             // Inside fleet up's clean-up: a failed `fleet up` stops the runtime with the rest.
             const pid = await startLocalProcess(POD_RUNTIME, [
               'fleet',
