@@ -87,6 +87,8 @@ export class PodRuntime implements PodAddressMap {
   private readonly queue: WorkQueue;
   private fileTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private services: ServiceAddressMap | undefined;
+  private readonly preloads: string[];
 
   constructor(private readonly o: PodRuntimeOptions) {
     this.queue = new WorkQueue((k) => this.reconcile(k), {
@@ -94,7 +96,21 @@ export class PodRuntime implements PodAddressMap {
       onError: (key, err, attempt) =>
         o.log.warn({ key, attempt, err: errorMessage(err) }, 'pod reconcile failed'),
     });
-    o.services?.onChange(() => undefined); // Service links are read at each container start.
+    this.services = o.services;
+    this.preloads = [...(o.preloads ?? [])];
+  }
+
+  /**
+   * Wires the Service proxy's map in after construction (the proxy may need this runtime's map
+   * first). Service links are read at each container start, as the kubelet does.
+   */
+  setServiceAddresses(services: ServiceAddressMap): void {
+    this.services = services;
+  }
+
+  /** Adds an absolute path preloaded into Node.js pod processes started from now on. */
+  addPreload(path: string): void {
+    if (!this.preloads.includes(path)) this.preloads.push(path);
   }
 
   start(): void {
@@ -366,7 +382,7 @@ export class PodRuntime implements PodAddressMap {
         );
       }
     }
-    const services = this.o.services?.inNamespace(run.member.name, run.namespace) ?? [];
+    const services = this.services?.inNamespace(run.member.name, run.namespace) ?? [];
     const resolved = containerEnv(
       pod,
       container,
@@ -405,7 +421,7 @@ export class PodRuntime implements PodAddressMap {
     const argv = containerArgv(image, container.command, container.args).map(expand);
     if (argv[0] === 'node') {
       argv[0] = process.execPath;
-      const preloads = [LISTEN_PRELOAD, ...(this.o.preloads ?? [])].map((p) => `--import=${p}`).join(' ');
+      const preloads = [LISTEN_PRELOAD, ...this.preloads].map((p) => `--import=${p}`).join(' ');
       env['NODE_OPTIONS'] = env['NODE_OPTIONS'] ? `${preloads} ${env['NODE_OPTIONS']}` : preloads;
     }
     return { ok: true, plan: { argv, env, cwd: image.workingDir, stopSignal: image.stopSignal } };
