@@ -35,6 +35,8 @@ export interface ContainerSupervisorOptions {
   readonly loopback: string;
   readonly logFile: string;
   readonly previousLogFile: string;
+  /** The count a restarted runtime carries on from the pod's status. */
+  readonly initialRestartCount?: number;
   readonly graceMs: () => number;
   readonly simulate: () => Simulate;
   readonly prepare: () => Promise<PrepareResult>;
@@ -58,7 +60,9 @@ export class ContainerSupervisor {
   /** Wakes the loop early (a simulate change, a stop). */
   private wake: (() => void) | undefined;
 
-  constructor(private readonly o: ContainerSupervisorOptions) {}
+  constructor(private readonly o: ContainerSupervisorOptions) {
+    this.restartCount = o.initialRestartCount ?? 0;
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;

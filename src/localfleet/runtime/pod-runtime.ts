@@ -290,6 +290,8 @@ export class PodRuntime implements PodAddressMap {
       const sup = new ContainerSupervisor({
         container,
         restartPolicy: pod.spec.restartPolicy ?? 'Always',
+        initialRestartCount:
+          pod.status?.containerStatuses?.find((s) => s.name === container.name)?.restartCount ?? 0,
         loopback,
         logFile: logFile(container.name),
         previousLogFile: previousLogFile(container.name),

@@ -93,3 +93,14 @@ test('a container that stopped for good ends the pod Succeeded or Failed by its 
   assert.equal(done(1).phase, 'Failed');
   assert.equal(cond(done(0), 'Ready').reason, 'PodCompleted');
 });
+
+test('a Running pod does not go back to Pending while its container starts again', () => {
+  const p = pod();
+  p.status!.phase = 'Running';
+  const s = podStatus(
+    p,
+    [view({ started: false, ready: false, state: { waiting: { reason: 'ContainerCreating' } } })],
+    NOW,
+  );
+  assert.equal(s.phase, 'Running');
+});

@@ -33,6 +33,8 @@ function phaseOf(pod: PodObject, cs: readonly ContainerView[]): string {
     if (policy !== 'Always' && cs.every((c) => c.finalExitCode === 0)) return 'Succeeded';
     if (policy === 'Never' || policy === 'OnFailure') return 'Failed';
   }
+  // A kubelet never moves a pod back to Pending (say, while a restarted runtime starts it again).
+  if (pod.status?.phase === 'Running') return 'Running';
   return cs.some((c) => c.started || c.restartCount > 0 || c.finalExitCode !== undefined)
     ? 'Running'
     : 'Pending';
@@ -81,7 +83,7 @@ export function podStatus(pod: PodObject, cs: readonly ContainerView[], nowIso: 
     image: c.image,
     imageID: imageId(c.image),
     ...(c.state.running || c.state.terminated
-      ? { containerID: `meridian://${pod.metadata.uid ?? ''}/${c.name}` }
+      ? { containerID: `meridian://${pod.metadata.uid ?? ''}-${c.name}` }
       : {}),
     ready: c.ready,
     started: c.started,
