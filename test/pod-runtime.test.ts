@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { processesMentioning, isAlive, readPid } from '../src/localfleet/processes.ts';
 import { podLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
-import type { PodAddressRow } from '../src/localfleet/runtime/pod-address-file.ts';
+import { readPodAddressFile, type PodAddressRow } from '../src/localfleet/runtime/pod-address-file.ts';
 import { podProcessesOf } from '../src/localfleet/runtime/process-sweep.ts';
 import {
   applyDocs,
@@ -28,10 +28,9 @@ const fleet: TestFleet = newFleetHome('127.102.0');
 const MEMBERS = ['eu-west', 'us-east'] as const;
 const NS = 'rt';
 
-async function pods(): Promise<PodAddressRow[]> {
-  const r = await cli(['fleet', 'pods', '-o', 'json'], fleet.env, 30_000);
-  if (r.code !== 0) throw new Error(`fleet pods: ${r.stderr}`);
-  return JSON.parse(r.stdout) as PodAddressRow[];
+/** The runtime's published map (what `fleet pods` prints), read directly: polls stay cheap. */
+function pods(): PodAddressRow[] {
+  return [...(readPodAddressFile(fleet.dir)?.pods ?? [])];
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -44,7 +43,7 @@ function psql(host: string, sql: string): Promise<string> {
     execFile(
       'psql',
       ['-h', host, '-p', '5432', '-U', 'shop', '-d', 'orders', '-At', '-c', sql],
-      { env: { ...process.env, PGPASSWORD: 'pw', PGCONNECT_TIMEOUT: '3' }, timeout: 10_000 },
+      { env: { ...process.env, PGPASSWORD: 'pw', PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 },
       (err, out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(out.trim())),
     ),
   );
@@ -102,7 +101,7 @@ const echo = (replicas: number): object[] => [
                 periodSeconds: 1,
                 failureThreshold: 1,
               },
-              livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 2 },
+              livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 2, timeoutSeconds: 5 },
             },
           ],
         },
@@ -184,10 +183,20 @@ describe('the local pod runtime: pods of local images as processes on loopback',
       ),
       'True',
     );
-    const rows = await waitFor('4 rows in fleet pods', 10_000, async () => {
-      const r = await pods();
+    const rows = await waitFor('4 ready rows in the pod map', 30_000, () => {
+      const r = pods();
       return r.length === 4 && r.every((p) => p.ready) ? r : undefined;
     });
+    // `fleet pods` prints the same map as a table.
+    const table = await cli(['fleet', 'pods'], fleet.env, 120_000);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /CLUSTER\s+NAMESPACE\s+POD\s+POD IP\s+LOOPBACK\s+PORTS\s+READY\s+RESTARTS/);
+    for (const r of rows) {
+      assert.match(
+        table.stdout,
+        new RegExp(`${r.cluster}\\s+${NS}\\s+${r.pod}\\s+${r.podIp}\\s+${r.loopback}\\s+8080\\s+true\\s+0`),
+      );
+    }
     for (const [i, m] of MEMBERS.entries()) {
       const prefix = podLoopbackPrefix(fleet.subnet, i + 1);
       const mine = rows.filter((r) => r.cluster === m);
@@ -223,7 +232,7 @@ describe('the local pod runtime: pods of local images as processes on loopback',
   });
 
   test('a failing readiness probe makes the pod NotReady and takes it out of the Service; recovering brings it back', async () => {
-    const row = (await pods()).find((p) => p.cluster === 'eu-west')!;
+    const row = pods().find((p) => p.cluster === 'eu-west')!;
     await fetch(`http://${row.loopback}:8080/ready/off`, { method: 'POST' });
     await waitFor('the pod NotReady and its endpoint not ready', 20_000, async () => {
       const p = (await echoPods('eu-west')).find((x) => x.name === row.pod);
@@ -307,12 +316,12 @@ describe('the local pod runtime: pods of local images as processes on loopback',
   });
 
   test('scaling to 0 stops the processes', async () => {
-    const before = (await pods()).filter((p) => p.pod.startsWith('echo-'));
+    const before = pods().filter((p) => p.pod.startsWith('echo-'));
     assert.equal(before.length, 4);
     for (const m of MEMBERS)
       await kubectl(['--context', m, 'scale', 'deployment', '-n', NS, 'echo', '--replicas=0'], fleet);
     await waitFor('no echo process left', 30_000, async () => {
-      const rows = (await pods()).filter((p) => p.pod.startsWith('echo-'));
+      const rows = pods().filter((p) => p.pod.startsWith('echo-'));
       if (rows.length > 0) return undefined;
       for (const p of before) if (!(await refused(p.loopback, 8080))) return undefined;
       return true;
@@ -342,7 +351,11 @@ describe('the local pod runtime: pods of local images as processes on loopback',
                     { name: 'POSTGRES_PASSWORD', value: 'pw' },
                     { name: 'POSTGRES_DB', value: 'orders' },
                   ],
-                  readinessProbe: { exec: { command: ['pg_isready', '-U', 'shop'] }, periodSeconds: 1 },
+                  readinessProbe: {
+                    exec: { command: ['pg_isready', '-U', 'shop'] },
+                    periodSeconds: 1,
+                    timeoutSeconds: 10,
+                  },
                 },
               ],
             },
@@ -351,7 +364,7 @@ describe('the local pod runtime: pods of local images as processes on loopback',
       },
     ]);
     const ready = async (): Promise<PodAddressRow> =>
-      waitFor('db-0 ready', 90_000, async () => (await pods()).find((p) => p.pod === 'db-0' && p.ready));
+      waitFor('db-0 ready', 90_000, async () => pods().find((p) => p.pod === 'db-0' && p.ready));
     const db = await ready();
     await psql(db.loopback, 'CREATE TABLE orders (id int primary key, item text)');
     await psql(db.loopback, "INSERT INTO orders VALUES (1, 'book')");
