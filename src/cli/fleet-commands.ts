@@ -8,15 +8,22 @@ import { setLoopbackOnly } from '../kube/dial-guard.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../localfleet/binaries.ts';
 import {
+  POD_RUNTIME,
   fleetDir,
   fleetDown,
+  fleetHome,
   fleetStatus,
   fleetUp,
   mergedKubeconfigPath,
   readFleetState,
 } from '../localfleet/fleet.ts';
 import { DEFAULT_SUBNET, LOCAL_INGRESS_PORT } from '../localfleet/layout.ts';
-import { isAlive, readPid } from '../localfleet/processes.ts';
+import { isAlive, readPid, stopPids } from '../localfleet/processes.ts';
+import { loadLocalImages } from '../localfleet/runtime/local-images.ts';
+import { readPodAddressFile } from '../localfleet/runtime/pod-address-file.ts';
+import { PodRuntime } from '../localfleet/runtime/pod-runtime.ts';
+import { podProcessesOf } from '../localfleet/runtime/process-sweep.ts';
+import { createLogger } from '../logging/logger.ts';
 import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import {
   deployReferenceSystem,
@@ -167,7 +174,21 @@ export function registerFleetCommands(program: Command): void {
             progress.done();
             say(m);
           },
-          afterClusters: (layout, dir) => registerLocalMembers(layout, dir, say),
+          afterClusters: async (layout, dir) => {
+            // A broken local-images.yaml fails here, named, rather than in the runtime's log.
+            loadLocalImages(fleetHome());
+            // Inside fleet up's clean-up: a failed `fleet up` stops the runtime with the rest.
+            const pid = await startLocalProcess(POD_RUNTIME, [
+              'fleet',
+              'pod-runtime',
+              '--kubeconfig',
+              mergedKubeconfigPath(dir),
+            ]);
+            say(
+              `pod runtime running (pid ${pid}): pods of meridian.local/ images run as processes on loopback`,
+            );
+            await registerLocalMembers(layout, dir, say);
+          },
         });
         if (opts.hub) {
           await ensureConsole();
@@ -238,6 +259,89 @@ export function registerFleetCommands(program: Command): void {
         process.once('SIGINT', resolve);
       });
       await emulator.stop();
+    });
+
+  fleet
+    .command('pod-runtime', { hidden: true })
+    .description(
+      'run the pods of local images (meridian.local/…) of every member as processes on loopback (started by `fleet up`)',
+    )
+    .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
+    .action(async (opts: { kubeconfig: string }) => {
+      setLoopbackOnly(true);
+      const dir = fleetDir();
+      const state = readFleetState(dir);
+      if (!state) throw new MeridianError('NotFound', `no local fleet in ${dir}`, 3);
+      const log = createLogger('pod-runtime');
+      // Processes a killed runtime left behind hold their ports and data directories.
+      const orphans = podProcessesOf(dir);
+      if (orphans.length > 0) {
+        log.info({ pids: orphans }, 'stopping pod processes of a previous runtime');
+        await stopPids(orphans, 3_000);
+      }
+      const runtime = new PodRuntime({
+        members: state.layout.members.map((m) => ({
+          name: m.name,
+          index: state.layout.all.findIndex((c) => c.name === m.name),
+          client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
+        })),
+        subnet: state.layout.subnet,
+        fleetDir: dir,
+        images: loadLocalImages(fleetHome()),
+        log,
+      });
+      runtime.start();
+      log.info({ members: state.layout.members.map((m) => m.name) }, 'pod runtime started');
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await runtime.stop();
+      log.info('pod runtime stopped');
+    });
+
+  fleet
+    .command('pods')
+    .description('the pods running as local processes: pod IP → loopback address, ports, readiness, restarts')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action((opts: { output: string }) => {
+      const dir = fleetDir();
+      if (!readFleetState(dir)) {
+        say(`no local fleet in ${dir} (start one with \`meridian fleet up\`)`);
+        process.exitCode = 3;
+        return;
+      }
+      const pid = readPid({ dir, name: POD_RUNTIME });
+      const file = readPodAddressFile(dir);
+      if (pid === undefined || !isAlive(pid) || !file) {
+        say('the pod runtime is not running (`meridian fleet up` starts it)');
+        process.exitCode = 3;
+        return;
+      }
+      const pods = [...file.pods].sort(
+        (a, b) =>
+          a.cluster.localeCompare(b.cluster) ||
+          a.namespace.localeCompare(b.namespace) ||
+          a.pod.localeCompare(b.pod),
+      );
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify(pods, null, 2)}\n`);
+        return;
+      }
+      const rows = [['CLUSTER', 'NAMESPACE', 'POD', 'POD IP', 'LOOPBACK', 'PORTS', 'READY', 'RESTARTS']];
+      for (const p of pods) {
+        rows.push([
+          p.cluster,
+          p.namespace,
+          p.pod,
+          p.podIp,
+          p.loopback,
+          p.ports.join(',') || '-',
+          p.ready ? 'true' : 'false',
+          String(p.restarts),
+        ]);
+      }
+      printTable(rows);
     });
 
   fleet

@@ -20,6 +20,7 @@ import { installKwokCrds } from './kwok-crds.ts';
 import { PORTS, fleetLayout, type ClusterLayout, type FleetLayout, type LayoutOptions } from './layout.ts';
 import { isAlive, logTail, processesMentioning, readPid, startProcess, stopPids } from './processes.ts';
 import { waitForApiserver, waitForEtcd } from './readiness.ts';
+import { podProcessesOf } from './runtime/process-sweep.ts';
 import { sleep } from '../kube/sleep.ts';
 
 export function fleetHome(): string {
@@ -37,6 +38,9 @@ export interface FleetState {
 }
 
 const STATE_FILE = 'fleet.json';
+
+/** Name (pid and log file) of the fleet's pod runtime process (`meridian fleet pod-runtime`). */
+export const POD_RUNTIME = 'meridian-pod-runtime';
 
 export function readFleetState(dir = fleetDir()): FleetState | undefined {
   try {
@@ -301,6 +305,9 @@ export async function fleetDown(opts: { report: Reporter; keepData?: boolean }):
     // The hub process first, so it does not see members vanish and write failure statuses.
     const hubPid = readPid({ dir, name: 'meridian-hub' });
     if (hubPid !== undefined) await stopPids([hubPid]);
+    // The pod runtime next: it stops its pod processes itself, gracefully (a short grace).
+    const runtimePid = readPid({ dir, name: POD_RUNTIME });
+    if (runtimePid !== undefined) await stopPids([runtimePid], 8_000);
     for (const c of state.layout.all) {
       for (const name of COMPONENT_ORDER) {
         const pid = readPid({ dir: clusterDir(dir, c), name });
@@ -309,8 +316,10 @@ export async function fleetDown(opts: { report: Reporter; keepData?: boolean }):
     }
   }
   for (const pid of processesMentioning(dir + '/')) pids.add(pid);
+  // Pod processes a killed runtime left behind (their command lines need not name the fleet).
+  for (const pid of podProcessesOf(dir)) pids.add(pid);
   await stopPids([...pids]);
-  const left = processesMentioning(dir + '/').filter(isAlive);
+  const left = [...processesMentioning(dir + '/'), ...podProcessesOf(dir)].filter(isAlive);
   if (left.length > 0) {
     throw new MeridianError('StopFailed', `processes still running after fleet down: ${left.join(', ')}`);
   }
