@@ -114,7 +114,7 @@ export class MemberPrometheusServers {
     const config = join(m.home, 'prometheus.yml');
     writeFileSync(config, prometheusConfig(m.targetsFile, interval));
     m.pods.start();
-    await m.pods.waitForSync();
+    await m.pods.settled();
     this.writeTargets(m);
     const logFd = openSync(join(m.home, 'prometheus.log'), 'a');
     const child = spawn(
