@@ -39,6 +39,12 @@ export function clusterCandidates(hostname, namespace) {
 
 const CACHE_MAX = 1000;
 
+/** The error dns.lookup gives for a name that does not exist. */
+function notFound(hostname) {
+  const err = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+  return Object.assign(err, { errno: -3008, code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
+}
+
 /** Installs the lookup override for `server` ("host:port") and the pod's `namespace`. */
 export function install(server, namespace) {
   const resolver = new dns.Resolver({ timeout: 1000, tries: 2 });
@@ -80,6 +86,10 @@ export function install(server, namespace) {
     const candidates = family === 6 ? [] : clusterCandidates(hostname, namespace);
     if (candidates.length === 0) return systemLookup.call(dns, hostname, options, callback);
     resolveCluster(candidates).then((addresses) => {
+      // The cluster zones are the cluster DNS's alone (as CoreDNS is authoritative for them): an
+      // unknown Service there is not found, and is never asked of the machine's resolver.
+      if (!addresses && inZone(String(hostname).toLowerCase().replace(/\.$/, '')))
+        return callback(notFound(hostname));
       if (!addresses) return systemLookup.call(dns, hostname, options, callback);
       if (opts.all)
         callback(

@@ -88,6 +88,7 @@ test('lookups: the search path follows the pod namespace, other names stay the s
     await attempt('short', () => lookup('app2'));
     await attempt('namespaced', () => lookup('app2.shop', { all: true }));
     await attempt('host', async () => (await lookup(${JSON.stringify(hostname())})).address);
+    await attempt('unknown', () => lookup('nope.shop.svc.cluster.local'));
     await attempt('localhost', async () => (await lookup('localhost', { family: 4 })).address);
     await attempt('callback', () => new Promise((ok, fail) => dns.lookup('app2.shop.svc', (e, a, f) => (e ? fail(e) : ok([a, f])))));
     console.log(JSON.stringify(r));
@@ -98,6 +99,7 @@ test('lookups: the search path follows the pod namespace, other names stay the s
     short: { address: OTHER, family: 4 },
     namespaced: [{ address: SERVICE, family: 4 }],
     host: '127.0.0.1',
+    unknown: 'ENOTFOUND', // answered by the cluster DNS alone, never by the system resolver
     localhost: '127.0.0.1',
     callback: [SERVICE, 4],
   });
