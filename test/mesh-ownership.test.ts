@@ -4,6 +4,7 @@
 // exported gets no remote endpoints; a namespace Meridian created outlives the last export while a
 // user's objects live in it; and a member whose MCS CRDs another installer put there (v1beta1
 // only, with a stored v1beta1 object) works.
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,6 @@ import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { mcsCrds } from '../src/api/mcs.ts';
-import { derivedServiceName } from '../src/mesh/endpoint-plan.ts';
 import {
   applyDocs,
   cli,
@@ -47,7 +47,15 @@ interface Import extends KubeObject {
   status?: { clusters?: { cluster: string }[] };
 }
 
-const DERIVED = derivedServiceName('shop', 'app2');
+/** The upstream mcs-api controller's derived Service name, worked out here on its own. */
+function derivedName(ns: string, name: string): string {
+  const digest = createHash('sha256').update(`${ns}/${name}`).digest();
+  let bits = '';
+  for (const byte of digest.subarray(0, 7)) bits += byte.toString(2).padStart(8, '0');
+  const chars = Array.from({ length: 10 }, (_, i) => parseInt(bits.slice(i * 5, i * 5 + 5), 2).toString(32));
+  return `derived-${chars.join('')}`;
+}
+const DERIVED = derivedName('shop', 'app2');
 
 async function meridianSlices(member: string, ns: string, serviceName: string): Promise<Slice[]> {
   const l = await client(member).list<Slice>('discovery.k8s.io/v1', 'EndpointSlice', {
@@ -257,11 +265,12 @@ describe('cross-cluster services own only what they create', () => {
     // The upstream manifests' shape: v1beta1 served and stored, upstream's release label, created
     // by another field manager; then a Service and its v1beta1 ServiceExport are stored.
     const foreign = mcsCrds().map((crd) => {
-      const spec = crd['spec'] as { versions: { name: string }[] };
+      const spec = crd['spec'] as { versions: { name: string; storage: boolean }[] };
+      const stored = spec.versions.find((v) => v.storage)!;
       return {
         ...crd,
         metadata: { ...crd.metadata, labels: { 'multicluster.x-k8s.io/release-version': 'v0.5.0' } },
-        spec: { ...spec, versions: spec.versions.filter((v) => v.name === 'v1beta1') },
+        spec: { ...spec, versions: [{ ...stored, name: 'v1beta1', served: true, storage: true }] },
       };
     });
     const created = await kubectl(
