@@ -1,9 +1,9 @@
 // Cross-cluster services never take or delete what Meridian did not create, and follow KEP-1645
-// for cluster.local, against a real local fleet (hub + 3 members): a user's own Service of an
+// for cluster.local, against a real local fleet (hub + 2 members): a user's own Service of an
 // imported name (created with `kubectl create`, headless) stays the user's; a Service that is not
 // exported gets no remote endpoints; a namespace Meridian created outlives the last export while a
-// user's objects live in it; and a member whose MCS CRDs another installer put there (v1beta1
-// only, with a stored v1beta1 object) works.
+// user's objects live in it. us-east has MCS CRDs another installer put there before it joined
+// (v1beta1 only, with a stored v1beta1 object): everything works there, CRDs untouched.
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,12 +25,20 @@ import {
   type HubProcess,
   type TestFleet,
 } from './support/harness.ts';
-import { app2Export, app2Workload } from './support/app2.ts';
+import { app2Workload } from './support/app2.ts';
+
+const app2Export = {
+  apiVersion: 'multicluster.x-k8s.io/v1beta1',
+  kind: 'ServiceExport',
+  metadata: { name: 'app2', namespace: 'shop' },
+};
 
 const fleet: TestFleet = newFleetHome('127.100.0');
-const MEMBERS = ['eu-west', 'us-east', 'ap-south'] as const;
+const MEMBERS = ['eu-west', 'us-east'] as const;
 const HUB_PORT = 18943;
-const MCS = 'multicluster.x-k8s.io/v1alpha1';
+const MCS = 'multicluster.x-k8s.io/v1beta1';
+/** us-east has MCS CRDs another installer put there before it joined (v1beta1 only). */
+let crdBefore: KubeObject | undefined;
 let hub: HubProcess;
 const clients = new Map<string, ClusterClient>();
 const client = (m: string): ClusterClient => clients.get(m)!;
@@ -105,9 +113,48 @@ describe('cross-cluster services own only what they create', () => {
     await fleetUp(fleet, MEMBERS.length);
     for (const m of MEMBERS)
       clients.set(m, new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)));
+    // The upstream manifests' shape: v1beta1 served and stored, upstream's release label, created
+    // by another field manager; then a Service and its v1beta1 ServiceExport are stored.
+    const foreign = mcsCrds().map((crd) => {
+      const spec = crd['spec'] as { versions: { name: string; storage: boolean }[] };
+      const stored = spec.versions.find((v) => v.storage)!;
+      return {
+        ...crd,
+        metadata: { ...crd.metadata, labels: { 'multicluster.x-k8s.io/release-version': 'v0.5.0' } },
+        spec: { ...spec, versions: [{ ...stored, name: 'v1beta1', served: true, storage: true }] },
+      };
+    });
+    const created = await kubectl(
+      ['--context', 'us-east', 'create', '-f', '-'],
+      fleet,
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: foreign }),
+    );
+    assert.equal(created.code, 0, created.stderr);
+    await kubectl(
+      ['--context', 'us-east', 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s'],
+      fleet,
+    );
+    await apply('us-east', [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dbs' } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'pg', namespace: 'dbs' },
+        spec: { selector: { app: 'pg' }, ports: [{ name: 'pg', port: 5432 }] },
+      },
+      {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceExport',
+        metadata: { name: 'pg', namespace: 'dbs' },
+      },
+    ]);
+    crdBefore = await client('us-east').get<KubeObject>(
+      'apiextensions.k8s.io/v1',
+      'CustomResourceDefinition',
+      'serviceexports.multicluster.x-k8s.io',
+    );
     hub = await startHub(fleet, 'mesh-ownership-hub', HUB_PORT);
-    // ap-south joins in the CRD test, with CRDs another installer put there first.
-    await joinMembers(fleet, ['eu-west', 'us-east']);
+    await joinMembers(fleet, MEMBERS);
   });
 
   after(async () => {
@@ -261,66 +308,25 @@ describe('cross-cluster services own only what they create', () => {
     });
   });
 
-  test('a member whose MCS CRDs another installer put there (v1beta1 only, an object stored) works', async () => {
-    // The upstream manifests' shape: v1beta1 served and stored, upstream's release label, created
-    // by another field manager; then a Service and its v1beta1 ServiceExport are stored.
-    const foreign = mcsCrds().map((crd) => {
-      const spec = crd['spec'] as { versions: { name: string; storage: boolean }[] };
-      const stored = spec.versions.find((v) => v.storage)!;
-      return {
-        ...crd,
-        metadata: { ...crd.metadata, labels: { 'multicluster.x-k8s.io/release-version': 'v0.5.0' } },
-        spec: { ...spec, versions: [{ ...stored, name: 'v1beta1', served: true, storage: true }] },
-      };
-    });
-    const created = await kubectl(
-      ['--context', 'ap-south', 'create', '-f', '-'],
-      fleet,
-      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: foreign }),
-    );
-    assert.equal(created.code, 0, created.stderr);
-    await kubectl(
-      ['--context', 'ap-south', 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s'],
-      fleet,
-    );
-    await apply('ap-south', [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'dbs' } },
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'pg', namespace: 'dbs' },
-        spec: { selector: { app: 'pg' }, ports: [{ name: 'pg', port: 5432 }] },
-      },
-      {
-        apiVersion: 'multicluster.x-k8s.io/v1beta1',
-        kind: 'ServiceExport',
-        metadata: { name: 'pg', namespace: 'dbs' },
-      },
-    ]);
-    const before = await client('ap-south').get<KubeObject>(
-      'apiextensions.k8s.io/v1',
-      'CustomResourceDefinition',
-      'serviceexports.multicluster.x-k8s.io',
-    );
-    await joinMembers(fleet, ['ap-south']);
-    const imp = await waitFor('pg imported into eu-west from ap-south', 60_000, async () => {
+  test('a member whose MCS CRDs another installer put there (v1beta1 only, an object stored) works, its CRDs untouched', async () => {
+    const imp = await waitFor('pg imported into eu-west from us-east', 60_000, async () => {
       const i = await client('eu-west').get<Import>(
         'multicluster.x-k8s.io/v1beta1',
         'ServiceImport',
         'pg',
         'dbs',
       );
-      return i?.status?.clusters?.some((c) => c.cluster === 'ap-south') ? i : undefined;
+      return i?.status?.clusters?.some((c) => c.cluster === 'us-east') ? i : undefined;
     });
     assert.equal(imp.spec.type, 'ClusterSetIP');
-    const valid = await waitFor('the v1beta1 export in ap-south is Valid', 30_000, async () => {
-      const e = await client('ap-south').get<
+    const valid = await waitFor('the v1beta1 export in us-east is Valid', 30_000, async () => {
+      const e = await client('us-east').get<
         KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
       >('multicluster.x-k8s.io/v1beta1', 'ServiceExport', 'pg', 'dbs');
       return e?.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'True');
     });
     assert.ok(valid);
-    const after = await client('ap-south').get<
+    const after = await client('us-east').get<
       KubeObject & {
         spec: { versions: { name: string; storage: boolean }[] };
         status: { storedVersions: string[] };
@@ -328,12 +334,12 @@ describe('cross-cluster services own only what they create', () => {
     >('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'serviceexports.multicluster.x-k8s.io');
     assert.equal(
       after?.metadata.resourceVersion,
-      before?.metadata.resourceVersion,
+      crdBefore?.metadata.resourceVersion,
       'the foreign CRD is used as it is',
     );
     assert.deepEqual(after?.status.storedVersions, ['v1beta1']);
     const hubCluster = await waitFor('the Cluster says whose CRDs are used', 30_000, async () => {
-      const r = await kubectl(['--context', 'hub', 'get', 'cluster', 'ap-south', '-o', 'json'], fleet);
+      const r = await kubectl(['--context', 'hub', 'get', 'cluster', 'us-east', '-o', 'json'], fleet);
       const c = JSON.parse(r.stdout) as {
         status?: { conditions?: { type: string; status: string; reason: string; message: string }[] };
       };
