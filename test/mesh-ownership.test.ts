@@ -125,7 +125,7 @@ describe('cross-cluster services own only what they create', () => {
       };
     });
     const created = await kubectl(
-      ['--context', 'us-east', 'create', '-f', '-'],
+      ['--context', 'us-east', 'create', '--validate=false', '-f', '-'],
       fleet,
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: foreign }),
     );
@@ -188,7 +188,7 @@ describe('cross-cluster services own only what they create', () => {
     // `kubectl create` and `helm install` do, and it stays exactly theirs.
     assert.equal(await client('us-east').get('v1', 'Service', 'app2', 'shop'), undefined);
     const create = await kubectl(
-      ['--context', 'us-east', 'create', '-f', '-'],
+      ['--context', 'us-east', 'create', '--validate=false', '-f', '-'],
       fleet,
       JSON.stringify({
         apiVersion: 'v1',
