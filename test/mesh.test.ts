@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
+import { derivedServiceName } from '../src/mesh/endpoint-plan.ts';
 import {
   cli,
   fleetUp,
@@ -45,8 +46,16 @@ function app2(replicas: number, port = 8080): object[] {
   return [...app2Workload(replicas, port), app2Export];
 }
 
-async function slice(member: string, source: string): Promise<Slice | undefined> {
-  return client(member).get<Slice>('discovery.k8s.io/v1', 'EndpointSlice', `app2-mcs-${source}`, 'shop');
+const DERIVED = derivedServiceName('shop', 'app2');
+
+/** Meridian's slice of `source`'s endpoints for `service` (app2, or its derived Service) in `member`. */
+async function slice(member: string, source: string, service = 'app2'): Promise<Slice | undefined> {
+  return client(member).get<Slice>(
+    'discovery.k8s.io/v1',
+    'EndpointSlice',
+    `${service}-mcs-${source}`,
+    'shop',
+  );
 }
 
 const readyAddresses = (s: Slice | undefined): string[] =>
@@ -148,35 +157,53 @@ describe('cross-cluster services', () => {
       assert.deepEqual(imp.status!.clusters!.map((c) => c.cluster).sort(), ['eu-west', 'us-east']);
       assert.equal(imp.spec.ips?.length, 1, 'the ClusterSet IP is the local Service address');
     }
-    // ap-south has no app2: Meridian created the namespace and a selector-less Service.
-    const svc = await client('ap-south').get<
-      KubeObject & { spec: { selector?: object; ports: { port: number }[] } }
-    >('v1', 'Service', 'app2', 'shop');
-    assert.ok(svc, 'derived Service in ap-south');
-    assert.equal(svc.spec.selector, undefined);
-    assert.equal(svc.spec.ports[0]!.port, 8080);
-    assert.equal(svc.metadata.labels?.['meridian.dev/mcs-derived'], 'true');
-    // Slices: each member gets the others' pod addresses, never its own; without a policy all are ready.
+    // Every member serves the import through a selector-less Service of its own name (KEP-1645's
+    // derived Service); ap-south has no app2, so Meridian created the namespace and nothing else.
+    for (const m of MEMBERS) {
+      const svc = await client(m).get<
+        KubeObject & { spec: { selector?: object; ports: { port: number }[] } }
+      >('v1', 'Service', DERIVED, 'shop');
+      assert.ok(svc, `derived Service in ${m}`);
+      assert.equal(svc.spec.selector, undefined);
+      assert.equal(svc.spec.ports[0]!.port, 8080);
+      assert.equal(svc.metadata.labels?.['meridian.dev/mcs-derived'], 'true');
+    }
+    assert.equal(
+      await client('ap-south').get('v1', 'Service', 'app2', 'shop'),
+      undefined,
+      'no plain-name Service',
+    );
+    // Slices: the derived Service of each member gets every exporting cluster's pod addresses; under
+    // the plain name, each exporting member gets the others', never its own (KEP-1645: only where
+    // the local Service is exported too). Without a policy all are ready.
     const ips = { 'eu-west': await podIPs('eu-west'), 'us-east': await podIPs('us-east') };
     assert.equal(ips['eu-west'].length, 2);
-    for (const [member, sources] of [
-      ['ap-south', ['eu-west', 'us-east']],
-      ['eu-west', ['us-east']],
-      ['us-east', ['eu-west']],
+    for (const [member, sources, service] of [
+      ['ap-south', ['eu-west', 'us-east'], DERIVED],
+      ['eu-west', ['eu-west', 'us-east'], DERIVED],
+      ['eu-west', ['us-east'], 'app2'],
+      ['us-east', ['eu-west'], 'app2'],
     ] as const) {
       for (const src of sources) {
-        const s = await waitFor(`${member} slice from ${src}`, 30_000, async () => {
-          const x = await slice(member, src);
+        const s = await waitFor(`${member} slice of ${service} from ${src}`, 30_000, async () => {
+          const x = await slice(member, src, service);
           return readyAddresses(x).length === 2 ? x : undefined;
         });
         assert.deepEqual(readyAddresses(s), ips[src]);
         assert.equal(s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'meridian.dev');
-        assert.equal(s.metadata.labels?.['kubernetes.io/service-name'], 'app2');
+        assert.equal(s.metadata.labels?.['kubernetes.io/service-name'], service);
+        assert.equal(s.metadata.labels?.['multicluster.kubernetes.io/service-name'], 'app2');
         assert.equal(s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'], src);
         assert.equal(s.ports?.[0]?.port, 8080);
       }
-      assert.equal(await slice(member, member), undefined, `${member} does not import its own endpoints`);
     }
+    for (const m of MEMBERS)
+      assert.equal(await slice(m, m), undefined, `${m} does not re-publish its own endpoints under app2`);
+    assert.equal(
+      await slice('ap-south', 'eu-west'),
+      undefined,
+      'nothing under app2 where it is not exported',
+    );
     for (const m of ['eu-west', 'us-east']) {
       assert.equal((await exportCondition(m, 'Valid'))?.status, 'True');
       assert.equal((await exportCondition(m, 'Conflict'))?.status, 'False');
@@ -203,7 +230,12 @@ describe('cross-cluster services', () => {
     });
     assert.equal(c.reason, 'PortConflict');
     assert.match(c.message, /eu-west/);
-    assert.equal((await exportCondition('eu-west', 'Conflict'))?.status, 'False');
+    // KEP-1645: every export in the conflict says so; eu-west's is older and keeps its port.
+    const winner = await waitFor('Conflict on the eu-west export too', 15_000, async () => {
+      const x = await exportCondition('eu-west', 'Conflict');
+      return x?.status === 'True' ? x : undefined;
+    });
+    assert.match(winner.message, /us-east disagrees and loses/);
     const imp = await client('ap-south').get<KubeObject & { spec: { ports: { port: number }[] } }>(
       'multicluster.x-k8s.io/v1alpha1',
       'ServiceImport',
@@ -214,9 +246,10 @@ describe('cross-cluster services', () => {
     const list = await cli(['services', 'list', ...hubFlags()], fleet.env);
     assert.match(list.stdout, /us-east: .*eu-west/);
     await apply('us-east', [app2(2)[2]!]);
-    await waitFor('conflict resolved', 30_000, async () =>
-      (await exportCondition('us-east', 'Conflict'))?.status === 'False' ? true : undefined,
-    );
+    for (const m of ['us-east', 'eu-west'])
+      await waitFor(`conflict resolved in ${m}`, 30_000, async () =>
+        (await exportCondition(m, 'Conflict'))?.status === 'False' ? true : undefined,
+      );
   });
 
   test('bad TrafficPolicy input is rejected with a message naming the field', async () => {

@@ -38,11 +38,11 @@ function crd(kind: string): Crd {
   return found as unknown as Crd;
 }
 
+/** The stored version's entry (every served version has the same schema, tested below). */
 function version(kind: string): CrdVersion {
-  const [only, ...rest] = crd(kind).spec.versions;
-  assert.ok(only);
-  assert.equal(rest.length, 0);
-  return only;
+  const stored = crd(kind).spec.versions.filter((v) => v.storage);
+  assert.equal(stored.length, 1);
+  return stored[0]!;
 }
 
 function node(schema: JsonSchemaProps, path: string): JsonSchemaProps {
@@ -94,9 +94,9 @@ test('installs ServiceExport and ServiceImport under their upstream names, names
   }
   assert.equal(MCS_GROUP, 'multicluster.x-k8s.io');
   assert.equal(MCS_API_VERSION, `${MCS_GROUP}/${MCS_VERSION}`);
-  for (const [kind, plural, shortName] of [
-    ['ServiceExport', 'serviceexports', 'svcex'],
-    ['ServiceImport', 'serviceimports', 'svcim'],
+  for (const [kind, plural, shortNames] of [
+    ['ServiceExport', 'serviceexports', ['svcex', 'svcexport']],
+    ['ServiceImport', 'serviceimports', ['svcim', 'svcimport']],
   ] as const) {
     const { metadata, spec } = crd(kind);
     assert.equal(metadata.name, `${spec.names.plural}.${spec.group}`);
@@ -107,18 +107,26 @@ test('installs ServiceExport and ServiceImport under their upstream names, names
       listKind: `${kind}List`,
       plural,
       singular: kind.toLowerCase(),
-      shortNames: [shortName],
+      shortNames,
     });
   }
 });
 
-test('serves and stores v1alpha1 with a status subresource', () => {
+test('serves v1beta1 (stored) and v1alpha1 with identical schemas, conversion None, like upstream v0.5.0', () => {
+  assert.equal(MCS_VERSION, 'v1beta1');
   for (const kind of ['ServiceExport', 'ServiceImport']) {
-    const v = version(kind);
-    assert.equal(v.name, 'v1alpha1');
-    assert.equal(v.served, true);
-    assert.equal(v.storage, true);
-    assert.deepEqual(v.subresources, { status: {} });
+    const c = crd(kind) as Crd & { spec: { conversion?: { strategy: string } } };
+    assert.deepEqual(c.spec.conversion, { strategy: 'None' });
+    assert.deepEqual(
+      c.spec.versions.map((v) => [v.name, v.served, v.storage]),
+      [
+        ['v1beta1', true, true],
+        ['v1alpha1', true, false],
+      ],
+    );
+    const [beta, alpha] = c.spec.versions;
+    assert.deepEqual({ ...alpha, name: 'x', storage: true }, { ...beta, name: 'x', storage: true });
+    assert.deepEqual(beta?.subresources, { status: {} });
   }
 });
 
@@ -140,7 +148,11 @@ test('ServiceImport schema: type is an enum and required, ports are an atomic li
   const spec = node(root, 'spec');
   assert.deepEqual([...(spec['required'] as string[])].sort(), ['ports', 'type']);
   assert.deepEqual(node(root, 'spec.type')['enum'], ['ClusterSetIP', 'Headless']);
-  assert.equal(node(root, 'spec.ips')['maxItems'], 1);
+  assert.equal(node(root, 'spec.ips')['maxItems'], 2, 'dual stack');
+  assert.equal(node(root, 'spec.ipFamilies')['maxItems'], 2);
+  for (const field of ['internalTrafficPolicy', 'trafficDistribution'])
+    assert.equal(node(root, `spec.${field}`)['type'], 'string');
+  assert.equal(node(root, 'status.conditions')['x-kubernetes-list-type'], 'map');
   const ports = node(root, 'spec.ports');
   assert.equal(ports['x-kubernetes-list-type'], 'atomic');
   const port = node(root, 'spec.ports.[*]');
@@ -161,12 +173,13 @@ test('ServiceImport schema: type is an enum and required, ports are an atomic li
   assert.deepEqual(node(root, 'status.clusters.[*]')['required'], ['cluster']);
 });
 
-test('ServiceExport schema: free-form spec, standard conditions keyed by type', () => {
+test('ServiceExport schema: exportedLabels and exportedAnnotations, standard conditions keyed by type', () => {
   const root = version('ServiceExport').schema.openAPIV3Schema;
-  assert.deepEqual(
-    { ...node(root, 'spec'), description: undefined },
-    { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: undefined },
-  );
+  for (const field of ['exportedLabels', 'exportedAnnotations']) {
+    const map = node(root, `spec.${field}`);
+    assert.equal(map['type'], 'object');
+    assert.deepEqual(map['additionalProperties'], { type: 'string' });
+  }
   const conditions = node(root, 'status.conditions');
   assert.equal(conditions['x-kubernetes-list-type'], 'map');
   assert.deepEqual(conditions['x-kubernetes-list-map-keys'], ['type']);

@@ -1,19 +1,23 @@
 // The upstream Multi-Cluster Services API (KEP-1645, sigs.k8s.io/mcs-api) that Meridian installs in
 // every member. These CRDs are not Meridian's (another MCS implementation may own them), so they keep
-// upstream's names, scope and fields and are not registered in KINDS; the TypeBox schemas below are
-// still the one source of the TypeScript types and the CRD OpenAPI schemas.
+// upstream's names, scope, short names and fields (mcs-api v0.5.0) and are not registered in KINDS;
+// the TypeBox schemas below are still the one source of the TypeScript types and the CRD OpenAPI
+// schemas. Like upstream, v1beta1 and v1alpha1 are served with identical schemas (conversion None)
+// and v1beta1 is stored; Meridian reads and writes v1beta1.
 import { Type } from '@sinclair/typebox';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { KubeObject } from '../kube/cluster-client.ts';
-import { Conditions, FreeForm, ObjectMeta } from './common.ts';
+import { Conditions, ObjectMeta } from './common.ts';
 import { toStructural } from './crd.ts';
 import type { JsonSchemaProps } from './crd.ts';
 import type { PrinterColumn } from './kind.ts';
 
 /** API group of the MCS API. */
 export const MCS_GROUP = 'multicluster.x-k8s.io';
-/** The MCS API version Meridian serves and stores. */
-export const MCS_VERSION = 'v1alpha1';
+/** The MCS API version Meridian stores, reads and writes. */
+export const MCS_VERSION = 'v1beta1';
+/** Every version the CRDs serve, storage version first (identical schemas, no conversion). */
+export const MCS_SERVED_VERSIONS = [MCS_VERSION, 'v1alpha1'] as const;
 /** `apiVersion` of ServiceExport and ServiceImport objects. */
 export const MCS_API_VERSION = `${MCS_GROUP}/${MCS_VERSION}` as const;
 
@@ -47,9 +51,23 @@ export const ServiceImportSpec = Type.Object(
   {
     ips: Type.Optional(
       Type.Array(Type.String(), {
-        maxItems: 1,
-        description: 'The cluster-set virtual IP, when type is ClusterSetIP.',
+        maxItems: 2,
+        description: 'The cluster-set virtual IPs (one per IP family), when type is ClusterSetIP.',
       }),
+    ),
+    ipFamilies: Type.Optional(
+      Type.Array(Type.String(), {
+        maxItems: 2,
+        description: 'IP families (IPv4, IPv6) of the imported service, in the order of ips.',
+      }),
+    ),
+    internalTrafficPolicy: Type.Optional(
+      Type.String({
+        description: 'Cluster or Local, as on a Service: which endpoints serve node-local traffic.',
+      }),
+    ),
+    trafficDistribution: Type.Optional(
+      Type.String({ description: 'A hint how traffic is distributed, e.g. PreferClose (same zone first).' }),
     ),
     type: ServiceImportType,
     ports: Type.Array(ServicePortSpec, { 'x-kubernetes-list-type': 'atomic' }),
@@ -86,8 +104,22 @@ export const ServiceImportStatus = Type.Object(
         },
       ),
     ),
+    conditions: Type.Optional(Conditions),
   },
   { description: 'The exported services that form this multi-cluster service.' },
+);
+
+/** Desired state of a ServiceExport (upstream: both optional for implementations). */
+export const ServiceExportSpec = Type.Object(
+  {
+    exportedLabels: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: 'Labels exported with the service.' }),
+    ),
+    exportedAnnotations: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: 'Annotations exported with the service.' }),
+    ),
+  },
+  { description: 'The behaviour of a ServiceExport.' },
 );
 
 /** Observed state of a ServiceExport: Valid, Ready and Conflict conditions. */
@@ -97,11 +129,13 @@ export const ServiceExportStatus = Type.Object(
 );
 
 /** Declares that the Service with the same namespace/name is part of the cluster set. */
+const McsApiVersion = Type.Union(MCS_SERVED_VERSIONS.map((v) => Type.Literal(`${MCS_GROUP}/${v}`)));
+
 export const ServiceExportSchema = Type.Object({
-  apiVersion: Type.Literal(MCS_API_VERSION),
+  apiVersion: McsApiVersion,
   kind: Type.Literal('ServiceExport'),
   metadata: ObjectMeta,
-  spec: Type.Optional(FreeForm('Reserved by upstream; kept verbatim.')),
+  spec: Type.Optional(ServiceExportSpec),
   status: Type.Optional(ServiceExportStatus),
 });
 /** A ServiceExport. */
@@ -109,7 +143,7 @@ export type ServiceExport = Static<typeof ServiceExportSchema>;
 
 /** A service imported from the clusters of the cluster set. */
 export const ServiceImportSchema = Type.Object({
-  apiVersion: Type.Literal(MCS_API_VERSION),
+  apiVersion: McsApiVersion,
   kind: Type.Literal('ServiceImport'),
   metadata: ObjectMeta,
   spec: ServiceImportSpec,
@@ -120,7 +154,7 @@ export type ServiceImport = Static<typeof ServiceImportSchema>;
 
 interface McsKind {
   readonly kind: 'ServiceExport' | 'ServiceImport';
-  readonly shortName: string;
+  readonly shortNames: readonly string[];
   readonly description: string;
   readonly spec: TSchema;
   readonly status: TSchema;
@@ -131,17 +165,17 @@ const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.cre
 
 const EXPORT: McsKind = {
   kind: 'ServiceExport',
-  shortName: 'svcex',
+  shortNames: ['svcex', 'svcexport'],
   description:
     'ServiceExport declares that the Service with the same name and namespace should be consumable from other clusters.',
-  spec: FreeForm('Reserved by upstream; kept verbatim.'),
+  spec: ServiceExportSpec,
   status: ServiceExportStatus,
   printerColumns: [AGE],
 };
 
 const IMPORT: McsKind = {
   kind: 'ServiceImport',
-  shortName: 'svcim',
+  shortNames: ['svcim', 'svcimport'],
   description: 'ServiceImport describes a service imported from clusters in a ClusterSet.',
   spec: ServiceImportSpec,
   status: ServiceImportStatus,
@@ -182,20 +216,19 @@ function crdOf(definition: McsKind): KubeObject {
         listKind: `${definition.kind}List`,
         plural,
         singular,
-        shortNames: [definition.shortName],
+        shortNames: [...definition.shortNames],
       },
-      versions: [
-        {
-          name: MCS_VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: definition.printerColumns.map((column) => ({ ...column })),
-          // A private copy: toStructural reuses the TypeBox schemas' arrays (enum, list-map keys), and a
-          // caller editing a CRD must not edit those.
-          schema: { openAPIV3Schema: structuredClone(rootSchema(definition)) },
-        },
-      ],
+      conversion: { strategy: 'None' },
+      versions: MCS_SERVED_VERSIONS.map((name) => ({
+        name,
+        served: true,
+        storage: name === MCS_VERSION,
+        subresources: { status: {} },
+        additionalPrinterColumns: definition.printerColumns.map((column) => ({ ...column })),
+        // A private copy: toStructural reuses the TypeBox schemas' arrays (enum, list-map keys), and a
+        // caller editing a CRD must not edit those.
+        schema: { openAPIV3Schema: structuredClone(rootSchema(definition)) },
+      })),
     },
   };
 }

@@ -205,13 +205,16 @@ export class ClusterClient {
     });
   }
 
-  /** Server-side apply of the status subresource; `obj` carries only identity and `status`. */
-  async applyStatus<T extends KubeObject>(obj: T): Promise<T> {
+  /**
+   * Server-side apply of the status subresource; `obj` carries only identity and `status`. A
+   * `fieldManager` of its own lets a second writer own its conditions next to the main one's.
+   */
+  async applyStatus<T extends KubeObject>(obj: T, fieldManager = FIELD_MANAGER): Promise<T> {
     const p = await this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     return this.rest.request<T>('PATCH', `${p}/status`, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: FIELD_MANAGER, force: true },
+      query: { fieldManager, force: true },
     });
   }
 

@@ -19,7 +19,7 @@ export async function applyCrds(
 }
 
 /** Waits until every CRD in `crds` is Established; the error names the cluster and the CRD. */
-async function waitForCrds(
+export async function waitForCrds(
   client: ClusterClient,
   crds: readonly KubeObject[],
   timeoutMs = 30_000,

@@ -20,7 +20,7 @@ import type { Logger } from '../logging/logger.ts';
 import { planService } from './endpoint-plan.ts';
 import { exportFacts, isDerived, slicesOf, sourceEndpoints } from './facts.ts';
 import { applyDecision, removeFromMember } from './member-apply.ts';
-import { MeshMembers, type MeshMember } from './member-watch.ts';
+import { MeshMembers, type CrdState, type MeshMember } from './member-watch.ts';
 import type { ClusterDecision, ExportStatus, FailoverState, MemberFacts, SourceEndpoint } from './types.ts';
 
 export interface MeshControllerOptions {
@@ -32,6 +32,10 @@ export interface MeshControllerOptions {
   /** How long a recovered preferred group must stay healthy before traffic returns (default 3 s). */
   readonly holdDownMs?: number;
 }
+
+/** The Cluster condition that says how cross-cluster services stand in that member. */
+export const MCS_CONDITION = 'MultiClusterServices';
+const MESH_FIELD_MANAGER = 'meridian-mesh';
 
 /** How long a member's caches may take to sync before the others are planned without it. */
 const SYNC_GRACE_MS = 20_000;
@@ -64,6 +68,7 @@ export class MeshController {
       opts.log,
       (k) => this.queue.add(k),
       () => this.all(),
+      (cluster, state) => void this.writeCrdCondition(cluster, state),
     );
   }
 
@@ -125,17 +130,15 @@ export class MeshController {
     const byName = new Map(members.map((m) => [m.name, m]));
     const exports = [];
     const endpoints: Record<string, readonly SourceEndpoint[]> = {};
-    const localServices: string[] = [];
     const namespacePresentIn: string[] = [];
     for (const c of clusters) {
       const m = byName.get(c.name)!;
       const svc = m.services.get(name, ns);
       const exp = m.exports.get(name, ns);
       if (exp) exports.push(exportFacts(c.name, exp, svc));
-      if (svc && !isDerived(svc)) {
-        localServices.push(c.name);
+      // Only an exported Service's endpoints join the service (KEP-1645).
+      if (exp && svc && !isDerived(svc))
         endpoints[c.name] = sourceEndpoints(slicesOf(m.slices.list(), ns, name));
-      }
       if (m.namespaces.get(ns)) namespacePresentIn.push(c.name);
     }
     const policy = this.policies
@@ -150,7 +153,6 @@ export class MeshController {
       clusters,
       exports,
       endpoints,
-      localServices,
       namespacePresentIn,
       policy: policy?.spec,
       previous: this.state.get(key),
@@ -161,7 +163,15 @@ export class MeshController {
     let pending = false;
     if (!plan.merged) {
       // No valid export left: remove imports, derived Services and slices everywhere.
-      for (const m of members) this.writes += (await removeFromMember(m, ns, name)).writes;
+      for (const m of members) {
+        const removed = await removeFromMember(m, ns, name);
+        this.writes += removed.writes;
+        if (removed.keptNamespace)
+          this.opts.log.info(
+            { service: key, cluster: m.name, namespace: ns },
+            `namespace ${ns} that Meridian created is kept: ${removed.keptNamespace}`,
+          );
+      }
       this.state.delete(key);
       this.known.delete(key);
     } else {
@@ -246,6 +256,41 @@ export class MeshController {
           'export status write failed',
         );
       }
+    }
+  }
+
+  /**
+   * The state of a member's MCS CRDs as the Cluster's `MultiClusterServices` condition, under a field
+   * manager of its own so the fleet controller's status writes leave it alone.
+   */
+  private async writeCrdCondition(cluster: string, state: CrdState): Promise<void> {
+    const current = this.opts.clusters.get(cluster);
+    const conditions = setCondition(
+      (current?.status?.conditions ?? []) as Condition[],
+      {
+        type: MCS_CONDITION,
+        status: state.ok ? 'True' : 'False',
+        reason: state.reason,
+        message: state.message,
+      },
+      new Date(),
+    );
+    const condition = findCondition(conditions, MCS_CONDITION);
+    try {
+      await this.opts.hub.applyStatus(
+        {
+          apiVersion: API_VERSION,
+          kind: 'Cluster',
+          metadata: { name: cluster },
+          status: { conditions: [condition] },
+        },
+        MESH_FIELD_MANAGER,
+      );
+    } catch (e) {
+      this.opts.log.warn(
+        { cluster, err: errorMessage(e) },
+        'could not write the MultiClusterServices condition',
+      );
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { endpointSliceName, planService } from './endpoint-plan.ts';
+import { derivedServiceName, endpointSliceName, planService } from './endpoint-plan.ts';
 import type { ClusterDecision, ExportFacts, MemberFacts, ServicePlan, ServicePlanInput } from './types.ts';
 import type { SourceEndpoint } from './types.ts';
 
@@ -59,11 +59,14 @@ function at(plan: ServicePlan, cluster: string): ClusterDecision {
 const decide = (over: Partial<ServicePlanInput>, cluster: string) => at(planService(fleet(over)), cluster);
 /** Active group, changed flag and transition, in one line. */
 const move = (d: ClusterDecision): string => `${d.activeGroup} changed=${d.changed} ${d.transition ?? '-'}`;
-/** Ready endpoints published per source cluster. */
+/** The derived Service's slices of remote sources (what failover decides). */
+const remoteSlices = (d: ClusterDecision) => d.derivedSlices.filter((s) => s.sourceCluster !== d.cluster);
+/** Ready remote endpoints published per source cluster. */
 const readyBySource = (d: ClusterDecision): Record<string, number> =>
   Object.fromEntries(
-    d.endpointSlices.map((s) => [s.sourceCluster, s.endpoints.filter((e) => e.conditions.ready).length]),
+    remoteSlices(d).map((s) => [s.sourceCluster, s.endpoints.filter((e) => e.conditions.ready).length]),
   );
+const DERIVED = derivedServiceName('shop', 'api');
 const down = (cluster: string, endpoints = ENDPOINTS) => ({
   ...endpoints,
   [cluster]: (endpoints[cluster as keyof typeof ENDPOINTS] ?? []).map((e) => ({ ...e, ready: false })),
@@ -95,15 +98,17 @@ test('an export in two of three members gives every member the ServiceImport wit
   assert.deepEqual(conditions, ['us-1:Valid=True,Conflict=False', 'eu-1:Valid=True,Conflict=False']);
 });
 
-test('a derived selector-less Service only where no local Service exists', () => {
-  const plan = planService(fleet({ exports: [exp('eu-1', 1), exp('us-1', 2)], localServices: ['ap-1'] }));
-  assert.equal(at(plan, 'eu-1').derivedService, undefined);
-  assert.equal(at(plan, 'us-1').derivedService, undefined);
-  assert.equal(at(plan, 'ap-1').derivedService, undefined, "a user's unexported Service is not shadowed");
-  assert.deepEqual(at(plan, 'eu-2').derivedService, {
-    type: 'ClusterIP',
-    ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }],
-  });
+test('the derived Service has a name of its own in every member, like the upstream controller', () => {
+  assert.equal(DERIVED, 'derived-edt41efodf');
+  assert.match(derivedServiceName('a'.repeat(63), 'b'.repeat(63)), /^derived-[0-9a-v]{10}$/);
+  assert.notEqual(derivedServiceName('shop', 'api'), derivedServiceName('shop', 'api2'));
+  const plan = planService(fleet({ exports: [exp('eu-1', 1), exp('us-1', 2)] }));
+  for (const d of plan.clusters)
+    assert.deepEqual(d.derivedService, {
+      name: DERIVED,
+      type: 'ClusterIP',
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }],
+    });
   const headless = planService(fleet({ exports: [exp('eu-1', 1, { type: 'Headless' })] }));
   assert.equal(at(headless, 'us-1').derivedService?.clusterIP, 'None');
   assert.equal(at(headless, 'us-1').serviceImport.type, 'Headless');
@@ -117,13 +122,14 @@ test('slices carry the MCS labels, source pod addresses, target ports and zone, 
     ],
   };
   const d = decide({ exports: [exp('us-1', 1)], endpoints }, 'eu-1');
-  assert.deepEqual(d.endpointSlices, [
+  assert.deepEqual(d.endpointSlices, [], 'eu-1 does not export api: its plain name is left alone');
+  assert.deepEqual(d.derivedSlices, [
     {
-      name: 'api-mcs-us-1',
+      name: `${DERIVED}-mcs-us-1`,
       sourceCluster: 'us-1',
       labels: {
         'endpointslice.kubernetes.io/managed-by': 'meridian.dev',
-        'kubernetes.io/service-name': 'api',
+        'kubernetes.io/service-name': DERIVED,
         'multicluster.kubernetes.io/source-cluster': 'us-1',
         'multicluster.kubernetes.io/service-name': 'api',
       },
@@ -137,10 +143,12 @@ test('slices carry the MCS labels, source pod addresses, target ports and zone, 
   ]);
 });
 
-test('an importer never gets its own endpoints, only one slice set per remote source', () => {
+test('under the plain name an exporting importer gets one slice set per remote source, never its own', () => {
   const plan = planService(fleet());
   for (const d of plan.clusters) {
+    assert.ok(d.unionUnderPlainName);
     assert.ok(!d.endpointSlices.some((s) => s.sourceCluster === d.cluster), d.cluster);
+    assert.ok(d.endpointSlices.every((s) => s.labels['kubernetes.io/service-name'] === 'api'));
     assert.deepEqual(
       d.endpointSlices.map((s) => s.sourceCluster).sort(),
       CLUSTERS.map((c) => c.name)
@@ -158,7 +166,8 @@ test('endpoints that differ in address family or ports get slices of their own; 
       ep('10.3.0.2', true, { ports: [{ name: 'http', port: 9000, protocol: 'TCP' }] }),
     ],
   };
-  const slices = decide({ exports: [exp('us-1', 1)], endpoints }, 'eu-1').endpointSlices;
+  const exports = [exp('us-1', 1), exp('eu-1', 2)];
+  const slices = decide({ exports, endpoints }, 'eu-1').endpointSlices;
   assert.deepEqual(
     slices.map((s) => [s.name, s.addressType, s.ports[0]?.port, s.endpoints.map((e) => e.addresses[0])]),
     [
@@ -168,7 +177,7 @@ test('endpoints that differ in address family or ports get slices of their own; 
     ],
   );
   const many = { 'us-1': Array.from({ length: 2500 }, (_, i) => ep(`10.3.${i >> 8}.${i & 255}`)) };
-  const big = decide({ exports: [exp('us-1', 1)], endpoints: many }, 'eu-1').endpointSlices;
+  const big = decide({ exports: [exp('us-1', 1)], endpoints: many }, 'eu-1').derivedSlices;
   assert.equal(big.map((s) => s.endpoints.length).join(), '1000,1000,500');
   assert.equal(new Set(big.flatMap((s) => s.endpoints.map((e) => e.addresses[0]))).size, 2500);
 });
@@ -183,20 +192,26 @@ test('behind an east-west gateway a source is one gateway endpoint on the gatewa
   ];
   const exports = [exp('us-1', 1, { ports })];
   const d = decide({ clusters, exports }, 'eu-1');
-  assert.equal(d.endpointSlices.length, 1);
-  assert.deepEqual(d.endpointSlices[0]?.endpoints, [
+  assert.equal(remoteSlices(d).length, 1);
+  assert.deepEqual(remoteSlices(d)[0]?.endpoints, [
     { addresses: ['192.0.2.10'], conditions: { ready: true } },
   ]);
-  assert.deepEqual(d.endpointSlices[0]?.ports, [
+  assert.deepEqual(remoteSlices(d)[0]?.ports, [
     { name: 'http', port: 15443, protocol: 'TCP' },
     { name: 'grpc', port: 15443, protocol: 'TCP' },
   ]);
   assert.equal(d.remoteReady, 2, 'instances behind the gateway are counted one by one');
+  const own = decide({ clusters, exports }, 'us-1').derivedSlices;
+  assert.deepEqual(
+    own.flatMap((x) => x.endpoints.flatMap((e) => e.addresses)),
+    ['10.3.0.1', '10.3.0.2'],
+    'the gateway cluster reaches its own pods directly',
+  );
   const allDown = decide({ clusters, exports, endpoints: down('us-1') }, 'eu-1');
-  assert.equal(allDown.endpointSlices[0]?.endpoints[0]?.conditions.ready, false);
+  assert.equal(remoteSlices(allDown)[0]?.endpoints[0]?.conditions.ready, false);
   const v6Gateway = member('us-1', 'us-east', { eastWestGateway: { address: 'fd00::10', port: 1 } });
   const v6 = decide({ clusters: [v6Gateway, member('eu-1', 'eu-west')], exports }, 'eu-1');
-  assert.equal(v6.endpointSlices[0]?.addressType, 'IPv6');
+  assert.equal(remoteSlices(v6)[0]?.addressType, 'IPv6');
 });
 
 test('without a TrafficPolicy locality is Any: every ready endpoint everywhere is published ready', () => {
@@ -390,7 +405,15 @@ test('conflicting exports are flagged, and their endpoints still join the servic
       'type Headless conflicts with ClusterSetIP in cluster eu-1, whose export is older and wins; ' +
       'port "http" is 8080/TCP here but 80/TCP in cluster eu-1, whose export is older and wins',
   });
-  assert.deepEqual(conditions['eu-1']?.[1]?.reason, 'NoConflicts');
+  // KEP-1645: the older export that keeps the properties is told of the conflict too.
+  assert.deepEqual(conditions['eu-1']?.[1], {
+    type: 'Conflict',
+    status: 'True',
+    reason: 'TypeConflict,PortConflict',
+    message:
+      'cluster us-1 disagrees and loses: type Headless conflicts with ClusterSetIP in cluster eu-1; ' +
+      'cluster us-1 disagrees and loses: port "http" is 8080/TCP here but 80/TCP in cluster eu-1',
+  });
   const noService = 'Service shop/api does not exist in cluster ap-1';
   assert.deepEqual(conditions['ap-1'], [
     { type: 'Valid', status: 'False', reason: 'NoService', message: noService },
@@ -398,8 +421,14 @@ test('conflicting exports are flagged, and their endpoints still join the servic
   assert.equal(conditions['eu-2']?.[0]?.reason, 'InvalidServiceType');
   assert.deepEqual(at(plan, 'ap-1').serviceImport.clusters, ['eu-1', 'us-1']);
   assert.deepEqual(readyBySource(at(plan, 'ap-1')), { 'eu-1': 2, 'us-1': 2 });
-  assert.ok(at(plan, 'ap-1').derivedService, 'an export without its Service gets a derived one');
-  assert.equal(at(plan, 'eu-2').derivedService, undefined, 'the ExternalName Service is not shadowed');
+  assert.equal(at(plan, 'ap-1').derivedService.name, DERIVED, 'an export without its Service imports too');
+  assert.deepEqual(
+    at(plan, 'ap-1').endpointSlices,
+    [],
+    'no union under the plain name without a valid export',
+  );
+  assert.deepEqual(at(plan, 'eu-2').endpointSlices, [], 'the ExternalName Service is not touched');
+  assert.equal(at(plan, 'eu-2').localReady, 0);
   const onlyInvalid = planService(fleet({ exports: [exp('ap-1', 3, { serviceExists: false })] }));
   assert.deepEqual([onlyInvalid.merged, onlyInvalid.clusters], [undefined, []]);
   assert.equal(onlyInvalid.exports[0]?.valid, false);
@@ -418,7 +447,7 @@ test('slice names stay within 63 characters, hashed and distinct when longer', (
   }
   assert.equal(new Set(names).size, 4);
   assert.equal(endpointSliceName(service, 'cluster-a'), names[0]);
-  const d = decide({ service, exports: [exp('us-1', 1)] }, 'eu-1');
+  const d = decide({ service, exports: [exp('us-1', 1), exp('eu-1', 2)] }, 'eu-1');
   assert.equal(d.endpointSlices[0]?.name, endpointSliceName(service, 'us-1'));
   assert.ok((d.endpointSlices[0]?.name.length ?? 99) <= 63);
   assert.equal(d.endpointSlices[0]?.labels['kubernetes.io/service-name'], service);
@@ -439,5 +468,63 @@ test('the plan is deterministic: input order of exports and endpoints does not c
   for (const d of a.clusters) {
     const names = d.endpointSlices.map((s) => s.name);
     assert.deepEqual(names, [...names].sort());
+  }
+});
+
+test('the derived Service gets every exporting cluster, the importer’s own endpoints with their own readiness', () => {
+  const d = decide({ policy: preferLocal(), endpoints: down('eu-1') }, 'eu-1');
+  assert.deepEqual(
+    d.derivedSlices.map((s) => [s.name, s.sourceCluster, s.labels['kubernetes.io/service-name']]),
+    ['ap-1', 'eu-1', 'eu-2', 'us-1'].map((c) => [`${DERIVED}-mcs-${c}`, c, DERIVED]),
+  );
+  const own = d.derivedSlices.find((s) => s.sourceCluster === 'eu-1');
+  assert.deepEqual(
+    own?.endpoints.map((e) => e.conditions.ready),
+    [false, false],
+  );
+  const healthy = decide({ policy: preferLocal() }, 'eu-1');
+  assert.deepEqual(healthy.derivedSlices.find((s) => s.sourceCluster === 'eu-1')?.endpoints.length, 2);
+  assert.deepEqual(readyBySource(healthy), { 'eu-2': 0, 'us-1': 0, 'ap-1': 0 });
+});
+
+test('KEP-1645: a Service that is not exported in the importer keeps its cluster.local name untouched', () => {
+  // eu-2 has its own api Service and endpoints but no export: they join nothing, and nothing joins them.
+  const exports = [exp('eu-1', 1), exp('us-1', 2)];
+  const d = decide({ exports }, 'eu-2');
+  assert.equal(d.unionUnderPlainName, false);
+  assert.deepEqual(d.endpointSlices, []);
+  assert.equal(d.localReady, 0);
+  assert.deepEqual(
+    d.derivedSlices.map((s) => s.sourceCluster),
+    ['eu-1', 'us-1'],
+  );
+  for (const other of ['eu-1', 'us-1'])
+    assert.ok(!decide({ exports }, other).derivedSlices.some((s) => s.sourceCluster === 'eu-2'));
+  const exporting = decide({ exports: [...exports, exp('eu-2', 3)] }, 'eu-2');
+  assert.equal(exporting.unionUnderPlainName, true);
+  assert.deepEqual(
+    exporting.endpointSlices.map((s) => [s.name, s.sourceCluster]),
+    [
+      ['api-mcs-eu-1', 'eu-1'],
+      ['api-mcs-us-1', 'us-1'],
+    ],
+  );
+});
+
+test('per-endpoint hostnames and port appProtocol are kept in every slice', () => {
+  const h2 = [{ name: 'grpc', port: 9090, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }];
+  const endpoints = {
+    'us-1': [
+      ep('10.3.0.1', true, { hostname: 'db-0', ports: h2 }),
+      ep('10.3.0.2', true, { hostname: 'db-1', ports: h2 }),
+    ],
+  };
+  const d = decide({ exports: [exp('us-1', 1), exp('eu-1', 2)], endpoints }, 'eu-1');
+  for (const slices of [d.endpointSlices, remoteSlices(d)]) {
+    assert.deepEqual(
+      slices.flatMap((s) => s.endpoints.map((e) => e.hostname)),
+      ['db-0', 'db-1'],
+    );
+    assert.deepEqual(slices[0]?.ports, h2);
   }
 });

@@ -1,13 +1,19 @@
-// Decides, for one exported service, what every member should hold so that `name.ns.svc` reaches
-// the union of local and remote instances: the ServiceImport, a derived Service where none exists,
-// and one set of EndpointSlices per remote source cluster. Locality and failover are expressed only
-// through which remote endpoints are published ready, so plain kube-proxy (or any mesh reading
-// EndpointSlices) follows them. The importer's own endpoints are never copied: its own slices
-// already carry them, and Meridian cannot (and does not) switch them off.
+// Decides, for one exported service, what every member should hold (KEP-1645): the ServiceImport,
+// its derived Service — a selector-less Service with a name of its own (`derived-<hash>`, as the
+// upstream controller and GKE name it), so it never collides with a Service of the user's — and
+// the derived Service's EndpointSlices, one set per exporting cluster, the importer's own included.
+// Where the importer exports the service too, the remote instances are also published under the
+// plain name (`name.ns.svc` then reaches local and remote instances alike); a Service that is not
+// exported there keeps its cluster.local behaviour untouched. Locality and failover are expressed
+// only through which remote endpoints are published ready, so plain kube-proxy (or any mesh
+// reading EndpointSlices) follows them.
 //
 // Choices:
 // - No TrafficPolicy means `Any` (KEP-1645: a service is the union of all its exports). A policy
 //   without `locality` means `PreferLocal`, the CRD's default.
+// - The importer's own endpoints are never re-published under the plain name (its own slices carry
+//   them) and, in the derived Service, always keep their own readiness: Meridian cannot switch the
+//   local ones off under the plain name, and the two names must not disagree.
 // - A lost cluster (Ready=False) keeps its slices, with every endpoint not ready: nothing is deleted
 //   anywhere, the switch is a status flip, and rejoining flips them back.
 // - Remote endpoints carry no nodeName or targetRef: those name another cluster's node and pod, and
@@ -50,6 +56,30 @@ const readyCount = (eps: readonly SourceEndpoint[] | undefined): number =>
 const addressType = (address: string): 'IPv4' | 'IPv6' => (address.includes(':') ? 'IPv6' : 'IPv4');
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+const BASE32HEX = '0123456789abcdefghijklmnopqrstuv';
+
+/**
+ * The name of the derived Service of `namespace/service` in every importing member:
+ * `derived-` and the first 10 characters of the lowercase base32hex SHA-256 of `namespace/service`
+ * (the upstream mcs-api controller's name). A DNS label, never a name a user picks by chance.
+ */
+export function derivedServiceName(namespace: string, service: string): string {
+  const digest = createHash('sha256').update(`${namespace}/${service}`).digest();
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of digest) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 10) {
+      out += BASE32HEX[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    if (out.length >= 10) break;
+  }
+  return `derived-${out}`;
+}
+
 /** `<service>-mcs-<source>[-<n>]`; names over 63 characters keep a prefix and end in a hash of the whole. */
 export function endpointSliceName(service: string, sourceCluster: string, index = 0): string {
   const full = `${service}-mcs-${sourceCluster}${index ? `-${index}` : ''}`;
@@ -72,7 +102,18 @@ function exportStatus(
   if (!e.serviceExists) return invalid('NoService', `${ref} does not exist in cluster ${e.cluster}`);
   if (e.externalName)
     return invalid('InvalidServiceType', `${ref} is of type ExternalName and cannot be exported`);
-  const conflicts = merged?.exports.find((x) => x.cluster === e.cluster)?.conflicts ?? [];
+  // Its own lost properties, and those other exports lost to it (KEP-1645: every export in a
+  // conflict says so; the older keeps the property).
+  const own = merged?.exports.find((x) => x.cluster === e.cluster)?.conflicts ?? [];
+  const against = (merged?.exports ?? []).flatMap((x) =>
+    x.conflicts
+      .filter((c) => c.with === e.cluster && x.cluster !== e.cluster)
+      .map((c) => ({
+        ...c,
+        message: `cluster ${x.cluster} disagrees and loses: ${c.message.replace(/, whose export is older and wins$/, '')}`,
+      })),
+  );
+  const conflicts = [...own, ...against];
   const conflict: ExportCondition = conflicts.length
     ? {
         type: 'Conflict',
@@ -103,14 +144,14 @@ interface Context {
 
 // Ready endpoints a cluster offers to `importer`: its own always count, others only while Ready.
 function readyFor(ctx: Context, cluster: string, importer: string): number {
+  if (!ctx.sources.includes(cluster)) return 0;
   if (cluster === importer) return readyCount(ctx.input.endpoints[cluster]);
   return ctx.members.get(cluster)?.ready ? readyCount(ctx.input.endpoints[cluster]) : 0;
 }
 
+/** The cluster runs the service: its export is valid (a Service that is not exported does not count). */
 function hasLocalService(ctx: Context, cluster: string): boolean {
-  return (
-    ctx.exports.get(cluster)?.serviceExists === true || (ctx.input.localServices ?? []).includes(cluster)
-  );
+  return ctx.sources.includes(cluster);
 }
 
 /** Candidate groups for `importer`, most preferred first; each source cluster is in one group. */
@@ -214,38 +255,44 @@ function reasonFor(
 }
 
 function portKey(p: EndpointPort): string {
-  return `${p.name ?? ''}/${p.port}/${p.protocol}`;
+  return `${p.name ?? ''}/${p.port}/${p.protocol}/${p.appProtocol ?? ''}`;
 }
 
+/** Slices of `source`'s endpoints for the Service `serviceName` (the plain or the derived one) in `importer`. */
 function slicesFrom(
   ctx: Context,
   source: string,
+  importer: string,
   importerActive: ReadonlySet<string>,
+  serviceName: string,
 ): PlannedEndpointSlice[] {
   const { input } = ctx;
   const endpoints = input.endpoints[source] ?? [];
   if (!endpoints.length) return [];
+  const own = source === importer;
   const member = ctx.members.get(source);
-  const active = importerActive.has(source) && member?.ready === true;
+  const active = own || (importerActive.has(source) && member?.ready === true);
   const labels = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
-    [SERVICE_NAME_LABEL]: input.service,
+    [SERVICE_NAME_LABEL]: serviceName,
     [SOURCE_CLUSTER_LABEL]: source,
     [MCS_SERVICE_NAME_LABEL]: input.service,
   };
-  const gateway = member?.eastWestGateway;
+  // The importer reaches its own pods directly, even when others go through its gateway.
+  const gateway = own ? undefined : member?.eastWestGateway;
   if (gateway) {
     // Behind a gateway every instance is one address: the gateway, ready while any instance is.
     const ports = (ctx.exports.get(source)?.ports ?? []).map((p): EndpointPort => ({
       ...(p.name ? { name: p.name } : {}),
       port: gateway.port,
       protocol: p.protocol ?? 'TCP',
+      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
     }));
     const endpoint: PlannedEndpoint = {
       addresses: [gateway.address],
       conditions: { ready: active && endpoints.some((e) => e.ready) },
     };
-    const name = endpointSliceName(input.service, source);
+    const name = endpointSliceName(serviceName, source);
     return [
       {
         name,
@@ -273,6 +320,7 @@ function slicesFrom(
     bucket.endpoints.push({
       addresses: [...e.addresses],
       conditions: { ready: e.ready && active },
+      ...(e.hostname ? { hostname: e.hostname } : {}),
       ...(e.zone ? { zone: e.zone } : {}),
     });
   }
@@ -283,7 +331,7 @@ function slicesFrom(
     const sorted = bucket.endpoints.sort((a, b) => compareText(a.addresses.join(','), b.addresses.join(',')));
     for (let i = 0; i < sorted.length; i += ENDPOINTS_PER_SLICE) {
       slices.push({
-        name: endpointSliceName(input.service, source, slices.length),
+        name: endpointSliceName(serviceName, source, slices.length),
         sourceCluster: source,
         labels,
         addressType: bucket.addressType,
@@ -303,8 +351,15 @@ function decide(ctx: Context, importer: MemberFacts): ClusterDecision {
   const { active, pending } = choice;
   const activeClusters = new Set(active.clusters);
   const remote = ctx.sources.filter((c) => c !== importer.name);
-  const endpointSlices = remote
-    .flatMap((source) => slicesFrom(ctx, source, activeClusters))
+  const derivedName = derivedServiceName(input.namespace, input.service);
+  const exportsHere = ctx.sources.includes(importer.name);
+  const endpointSlices = exportsHere
+    ? remote
+        .flatMap((source) => slicesFrom(ctx, source, importer.name, activeClusters, input.service))
+        .sort((a, b) => compareText(a.name, b.name))
+    : [];
+  const derivedSlices = ctx.sources
+    .flatMap((source) => slicesFrom(ctx, source, importer.name, activeClusters, derivedName))
     .sort((a, b) => compareText(a.name, b.name));
   const remoteReady = remote
     .filter((c) => activeClusters.has(c))
@@ -322,19 +377,20 @@ function decide(ctx: Context, importer: MemberFacts): ClusterDecision {
       ports: merged.ports,
       clusters: merged.exports.map((e) => e.cluster).sort(compareText),
     },
-    derivedService: hasLocalService(ctx, importer.name)
-      ? undefined
-      : {
-          type: 'ClusterIP',
-          ...(headless ? { clusterIP: 'None' as const } : {}),
-          ports: merged.ports.map((p) => ({ ...p, targetPort: p.port })),
-        },
+    derivedService: {
+      name: derivedName,
+      type: 'ClusterIP',
+      ...(headless ? { clusterIP: 'None' as const } : {}),
+      ports: merged.ports.map((p) => ({ ...p, targetPort: p.port })),
+    },
+    derivedSlices,
+    unionUnderPlainName: exportsHere,
     endpointSlices,
     locality: ctx.locality,
     groups,
     activeGroup: active.id,
     reason: reasonFor(ctx, groups, choice, input.holdDownMs, input.now),
-    localReady: readyCount(input.endpoints[importer.name]),
+    localReady: exportsHere ? readyCount(input.endpoints[importer.name]) : 0,
     remoteReady,
     changed,
     transition,

@@ -1,8 +1,8 @@
 // Turns what the member caches hold into the planner's input for one service: exports with their
 // local Service facts, and each cluster's own endpoints. Pure over the objects it is given.
 import type { ServiceExport } from '../api/mcs.ts';
-import type { KubeObject } from '../kube/cluster-client.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import { FIELD_MANAGER, type KubeObject } from '../kube/cluster-client.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
 import type { EndpointSliceObject, ServiceObject } from './member-watch.ts';
 import type { ExportFacts, SourceEndpoint } from './types.ts';
 
@@ -10,11 +10,25 @@ import type { ExportFacts, SourceEndpoint } from './types.ts';
 export const DERIVED_LABEL = 'meridian.dev/mcs-derived';
 
 /**
- * A Service Meridian derived: our label and no selector. A user who applies their own Service over
- * it (adding a selector) takes it over, label or not.
+ * A Service Meridian derived: our label, no selector, and no field manager but Meridian's. A user
+ * who applies or edits a Service over it (with a selector or without) has made it theirs.
  */
 export const isDerived = (s: ServiceObject | undefined): boolean =>
-  s?.metadata.labels?.[DERIVED_LABEL] === 'true' && s.spec?.selector === undefined;
+  s?.metadata.labels?.[DERIVED_LABEL] === 'true' && s.spec?.selector === undefined && onlyMeridianManages(s);
+
+/** The derived Service of the import `name` (carries the imported name in its MCS label). */
+export const isDerivedFor = (s: ServiceObject | undefined, name: string): boolean =>
+  isDerived(s) && s?.metadata.labels?.[MCS_SERVICE_NAME_LABEL] === name;
+
+/** A Service earlier versions derived under the imported name itself (no MCS label), still only ours. */
+export const isLegacyDerived = (s: ServiceObject | undefined): boolean =>
+  isDerived(s) && s?.metadata.labels?.[MCS_SERVICE_NAME_LABEL] === undefined;
+
+/** Every managedFields entry is Meridian's (none at all counts as ours: the label says so). */
+function onlyMeridianManages(o: KubeObject): boolean {
+  const entries = (o.metadata['managedFields'] ?? []) as { manager?: string }[];
+  return entries.every((e) => e.manager === FIELD_MANAGER);
+}
 
 /** The facts of one cluster's export of a service. */
 export function exportFacts(
@@ -46,11 +60,17 @@ export function sourceEndpoints(slices: readonly EndpointSliceObject[]): SourceE
     if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) continue;
     const ports = (s.ports ?? [])
       .filter((p) => p.port !== undefined)
-      .map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port!, protocol: p.protocol ?? 'TCP' }));
+      .map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: p.port!,
+        protocol: p.protocol ?? 'TCP',
+        ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+      }));
     for (const e of s.endpoints ?? []) {
       out.push({
         addresses: e.addresses,
         ready: e.conditions?.ready !== false,
+        ...(e.hostname ? { hostname: e.hostname } : {}),
         ...(e.nodeName ? { nodeName: e.nodeName } : {}),
         ...(e.zone ? { zone: e.zone } : {}),
         ...(e.targetRef ? { targetRef: e.targetRef } : {}),

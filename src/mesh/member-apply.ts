@@ -1,17 +1,25 @@
-// Converges one member to the planner's decision for one service: namespace, derived Service,
-// ServiceImport and Meridian's EndpointSlices. Everything is compared with the member's cache
-// first and written only when it differs, so a steady fleet (or a restarted hub) makes no writes.
+// Converges one member to the planner's decision for one service: namespace, ServiceImport, its
+// derived Service (a name of its own, owned by the ServiceImport) and Meridian's EndpointSlices.
+// Everything is compared with the member's cache first and written only when it differs, so a
+// steady fleet (or a restarted hub) makes no writes. Nothing Meridian did not create is ever
+// written over or deleted: a Service of the plain name is the user's, and a namespace the mesh
+// created goes only when nothing but the mesh's objects is left in it.
 import { MCS_API_VERSION, type ServiceImport } from '../api/mcs.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
+import { MeridianError } from '../kube/errors.ts';
+import { listNamespaceContents } from '../kube/namespace-contents.ts';
 import { sameContent } from '../kube/same-content.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
-import { DERIVED_LABEL, isDerived } from './facts.ts';
+import { derivedServiceName, MANAGED_BY, MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import { DERIVED_LABEL, isDerivedFor, isLegacyDerived } from './facts.ts';
 import type { EndpointSliceObject, MeshMember, ServiceObject } from './member-watch.ts';
+import { namespaceBlockers } from './namespace-cleanup.ts';
 import type { ClusterDecision, PlannedEndpointSlice } from './types.ts';
 
 const MANAGED = { 'app.kubernetes.io/managed-by': 'meridian' } as const;
 /** Namespaces the mesh created (so only those are ever removed again). */
 export const NAMESPACE_LABEL = 'meridian.dev/mcs-namespace';
+/** On the ServiceImport: the Service that carries its address in this member (mcs-api's annotation). */
+export const DERIVED_SERVICE_ANNOTATION = 'multicluster.kubernetes.io/derived-service';
 
 /** Annotations on each ServiceImport saying which endpoints are in use there and why. */
 export const ACTIVE_GROUP_ANNOTATION = 'meridian.dev/active-group';
@@ -22,35 +30,66 @@ export const LOCALITY_ANNOTATION = 'meridian.dev/locality';
 
 export interface ApplyOutcome {
   writes: number;
+  /** Why a namespace the mesh created was kept (objects that are not the mesh's, or an incomplete view). */
+  keptNamespace?: string;
 }
 
-function sliceObject(ns: string, s: PlannedEndpointSlice): EndpointSliceObject {
+interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+const ownerOf = (name: string, uid: string): OwnerReference[] => [
+  { apiVersion: MCS_API_VERSION, kind: 'ServiceImport', name, uid },
+];
+
+const isOurImport = (o: KubeObject | undefined): boolean =>
+  o?.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meridian';
+
+function sliceObject(ns: string, s: PlannedEndpointSlice, owner: OwnerReference[]): EndpointSliceObject {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: s.name, namespace: ns, labels: { ...s.labels } },
+    metadata: { name: s.name, namespace: ns, labels: { ...s.labels }, ownerReferences: owner },
     addressType: s.addressType,
     endpoints: s.endpoints.map((e) => ({
       addresses: [...e.addresses],
       conditions: { ready: e.conditions.ready },
+      ...(e.hostname ? { hostname: e.hostname } : {}),
       ...(e.zone ? { zone: e.zone } : {}),
     })),
     ports: s.ports.map((p) => ({ ...p })),
   };
 }
 
+const ownerUids = (o: KubeObject): string[] =>
+  ((o.metadata.ownerReferences ?? []) as { uid?: string }[]).map((r) => r.uid ?? '').sort();
+
 const sliceBody = (s: EndpointSliceObject) => ({
   labels: s.metadata.labels,
+  owners: ownerUids(s),
   addressType: s.addressType,
   endpoints: (s.endpoints ?? []).map((e) => ({
     addresses: e.addresses,
     ready: e.conditions?.ready !== false,
+    hostname: e.hostname,
     zone: e.zone,
   })),
   ports: s.ports ?? [],
 });
 
-/** Our slices of `ns/name` in the member's cache. */
+const portsOf = (s: ServiceObject | undefined) =>
+  (s?.spec?.ports ?? []).map((p) => ({
+    name: p.name,
+    protocol: p.protocol,
+    appProtocol: p.appProtocol,
+    port: p.port,
+    targetPort: p.targetPort,
+  }));
+
+/** Our slices of `ns/name` in the member's cache (plain-name and derived ones alike). */
 function ourSlices(m: MeshMember, ns: string, name: string): EndpointSliceObject[] {
   return m.slices
     .list()
@@ -58,7 +97,7 @@ function ourSlices(m: MeshMember, ns: string, name: string): EndpointSliceObject
       (s) =>
         s.metadata.namespace === ns &&
         s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY &&
-        s.metadata.labels[SERVICE_NAME_LABEL] === name,
+        s.metadata.labels[MCS_SERVICE_NAME_LABEL] === name,
     );
 }
 
@@ -79,72 +118,50 @@ export async function applyDecision(
     out.writes++;
   }
 
-  // The Service callers use: the user's own where it exists, else one we derive (selector-less).
-  let live: ServiceObject | undefined = m.services.get(name, ns);
-  if (d.derivedService && (!live || isDerived(live))) {
-    const desired: ServiceObject = {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: ns, labels: { ...MANAGED, [DERIVED_LABEL]: 'true' } },
-      spec: {
-        type: 'ClusterIP',
-        ...(d.derivedService.clusterIP ? { clusterIP: d.derivedService.clusterIP } : {}),
-        ports: d.derivedService.ports.map((p) => ({ ...p })),
-      },
-    };
-    const liveSpec = live?.spec;
-    const same =
-      live !== undefined &&
-      sameContent(
-        liveSpec?.ports?.map((p) => ({
-          name: p.name,
-          protocol: p.protocol,
-          appProtocol: p.appProtocol,
-          port: p.port,
-          targetPort: p.targetPort,
-        })),
-        desired.spec!.ports!.map((p) => ({
-          name: p.name,
-          protocol: p.protocol,
-          appProtocol: p.appProtocol,
-          port: p.port,
-          targetPort: p.targetPort,
-        })),
-      );
-    if (!same) {
-      live = await c.apply(desired, { force: true });
-      out.writes++;
-    }
-  } else if (!d.derivedService && live && isDerived(live)) {
-    await c.delete('v1', 'Service', name, ns);
-    out.writes++;
-    live = undefined;
+  const derivedName = d.derivedService.name;
+  let derived: ServiceObject | undefined = m.services.get(derivedName, ns);
+  if (derived && derived.metadata.labels?.[DERIVED_LABEL] !== 'true') {
+    throw new MeridianError(
+      'DerivedServiceTaken',
+      `cluster ${m.name}: Service ${ns}/${derivedName} exists and is not Meridian's; the import of ${ns}/${name} is not served there`,
+    );
+  }
+  const existing = m.imports.get(name, ns);
+  if (existing && !isOurImport(existing)) {
+    throw new MeridianError(
+      'ServiceImportTaken',
+      `cluster ${m.name}: ServiceImport ${ns}/${name} is managed by another MCS implementation`,
+    );
   }
 
-  // The ServiceImport: spec from the merged exports, ips from the local Service, status clusters.
-  const clusterIP = live?.spec?.clusterIP;
+  // The ServiceImport first: the derived Service and the slices are owned by it.
   const annotations = {
+    [DERIVED_SERVICE_ANNOTATION]: derivedName,
     [ACTIVE_GROUP_ANNOTATION]: d.activeGroup,
     [REASON_ANNOTATION]: d.reason,
     [LOCAL_READY_ANNOTATION]: String(d.localReady),
     [REMOTE_READY_ANNOTATION]: String(d.remoteReady),
     [LOCALITY_ANNOTATION]: d.locality,
   };
-  const spec = {
+  const importSpec = (clusterIP: string | undefined) => ({
     type: d.serviceImport.type,
     ports: d.serviceImport.ports.map((p) => ({ ...p })),
-    ...(clusterIP && clusterIP !== 'None' ? { ips: [clusterIP] } : {}),
-  };
-  const imp = m.imports.get(name, ns);
-  if (
-    !imp ||
-    !sameContent(imp.spec, spec) ||
-    !sameContent(
-      Object.fromEntries(Object.keys(annotations).map((k) => [k, imp.metadata.annotations?.[k]])),
-      annotations,
+    ...(d.serviceImport.type === 'ClusterSetIP' && clusterIP && clusterIP !== 'None'
+      ? { ips: [clusterIP] }
+      : {}),
+  });
+  let imp: KubeObject | undefined = existing;
+  const applyImport = async (spec: ReturnType<typeof importSpec>): Promise<void> => {
+    if (
+      imp &&
+      sameContent(imp['spec'], spec) &&
+      sameContent(
+        Object.fromEntries(Object.keys(annotations).map((k) => [k, imp?.metadata.annotations?.[k]])),
+        annotations,
+      )
     )
-  ) {
-    await c.apply<ServiceImport & KubeObject>(
+      return;
+    imp = await c.apply<ServiceImport & KubeObject>(
       {
         apiVersion: MCS_API_VERSION,
         kind: 'ServiceImport',
@@ -154,9 +171,47 @@ export async function applyDecision(
       { force: true },
     );
     out.writes++;
+  };
+  await applyImport(importSpec(derived?.spec?.clusterIP));
+  const uid = imp!.metadata.uid!;
+  const owner = ownerOf(name, uid);
+
+  // The derived Service: selector-less, under its own name; its address is the ServiceImport's.
+  const desired: ServiceObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: derivedName,
+      namespace: ns,
+      labels: { ...MANAGED, [DERIVED_LABEL]: 'true', [MCS_SERVICE_NAME_LABEL]: name },
+      ownerReferences: owner,
+    },
+    spec: {
+      type: 'ClusterIP',
+      ...(d.derivedService.clusterIP ? { clusterIP: d.derivedService.clusterIP } : {}),
+      ports: d.derivedService.ports.map((p) => ({ ...p })),
+    },
+  };
+  const headless = d.derivedService.clusterIP === 'None';
+  if (derived && (derived.spec?.clusterIP === 'None') !== headless) {
+    // clusterIP is immutable: switching between ClusterSetIP and Headless takes a new Service.
+    await c.delete('v1', 'Service', derivedName, ns);
+    out.writes++;
+    derived = undefined;
   }
+  if (
+    !derived ||
+    !sameContent(portsOf(derived), portsOf(desired)) ||
+    !sameContent(ownerUids(derived), [uid]) ||
+    derived.metadata.labels?.[MCS_SERVICE_NAME_LABEL] !== name
+  ) {
+    derived = await c.apply(desired, { force: true });
+    out.writes++;
+  }
+  await applyImport(importSpec(derived.spec?.clusterIP));
+
   const status = { clusters: d.serviceImport.clusters.map((cluster) => ({ cluster })) };
-  if (!imp || !sameContent(imp.status, status)) {
+  if (!existing || !sameContent(existing['status'], status)) {
     await c.applyStatus({
       apiVersion: MCS_API_VERSION,
       kind: 'ServiceImport',
@@ -166,19 +221,25 @@ export async function applyDecision(
     out.writes++;
   }
 
-  // Meridian's EndpointSlices next to the local ones.
+  // Meridian's EndpointSlices: the derived Service's, and remote ones under the plain name where
+  // the service is exported here too.
   const keep = new Set<string>();
-  for (const planned of d.endpointSlices) {
+  for (const planned of [...d.derivedSlices, ...d.endpointSlices]) {
     keep.add(planned.name);
-    const desired = sliceObject(ns, planned);
+    const want = sliceObject(ns, planned, owner);
     const cur = m.slices.get(planned.name, ns);
-    if (cur && sameContent(sliceBody(cur), sliceBody(desired))) continue;
-    await c.apply(desired, { force: true });
+    if (cur && sameContent(sliceBody(cur), sliceBody(want))) continue;
+    await c.apply(want, { force: true });
     out.writes++;
   }
   for (const s of ourSlices(m, ns, name)) {
     if (keep.has(s.metadata.name)) continue;
     await c.delete('discovery.k8s.io/v1', 'EndpointSlice', s.metadata.name, ns);
+    out.writes++;
+  }
+  // Earlier versions derived a Service under the plain name; remove one that is still only ours.
+  if (isLegacyDerived(m.services.get(name, ns))) {
+    await c.delete('v1', 'Service', name, ns);
     out.writes++;
   }
   return out;
@@ -191,24 +252,42 @@ export async function removeFromMember(m: MeshMember, ns: string, name: string):
     await m.client.delete('discovery.k8s.io/v1', 'EndpointSlice', s.metadata.name, ns);
     out.writes++;
   }
-  if (m.imports.get(name, ns)) {
+  if (isOurImport(m.imports.get(name, ns))) {
     await m.client.delete(MCS_API_VERSION, 'ServiceImport', name, ns);
     out.writes++;
   }
-  if (isDerived(m.services.get(name, ns))) {
+  const derived = derivedServiceName(ns, name);
+  if (isDerivedFor(m.services.get(derived, ns), name)) {
+    await m.client.delete('v1', 'Service', derived, ns);
+    out.writes++;
+  }
+  if (isLegacyDerived(m.services.get(name, ns))) {
     await m.client.delete('v1', 'Service', name, ns);
     out.writes++;
   }
-  // A namespace the mesh created goes too, once nothing but what we just removed lived in it.
+  // A namespace the mesh created goes too, but only when nothing but the mesh's own objects (of
+  // this service) and what Kubernetes puts in every namespace is left: asked live, of every kind.
+  // Only when this call removed the import there (any other service's key would ask again and
+  // again); a hub that dies in between leaves the namespace, never deletes too much.
   const namespace = m.namespaces.get(ns);
-  const others = m.services.list().filter((s) => s.metadata.namespace === ns && s.metadata.name !== name);
   if (
-    namespace?.metadata.labels?.[NAMESPACE_LABEL] === 'true' &&
-    !namespace.metadata.deletionTimestamp &&
-    others.length === 0
-  ) {
-    await m.client.delete('v1', 'Namespace', ns);
-    out.writes++;
+    out.writes === 0 ||
+    namespace?.metadata.labels?.[NAMESPACE_LABEL] !== 'true' ||
+    namespace.metadata.deletionTimestamp
+  )
+    return out;
+  const contents = await listNamespaceContents(m.client, ns);
+  if (!contents.complete) {
+    out.keptNamespace = `cannot see all of it: ${contents.gaps.slice(0, 3).join('; ')}`;
+    return out;
   }
+  const blockers = namespaceBlockers(contents.objects, name);
+  if (blockers.length) {
+    const named = blockers.slice(0, 5).map((o) => `${o.kind} ${o.metadata.name}`);
+    out.keptNamespace = `it holds objects Meridian did not create: ${named.join(', ')}${blockers.length > 5 ? ', …' : ''}`;
+    return out;
+  }
+  await m.client.delete('v1', 'Namespace', ns);
+  out.writes++;
   return out;
 }

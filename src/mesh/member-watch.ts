@@ -2,13 +2,15 @@
 // its ServiceExports, ServiceImports, Services, EndpointSlices and Namespaces. Connections come
 // and go with the fleet controller; a tick follows them. Every change is reported as the
 // `namespace/name` of the service it concerns.
-import { MCS_API_VERSION, mcsCrds, type ServiceExport, type ServiceImport } from '../api/mcs.ts';
+import { MCS_API_VERSION, MCS_VERSION, mcsCrds, type ServiceExport, type ServiceImport } from '../api/mcs.ts';
 import type { MemberConnection, MemberConnections } from '../fleet/member-connections.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
-import { applyCrds } from '../kube/crds.ts';
+import { waitForCrds } from '../kube/crds.ts';
+import { sleep } from '../kube/sleep.ts';
 import { Informer } from '../kube/informer.ts';
 import type { Logger } from '../logging/logger.ts';
+import { planCrd, type CrdObject } from './crd-merge.ts';
 import { MCS_SERVICE_NAME_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
 
 export interface ServiceObject extends KubeObject {
@@ -31,11 +33,12 @@ export interface EndpointSliceObject extends KubeObject {
   endpoints?: {
     addresses: string[];
     conditions?: { ready?: boolean };
+    hostname?: string;
     nodeName?: string;
     zone?: string;
     targetRef?: { kind: string; name: string; namespace?: string };
   }[];
-  ports?: { name?: string; port?: number; protocol?: string }[];
+  ports?: { name?: string; port?: number; protocol?: string; appProtocol?: string }[];
 }
 
 /** One member's caches; `synced` once every list has arrived. */
@@ -54,10 +57,43 @@ export interface MeshMember {
 
 type ChangeHandler = (key: string) => void;
 
+/** How the MCS CRDs stand in a member, for its Cluster's status. */
+export interface CrdState {
+  readonly ok: boolean;
+  /** `Installed`, `ForeignCRDs` (another installer's, used or merged into), or `CRDInstallFailed`. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Installs (or merges into) the MCS CRDs of one member and waits until they are served. */
+export async function installMcsCrds(client: ClusterClient): Promise<CrdState> {
+  const messages: string[] = [];
+  let foreign = false;
+  const crds = mcsCrds() as CrdObject[];
+  for (const ours of crds) {
+    const live = await client.get<CrdObject>(
+      'apiextensions.k8s.io/v1',
+      'CustomResourceDefinition',
+      ours.metadata.name,
+    );
+    const plan = planCrd(live, ours, MCS_VERSION);
+    foreign ||= plan.foreign;
+    messages.push(plan.message);
+    if (!plan.write) continue;
+    // A new CRD is Meridian's; an existing one is updated from what was read (a conflict retries).
+    if (live) await client.replace(plan.write);
+    else await client.apply(plan.write, { force: true });
+  }
+  await waitForCrds(client, crds);
+  return { ok: true, reason: foreign ? 'ForeignCRDs' : 'Installed', message: messages.join('; ') };
+}
+
 export class MeshMembers {
   private readonly members = new Map<string, { conn: MemberConnection; member: MeshMember }>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Cuts the CRD install's retry waits short on stop. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly connections: MemberConnections,
@@ -65,6 +101,8 @@ export class MeshMembers {
     private readonly onChange: ChangeHandler,
     /** Called when a member's caches become usable or go away (re-plan everything). */
     private readonly onMembership: () => void,
+    /** Called with the state of a member's MCS CRDs whenever it changes. */
+    private readonly onCrdState: (cluster: string, state: CrdState) => void = () => {},
   ) {}
 
   start(): void {
@@ -81,6 +119,7 @@ export class MeshMembers {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearTimeout(this.timer);
     await Promise.all([...this.members.keys()].map((n) => this.drop(n)));
   }
@@ -123,28 +162,50 @@ export class MeshMembers {
     const byName = (o: KubeObject) => this.onChange(`${o.metadata.namespace}/${o.metadata.name}`);
     member.exports.on((_e, o) => byName(o));
     member.imports.on((_e, o) => byName(o));
-    member.services.on((_e, o) => byName(o));
+    // A derived Service and Meridian's slices name the imported service in their MCS label.
+    const imported = (o: KubeObject): string | undefined =>
+      o.metadata.labels?.[MCS_SERVICE_NAME_LABEL] ?? o.metadata.labels?.[SERVICE_NAME_LABEL];
+    member.services.on((_e, o) =>
+      this.onChange(
+        `${o.metadata.namespace}/${o.metadata.labels?.[MCS_SERVICE_NAME_LABEL] ?? o.metadata.name}`,
+      ),
+    );
     member.slices.on((_e, s) => {
-      const svc = s.metadata.labels?.[SERVICE_NAME_LABEL] ?? s.metadata.labels?.[MCS_SERVICE_NAME_LABEL];
+      const svc = imported(s);
       if (svc) this.onChange(`${s.metadata.namespace}/${svc}`);
     });
     void this.install(member);
   }
 
-  /** Installs the MCS CRDs, then starts the caches (the export/import watches need the CRDs). */
+  /**
+   * Installs the MCS CRDs (merging with what is there), then starts the caches (the export/import
+   * watches need the CRDs). Failures are retried with backoff up to a minute, and every change of
+   * the outcome goes to the Cluster's status, so a member without cross-cluster services says why.
+   */
   private async install(member: MeshMember): Promise<void> {
+    let last = '';
+    const report = (state: CrdState): void => {
+      const key = `${state.ok} ${state.reason} ${state.message}`;
+      if (key === last) return;
+      last = key;
+      this.onCrdState(member.name, state);
+    };
     for (let attempt = 1; !this.stopped && this.get(member.name) === member; attempt++) {
       try {
-        await applyCrds(member.client, mcsCrds());
+        const state = await installMcsCrds(member.client);
         member.client.forgetDiscovery();
+        report(state);
+        if (state.reason === 'ForeignCRDs')
+          this.log.info(
+            { cluster: member.name, crds: state.message },
+            'using MCS CRDs another installer put there',
+          );
         break;
       } catch (e) {
-        if (attempt === 1 || attempt % 10 === 0)
-          this.log.warn(
-            { cluster: member.name, err: errorMessage(e) },
-            'installing MCS CRDs failed; retrying',
-          );
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+        const err = errorMessage(e);
+        report({ ok: false, reason: 'CRDInstallFailed', message: `installing the MCS CRDs failed: ${err}` });
+        this.log.warn({ cluster: member.name, err, attempt }, 'installing MCS CRDs failed; retrying');
+        await sleep(Math.min(60_000, 500 * 2 ** Math.min(attempt, 7)), this.stopping.signal);
       }
     }
     if (this.stopped || this.get(member.name) !== member) return;

@@ -175,6 +175,7 @@ test('type conflict: the oldest export decides ClusterSetIP or Headless', () => 
     conflicts: [
       {
         reason: 'TypeConflict',
+        with: 'a',
         message: 'type Headless conflicts with ClusterSetIP in cluster a, whose export is older and wins',
       },
     ],

@@ -1,7 +1,7 @@
 // Merges the exports of one service across clusters into its cluster-set properties, following
 // KEP-1645's conflict resolution: exports are taken oldest first, the oldest definition of a
-// property wins, and every later export that disagrees is told so (Conflict=True on its
-// ServiceExport). A port is identified by its name (a Service's port names are unique, the empty
+// property wins, and every export in a disagreement is told so (Conflict=True on its
+// ServiceExport: the later one lost the property, the older one keeps it). A port is identified by its name (a Service's port names are unique, the empty
 // name included); a later port is in conflict when its name is taken with a different
 // port/protocol/appProtocol, when its port/protocol pair is taken under another name, or when an
 // unnamed port would sit next to named ones. Those are the merged Service's own validity rules.
@@ -51,7 +51,10 @@ function normalized(p: ExportedService['ports'][number]): MergedPort {
 }
 
 // Why `candidate` cannot join the ports merged so far, or undefined when it can (or already has).
-function portConflict(candidate: MergedPort, merged: readonly Owned[]): string | undefined {
+function portConflict(
+  candidate: MergedPort,
+  merged: readonly Owned[],
+): { message: string; with: string } | undefined {
   const name = candidate.name ?? '';
   const sameName = merged.find((m) => (m.port.name ?? '') === name);
   if (sameName) {
@@ -61,27 +64,33 @@ function portConflict(candidate: MergedPort, merged: readonly Owned[]): string |
       port.protocol === candidate.protocol &&
       port.appProtocol === candidate.appProtocol;
     if (same) return undefined;
-    return (
-      `${portName(candidate.name)} is ${shown(candidate)} here but ${shown(port)} in cluster ` +
-      `${sameName.cluster}, whose export is older and wins`
-    );
+    return {
+      with: sameName.cluster,
+      message:
+        `${portName(candidate.name)} is ${shown(candidate)} here but ${shown(port)} in cluster ` +
+        `${sameName.cluster}, whose export is older and wins`,
+    };
   }
   const samePort = merged.find(
     (m) => m.port.port === candidate.port && m.port.protocol === candidate.protocol,
   );
   if (samePort) {
-    return (
-      `${portName(candidate.name)} (${shown(candidate)}) uses the port of ${portName(samePort.port.name)} ` +
-      `from cluster ${samePort.cluster}, whose export is older and wins`
-    );
+    return {
+      with: samePort.cluster,
+      message:
+        `${portName(candidate.name)} (${shown(candidate)}) uses the port of ${portName(samePort.port.name)} ` +
+        `from cluster ${samePort.cluster}, whose export is older and wins`,
+    };
   }
   const unnamed = merged.find((m) => !m.port.name);
   if (merged.length > 0 && (!candidate.name || unnamed)) {
     const other = unnamed ?? merged[0];
-    return (
-      `${portName(candidate.name)} (${shown(candidate)}) cannot join ${portName(other?.port.name)} from ` +
-      `cluster ${other?.cluster ?? ''}: a service with several ports must name them all`
-    );
+    return {
+      with: other?.cluster ?? '',
+      message:
+        `${portName(candidate.name)} (${shown(candidate)}) cannot join ${portName(other?.port.name)} from ` +
+        `cluster ${other?.cluster ?? ''}: a service with several ports must name them all`,
+    };
   }
   return undefined;
 }
@@ -101,6 +110,7 @@ export function mergeExports(exports: readonly ExportedService[]): MergedService
     if (e.type !== oldest.type) {
       conflicts.push({
         reason: 'TypeConflict',
+        with: oldest.cluster,
         message:
           `type ${e.type} conflicts with ${oldest.type} in cluster ${oldest.cluster}, ` +
           `whose export is older and wins`,
@@ -109,7 +119,7 @@ export function mergeExports(exports: readonly ExportedService[]): MergedService
     for (const p of e.ports) {
       const candidate = normalized(p);
       const why = portConflict(candidate, merged);
-      if (why) conflicts.push({ reason: 'PortConflict', message: why });
+      if (why) conflicts.push({ reason: 'PortConflict', ...why });
       else if (!merged.some((m) => (m.port.name ?? '') === (candidate.name ?? '')))
         merged.push({ port: candidate, cluster: e.cluster });
     }

@@ -40,12 +40,15 @@ export interface EndpointPort {
   readonly name?: string;
   readonly port: number;
   readonly protocol: string;
+  readonly appProtocol?: string;
 }
 
 /** One endpoint of a cluster's own EndpointSlices (not those managed by meridian.dev). */
 export interface SourceEndpoint {
   readonly addresses: readonly string[];
   readonly ready: boolean;
+  /** A StatefulSet pod's hostname: `hostname.service.ns.svc` resolves to it (headless). */
+  readonly hostname?: string;
   readonly nodeName?: string;
   readonly zone?: string;
   readonly targetRef?: { readonly kind: string; readonly name: string; readonly namespace?: string };
@@ -71,10 +74,8 @@ export interface ServicePlanInput {
   readonly clusters: readonly MemberFacts[];
   /** The ServiceExports of namespace/service, one per cluster, any order. */
   readonly exports: readonly ExportFacts[];
-  /** Per cluster, the endpoints of its own Service ns/name; absent when it has none. */
+  /** Per exporting cluster, the endpoints of its own Service ns/name; others are ignored. */
   readonly endpoints: Readonly<Record<string, readonly SourceEndpoint[]>>;
-  /** Clusters where a user's Service ns/name exists even without an export (no derived Service there). */
-  readonly localServices?: readonly string[];
   /** Clusters where the namespace exists. */
   readonly namespacePresentIn: readonly string[];
   /** The service's TrafficPolicy; without one every ready endpoint of the cluster set is used (`Any`). */
@@ -96,6 +97,8 @@ export type ConflictReason = 'PortConflict' | 'TypeConflict';
 export interface ExportConflict {
   readonly reason: ConflictReason;
   readonly message: string;
+  /** The cluster whose older export won: it is told too (KEP-1645 flags every conflicting export). */
+  readonly with: string;
 }
 
 /** A port of the merged service, protocol filled in. */
@@ -125,8 +128,10 @@ export interface ExportStatus {
   readonly conditions: readonly ExportCondition[];
 }
 
-/** The selector-less Service Meridian creates where the service has no local Service. */
+/** The selector-less Service Meridian derives in every importing member, under a name of its own. */
 export interface DerivedServiceSpec {
+  /** `derived-<hash>` (derivedServiceName), never the plain name. */
+  readonly name: string;
   readonly type: 'ClusterIP';
   readonly clusterIP?: 'None';
   readonly ports: readonly {
@@ -142,6 +147,7 @@ export interface DerivedServiceSpec {
 export interface PlannedEndpoint {
   readonly addresses: readonly string[];
   readonly conditions: { readonly ready: boolean };
+  readonly hostname?: string;
   readonly zone?: string;
 }
 
@@ -179,9 +185,13 @@ export interface ClusterDecision {
     readonly ports: readonly MergedPort[];
     readonly clusters: readonly string[];
   };
-  /** Set where no local Service exists. */
-  readonly derivedService: DerivedServiceSpec | undefined;
-  /** Sorted by name. */
+  /** The derived Service: the ServiceImport's address (ips) in this member. */
+  readonly derivedService: DerivedServiceSpec;
+  /** The derived Service's slices: every exporting cluster's endpoints, the importer's own included; sorted by name. */
+  readonly derivedSlices: readonly PlannedEndpointSlice[];
+  /** The importer exports the service too: remote instances join its own under the plain name. */
+  readonly unionUnderPlainName: boolean;
+  /** Remote instances under the plain name (empty unless unionUnderPlainName); sorted by name. */
   readonly endpointSlices: readonly PlannedEndpointSlice[];
   readonly locality: Locality;
   /** Candidate groups in preference order. */
