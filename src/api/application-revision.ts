@@ -18,8 +18,22 @@ export const ApplicationRevisionSpec = StrictObject(
     }),
     sourceCommit: Type.Optional(Type.String({ description: 'Git commit the source was rendered from.' })),
     clusters: Type.Record(Type.String(), Type.Array(Manifest), {
-      description: 'Rendered objects keyed by Cluster name.',
+      description:
+        'Rendered objects keyed by Cluster name. Secrets are kept redacted (values replaced by keyed digests); see secretsRef.',
     }),
+    secretsRef: Type.Optional(
+      StrictObject(
+        {
+          name: DnsSubdomain(
+            'Secret in the revision’s namespace holding its rendered Secrets as they are applied.',
+          ),
+        },
+        {
+          description:
+            'Where the values of this revision’s Secrets are kept, readable only with access to Secrets.',
+        },
+      ),
+    ),
   },
   {
     // A revision is a record of what ran: its identity must never change under a rollback.

@@ -9,6 +9,8 @@ import { validateResource } from '../api/validate.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { APP_LABEL, ROLLBACK_ANNOTATION } from '../deploy/controller.ts';
+import { changedSecrets, type ClusterObjects } from '../deploy/revision-secrets.ts';
+import { withStoredSecrets } from '../deploy/revisions.ts';
 import { driftedFields } from '../deploy/drift.ts';
 import { objectRef } from '../deploy/apply.ts';
 import { ClusterClient as Client, loadKubeConfig } from '../kube/cluster-client.ts';
@@ -144,8 +146,22 @@ export function registerAppCommands(program: Command): void {
       labelSelector: `${APP_LABEL}=${name}`,
     });
     const commit = new Map(revs.items.map((r) => [r.spec.revision, r.spec.sourceCommit ?? '']));
-    const rows = [['REVISION', 'DIGEST', 'OUTCOME', 'STARTED', 'FINISHED', 'COMMIT', 'STORED']];
+    // Which Secrets changed from the stored revision before: names and keys, never values (the
+    // revisions hold keyed digests of them).
+    const byNumber = new Map(revs.items.map((r) => [r.spec.revision, r]));
+    const numbers = [...byNumber.keys()].sort((x, y) => x - y);
+    const secretChanges = new Map<number, string[]>();
+    for (const [i, n] of numbers.entries()) {
+      const prev = i > 0 ? byNumber.get(numbers[i - 1]!) : undefined;
+      const clusters = (r: ApplicationRevision): ClusterObjects =>
+        r.spec.clusters as unknown as ClusterObjects;
+      secretChanges.set(n, changedSecrets(prev && clusters(prev), clusters(byNumber.get(n)!)));
+    }
+    const rows = [
+      ['REVISION', 'DIGEST', 'OUTCOME', 'STARTED', 'FINISHED', 'COMMIT', 'STORED', 'SECRETS CHANGED'],
+    ];
     for (const h of [...(a.status?.history ?? [])].reverse()) {
+      const changed = secretChanges.get(h.revision);
       rows.push([
         String(h.revision),
         h.digest.slice(0, 19),
@@ -154,6 +170,7 @@ export function registerAppCommands(program: Command): void {
         h.finishedAt ?? '-',
         (commit.get(h.revision) ?? '').slice(0, 12) || '-',
         commit.has(h.revision) ? 'yes' : 'pruned',
+        changed === undefined ? '?' : changed.join('; ') || '-',
       ]);
     }
     printTable(rows);
@@ -179,8 +196,10 @@ export function registerAppCommands(program: Command): void {
         opts.namespace,
       );
       if (!rev) throw new MeridianError('NotFound', `revision ${revNo} of ${name} is not stored`, 3);
+      // Secrets as rendered (the revision holds them redacted); only changed field names are shown.
+      const full = await withStoredSecrets(hub, rev);
       let differences = 0;
-      for (const [cluster, objects] of Object.entries(rev.spec.clusters)) {
+      for (const [cluster, objects] of Object.entries(full.spec.clusters)) {
         if (opts.cluster && cluster !== opts.cluster) continue;
         const client = await memberClient(hub, cluster);
         process.stdout.write(`--- cluster ${cluster} (revision ${revNo})\n`);

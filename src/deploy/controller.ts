@@ -22,7 +22,14 @@ import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-watch.ts';
 import { resolvePlacement } from './placement.ts';
 import { renderApplication } from './render.ts';
-import { createRevision, revisionsOf, revisionsToPrune } from './revisions.ts';
+import { holdsSecretValues, type ClusterObjects } from './revision-secrets.ts';
+import {
+  createRevision,
+  revisionDigestKey,
+  revisionsOf,
+  revisionsToPrune,
+  withStoredSecrets,
+} from './revisions.ts';
 import { planRollout, rollbackPolicy, type PlanDecision, type PlanInput } from './rollout-plan.ts';
 import { targetFromCluster } from './targets.ts';
 import type { DeployError, RenderOutcome, TargetCluster, WorkloadHealth } from './types.ts';
@@ -88,6 +95,13 @@ export class DeployController {
   /** Objects whose live state changed since the last drift check, per app key. */
   private readonly dirty = new Map<string, Set<string>>();
   private readonly healthGauges: ApplicationHealthGauges;
+  /** The key of the digests standing in for Secret values in revisions (loaded once). */
+  private digestKey: Promise<Buffer> | undefined;
+  /**
+   * Per app key, its revisions with their Secrets put back, by uid and store: a revision's content
+   * never changes, so each store is read once. Only the app's current revisions are kept.
+   */
+  private readonly fullRevisions = new Map<string, Map<string, ApplicationRevision>>();
 
   constructor(private readonly opts: DeployControllerOptions) {
     this.healthGauges = new ApplicationHealthGauges(opts.metrics.applicationClusterHealthy);
@@ -250,10 +264,13 @@ export class DeployController {
       : undefined;
     if (!app) {
       this.renders.delete(key);
+      this.fullRevisions.delete(key);
       this.dirty.delete(key);
       return;
     }
-    const revs = revisionsOf(app, this.revisions.list());
+    // Revisions with their Secrets as rendered; those whose stored Secrets cannot be read are
+    // kept redacted and never applied (`unusable` says why).
+    const { revs, unusable } = await this.loadRevisions(app, revisionsOf(app, this.revisions.list()));
     if (app.metadata.deletionTimestamp) return this.finalize(app, revs);
     if (!(app.metadata.finalizers as string[] | undefined)?.includes(FINALIZER)) {
       await this.opts.hub.apply(
@@ -303,14 +320,25 @@ export class DeployController {
       if (errors.length > 0) {
         return this.notReady(app, status, 'ValidationFailed', errors);
       }
-      desired = await createRevision(
+      const created = await createRevision(
         this.opts.hub,
         app,
         nextNumber,
         rendered.digest,
         rendered.clusters,
         rendered.sourceCommit,
+        await this.revisionDigestKey(),
       );
+      // What was rendered, Secrets included (the stored revision has them redacted).
+      desired = {
+        ...created,
+        spec: {
+          ...created.spec,
+          clusters: Object.fromEntries(
+            rendered.clusters.map((c) => [c.cluster, c.objects]),
+          ) as ApplicationRevision['spec']['clusters'],
+        },
+      };
       this.event(
         app,
         'Normal',
@@ -433,6 +461,12 @@ export class DeployController {
           cs.message = `revision ${revision} has no manifests for this cluster`;
           return;
         }
+        const why = unusable.get(revision);
+        if (why !== undefined) {
+          cs.applyError = why;
+          this.event(app, 'Warning', 'ApplyFailed', why);
+          return;
+        }
         const previous =
           cs.revision !== undefined
             ? (byNumber.get(cs.revision)?.spec.clusters[cluster] as KubeObject[] | undefined)
@@ -449,7 +483,7 @@ export class DeployController {
 
     // 7. Drift: objects that changed in members since last look, where nothing is being applied.
     const applying = new Set(decision.apply.map((a) => a.cluster));
-    await this.checkDrift(app, clusterStatus, byNumber, applying);
+    await this.checkDrift(app, clusterStatus, byNumber, applying, unusable);
 
     // 8. Clusters that left the placement: remove what Meridian put there.
     for (const [cname, prev] of prevClusters) {
@@ -654,11 +688,14 @@ export class DeployController {
     clusterStatus: Map<string, NonNullable<DeployStatus['clusters']>[number]>,
     byNumber: Map<number, ApplicationRevision>,
     applying: ReadonlySet<string>,
+    unusable: ReadonlyMap<number, string>,
   ): Promise<void> {
     const key = appKey(app);
     const dirty = this.dirty.get(key);
     for (const [cname, cs] of clusterStatus) {
       if (applying.has(cname) || cs.revision === undefined || cs.applyError) continue;
+      // Its Secrets could only be compared, and re-applied, redacted.
+      if (unusable.has(cs.revision)) continue;
       const objects = (byNumber.get(cs.revision)?.spec.clusters[cname] ?? []) as KubeObject[];
       const conn = this.opts.members.get(cname);
       if (!conn) continue;
@@ -705,6 +742,73 @@ export class DeployController {
         }
       }
     }
+  }
+
+  private revisionDigestKey(): Promise<Buffer> {
+    this.digestKey ??= revisionDigestKey(this.opts.hub).catch((e: unknown) => {
+      this.digestKey = undefined;
+      throw e;
+    });
+    return this.digestKey;
+  }
+
+  /**
+   * The app's revisions with their Secrets put back from their stores. A revision written before
+   * Secrets were kept apart is rewritten redacted first (its values move to a store). One whose
+   * store cannot be read stays redacted and is listed in `unusable` with the reason.
+   */
+  private async loadRevisions(
+    app: Application,
+    stored: readonly ApplicationRevision[],
+  ): Promise<{ revs: ApplicationRevision[]; unusable: Map<number, string> }> {
+    const key = appKey(app);
+    const before = this.fullRevisions.get(key);
+    const cache = new Map<string, ApplicationRevision>();
+    const unusable = new Map<number, string>();
+    const revs: ApplicationRevision[] = [];
+    for (let rev of stored) {
+      if (!rev.spec.secretsRef && holdsSecretValues(rev.spec.clusters as unknown as ClusterObjects)) {
+        if (app.metadata.deletionTimestamp) {
+          revs.push(rev);
+          continue;
+        }
+        const clusters = Object.entries(rev.spec.clusters).map(([cluster, objects]) => ({
+          cluster,
+          objects: objects as KubeObject[],
+        }));
+        rev = await createRevision(
+          this.opts.hub,
+          app,
+          rev.spec.revision,
+          rev.spec.digest,
+          clusters,
+          rev.spec.sourceCommit,
+          await this.revisionDigestKey(),
+        );
+        this.opts.log.info(
+          { application: key, revision: rev.spec.revision },
+          'revision rewritten with its Secrets redacted and stored apart',
+        );
+      }
+      const id = `${rev.metadata.uid ?? rev.metadata.name}|${rev.spec.secretsRef?.name ?? ''}`;
+      let full = before?.get(id);
+      if (!full) {
+        try {
+          full = await withStoredSecrets(this.opts.hub, rev);
+        } catch (e) {
+          unusable.set(
+            rev.spec.revision,
+            `revision ${rev.spec.revision} cannot be applied: ${errorMessage(e)}`,
+          );
+          revs.push(rev);
+          continue;
+        }
+      }
+      cache.set(id, full);
+      revs.push(full);
+    }
+    this.fullRevisions.set(key, cache);
+    return { revs, unusable };
   }
 
   private async pruneHistory(
@@ -756,6 +860,7 @@ export class DeployController {
       { force: true },
     );
     this.renders.delete(appKey(app));
+    this.fullRevisions.delete(appKey(app));
     this.healthGauges.delete(app.metadata.namespace ?? '', app.metadata.name);
     return;
   }

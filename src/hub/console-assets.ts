@@ -3,6 +3,7 @@
 // the page from being framed or from loading anything but its own files and this hub's API.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 
@@ -77,7 +78,7 @@ export async function serveConsole(
     res.end();
     return;
   }
-  createReadStream(file)
-    .on('error', () => res.destroy())
-    .pipe(res);
+  // pipeline, not pipe: when the client leaves before the end, the file is closed too (pipe only
+  // unpipes, and the file stayed open for good).
+  pipeline(createReadStream(file), res, () => undefined);
 }

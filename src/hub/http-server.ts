@@ -50,6 +50,39 @@ export interface Route {
   readonly doc?: RouteDoc;
 }
 
+/**
+ * A request the client got wrong: answered 400 with the message and the parameter it names, from
+ * wherever a route (or its `access`) throws it. Nothing a client sends should reach the 500 path.
+ */
+export class BadRequestError extends Error {
+  constructor(
+    /** The query or path parameter at fault (`path` for the request path itself). */
+    readonly param: string,
+    message: string,
+  ) {
+    super(`${param}: ${message}`);
+    this.name = 'BadRequestError';
+  }
+}
+
+/** `decodeURIComponent` for a path segment or parameter: a malformed %-escape is a BadRequestError. */
+export function decodePathParam(param: string, text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new BadRequestError(param, `${JSON.stringify(text.slice(0, 200))} has a malformed %-escape`);
+  }
+}
+
+/** The request target as a URL, or undefined when it is not one (e.g. `//[` or `http://[`). */
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://hub');
+  } catch {
+    return undefined;
+  }
+}
+
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
@@ -92,7 +125,11 @@ export class HubHttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
-    const url = new URL(req.url ?? '/', 'http://hub');
+    const url = requestUrl(req.url);
+    if (!url) {
+      send(res, 400, { error: 'path: the request target is not a valid URL path', param: 'path' });
+      return 'invalid';
+    }
     const { auth, metrics, ready } = this.opts;
     if (url.pathname === '/healthz' || url.pathname === '/livez') {
       send(res, 200, 'ok', 'text/plain');
@@ -130,13 +167,19 @@ export class HubHttpServer {
       send(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
       return 'unknown';
     }
-    const r = await auth.check(req.headers.authorization, route.access(url));
-    if (!r.ok) {
-      send(res, r.status, { error: r.message });
-      return route.path;
+    try {
+      const r = await auth.check(req.headers.authorization, route.access(url));
+      if (!r.ok) {
+        send(res, r.status, { error: r.message });
+        return route.path;
+      }
+      const out = await route.handle({ url, user: r.user, req, res });
+      if (out) send(res, out.status ?? 200, out.body, out.contentType, out.headers);
+    } catch (e) {
+      if (!(e instanceof BadRequestError) || res.headersSent) throw e;
+      // The client's error; what is left of a body is read and dropped by node so the answer arrives.
+      send(res, 400, { error: e.message, param: e.param });
     }
-    const out = await route.handle({ url, user: r.user, req, res });
-    if (out) send(res, out.status ?? 200, out.body, out.contentType, out.headers);
     return route.path;
   }
 

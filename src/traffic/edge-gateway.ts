@@ -381,6 +381,20 @@ export class EdgeGateway {
       this.refused(req.method ?? '', req.url ?? '', r, client, startedAt);
       return;
     }
+    if (r.head.hasBody) {
+      // Until the upstream switches protocols nothing after the head is passed on (it could be a
+      // smuggled request), so a body could never reach it. WebSocket handshakes have none.
+      const body = 'an Upgrade request cannot have a body\n';
+      rawAnswer(socket, 400, 'Bad Request', body);
+      this.refused(
+        req.method ?? '',
+        req.url ?? '',
+        { ok: false, status: 400, body, route: r.route, host: r.head.host },
+        client,
+        startedAt,
+      );
+      return;
+    }
     new UpgradeTunnel(
       this.rt,
       req,

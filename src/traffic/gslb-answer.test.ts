@@ -7,6 +7,7 @@ import {
   AnswerCache,
   answerMessage,
   answerQuery,
+  malformedHeader,
   defaultZoneConfig,
   fitToUdp,
   udpPayloadLimit,
@@ -600,4 +601,50 @@ test('zones are matched with no trailing dot and any case in the config', () => 
   const zone = validateZoneConfig({ ...ZONE, zones: ['EXAMPLE.com.'] });
   assert.equal(ask('failover.example.com', 'A', {}, { zone }).rcode, 'NOERROR');
   assert.equal(ask('x.example.net', 'A', {}, { zone, geo: EMPTY_GEO_TABLE }).rcode, 'REFUSED');
+});
+
+test('impossible section counts are FORMERR from the header alone, without decoding', () => {
+  const header = (flags: number, qd: number, an: number, ns: number, ar: number, extra = 0): Buffer => {
+    const b = Buffer.alloc(12 + extra);
+    b.writeUInt16BE(0xbeef, 0);
+    b.writeUInt16BE(flags, 2);
+    [qd, an, ns, ar].forEach((n, i) => b.writeUInt16BE(n, 4 + 2 * i));
+    return b;
+  };
+  const RD_FLAG = 0x0100;
+  // 12 bytes cannot hold 65,535 questions (5 bytes each at least) nor records (11 bytes each).
+  for (const m of [
+    header(RD_FLAG, 65_535, 0, 0, 0),
+    header(RD_FLAG, 1, 65_535, 65_535, 65_535),
+    header(RD_FLAG, 1, 0, 0, 1, 5 + 10), // one question, one record: a byte short
+  ]) {
+    assert.equal(malformedHeader(m), 'section counts larger than the message');
+    const r = answerMessage(m, context());
+    assert.equal(r?.rcode, 'FORMERR');
+    const d = decode(r!.message) as Response;
+    assert.equal(d.id, 0xbeef);
+    assert.equal(d.type, 'response');
+    assert.equal(d.flag_rd, true, 'RD echoed');
+    assert.equal(d.rcode, 'FORMERR');
+    assert.deepEqual([d.questions?.length, d.answers?.length, d.additionals?.length], [0, 0, 0]);
+  }
+  assert.equal(malformedHeader(header(RD_FLAG, 1, 0, 0, 1, 5 + 11)), undefined);
+  assert.equal(malformedHeader(header(0, 0, 0, 0, 0)), 'not exactly one question');
+  assert.equal(answerMessage(header(0, 0, 0, 0, 0), context())?.rcode, 'FORMERR');
+  assert.equal(malformedHeader(Buffer.alloc(11)), 'shorter than a header');
+  // A response is never answered, however malformed.
+  assert.equal(answerMessage(header(0x8000, 65_535, 0, 0, 0), context()), undefined);
+  assert.equal(new AnswerCache().answer(header(RD_FLAG, 65_535, 0, 0, 0), context())?.rcode, 'FORMERR');
+  assert.equal(
+    malformedHeader(Buffer.from(encode(query('failover.example.com', 'A', { edns: {} })))),
+    undefined,
+  );
+});
+
+test('two OPT records on the wire are FORMERR (RFC 6891 §6.1.1), cached path included', () => {
+  const q = query('failover.example.com', 'A', { edns: {} });
+  const wire = Buffer.from(encode({ ...q, additionals: [...q.additionals!, ...q.additionals!] }));
+  assert.equal(answerMessage(wire, context())?.rcode, 'FORMERR');
+  const cache = new AnswerCache();
+  for (let i = 0; i < 2; i++) assert.equal(cache.answer(wire, context())?.rcode, 'FORMERR');
 });

@@ -443,18 +443,57 @@ export function answerQuery(query: Packet, ctx: AnswerContext): Packet | undefin
   return decide(query, ctx)?.packet;
 }
 
+/** The smallest question (root name, type, class) and resource record (…, TTL, RDLENGTH) on the wire. */
+const MIN_QUESTION_BYTES = 5;
+const MIN_RECORD_BYTES = 11;
+
+/**
+ * Why a message cannot be a query worth decoding, from its 12-byte header alone, or undefined.
+ * dns-packet's decode() loops over the header's section counts whatever the length (a 12-byte
+ * packet claiming 65,535 questions costs it milliseconds): counts the bytes cannot hold are
+ * refused first, and so is any query without exactly one question (RFC 1035 §4.1.2 allows more
+ * in theory; no server answers them). Pure.
+ */
+export function malformedHeader(message: Buffer): string | undefined {
+  if (message.length < 12) return 'shorter than a header';
+  const qd = message.readUInt16BE(4);
+  const records = message.readUInt16BE(6) + message.readUInt16BE(8) + message.readUInt16BE(10);
+  if (12 + qd * MIN_QUESTION_BYTES + records * MIN_RECORD_BYTES > message.length)
+    return 'section counts larger than the message';
+  if ((message.readUInt16BE(2) & QR) === 0 && qd !== 1) return 'not exactly one question';
+  return undefined;
+}
+
+/**
+ * FORMERR for a query that could not be decoded (RFC 1035 §4.1.1), built from its header alone:
+ * the ID, opcode, RD and CD echoed, no sections. Nothing for a message too short for a header or
+ * one that is itself a response (answering answers invites loops).
+ */
+function formatError(message: Buffer): WireAnswer | undefined {
+  if (message.length < 12) return undefined;
+  const flags = message.readUInt16BE(2);
+  if ((flags & QR) !== 0) return undefined;
+  const out = Buffer.alloc(12);
+  message.copy(out, 0, 0, 2);
+  out.writeUInt16BE(QR | (flags & 0x7800) | (flags & (RD | CD)) | RCODES.FORMERR, 2);
+  return { message: out, rcode: 'FORMERR' };
+}
+
 function wireAnswer(
   message: Buffer,
   ctx: AnswerContext,
   given?: Ranking,
 ): { wire: WireAnswer; reuse?: Reuse } | undefined {
+  if (malformedHeader(message) !== undefined) {
+    const wire = formatError(message);
+    return wire && { wire };
+  }
   let query: Packet;
   try {
     query = decode(message);
   } catch {
-    if (message.length < 12 || (message.readUInt16BE(2) & QR) !== 0) return undefined;
-    const header: Packet = { id: message.readUInt16BE(0), flags: message.readUInt16BE(2) & 0x7fff };
-    return { wire: { message: encode(reply(header, 'FORMERR', undefined)), rcode: 'FORMERR' } };
+    const wire = formatError(message);
+    return wire && { wire };
   }
   try {
     const d = decide(query, ctx, given);

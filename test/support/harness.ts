@@ -121,6 +121,8 @@ export async function startHub(
   identity: string,
   port: number,
   extraArgs: readonly string[] = [],
+  /** How long the hub may take to answer /healthz (a loaded machine needs more than the default). */
+  healthTimeoutMs = 60_000,
 ): Promise<HubProcess> {
   const child = spawn(
     process.execPath,
@@ -155,11 +157,17 @@ export async function startHub(
       await exited;
     },
   };
-  await waitFor(`hub ${identity} health on :${port}`, 60_000, async () => {
-    if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}: ${out}`);
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-    return r.ok ? true : undefined;
-  });
+  try {
+    await waitFor(`hub ${identity} health on :${port}`, healthTimeoutMs, async () => {
+      if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}: ${out}`);
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      return r.ok ? true : undefined;
+    });
+  } catch (e) {
+    // No caller holds this hub yet: it must not outlive the failure.
+    await hub.stop('SIGKILL');
+    throw e;
+  }
   return hub;
 }
 

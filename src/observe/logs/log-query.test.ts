@@ -32,6 +32,14 @@ test('parses a full query with since as a duration', () => {
   assert.equal(q.limit, 50);
 });
 
+test('a since further back than 1970 reads everything instead of failing', () => {
+  for (const since of ['99999999999h', '999999999999999999999999d'])
+    assert.equal(
+      parseLogQuery({ selector: 'a', since }, API_PARAMS, NOW).since,
+      '1970-01-01T00:00:00.000000000Z',
+    );
+});
+
 test('since also takes an RFC 3339 time', () => {
   assert.equal(
     parseLogQuery({ selector: 'a', since: '2024-01-01T10:00:00Z' }, CLI_PARAMS).since,

@@ -105,7 +105,8 @@ export function parseLogQuery(raw: RawLogQuery, names: ParamNames, nowMs = Date.
     const ms = parseDuration(text);
     if (ms !== undefined) {
       if (ms <= 0) throw new LogQueryError(names.since, `"${text}" must be longer than zero`);
-      since = timeOfMs(nowMs - ms);
+      // Further back than 1970 (up to any number of digits) is simply everything.
+      since = timeOfMs(Math.max(0, nowMs - ms));
     } else {
       since = normalizeTime(text);
       if (!since)

@@ -22,12 +22,22 @@ export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CENTRAL_SAMPLES = 5_000_000;
 const MAX_FORM_BYTES = 1 << 20;
 
+/**
+ * How much of a body over MAX_FORM_BYTES is read and dropped so that the 400 reaches the client
+ * (closing a connection with unread bytes resets it, and the answer with it); past this the
+ * connection is closed after the answer anyway.
+ */
+const MAX_DISCARD_BYTES = 16 << 20;
+
 /** Grafana POSTs form-encoded parameters; Prometheus reads both the body and the URL. */
 async function requestParams(ctx: RouteContext): Promise<URLSearchParams | ApiAnswer> {
   if (ctx.req.method !== 'POST') return ctx.url.searchParams;
   const type = ctx.req.headers['content-type'] ?? '';
   const body = await readBody(ctx.req);
-  if (body === undefined) return apiError('bad_data', `request body larger than ${MAX_FORM_BYTES} bytes`);
+  if (body === undefined) {
+    if (!ctx.req.readableEnded) ctx.res.setHeader('Connection', 'close');
+    return apiError('bad_data', `request body larger than ${MAX_FORM_BYTES} bytes`);
+  }
   const params = type.startsWith('application/x-www-form-urlencoded')
     ? new URLSearchParams(body)
     : new URLSearchParams();
@@ -35,20 +45,23 @@ async function requestParams(ctx: RouteContext): Promise<URLSearchParams | ApiAn
   return params;
 }
 
+/** The body as text, or undefined when it is over MAX_FORM_BYTES (read and dropped, within bounds). */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_FORM_BYTES) {
+      if (size <= MAX_FORM_BYTES) {
+        chunks.push(c);
+      } else if (size > MAX_FORM_BYTES + MAX_DISCARD_BYTES) {
+        req.pause();
         resolve(undefined);
-        req.destroy();
-        return;
+      } else {
+        chunks.length = 0;
       }
-      chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(size > MAX_FORM_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }
@@ -230,7 +243,11 @@ export class MetricsService implements ObserveService {
     if (what === 'values') {
       const m = /^\/api\/v1\/label\/([^/]+)\/values$/.exec(ctx.url.pathname);
       if (!m) return apiError('not_found', `no route for ${ctx.url.pathname}`);
-      name = decodeURIComponent(m[1]!);
+      try {
+        name = decodeURIComponent(m[1]!);
+      } catch {
+        return apiError('bad_data', `invalid label name: "${m[1]!.slice(0, 200)}" has a malformed %-escape`);
+      }
       if (!isLabelName(name)) return apiError('bad_data', `invalid label name: "${name}"`);
     }
     return this.withEngine((engine) => {

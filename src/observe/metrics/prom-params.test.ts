@@ -34,6 +34,20 @@ test('durations are seconds or Prometheus durations', () => {
   assert.equal(parseDurationMs(''), undefined);
 });
 
+test('times and durations beyond what the engine takes as integers are refused, not passed on', () => {
+  for (const t of ['1e300', '-1e300', '8640000000001', '1e309']) assert.equal(parseTimeMs(t), undefined, t);
+  assert.equal(parseTimeMs('8640000000000'), 8.64e15);
+  assert.equal(parseTimeMs('-8640000000000'), -8.64e15);
+  for (const d of ['1e300', '9223372037', '99999999999y']) assert.equal(parseDurationMs(d), undefined, d);
+  assert.equal(parseDurationMs('9223372036'), 9_223_372_036_000);
+  assert.deepEqual(instantParams(p({ query: 'up', time: '1e300' }), 42), {
+    ok: false,
+    error: `invalid parameter "time": Invalid time value for 'time': cannot parse "1e300" to a valid timestamp`,
+  });
+  const step = rangeParams(p({ query: 'up', start: '0', end: '1', step: '1e300' }));
+  assert.equal(step.ok, false);
+});
+
 test('an instant query defaults to now and rejects an unreadable time with Prometheus text', () => {
   assert.deepEqual(instantParams(p({ query: 'up' }), 42), { ok: true, value: { query: 'up', time: 42 } });
   assert.deepEqual(instantParams(p({ query: 'up', time: 'x' }), 42), {

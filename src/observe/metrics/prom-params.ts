@@ -15,28 +15,33 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const DURATION_UNITS_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
 
+/**
+ * The widest time a query may name, in ms either side of 1970: what a Date holds (±275,760 years).
+ * Beyond it a time cannot be formatted, nor sent to the engine as an integer.
+ */
+export const MAX_TIME_MS = 8.64e15;
+/** The longest duration: Go's time.Duration (int64 nanoseconds), as Prometheus bounds it. */
+export const MAX_DURATION_MS = 9_223_372_036_854;
+
 /** A timestamp as Unix seconds (fractions allowed) or RFC 3339, in ms. */
 export function parseTimeMs(s: string): number | undefined {
-  if (FLOAT.test(s)) {
-    const ms = Math.round(Number(s) * 1000);
-    return Number.isFinite(ms) ? ms : undefined;
-  }
-  if (RFC3339.test(s)) {
-    const ms = Date.parse(s);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
+  let ms: number | undefined;
+  if (FLOAT.test(s)) ms = Math.round(Number(s) * 1000);
+  else if (RFC3339.test(s)) ms = Date.parse(s);
+  return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS ? ms : undefined;
 }
 
 /** A duration as seconds (fractions allowed) or a Prometheus duration (`1h30m`, `15s`), in ms. */
 export function parseDurationMs(s: string): number | undefined {
+  let ms: number | undefined;
   if (FLOAT.test(s)) {
-    const ms = Math.round(Number(s) * 1000);
-    return Number.isFinite(ms) ? ms : undefined;
+    ms = Math.round(Number(s) * 1000);
+  } else {
+    const m = DURATION.exec(s);
+    if (!m || s === '') return undefined;
+    ms = DURATION_UNITS_MS.reduce((sum, unit, i) => sum + Number(m[i + 1] ?? 0) * unit, 0);
   }
-  const m = DURATION.exec(s);
-  if (!m || s === '') return undefined;
-  return DURATION_UNITS_MS.reduce((sum, unit, i) => sum + Number(m[i + 1] ?? 0) * unit, 0);
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DURATION_MS ? ms : undefined;
 }
 
 function time(params: URLSearchParams, name: string, fallback?: number): Parsed<number> {

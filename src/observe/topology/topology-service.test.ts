@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { ClusterClient, loadKubeConfig } from '../../kube/cluster-client.ts';
 import { MeridianError } from '../../kube/errors.ts';
 import { KubeApiError } from '../../kube/rest.ts';
-import { answered, memberImports } from './topology-service.ts';
+import { answered, MAX_WINDOW_MS, memberImports, parseWindow } from './topology-service.ts';
 
 const clientFor = (server: string): ClusterClient =>
   new ClusterClient(
@@ -74,4 +74,13 @@ test('a member that answers with an error is reachable; one that does not answer
   assert.equal(answered(new KubeApiError(0, 'Timeout', 'no answer within 3000 ms')), false);
   assert.equal(answered(new KubeApiError(0, 'TransportError', 'connect ECONNREFUSED')), false);
   assert.equal(answered(new Error('spec.kubeconfigSecretRef: secret x/y does not exist')), false);
+});
+
+test('the topology window reads durations and bounds them', () => {
+  assert.equal(parseWindow('5m'), 300_000);
+  assert.equal(parseWindow('366d'), MAX_WINDOW_MS);
+  assert.ok(parseWindow('367d')! > MAX_WINDOW_MS);
+  // More digits than any window has: not a duration (Number() would round it).
+  assert.equal(parseWindow('9999999999999999d'), undefined);
+  assert.equal(parseWindow('-5m'), undefined);
 });

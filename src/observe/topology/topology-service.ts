@@ -21,9 +21,12 @@ export type GraphSource = (startMs: number, endMs: number) => Promise<readonly G
 
 const MEMBER_TIMEOUT_MS = 3_000;
 
+/** The longest service-graph window: a year and a day (more reaches past what any store keeps). */
+export const MAX_WINDOW_MS = 366 * 86_400_000;
+
 /** Parses a Prometheus-style duration (`90s`, `5m`, `1h`) in ms, or undefined. Pure. */
 export function parseWindow(text: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  const m = /^(\d{1,15})(ms|s|m|h|d)$/.exec(text);
   if (!m) return undefined;
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
     m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
@@ -76,7 +79,18 @@ export class TopologyService implements ObserveService {
           const text = url.searchParams.get('window') ?? '5m';
           const windowMs = parseWindow(text);
           if (windowMs === undefined || windowMs <= 0)
-            return { status: 400, body: { error: `window: "${text}" is not a duration like 30s, 5m or 1h` } };
+            return {
+              status: 400,
+              body: {
+                error: `window: "${text.slice(0, 100)}" is not a duration like 30s, 5m or 1h`,
+                param: 'window',
+              },
+            };
+          if (windowMs > MAX_WINDOW_MS)
+            return {
+              status: 400,
+              body: { error: `window: "${text.slice(0, 100)}" is longer than 366d`, param: 'window' },
+            };
           return { body: await this.topology(windowMs) };
         },
         doc: {

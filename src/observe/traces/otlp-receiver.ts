@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip, inflate, type InputType, type ZlibOptions } from 'node:zlib';
-import type { Route, RouteResult } from '../../hub/http-server.ts';
+import { decodePathParam, type Route, type RouteResult } from '../../hub/http-server.ts';
 import { observeAccess } from '../services.ts';
 import { decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus } from './otlp-proto.ts';
 import { OtlpFormatError, decodeJsonRequest, jsonResponse } from './otlp-json.ts';
@@ -164,7 +164,7 @@ async function ingest(
 
 const clusterOfPath = (path: string): string | undefined => {
   const m = /^\/v1\/clusters\/([^/]+)\/traces$/.exec(path);
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  return m ? decodePathParam('cluster', m[1]!) : undefined;
 };
 
 const OTLP_DOC = {

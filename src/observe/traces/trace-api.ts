@@ -1,6 +1,6 @@
 // The trace query API: one trace by id (with the hops that crossed clusters marked), trace search,
 // and the service graph. Authorized as `get` on traces.observe.meridian.dev.
-import type { Route, RouteResult } from '../../hub/http-server.ts';
+import { decodePathParam, type Route, type RouteResult } from '../../hub/http-server.ts';
 import { observeAccess } from '../services.ts';
 import { serviceGraph } from './service-graph.ts';
 import type { TraceStore } from './trace-store.ts';
@@ -72,7 +72,7 @@ export function traceQueryRoutes(store: TraceStore, now: () => number = Date.now
       access,
       handle: ({ url }) =>
         answer(async () => {
-          const id = parseTraceId(decodeURIComponent(url.pathname.slice('/api/v1/traces/'.length)));
+          const id = parseTraceId(decodePathParam('traceId', url.pathname.slice('/api/v1/traces/'.length)));
           const spans = await store.trace(id);
           if (spans.length === 0) return { status: 404, body: { error: `trace ${id} not found` } };
           return { body: traceView(spans) };

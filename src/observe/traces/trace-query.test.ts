@@ -58,6 +58,17 @@ describe('trace search parameters', () => {
     fails(() => parseTraceId('xyz'), 'traceId', /32 hex digits/);
   });
 
+  test('a time no date can hold is a 400 naming it, not a failure later', () => {
+    fails(() => q('end=99999999999999999'), 'end', /outside 1970-01-01 to 9999-12-31/);
+    fails(() => q('start=253402300800'), 'start', /outside 1970-01-01 to 9999-12-31/);
+    fails(
+      () => parseGraphWindow(new URLSearchParams('start=0&end=1e300'), NOW),
+      'end',
+      /not RFC 3339 or Unix seconds/,
+    );
+    assert.equal(q('start=0&end=253402300799').endUs, 253_402_300_799_000_000);
+  });
+
   test('durations, sizes and ids people type', () => {
     assert.equal(parseDurationUs('250ms'), 250_000);
     assert.equal(parseDurationUs('1h30m'), 5_400_000_000);

@@ -66,10 +66,16 @@ export function parseByteSize(text: string): number | undefined {
   return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
 }
 
-/** A time as RFC 3339 or Unix seconds (fractions allowed), in microseconds. */
+/** The latest time a query may name: 9999-12-31T23:59:59.999Z (later ones have no RFC 3339 form). */
+export const MAX_TIME_MS = 253_402_300_799_999;
+
+/** A time as RFC 3339 or Unix seconds (fractions allowed), in microseconds, from 1970 to 9999. */
 export function parseTimeUs(param: string, text: string): number {
   const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text);
-  if (!Number.isFinite(n)) throw new TraceQueryError(param, `"${text}" is not RFC 3339 or Unix seconds`);
+  if (!Number.isFinite(n))
+    throw new TraceQueryError(param, `"${text.slice(0, 100)}" is not RFC 3339 or Unix seconds`);
+  if (n < 0 || n > MAX_TIME_MS)
+    throw new TraceQueryError(param, `"${text.slice(0, 100)}" is outside 1970-01-01 to 9999-12-31`);
   return Math.round(n * 1000);
 }
 
