@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { setLoopbackOnly } from '../kube/dial-guard.ts';
-import { MeridianError } from '../kube/errors.ts';
+import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../localfleet/binaries.ts';
 import {
   POD_RUNTIME,
@@ -22,9 +22,12 @@ import { isAlive, readPid, stopPids } from '../localfleet/processes.ts';
 import { loadLocalImages } from '../localfleet/runtime/local-images.ts';
 import { readPodAddressFile } from '../localfleet/runtime/pod-address-file.ts';
 import { PodRuntime } from '../localfleet/runtime/pod-runtime.ts';
+import { ServiceProxy } from '../localfleet/runtime/service-proxy.ts';
+import { MemberPrometheusServers } from '../localfleet/runtime/member-prometheus.ts';
+import { CLUSTER_DNS_PRELOAD } from '../localfleet/runtime/cluster-dns-env.ts';
 import { podProcessesOf } from '../localfleet/runtime/process-sweep.ts';
 import { createLogger } from '../logging/logger.ts';
-import { registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
+import { localHubClient, registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import {
   deployReferenceSystem,
   publishReferenceSystem,
@@ -177,17 +180,20 @@ export function registerFleetCommands(program: Command): void {
           afterClusters: async (layout, dir) => {
             // A broken local-images.yaml fails here, named, rather than in the runtime's log.
             loadLocalImages(fleetHome());
-            // Inside fleet up's clean-up: a failed `fleet up` stops the runtime with the rest.
+            await registerLocalMembers(layout, dir, say);
+            // Inside fleet up's clean-up: a failed `fleet up` stops the runtime with the rest. After
+            // registering: the runtime registers each member's Prometheus on its Cluster.
             const pid = await startLocalProcess(POD_RUNTIME, [
               'fleet',
               'pod-runtime',
               '--kubeconfig',
               mergedKubeconfigPath(dir),
+              // Without the hub (tests of one part), the pods alone: no member Prometheus to register.
+              ...(opts.hub ? [] : ['--no-services']),
             ]);
             say(
-              `pod runtime running (pid ${pid}): pods of meridian.local/ images run as processes on loopback`,
+              `pod runtime running (pid ${pid}): pods of meridian.local/ images run as processes on loopback, Services on loopback, a Prometheus per member`,
             );
-            await registerLocalMembers(layout, dir, say);
           },
         });
         if (opts.hub) {
@@ -267,7 +273,8 @@ export function registerFleetCommands(program: Command): void {
       'run the pods of local images (meridian.local/…) of every member as processes on loopback (started by `fleet up`)',
     )
     .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
-    .action(async (opts: { kubeconfig: string }) => {
+    .option('--no-services', 'run the pods only: no Service listeners, cluster DNS or member Prometheus')
+    .action(async (opts: { kubeconfig: string; services: boolean }) => {
       setLoopbackOnly(true);
       const dir = fleetDir();
       const state = readFleetState(dir);
@@ -290,13 +297,55 @@ export function registerFleetCommands(program: Command): void {
         images: loadLocalImages(fleetHome()),
         log,
       });
+      // The data plane around the pods: each member's Services (kube-proxy semantics) and cluster
+      // DNS names on loopback, and a Prometheus per member scraping the pods that ask for it.
+      const withServices = opts.services;
+      const members = state.layout.members.map((m) => ({
+        name: m.name,
+        client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
+      }));
+      const proxy = withServices
+        ? new ServiceProxy({
+            layout: state.layout,
+            members,
+            pods: runtime,
+            log: log.child({ part: 'services' }),
+          })
+        : undefined;
+      const proms = withServices
+        ? new MemberPrometheusServers({
+            layout: state.layout,
+            members,
+            pods: runtime,
+            dir,
+            hub: localHubClient(dir),
+            log: log.child({ part: 'prometheus' }),
+          })
+        : undefined;
+      if (proxy) {
+        await proxy.start();
+        runtime.setServiceAddresses(proxy);
+        runtime.addPreload(CLUSTER_DNS_PRELOAD);
+        runtime.setExtraEnv((cluster, namespace): Record<string, string> => {
+          // The preload itself is added above, once, with the runtime's other preloads.
+          const { NODE_OPTIONS: _preload, ...env } = proxy.dnsEnv(cluster, namespace);
+          return env;
+        });
+      }
       runtime.start();
       log.info({ members: state.layout.members.map((m) => m.name) }, 'pod runtime started');
+      // A member Prometheus that cannot start (no `prometheus` on PATH) costs the fleet its pod
+      // metrics, not its pods.
+      await proms
+        ?.start()
+        .catch((e: unknown) => log.error({ err: errorMessage(e) }, 'member Prometheus servers not started'));
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
       await runtime.stop();
+      await proms?.stop();
+      await proxy?.stop();
       log.info('pod runtime stopped');
     });
 

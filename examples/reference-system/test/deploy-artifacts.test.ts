@@ -142,7 +142,7 @@ describe(
       const app2Env = env(find(objs, 'Deployment', 'app2')!.spec.template.spec.containers[0]!);
       assert.deepEqual(
         [app2Env['PGHOST'], app2Env['PGPORT'], app2Env['PGUSER'], app2Env['PGDATABASE']],
-        ['db', '5432', 'shop', 'shop'],
+        ['db.shop.svc.clusterset.local', '5432', 'shop', 'shop'],
       );
       const app2Svc = find(objs, 'Service', 'app2') as unknown as { spec: { ports: { port: number }[] } };
       assert.equal(app2Svc.spec.ports[0]!.port, 80);

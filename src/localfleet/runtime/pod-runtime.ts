@@ -89,6 +89,7 @@ export class PodRuntime implements PodAddressMap {
   private stopped = false;
   private services: ServiceAddressMap | undefined;
   private readonly preloads: string[];
+  private extraEnv: ((cluster: string, namespace: string) => Record<string, string>) | undefined;
 
   constructor(private readonly o: PodRuntimeOptions) {
     this.queue = new WorkQueue((k) => this.reconcile(k), {
@@ -106,6 +107,11 @@ export class PodRuntime implements PodAddressMap {
    */
   setServiceAddresses(services: ServiceAddressMap): void {
     this.services = services;
+  }
+
+  /** Adds environment variables to every pod process started from now on (cluster DNS, …). */
+  setExtraEnv(fn: (cluster: string, namespace: string) => Record<string, string>): void {
+    this.extraEnv = fn;
   }
 
   /** Adds an absolute path preloaded into Node.js pod processes started from now on. */
@@ -398,6 +404,7 @@ export class PodRuntime implements PodAddressMap {
       HOSTNAME: pod.metadata.name,
       ...image.env,
       ...resolved.env,
+      ...this.extraEnv?.(run.member.name, run.namespace),
       MERIDIAN_POD_ADDRESS: run.loopback,
       MERIDIAN_LOOPBACK_ONLY: '1',
       [POD_PROCESS_MARKER]: this.o.fleetDir,
