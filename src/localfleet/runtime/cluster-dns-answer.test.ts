@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode as decodePacket, encode, type DecodedPacket } from 'dns-packet';
-import { clusterDnsAnswer, clustersetService, dnsRecords, type ImportLike } from './cluster-dns-answer.ts';
+import {
+  DERIVED_SERVICE_ANNOTATION,
+  clusterDnsAnswer,
+  clustersetService,
+  dnsRecords,
+  type ImportLike,
+} from './cluster-dns-answer.ts';
 import { clusterDnsResponse } from './cluster-dns-server.ts';
 import type { ServiceObject } from './service-backends.ts';
 
@@ -84,6 +90,23 @@ test('clustersetService falls back to the Service of the import name', () => {
     'derived-app3',
   );
   assert.equal(clustersetService(imp('x', { type: 'ClusterSetIP' }), services), undefined);
+});
+
+test('clustersetService takes the Service the import names as derived, headless imports included', () => {
+  const headless: ImportLike = {
+    metadata: {
+      name: 'db',
+      namespace: 'shop',
+      annotations: { [DERIVED_SERVICE_ANNOTATION]: 'derived-app3' },
+    },
+    spec: { type: 'Headless' },
+  };
+  assert.equal(clustersetService(headless, services), 'derived-app3');
+  const gone: ImportLike = {
+    ...headless,
+    metadata: { ...headless.metadata, annotations: { [DERIVED_SERVICE_ANNOTATION]: 'nope' } },
+  };
+  assert.equal(clustersetService(gone, services), undefined);
 });
 
 test('the wire answer carries id, question, rcode and A records', () => {

@@ -19,19 +19,31 @@ export const NO_RECORDS: DnsRecords = { cluster: new Map(), clusterset: new Map(
 
 /** The ServiceImport fields the clusterset lookup reads. */
 export interface ImportLike {
-  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   readonly spec?: { readonly type?: string; readonly ips?: readonly string[] };
 }
 
+/** Where mcs-api implementations (Meridian's mesh included) name the Service serving an import. */
+export const DERIVED_SERVICE_ANNOTATION = 'multicluster.kubernetes.io/derived-service';
+
 /**
  * The Service (in the import's namespace) whose addresses `name.ns.svc.clusterset.local` answers
- * with: for a ClusterSetIP import, the Service whose clusterIP is the import's cluster-set IP
+ * with: the Service the import names in its derived-service annotation (the only way to find a
+ * Headless import's Service, which has no IP); else, for a ClusterSetIP import, the Service whose
+ * clusterIP is the import's cluster-set IP
  * (Meridian sets it to the Service that carries the imported endpoints, whatever its name), else
  * the Service of the import's name; for a Headless import, the Service of its name.
  */
 export function clustersetService(imp: ImportLike, services: readonly ServiceObject[]): string | undefined {
   const ns = imp.metadata.namespace;
   const inNs = services.filter((s) => s.metadata.namespace === ns);
+  const derived = imp.metadata.annotations?.[DERIVED_SERVICE_ANNOTATION];
+  // Named but not there yet: nothing, rather than a same-name local Service the KEP keeps apart.
+  if (derived) return inNs.find((s) => s.metadata.name === derived)?.metadata.name;
   const ip = imp.spec?.type === 'Headless' ? undefined : imp.spec?.ips?.[0];
   const byIp = ip ? inNs.find((s) => s.spec?.clusterIP === ip) : undefined;
   if (byIp) return byIp.metadata.name;
