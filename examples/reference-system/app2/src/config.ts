@@ -1,26 +1,12 @@
 // APP 2's settings, all from the environment (the Deployment's env in Kubernetes).
+import { intFrom, readServiceConfig, type ServiceConfig } from '@reference-system/service-kit';
 import type { PoolConfig } from 'pg';
 import type { DatabaseTarget } from './order-store.ts';
 
-export interface App2Config {
-  readonly port: number;
-  /** Bind address; unset means every address (the local pod runtime pins it to the pod's loopback). */
-  readonly host: string | undefined;
-  /** The cluster this replica runs in, answered in `x-app2-cluster`. */
-  readonly cluster: string;
+export interface App2Config extends ServiceConfig {
   /** node-postgres pool settings; unset connection fields come from PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE. */
   readonly pool: PoolConfig;
   readonly database: DatabaseTarget;
-  /** How long in-flight requests may take to finish after SIGTERM. */
-  readonly shutdownGraceMs: number;
-}
-
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative integer`);
-  return n;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): App2Config {
@@ -37,9 +23,7 @@ export function readConfig(env: NodeJS.ProcessEnv): App2Config {
         database: env['PGDATABASE'] || env['PGUSER'] || 'postgres',
       };
   return {
-    port: intFrom(env, 'PORT', 8080),
-    host: env['LISTEN_HOST'] || undefined,
-    cluster: env['CLUSTER_NAME'] || 'local',
+    ...readServiceConfig(env),
     database,
     pool: {
       ...(url ? { connectionString: url.toString() } : {}),
@@ -50,6 +34,5 @@ export function readConfig(env: NodeJS.ProcessEnv): App2Config {
       query_timeout: intFrom(env, 'PG_QUERY_TIMEOUT_MS', 5000),
       application_name: 'app2',
     },
-    shutdownGraceMs: intFrom(env, 'SHUTDOWN_GRACE_MS', 10_000),
   };
 }

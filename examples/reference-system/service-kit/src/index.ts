@@ -4,5 +4,6 @@ export { HttpService, readJsonBody, type Reply, type RequestContext, type Route 
 export { createLogger, traceFields, type Logger } from './logger.ts';
 export { createMetrics, type ServiceMetrics } from './metrics.ts';
 export { MAX_QUANTITY, parseOrderId, parseOrderInput, type OrderInput } from './order-input.ts';
+export { intFrom, readServiceConfig, type ServiceConfig } from './service-config.ts';
 export { onTerminate } from './shutdown.ts';
 export { startTracing, tracingConfigured, type Tracing, type TracingOptions } from './tracing.ts';
