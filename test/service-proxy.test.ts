@@ -29,6 +29,7 @@ import {
   type HubProcess,
   type TestFleet,
 } from './support/harness.ts';
+import { app2Workload } from './support/app2.ts';
 import { StaticPodAddresses } from './support/static-pod-addresses.ts';
 
 const fleet: TestFleet = newFleetHome('127.106.0');
@@ -47,37 +48,8 @@ interface Pod extends KubeObject {
 }
 
 /** app2: a Deployment whose pods ask to be scraped, and its Service (port 8080 → named port http). */
-function app2(replicas: number): object[] {
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: 'app2' } },
-        template: {
-          metadata: {
-            labels: { app: 'app2' },
-            annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080' },
-          },
-          spec: {
-            containers: [
-              { name: 'app2', image: 'example/app2:1', ports: [{ name: 'http', containerPort: 8080 }] },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'app2', namespace: 'shop' },
-      spec: { selector: { app: 'app2' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] },
-    },
-  ];
-}
+const app2 = (replicas: number): object[] =>
+  app2Workload(replicas, 8080, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080' });
 
 /** Starts a stand-in process (an HTTP server on a loopback address) for each app2 pod of `member`. */
 async function runPods(member: string, replicas: number): Promise<string[]> {

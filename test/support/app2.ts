@@ -1,8 +1,15 @@
 // The reference system's APP 2 as the mesh tests and benchmark deploy it in a member: namespace
 // shop, a Deployment with a named port, its Service, and (separately) its ServiceExport.
 
-/** Namespace, Deployment and Service of app2 (Service port `port`, target the named port `http`). */
-export function app2Workload(replicas: number, port = 8080): object[] {
+/**
+ * Namespace, Deployment and Service of app2 (Service port `port`, target the named port `http`),
+ * its pods carrying `podAnnotations`.
+ */
+export function app2Workload(
+  replicas: number,
+  port = 8080,
+  podAnnotations: Readonly<Record<string, string>> = {},
+): object[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
     {
@@ -13,7 +20,7 @@ export function app2Workload(replicas: number, port = 8080): object[] {
         replicas,
         selector: { matchLabels: { app: 'app2' } },
         template: {
-          metadata: { labels: { app: 'app2' } },
+          metadata: { labels: { app: 'app2' }, annotations: { ...podAnnotations } },
           spec: {
             containers: [
               { name: 'app2', image: 'example/app2:1', ports: [{ name: 'http', containerPort: 8080 }] },
