@@ -286,12 +286,14 @@ export function registerFleetCommands(program: Command): void {
         log.info({ pids: orphans }, 'stopping pod processes of a previous runtime');
         await stopPids(orphans, 3_000);
       }
+      // One client per member, shared by the runtime, the Service proxy and the member Prometheus.
+      const members = state.layout.members.map((m) => ({
+        name: m.name,
+        index: state.layout.all.findIndex((c) => c.name === m.name),
+        client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
+      }));
       const runtime = new PodRuntime({
-        members: state.layout.members.map((m) => ({
-          name: m.name,
-          index: state.layout.all.findIndex((c) => c.name === m.name),
-          client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
-        })),
+        members,
         subnet: state.layout.subnet,
         fleetDir: dir,
         images: loadLocalImages(fleetHome()),
@@ -300,10 +302,6 @@ export function registerFleetCommands(program: Command): void {
       // The data plane around the pods: each member's Services (kube-proxy semantics) and cluster
       // DNS names on loopback, and a Prometheus per member scraping the pods that ask for it.
       const withServices = opts.services;
-      const members = state.layout.members.map((m) => ({
-        name: m.name,
-        client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
-      }));
       const proxy = withServices
         ? new ServiceProxy({
             layout: state.layout,
