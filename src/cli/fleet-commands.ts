@@ -24,7 +24,7 @@ import { readPodAddressFile } from '../localfleet/runtime/pod-address-file.ts';
 import { PodRuntime } from '../localfleet/runtime/pod-runtime.ts';
 import { ServiceProxy } from '../localfleet/runtime/service-proxy.ts';
 import { MemberPrometheusServers } from '../localfleet/runtime/member-prometheus.ts';
-import { CLUSTER_DNS_PRELOAD } from '../localfleet/runtime/cluster-dns-env.ts';
+import { CLUSTER_DNS_PRELOAD, clusterDnsVariables } from '../localfleet/runtime/cluster-dns-env.ts';
 import { podProcessesOf } from '../localfleet/runtime/process-sweep.ts';
 import { createLogger } from '../logging/logger.ts';
 import { localHubClient, registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
@@ -324,10 +324,10 @@ export function registerFleetCommands(program: Command): void {
         await proxy.start();
         runtime.setServiceAddresses(proxy);
         runtime.addPreload(CLUSTER_DNS_PRELOAD);
-        runtime.setExtraEnv((cluster, namespace): Record<string, string> => {
-          // The preload itself is added above, once, with the runtime's other preloads.
-          const { NODE_OPTIONS: _preload, ...env } = proxy.dnsEnv(cluster, namespace);
-          return env;
+        // The preload goes in with the runtime's own preloads; each pod gets its member's server.
+        runtime.setExtraEnv((cluster, namespace) => {
+          const dns = proxy.dnsServer(cluster);
+          return dns ? clusterDnsVariables(dns, namespace) : {};
         });
       }
       runtime.start();
