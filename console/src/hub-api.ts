@@ -35,6 +35,17 @@ export const token = {
   clear: (): void => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/**
+ * A token handed over in the URL's fragment (`…/console/#token=<token>`, what `meridian fleet up`
+ * prints): browsers never send a fragment to the server, so it reaches no log. Taken into this
+ * tab's session and removed from the address bar and history at once. Returns the hash left.
+ */
+export function tokenFromFragment(hash: string): { token?: string; rest: string } {
+  const m = /^#token=([^&/]+)/.exec(hash);
+  if (!m) return { rest: hash };
+  return { token: decodeURIComponent(m[1]!), rest: '#topology' };
+}
+
 /** A failed API call, with the hub's own message (it names the bad parameter). */
 export class ApiError extends Error {
   constructor(

@@ -8,6 +8,7 @@ import { setLoopbackOnly } from '../kube/dial-guard.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../localfleet/binaries.ts';
 import {
+  DEMO_TRAFFIC,
   POD_RUNTIME,
   fleetDir,
   fleetDown,
@@ -17,7 +18,14 @@ import {
   mergedKubeconfigPath,
   readFleetState,
 } from '../localfleet/fleet.ts';
-import { DEFAULT_SUBNET, LOCAL_INGRESS_PORT } from '../localfleet/layout.ts';
+import {
+  DEFAULT_SUBNET,
+  LOCAL_DNS,
+  LOCAL_DNS_ZONE,
+  LOCAL_EDGE,
+  LOCAL_HUB_API,
+  LOCAL_INGRESS_PORT,
+} from '../localfleet/layout.ts';
 import { isAlive, readPid, stopPids } from '../localfleet/processes.ts';
 import { loadLocalImages } from '../localfleet/runtime/local-images.ts';
 import { readPodAddressFile } from '../localfleet/runtime/pod-address-file.ts';
@@ -29,11 +37,14 @@ import { podProcessesOf } from '../localfleet/runtime/process-sweep.ts';
 import { createLogger } from '../logging/logger.ts';
 import { localHubClient, registerLocalMembers, waitForReadyClusters } from '../localfleet/register.ts';
 import {
+  applyReferencePolicy,
   deployReferenceSystem,
+  grantTraceWriters,
   publishReferenceSystem,
-  seedReferenceLogs,
+  viewerToken,
 } from '../localfleet/reference-system.ts';
 import { IngressEmulator } from '../localfleet/ingress-emulator.ts';
+import { watchFaults } from '../localfleet/fault-file.ts';
 import { ensurePromql } from '../observe/metrics/promql-build.ts';
 import { ensureConsole } from '../hub/console-build.ts';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
@@ -131,11 +142,6 @@ function startLocalHub(): Promise<number> {
   ]);
 }
 
-const LOCAL_HUB_API = '127.0.0.1:7443';
-/** The local fleet's GSLB DNS and edge gateway (unprivileged ports on loopback). */
-const LOCAL_DNS = '127.0.0.1:8053';
-const LOCAL_DNS_ZONE = 'meridian.local';
-const LOCAL_EDGE = '127.0.0.1:8000';
 
 export function registerFleetCommands(program: Command): void {
   const fleet = program
@@ -157,7 +163,17 @@ export function registerFleetCommands(program: Command): void {
     )
     .option('--subnet <a.b.c>', 'loopback /24 for the API servers', DEFAULT_SUBNET)
     .option('--no-hub', 'do not start the `meridian hub` process (implies --no-demo)')
-    .option('--no-demo', 'do not deploy the reference system (examples/reference-system)')
+    .option(
+      '--no-demo',
+      'do not deploy the reference system (examples/reference-system) nor start its traffic',
+    )
+    .option('--rps <n>', "the shop traffic's requests per second (1–200)", intOption('--rps', 1, 200), 3)
+    .option(
+      '--traffic-duration <seconds>',
+      'how long the shop traffic runs before it stops by itself',
+      intOption('--traffic-duration', 1, 7 * 24 * 3600),
+      4 * 3600,
+    )
     .option(
       '--timeout <seconds>',
       'how long to wait for every Cluster to turn Ready',
@@ -165,7 +181,15 @@ export function registerFleetCommands(program: Command): void {
       120,
     )
     .action(
-      async (opts: { members: number; subnet: string; hub: boolean; demo: boolean; timeout: number }) => {
+      async (opts: {
+        members: number;
+        subnet: string;
+        hub: boolean;
+        demo: boolean;
+        timeout: number;
+        rps: number;
+        trafficDuration: number;
+      }) => {
         setLoopbackOnly(true);
         const started = Date.now();
         const progress = buildProgress();
@@ -202,29 +226,38 @@ export function registerFleetCommands(program: Command): void {
           say(
             `hub process running (pid ${pid}, log ${join(fleetDir(), 'meridian-hub.log')}); waiting for members to turn Ready…`,
           );
-          const ingressPid = await startLocalProcess('meridian-ingress', [
-            'fleet',
-            'ingress-emulator',
-            '--kubeconfig',
-            mergedKubeconfigPath(),
-          ]);
-          say(
-            `ingress emulator running (pid ${ingressPid}): each member's ingress address serves its Ingresses`,
-          );
           await waitForReadyClusters(opts.timeout * 1000, say);
           if (opts.demo) {
-            await seedReferenceLogs(say);
+            await grantTraceWriters(say);
+            await applyReferencePolicy();
             const app = await deployReferenceSystem(opts.timeout * 1000, say);
             say(
               `reference system Healthy on ${app.status?.readyClusters} clusters (revision ${app.status?.revision}): app1 → app2 → db in namespace shop`,
             );
             const host = await publishReferenceSystem(opts.timeout * 1000, say);
-            say(`  dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
-            say(`  curl -H 'Host: ${host}' http://${LOCAL_EDGE}/`);
-            say('  node bin/meridian.mjs logs -l app=app2 --all-clusters --since 15m');
+            const trafficPid = await startLocalProcess(DEMO_TRAFFIC, [
+              'demo',
+              'traffic',
+              '--rps',
+              String(opts.rps),
+              '--duration',
+              String(opts.trafficDuration),
+              '--quiet',
+            ]);
             say(
-              `  web console: http://${LOCAL_HUB_API}/console/ (sign in with a meridian-viewer token, see README)`,
+              `shop traffic: ${opts.rps} requests/s through the edge gateway for ${opts.trafficDuration} s (pid ${trafficPid}; \`meridian demo status\`)`,
             );
+            // The token goes in the URL's fragment, which browsers never send to a server.
+            const token = await viewerToken();
+            say('');
+            say(`  web console: http://${LOCAL_HUB_API}/console/#token=${token}`);
+            say(`  edge:        curl -H 'Host: ${host}' http://${LOCAL_EDGE}/items`);
+            say(`  GSLB DNS:    dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
+            say('  try:         node bin/meridian.mjs demo fail service app2 --cluster eu-west');
+            say('               node bin/meridian.mjs demo fail cluster eu-west');
+            say('               node bin/meridian.mjs demo release bad');
+            say('               node bin/meridian.mjs demo drain us-east');
+            say('               (each undone by `demo recover …` / `demo undrain`; `demo --help` for more)');
           }
         }
         say(`fleet up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -238,42 +271,15 @@ export function registerFleetCommands(program: Command): void {
     );
 
   fleet
-    .command('ingress-emulator', { hidden: true })
-    .description(
-      "serve every member's loopback ingress address from its Ingress objects (started by `fleet up`)",
-    )
-    .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
-    .action(async (opts: { kubeconfig: string }) => {
-      setLoopbackOnly(true);
-      const state = readFleetState();
-      if (!state) throw new MeridianError('NotFound', `no local fleet in ${fleetDir()}`, 3);
-      const emulator = new IngressEmulator(
-        state.layout.members.map((m) => ({
-          name: m.name,
-          region: m.region,
-          client: new ClusterClient(m.name, loadKubeConfig({ file: opts.kubeconfig }, m.name)),
-          address: m.ingressAddress,
-          port: LOCAL_INGRESS_PORT,
-        })),
-      );
-      await emulator.start();
-      say(
-        `ingress emulator serving ${state.layout.members.map((m) => `${m.name}=${m.ingressAddress}:${LOCAL_INGRESS_PORT}`).join(' ')}`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
-      await emulator.stop();
-    });
-
-  fleet
     .command('pod-runtime', { hidden: true })
     .description(
       'run the pods of local images (meridian.local/…) of every member as processes on loopback (started by `fleet up`)',
     )
     .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
-    .option('--no-services', 'run the pods only: no Service listeners, cluster DNS or member Prometheus')
+    .option(
+      '--no-services',
+      "run the pods only: no Service listeners, cluster DNS, member Prometheus or ingress addresses",
+    )
     .action(async (opts: { kubeconfig: string; services: boolean }) => {
       setLoopbackOnly(true);
       const dir = fleetDir();
@@ -330,6 +336,34 @@ export function registerFleetCommands(program: Command): void {
           return dns ? clusterDnsVariables(dns, namespace) : {};
         });
       }
+      // Each member's ingress address, proxying by its Ingress objects to the Services above; a
+      // member whose ingress `meridian demo fail cluster` took down refuses connections.
+      const ingress = proxy
+        ? new IngressEmulator(
+            state.layout.members.map((m) => ({
+              name: m.name,
+              region: m.region,
+              client: members.find((x) => x.name === m.name)!.client,
+              address: m.ingressAddress,
+              port: LOCAL_INGRESS_PORT,
+            })),
+            proxy,
+          )
+        : undefined;
+      await ingress?.start();
+      const unwatchFaults = ingress
+        ? watchFaults(dir, (f) => {
+            for (const m of state.layout.members) {
+              const down = f.ingressDown.includes(m.name);
+              if (down === ingress.isUp(m.name)) {
+                log.info({ cluster: m.name }, down ? 'ingress taken down (fault file)' : 'ingress back up');
+                (down ? ingress.down(m.name) : ingress.up(m.name)).catch((e: unknown) =>
+                  log.error({ cluster: m.name, err: errorMessage(e) }, 'ingress address not changed'),
+                );
+              }
+            }
+          })
+        : undefined;
       runtime.start();
       log.info({ members: state.layout.members.map((m) => m.name) }, 'pod runtime started');
       // A member Prometheus that cannot start (no `prometheus` on PATH) costs the fleet its pod
@@ -341,6 +375,8 @@ export function registerFleetCommands(program: Command): void {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
+      unwatchFaults?.();
+      await ingress?.stop();
       await runtime.stop();
       await proms?.stop();
       await proxy?.stop();

@@ -8,6 +8,7 @@ import { registerHubCommand } from './hub-command.ts';
 import { registerTrafficCommands } from './traffic-commands.ts';
 import { registerServicesCommands } from './services-commands.ts';
 import { registerLogsCommands } from './logs-commands.ts';
+import { registerDemoCommands } from './demo-commands.ts';
 import { allCrdsYaml } from '../api/crd.ts';
 import { EXIT } from './options.ts';
 import { MERIDIAN_VERSION } from '../version.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerTrafficCommands(program);
   registerServicesCommands(program);
   registerLogsCommands(program);
+  registerDemoCommands(program);
   program
     .command('crds')
     .description("print Meridian's CustomResourceDefinitions as YAML (for `kubectl apply -f -` or GitOps)")

@@ -39,6 +39,8 @@ export interface FleetState {
 
 const STATE_FILE = 'fleet.json';
 
+/** Name (pid and log file) of the demo's traffic generator (`meridian demo traffic`). */
+export const DEMO_TRAFFIC = 'meridian-demo-traffic';
 /** Name (pid and log file) of the fleet's pod runtime process (`meridian fleet pod-runtime`). */
 export const POD_RUNTIME = 'meridian-pod-runtime';
 
@@ -302,7 +304,10 @@ export async function fleetDown(opts: { report: Reporter; keepData?: boolean }):
   const state = readFleetState(dir);
   const pids = new Set<number>();
   if (state) {
-    // The hub process first, so it does not see members vanish and write failure statuses.
+    // The traffic first: requests to a fleet going down would only count as errors.
+    const trafficPid = readPid({ dir, name: DEMO_TRAFFIC });
+    if (trafficPid !== undefined) await stopPids([trafficPid], 2_000);
+    // The hub process next, so it does not see members vanish and write failure statuses.
     const hubPid = readPid({ dir, name: 'meridian-hub' });
     if (hubPid !== undefined) await stopPids([hubPid]);
     // The pod runtime next: it stops its pod processes itself, gracefully (a short grace).

@@ -1,20 +1,35 @@
-// The local fleet's stand-in for each member's ingress controller. Pods in the local fleet are
-// kwok's and have fake addresses that nothing may dial, so this listener on the member's loopback
-// ingress address implements the Ingress API itself: it matches Host and path against the
-// member's real Ingress objects, picks a ready endpoint from the Service's real EndpointSlices, and
-// answers as that pod would, naming cluster, Service and pod. So GSLB health checks, the edge
-// gateway and `curl` exercise the generated objects end to end without leaving loopback.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The local fleet's stand-in for each member's ingress controller: a listener on the member's
+// loopback ingress address that implements the Ingress API. It matches Host and path against the
+// member's real Ingress objects and checks the backing Service's real EndpointSlices for a ready
+// endpoint; then
+// - with the pod runtime's Service routing (`services`), it proxies the request to the Service's
+//   loopback listener, so the real program behind it answers (what `fleet up` runs);
+// - without it (pods played by kwok, whose addresses nothing may dial), it answers as that pod
+//   would, naming cluster, Service and pod.
+// Either way GSLB health checks, the edge gateway and `curl` exercise the generated objects end to
+// end without leaving loopback.
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { Informer } from '../kube/informer.ts';
+import { isLoopbackHost } from '../kube/dial-guard.ts';
+import type { ServiceAddressMap } from './runtime/service-addresses.ts';
 
 interface IngressObject extends KubeObject {
   spec?: {
     rules?: {
       host?: string;
       http?: {
-        paths?: { path?: string; backend?: { service?: { name: string; port?: { number?: number } } } }[];
+        paths?: {
+          path?: string;
+          backend?: { service?: { name: string; port?: { number?: number; name?: string } } };
+        }[];
       };
     }[];
   };
@@ -37,6 +52,7 @@ export interface IngressMatch {
   readonly ingress: string;
   readonly service: string;
   readonly port?: number;
+  readonly portName?: string;
 }
 
 /** The Ingress rule for a host and path: exact host rules before catch-alls, longest prefix wins. */
@@ -63,6 +79,7 @@ export function matchIngress(
             ingress: ing.metadata.name,
             service: svc.name,
             port: svc.port?.number,
+            ...(svc.port?.name ? { portName: svc.port.name } : {}),
             len: prefix.length,
             exact,
           };
@@ -75,6 +92,39 @@ export function matchIngress(
   return match;
 }
 
+// Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own, not forwarded.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+function forwardHeaders(req: IncomingMessage, clientIp: string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const named = new Set(
+    (req.headers.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k)) continue;
+    out[k] = v;
+  }
+  const prior = req.headers['x-forwarded-for'];
+  if (clientIp) out['x-forwarded-for'] = prior ? `${String(prior)}, ${clientIp}` : clientIp;
+  out['x-forwarded-host'] ??= req.headers.host ?? '';
+  out['x-forwarded-proto'] ??= 'http';
+  return out;
+}
+
+/** How long a proxied exchange may take, as an ingress controller's upstream timeout. */
+const UPSTREAM_TIMEOUT_MS = 30_000;
+
 class MemberIngress {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -82,7 +132,10 @@ class MemberIngress {
   private readonly slices: Informer<EndpointSliceObject>;
   private next = 0;
 
-  constructor(readonly member: EmulatedMember) {
+  constructor(
+    readonly member: EmulatedMember,
+    private readonly services: ServiceAddressMap | undefined,
+  ) {
     this.ingresses = new Informer<IngressObject>(member.client, 'networking.k8s.io/v1', 'Ingress');
     this.slices = new Informer<EndpointSliceObject>(member.client, 'discovery.k8s.io/v1', 'EndpointSlice');
   }
@@ -122,6 +175,62 @@ class MemberIngress {
     await Promise.all([this.ingresses.stop(), this.slices.stop()]);
   }
 
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Streams the exchange to the Service's loopback listener, as an ingress controller would. */
+  private proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: IngressMatch,
+    send: (code: number, body: object) => void,
+  ): void {
+    const svc = this.services!.addressFor(this.member.name, match.namespace, match.service);
+    const port = svc?.ports.find((p) =>
+      match.portName !== undefined ? p.name === match.portName : p.port === match.port,
+    );
+    if (!svc || !port || !isLoopbackHost(svc.loopback)) {
+      req.resume();
+      send(503, {
+        cluster: this.member.name,
+        error: `Service ${match.namespace}/${match.service} port ${match.portName ?? match.port ?? '?'} is not served`,
+      });
+      return;
+    }
+    const upstream = httpRequest({
+      host: svc.loopback,
+      port: port.port,
+      method: req.method,
+      path: req.url,
+      headers: forwardHeaders(req, req.socket.remoteAddress),
+      timeout: UPSTREAM_TIMEOUT_MS,
+      agent: false,
+    });
+    upstream.on('response', (up) => {
+      const headers = { ...up.headers };
+      for (const h of HOP_BY_HOP) delete headers[h];
+      res.writeHead(up.statusCode ?? 502, headers);
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+    });
+    upstream.on('timeout', () => upstream.destroy(new Error('upstream timed out')));
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      send(502, {
+        cluster: this.member.name,
+        error: `Service ${match.namespace}/${match.service}: ${err.message}`,
+      });
+    });
+    req.pipe(upstream);
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const path = (req.url ?? '/').split('?')[0]!;
@@ -149,6 +258,10 @@ class MemberIngress {
       });
       return;
     }
+    if (this.services) {
+      this.proxy(req, res, match, send);
+      return;
+    }
     const ep = ready[this.next++ % ready.length]!;
     req.resume();
     send(200, {
@@ -167,8 +280,14 @@ class MemberIngress {
 export class IngressEmulator {
   private readonly members = new Map<string, MemberIngress>();
 
-  constructor(members: readonly EmulatedMember[]) {
-    for (const m of members) this.members.set(m.name, new MemberIngress(m));
+  /** `services`: the pod runtime's Service routing; without it, answers are played (kwok pods). */
+  constructor(members: readonly EmulatedMember[], services?: ServiceAddressMap) {
+    for (const m of members) this.members.set(m.name, new MemberIngress(m, services));
+  }
+
+  /** Whether a member's ingress answers. */
+  isUp(member: string): boolean {
+    return this.members.get(member)?.listening ?? false;
   }
 
   async start(): Promise<void> {

@@ -25,6 +25,12 @@ export const PORTS = {
 
 /** Port of every member's stand-in ingress on its loopback ingress address. */
 export const LOCAL_INGRESS_PORT = 8080;
+/** The local fleet's hub process: HTTP API (with the console and OTLP), fixed on loopback. */
+export const LOCAL_HUB_API = '127.0.0.1:7443';
+/** The local fleet's GSLB DNS and edge gateway (unprivileged ports on loopback). */
+export const LOCAL_DNS = '127.0.0.1:8053';
+export const LOCAL_DNS_ZONE = 'meridian.local';
+export const LOCAL_EDGE = '127.0.0.1:8000';
 
 export interface ClusterLayout {
   readonly name: string;

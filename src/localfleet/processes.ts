@@ -105,6 +105,9 @@ export async function stopPids(pids: readonly number[], graceMs = 5_000): Promis
   for (const pid of live) {
     try {
       process.kill(pid, 'SIGTERM');
+      // A process stopped on purpose (`meridian demo fail cluster` stops an API server) only
+      // acts on SIGTERM once continued.
+      process.kill(pid, 'SIGCONT');
     } catch {
       // Already gone.
     }

@@ -1,6 +1,7 @@
-// The reference system (APP 1 → APP 2 → database) on the local fleet: `fleet up` applies its
-// Application from examples/ and waits until every member runs it.
-import { readFileSync, writeFileSync } from 'node:fs';
+// The reference system (APP 1 → APP 2 → database) on the local fleet: `fleet up` gives the apps
+// their trace credentials, applies the Application, the TrafficPolicy and the GlobalIngress from
+// examples/ and waits until every member runs it.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { API_VERSION } from '../api/group.ts';
@@ -16,6 +17,125 @@ import { fleetDir, readFleetState } from './fleet.ts';
 
 export const REFERENCE_APP = join(REPO_ROOT, 'examples', 'reference-system', 'application.yaml');
 export const REFERENCE_INGRESS = join(REPO_ROOT, 'examples', 'reference-system', 'global-ingress.yaml');
+export const REFERENCE_POLICY = join(REPO_ROOT, 'examples', 'reference-system', 'traffic-policy.yaml');
+/** The namespace the reference system runs in (the Application's destinationNamespace). */
+export const REFERENCE_NAMESPACE = 'shop';
+/** The Secret the chart reads OTEL_EXPORTER_OTLP_HEADERS from (values `telemetry.otlpHeadersSecret`). */
+const OTLP_SECRET = 'meridian-otlp';
+/** Trace credentials last a week; `fleet up` renews them. */
+const TOKEN_SECONDS = 7 * 24 * 3600;
+const FIELD_MANAGER = 'meridian-cli';
+
+/** A token for ServiceAccount `default/<name>` of the hub (TokenRequest API). */
+async function hubToken(hub: ClusterClient, name: string): Promise<string> {
+  const r = await hub.rest.request<{ status?: { token?: string } }>(
+    'POST',
+    `/api/v1/namespaces/default/serviceaccounts/${name}/token`,
+    {
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: TOKEN_SECONDS },
+      },
+    },
+  );
+  const token = r.status?.token;
+  if (!token) throw new MeridianError('TokenRequest', `the hub issued no token for ServiceAccount ${name}`);
+  return token;
+}
+
+/** ServiceAccount `default/<name>` of the hub bound to `clusterRole` (created once, then kept). */
+async function hubServiceAccount(hub: ClusterClient, name: string, clusterRole: string): Promise<void> {
+  const labels = { 'app.kubernetes.io/part-of': 'meridian-local-fleet' };
+  await hub.apply(
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'default', labels } },
+    { fieldManager: FIELD_MANAGER, force: true },
+  );
+  await hub.apply(
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: 'default' }],
+    },
+    { fieldManager: FIELD_MANAGER, force: true },
+  );
+}
+
+/**
+ * Lets each member's apps send traces to the hub, and no more: a ServiceAccount per member on the
+ * hub whose role allows `create` on `traces.observe.meridian.dev` for that cluster's name only (the
+ * OTLP path names the cluster), its token in Secret `meridian-otlp` of namespace shop there.
+ */
+export async function grantTraceWriters(say: (m: string) => void): Promise<void> {
+  const dir = fleetDir();
+  const hub = localHubClient(dir);
+  const members = readFleetState(dir)?.layout.members ?? [];
+  for (const m of members) {
+    const name = `otlp-${m.name}`;
+    await hub.apply(
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name, labels: { 'app.kubernetes.io/part-of': 'meridian-local-fleet' } },
+        rules: [
+          {
+            apiGroups: ['observe.meridian.dev'],
+            resources: ['traces'],
+            resourceNames: [m.name],
+            verbs: ['create'],
+          },
+        ],
+      },
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+    await hubServiceAccount(hub, name, name);
+    const token = await hubToken(hub, name);
+    const member = memberClient(dir, m.name);
+    await member.apply(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: REFERENCE_NAMESPACE } },
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+    await member.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: OTLP_SECRET, namespace: REFERENCE_NAMESPACE },
+        type: 'Opaque',
+        // OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value, values percent-encoded.
+        stringData: { headers: `authorization=Bearer%20${token}` },
+      },
+      { fieldManager: FIELD_MANAGER, force: true },
+    );
+  }
+  say(`trace credentials for ${members.length} members (Secret ${REFERENCE_NAMESPACE}/${OTLP_SECRET} in each)`);
+}
+
+/**
+ * A token of ServiceAccount `default/viewer` of the hub, bound to `meridian-viewer`: what the web
+ * console signs in with (README: the same as `kubectl --context hub create token viewer`).
+ */
+export async function viewerToken(): Promise<string> {
+  const hub = localHubClient();
+  await hubServiceAccount(hub, 'viewer', 'meridian-viewer');
+  return hubToken(hub, 'viewer');
+}
+
+/** The PreferLocal TrafficPolicy of APP 2 (hub namespace shop). */
+export async function applyReferencePolicy(): Promise<void> {
+  const hub = localHubClient();
+  await hub.apply(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: REFERENCE_NAMESPACE } },
+    { fieldManager: FIELD_MANAGER, force: true },
+  );
+  const policy = parse(readFileSync(REFERENCE_POLICY, 'utf8')) as KubeObject;
+  await hub.apply(policy, { fieldManager: FIELD_MANAGER, force: true });
+}
+
+function memberClient(dir: string, name: string): ClusterClient {
+  return new ClusterClient(name, loadKubeConfig({ file: clusterFiles(join(dir, name)).adminKubeconfig }));
+}
 
 /**
  * Publishes app1 with the reference GlobalIngress and waits until it is Ready (every member's
@@ -88,46 +208,4 @@ export async function deployReferenceSystem(
     }
     await sleep(500);
   }
-}
-
-/** Access-log lines a reference-system container "wrote" over the last ten minutes (CRI format). */
-export function referenceLogLines(cluster: string, now: number): string {
-  const paths = ['/items', '/items/42', '/cart', '/checkout'];
-  const lines: string[] = [];
-  for (let i = 20; i > 0; i--) {
-    const at = new Date(now - i * 30_000 + (cluster.length % 7) * 1_000).toISOString();
-    const path = paths[i % paths.length]!;
-    const status = i % 9 === 0 ? 503 : 200;
-    lines.push(`${at} stdout F GET ${path} ${status} ${5 + ((i * 7) % 40)}ms cluster=${cluster}\n`);
-  }
-  return lines.join('');
-}
-
-/**
- * Pods in the local fleet are simulated by kwok, which serves a pod's logs from a file named by a
- * kwok `ClusterLogs` object. Gives every container in namespace shop of each member such a file,
- * so `meridian logs` and the hub's logs API have the reference system's lines to merge.
- */
-export async function seedReferenceLogs(say: (m: string) => void): Promise<void> {
-  const dir = fleetDir();
-  const members = readFleetState(dir)?.layout.members ?? [];
-  const now = Date.now();
-  for (const m of members) {
-    const file = join(dir, m.name, 'reference-system.log');
-    writeFileSync(file, referenceLogLines(m.name, now));
-    const client = new ClusterClient(
-      m.name,
-      loadKubeConfig({ file: clusterFiles(join(dir, m.name)).adminKubeconfig }),
-    );
-    await client.apply(
-      {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'ClusterLogs',
-        metadata: { name: 'meridian-reference-system' },
-        spec: { selector: { matchNamespaces: ['shop'] }, logs: [{ logsFile: file, follow: true }] },
-      },
-      { fieldManager: 'meridian-cli', force: true },
-    );
-  }
-  say(`reference system logs seeded in ${members.length} members (kwok ClusterLogs, namespace shop)`);
 }

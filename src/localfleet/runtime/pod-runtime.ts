@@ -436,7 +436,11 @@ export class PodRuntime implements PodAddressMap {
     return { ok: true, plan: { argv, env, cwd: image.workingDir, stopSignal: image.stopSignal } };
   }
 
-  /** Writes the pod's status when it differs from what this runtime wrote last. */
+  /**
+   * Writes the pod's status when it differs from what this runtime wrote last, or when the API
+   * server holds other conditions: like the kubelet, it re-asserts what it sees after someone else
+   * (the node lifecycle controller, after a control-plane outage) marked the pod not ready.
+   */
   private async writeStatus(run: RunningPod): Promise<void> {
     const pod = run.pod;
     const views: ContainerView[] = pod.spec.containers.map(
@@ -447,7 +451,12 @@ export class PodRuntime implements PodAddressMap {
       ...status,
       conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })),
     });
-    if (signature === run.lastWritten) return;
+    const conditionsOf = (conds: readonly { type: string; status: string }[] | undefined): string =>
+      JSON.stringify((conds ?? []).map((c) => [c.type, c.status]).sort());
+    const liveAgrees =
+      pod.status?.phase === status.phase &&
+      conditionsOf(pod.status?.conditions) === conditionsOf(status.conditions);
+    if (signature === run.lastWritten && liveAgrees) return;
     const path = `${await run.member.client.path('v1', 'Pod', run.namespace, run.name)}/status`;
     try {
       await run.member.client.rest.request('PATCH', path, {

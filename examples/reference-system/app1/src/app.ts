@@ -18,6 +18,8 @@ import { renderPage, type PageModel } from './page.ts';
 
 export interface App1Deps {
   readonly cluster: string;
+  /** Answered in `x-app1-version`, so a client can tell which release served it. */
+  readonly version?: string;
   readonly app2: App2Client;
   readonly tracing: Tracing;
   readonly metrics: ServiceMetrics;
@@ -57,7 +59,7 @@ export function createApp1(deps: App1Deps): HttpService {
     tracing: deps.tracing,
     metrics: deps.metrics,
     log: deps.log,
-    headers: { 'x-app1-cluster': cluster },
+    headers: { 'x-app1-cluster': cluster, ...(deps.version ? { 'x-app1-version': deps.version } : {}) },
     routes: [
       {
         method: 'GET',

@@ -10,7 +10,7 @@ const log = createLogger('app1', config.cluster);
 const tracing = startTracing({ serviceName: 'app1', cluster: config.cluster });
 const metrics = createMetrics();
 const app2 = new App2Client(config.app2Url, config.app2TimeoutMs, tracing, metrics);
-const app = createApp1({ cluster: config.cluster, app2, tracing, metrics, log });
+const app = createApp1({ cluster: config.cluster, version: config.version, app2, tracing, metrics, log });
 const port = await app.listen(config.port, config.host);
 log.info({ port, app2: config.app2Url.href, tracing: tracing.enabled }, 'listening');
 

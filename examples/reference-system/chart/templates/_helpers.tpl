@@ -27,3 +27,9 @@ annotations:
   valueFrom: { secretKeyRef: { name: {{ $v.telemetry.otlpHeadersSecret | quote }}, key: headers, optional: true } }
 {{- end }}
 {{- end }}
+
+{{/* The tag of an image reference (`latest` without one), answered by the apps as their version. */}}
+{{- define "reference-system.imageTag" -}}
+{{- $last := . | splitList "/" | last -}}
+{{- if contains ":" $last }}{{ $last | splitList ":" | last }}{{ else }}latest{{ end -}}
+{{- end }}

@@ -9,6 +9,8 @@ export interface ServiceConfig {
   readonly cluster: string;
   /** How long in-flight requests may take to finish after SIGTERM. */
   readonly shutdownGraceMs: number;
+  /** The release this process runs (SERVICE_VERSION, as OpenTelemetry's service.version), if set. */
+  readonly version: string | undefined;
 }
 
 /** A non-negative integer from `env[name]`, or `fallback` when unset; a clear error otherwise. */
@@ -20,12 +22,13 @@ export function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number):
   return n;
 }
 
-/** PORT, LISTEN_HOST, CLUSTER_NAME and SHUTDOWN_GRACE_MS. */
+/** PORT, LISTEN_HOST, CLUSTER_NAME, SHUTDOWN_GRACE_MS and SERVICE_VERSION. */
 export function readServiceConfig(env: NodeJS.ProcessEnv): ServiceConfig {
   return {
     port: intFrom(env, 'PORT', 8080),
     host: env['LISTEN_HOST'] || undefined,
     cluster: env['CLUSTER_NAME'] || 'local',
     shutdownGraceMs: intFrom(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    version: env['SERVICE_VERSION'] || undefined,
   };
 }
