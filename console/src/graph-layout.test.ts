@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { NODE_H, edgePath, layoutGraph } from './graph-layout.ts';
+import { NODE_H, NODE_W, edgeLabel, edgeLabelPoint, edgePath, layoutGraph } from './graph-layout.ts';
 
 describe('layoutGraph', () => {
   const nodes = [
@@ -39,5 +39,26 @@ describe('layoutGraph', () => {
     assert.ok(a && b);
     assert.match(edgePath(a, b), new RegExp(`^M ${a.x + 150} `));
     assert.match(edgePath(b, a), new RegExp(`^M ${b.x} `));
+  });
+});
+
+describe('edge labels', () => {
+  test('rate with one decimal below 10/s, whole above; errors only when there are some', () => {
+    assert.equal(edgeLabel(1.1066, 0), '1.1/s');
+    assert.equal(edgeLabel(42.4, undefined), '42/s');
+    assert.equal(edgeLabel(undefined, undefined), '0.0/s');
+    assert.equal(edgeLabel(2, 0.05), '2.0/s · 5.0% err');
+    assert.equal(edgeLabel(2, 0.5), '2.0/s · 50% err');
+  });
+
+  test('a label sits between the nodes, or beside a loop within a column', () => {
+    const a = { id: 'a', service: 'a', column: 'x', x: 20, y: 40 };
+    const b = { id: 'b', service: 'b', column: 'y', x: 240, y: 40 };
+    const c = { id: 'c', service: 'c', column: 'x', x: 20, y: 100 };
+    const across = edgeLabelPoint(a, b);
+    assert.ok(across.x > a.x + NODE_W && across.x < b.x, JSON.stringify(across));
+    const loop = edgeLabelPoint(a, c);
+    assert.ok(loop.x > a.x + NODE_W, 'right of the column');
+    assert.ok(loop.y > a.y && loop.y < c.y + NODE_H, 'between the two rows');
   });
 });

@@ -63,7 +63,8 @@ export function layoutGraph(nodes: readonly GraphNodeIn[], clusterOrder: readonl
     );
   });
   return {
-    width: Math.max(1, order.length) * (NODE_W + COL_GAP) - COL_GAP + 40,
+    // A column's loops and labels bulge into the gap on its right, the last column's included.
+    width: Math.max(1, order.length) * (NODE_W + COL_GAP) + 20,
     height: TOP + Math.max(1, rows) * (NODE_H + ROW_GAP) + 10,
     columns,
     nodes: placed,
@@ -86,4 +87,27 @@ export function edgePath(from: PlacedNode, to: PlacedNode): string {
   const x2 = rightward ? to.x : to.x + NODE_W;
   const mid = (x1 + x2) / 2;
   return `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`;
+}
+
+/** Where an edge's label goes: the middle of the curve {@link edgePath} draws. */
+export function edgeLabelPoint(from: PlacedNode, to: PlacedNode): { x: number; y: number } {
+  const y1 = from.y + NODE_H / 2;
+  const y2 = to.y + NODE_H / 2;
+  if (from.x === to.x) {
+    // The loop's far point: 3/4 of the bulge out (a cubic with both controls at the bulge).
+    const bulge = 40 + Math.abs(y2 - y1) / 4;
+    return { x: from.x + NODE_W + (3 * bulge) / 4 + 4, y: (y1 + y2) / 2 };
+  }
+  const rightward = to.x > from.x;
+  const x1 = rightward ? from.x + NODE_W : from.x;
+  const x2 = rightward ? to.x : to.x + NODE_W;
+  return { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4 };
+}
+
+/** An edge's short label: its rate, and its error share when there are errors. */
+export function edgeLabel(callsPerSecond: number | undefined, errorRate: number | undefined): string {
+  const rate = callsPerSecond ?? 0;
+  const r = rate >= 10 ? rate.toFixed(0) : rate.toFixed(1);
+  const err = errorRate ?? 0;
+  return err > 0 ? `${r}/s · ${(err * 100).toFixed(err < 0.1 ? 1 : 0)}% err` : `${r}/s`;
 }

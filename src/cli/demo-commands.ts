@@ -1,17 +1,10 @@
 // `meridian demo …`: the reference system's live traffic and failure scenarios on the local fleet.
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { setLoopbackOnly } from '../kube/dial-guard.ts';
-import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { DEMO_TRAFFIC, fleetDir, readFleetState } from '../localfleet/fleet.ts';
-import { clusterFiles } from '../localfleet/components.ts';
-import { LOCAL_DNS, LOCAL_EDGE } from '../localfleet/layout.ts';
+import { LOCAL_EDGE } from '../localfleet/layout.ts';
 import { isAlive, readPid } from '../localfleet/processes.ts';
-import { localHubClient } from '../localfleet/register.ts';
-import { REFERENCE_INGRESS } from '../localfleet/reference-system.ts';
 import { readFaults } from '../localfleet/fault-file.ts';
 import {
   drain,
@@ -20,6 +13,8 @@ import {
   recoverCluster,
   recoverRelease,
   recoverService,
+  localDemoContext,
+  referenceHost,
   releaseBad,
   type DemoContext,
 } from '../localfleet/demo/scenarios.ts';
@@ -29,48 +24,30 @@ import { intOption } from './options.ts';
 
 const say = (m: string): void => void process.stdout.write(`${m}\n`);
 
-/** The shop's published name, from the GlobalIngress `fleet up` applies. */
-export function referenceHost(): string {
-  const gi = parse(readFileSync(REFERENCE_INGRESS, 'utf8')) as { spec: { hosts: string[] } };
-  return gi.spec.hosts[0]!;
-}
-
-const hostPort = (hp: string): { host: string; port: number } => {
-  const i = hp.lastIndexOf(':');
-  return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
-};
-
 function demoContext(): DemoContext {
   setLoopbackOnly(true);
-  const dir = fleetDir();
-  const state = readFleetState(dir);
-  if (!state) throw new MeridianError('NoFleet', `no local fleet in ${dir}: run \`meridian fleet up\` first`, 3);
-  return {
-    dir,
-    state,
-    hub: localHubClient(dir),
-    member: (name) =>
-      new ClusterClient(name, loadKubeConfig({ file: clusterFiles(join(dir, name)).adminKubeconfig })),
-    say,
-    host: referenceHost(),
-    dns: hostPort(LOCAL_DNS),
-    edge: new URL(`http://${LOCAL_EDGE}`),
-  };
+  return localDemoContext(fleetDir(), say);
 }
 
 export function registerDemoCommands(program: Command): void {
   const demo = program
     .command('demo')
     .description(
-      "the reference system on the local fleet: live shop traffic and failure scenarios (each undone by `demo recover …`)",
+      'the reference system on the local fleet: live shop traffic and failure scenarios (each undone by `demo recover …`)',
     );
 
   demo
     .command('traffic')
-    .description('send shop traffic through the edge gateway (list items, place and read orders) and report who served it')
+    .description(
+      'send shop traffic through the edge gateway (list items, place and read orders) and report who served it',
+    )
     .option('--rps <n>', 'requests per second (1–200)', intOption('--rps', 1, 200), 3)
     .option('--duration <seconds>', 'stop after this long', intOption('--duration', 1, 7 * 24 * 3600), 60)
-    .option('--target <url>', 'where requests go (loopback): the edge gateway or one ingress address', `http://${LOCAL_EDGE}`)
+    .option(
+      '--target <url>',
+      'where requests go (loopback): the edge gateway or one ingress address',
+      `http://${LOCAL_EDGE}`,
+    )
     .option('--quiet', 'no line every 5 s (the stats file still says everything)')
     .action(async (opts: { rps: number; duration: number; target: string; quiet?: boolean }) => {
       setLoopbackOnly(true);
@@ -88,17 +65,23 @@ export function registerDemoCommands(program: Command): void {
         ? undefined
         : setInterval(() => {
             const now = Date.now();
-            say(`${((now - started) / 1000).toFixed(0)} s: ${describeSummary(summarize(gen.current.recent, from, now))}`);
+            say(
+              `${((now - started) / 1000).toFixed(0)} s: ${describeSummary(summarize(gen.current.recent, from, now))}`,
+            );
             from = now;
           }, 5_000);
       const stop = (): void => gen.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      say(`sending ${opts.rps} requests/s to ${opts.target} (Host: ${referenceHost()}) for ${opts.duration} s`);
+      say(
+        `sending ${opts.rps} requests/s to ${opts.target} (Host: ${referenceHost()}) for ${opts.duration} s`,
+      );
       await gen.run();
       if (report) clearInterval(report);
       const st = gen.current;
-      say(`done: ${st.sent} requests, ${st.failed} failed; by APP 1 cluster ${JSON.stringify(st.byApp1Cluster)}`);
+      say(
+        `done: ${st.sent} requests, ${st.failed} failed; by APP 1 cluster ${JSON.stringify(st.byApp1Cluster)}`,
+      );
     });
 
   demo
@@ -110,11 +93,18 @@ export function registerDemoCommands(program: Command): void {
       const st = readTrafficStats(dir);
       const pid = readPid({ dir, name: DEMO_TRAFFIC });
       const running = pid !== undefined && isAlive(pid);
-      if (!st) say(`no demo traffic yet${running ? '' : ' (`meridian fleet up` starts it; or `meridian demo traffic`)'}`);
+      if (!st)
+        say(
+          `no demo traffic yet${running ? '' : ' (`meridian fleet up` starts it; or `meridian demo traffic`)'}`,
+        );
       else {
-        say(`traffic generator: ${running ? `running (pid ${pid})` : 'stopped'}, ${st.rps} requests/s to ${st.target}`);
+        say(
+          `traffic generator: ${running ? `running (pid ${pid})` : 'stopped'}, ${st.rps} requests/s to ${st.target}`,
+        );
         say(`  since start: ${st.sent} requests, ${st.failed} failed, ${st.orders.length} orders kept`);
-        say(`  last ${opts.window} s: ${describeSummary(summarize(st.recent, Date.now() - opts.window * 1000))}`);
+        say(
+          `  last ${opts.window} s: ${describeSummary(summarize(st.recent, Date.now() - opts.window * 1000))}`,
+        );
       }
       const f = readFaults(dir);
       const broken = [...f.ingressDown.map((c) => `cluster ${c} (ingress down, API server stopped)`)];
@@ -124,15 +114,22 @@ export function registerDemoCommands(program: Command): void {
   const fail = demo.command('fail').description('break one thing the way it breaks in production');
   fail
     .command('cluster')
-    .description("a whole cluster: its ingress stops answering and its API server stops; external traffic moves")
+    .description(
+      'a whole cluster: its ingress stops answering and its API server stops; external traffic moves',
+    )
     .argument('<cluster>', 'member cluster')
     .action(async (cluster: string) => void (await failCluster(demoContext(), cluster)));
   fail
     .command('service')
-    .description("a service in one cluster: its pods fail readiness; for app2, APP 1 there calls another cluster's APP 2")
+    .description(
+      "a service in one cluster: its pods fail readiness; for app2, APP 1 there calls another cluster's APP 2",
+    )
     .argument('<service>', 'Service of the reference system (namespace shop), e.g. app2')
     .requiredOption('--cluster <name>', 'member cluster')
-    .action(async (service: string, opts: { cluster: string }) => void (await failService(demoContext(), service, opts.cluster)));
+    .action(
+      async (service: string, opts: { cluster: string }) =>
+        void (await failService(demoContext(), service, opts.cluster)),
+    );
 
   const recover = demo.command('recover').description('undo `demo fail …` or `demo release bad`');
   recover
@@ -145,13 +142,17 @@ export function registerDemoCommands(program: Command): void {
     .argument('<service>', 'Service of the reference system (namespace shop)')
     .requiredOption('--cluster <name>', 'member cluster')
     .description("make the service's pods ready again")
-    .action(async (service: string, opts: { cluster: string }) => void (await recoverService(demoContext(), service, opts.cluster)));
+    .action(
+      async (service: string, opts: { cluster: string }) =>
+        void (await recoverService(demoContext(), service, opts.cluster)),
+    );
   recover
     .command('release')
     .argument('<which>', '`bad`')
     .description('apply the reference system as shipped again')
     .action(async (which: string) => {
-      if (which !== 'bad') throw new MeridianError('Usage', `recover release ${which}: only \`bad\` is known`, 2);
+      if (which !== 'bad')
+        throw new MeridianError('Usage', `recover release ${which}: only \`bad\` is known`, 2);
       await recoverRelease(demoContext());
     });
 

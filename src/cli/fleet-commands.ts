@@ -142,7 +142,6 @@ function startLocalHub(): Promise<number> {
   ]);
 }
 
-
 export function registerFleetCommands(program: Command): void {
   const fleet = program
     .command('fleet')
@@ -278,7 +277,7 @@ export function registerFleetCommands(program: Command): void {
     .requiredOption('--kubeconfig <file>', 'merged kubeconfig of the local fleet')
     .option(
       '--no-services',
-      "run the pods only: no Service listeners, cluster DNS, member Prometheus or ingress addresses",
+      'run the pods only: no Service listeners, cluster DNS, member Prometheus or ingress addresses',
     )
     .action(async (opts: { kubeconfig: string; services: boolean }) => {
       setLoopbackOnly(true);

@@ -103,7 +103,10 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-function forwardHeaders(req: IncomingMessage, clientIp: string | undefined): Record<string, string | string[]> {
+function forwardHeaders(
+  req: IncomingMessage,
+  clientIp: string | undefined,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const named = new Set(
     (req.headers.connection ?? '')

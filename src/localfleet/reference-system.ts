@@ -109,7 +109,9 @@ export async function grantTraceWriters(say: (m: string) => void): Promise<void>
       { fieldManager: FIELD_MANAGER, force: true },
     );
   }
-  say(`trace credentials for ${members.length} members (Secret ${REFERENCE_NAMESPACE}/${OTLP_SECRET} in each)`);
+  say(
+    `trace credentials for ${members.length} members (Secret ${REFERENCE_NAMESPACE}/${OTLP_SECRET} in each)`,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@
 // Regions → clusters → apps with their revisions, global-traffic health and MCS imports per
 // cluster, and the service graph from traces with cross-cluster edges marked.
 import { useCallback, useState, type ReactElement } from 'react';
-import { edgePath, layoutGraph, NODE_H, NODE_W } from '../graph-layout.ts';
+import { edgeLabel, edgeLabelPoint, edgePath, layoutGraph, NODE_H, NODE_W } from '../graph-layout.ts';
 import { getJson, type TopologyAnswer } from '../hub-api.ts';
 import { Problems } from './toolbar.tsx';
 import { useQuery } from './use-query.ts';
@@ -50,18 +50,28 @@ function ServiceGraphView({ topology }: { topology: TopologyAnswer }): ReactElem
           p50Ms?: number;
           p99Ms?: number;
         };
+        const at = edgeLabelPoint(from, to);
         return (
-          <path
-            key={`${from.id}>${to.id}`}
-            d={edgePath(from, to)}
-            className={`edge${e.crossCluster ? ' cross' : ''}${e.eastWest ? ' eastwest' : ''}`}
-            markerEnd="url(#arrow)"
-          >
-            <title>
-              {`${e.source.service} → ${e.target.service}${e.crossCluster ? ' (crosses clusters' + (e.eastWest ? ', through an MCS import)' : ')') : ''}\n`}
-              {`${(m.callsPerSecond ?? 0).toFixed(2)} calls/s, errors ${((m.errorRate ?? 0) * 100).toFixed(1)} %, p50 ${m.p50Ms ?? '–'} ms, p99 ${m.p99Ms ?? '–'} ms`}
-            </title>
-          </path>
+          <g key={`${from.id}>${to.id}`}>
+            <path
+              d={edgePath(from, to)}
+              className={`edge${e.crossCluster ? ' cross' : ''}${e.eastWest ? ' eastwest' : ''}`}
+              markerEnd="url(#arrow)"
+            >
+              <title>
+                {`${e.source.service} → ${e.target.service}${e.crossCluster ? ' (crosses clusters' + (e.eastWest ? ', through an MCS import)' : ')') : ''}\n`}
+                {`${(m.callsPerSecond ?? 0).toFixed(2)} calls/s, errors ${((m.errorRate ?? 0) * 100).toFixed(1)} %, p50 ${m.p50Ms ?? '–'} ms, p99 ${m.p99Ms ?? '–'} ms`}
+              </title>
+            </path>
+            <text
+              x={at.x}
+              y={at.y}
+              textAnchor={from.x === to.x ? 'start' : 'middle'}
+              className={`edge-label${(m.errorRate ?? 0) > 0 ? ' failing' : ''}`}
+            >
+              {edgeLabel(m.callsPerSecond, m.errorRate)}
+            </text>
+          </g>
         );
       })}
       {[...layout.nodes.values()].map((n) => (

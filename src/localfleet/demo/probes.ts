@@ -7,7 +7,11 @@ import { sleep } from '../../kube/sleep.ts';
 import type { ShopClient, ShopResult } from './shop-client.ts';
 
 /** The A records the GSLB DNS answers for `name` (sorted); [] on no answer within `timeoutMs`. */
-export function dnsA(server: { host: string; port: number }, name: string, timeoutMs = 1_000): Promise<string[]> {
+export function dnsA(
+  server: { host: string; port: number },
+  name: string,
+  timeoutMs = 1_000,
+): Promise<string[]> {
   if (!isLoopbackHost(server.host)) throw new Error(`${server.host}: the demo only talks to loopback`);
   return new Promise((resolve) => {
     const sock = createSocket('udp4');
@@ -23,17 +27,18 @@ export function dnsA(server: { host: string; port: number }, name: string, timeo
       try {
         const p = dnsPacket.decode(msg);
         if (p.id !== id) return;
-        finish(
-          (p.answers ?? [])
-            .flatMap((a) => (a.type === 'A' ? [a.data] : []))
-            .sort(),
-        );
+        finish((p.answers ?? []).flatMap((a) => (a.type === 'A' ? [a.data] : [])).sort());
       } catch {
         finish([]);
       }
     });
     sock.send(
-      dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }),
+      dnsPacket.encode({
+        type: 'query',
+        id,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'A', name }],
+      }),
       server.port,
       server.host,
     );

@@ -10,15 +10,17 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { API_VERSION } from '../../api/group.ts';
 import type { Application } from '../../api/application.ts';
-import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
+import { ClusterClient, loadKubeConfig, type KubeObject } from '../../kube/cluster-client.ts';
 import { MeridianError } from '../../kube/errors.ts';
 import { sleep } from '../../kube/sleep.ts';
 import { readFaults, writeFaults } from '../fault-file.ts';
-import type { FleetState } from '../fleet.ts';
-import { LOCAL_INGRESS_PORT } from '../layout.ts';
+import { readFleetState, type FleetState } from '../fleet.ts';
+import { clusterFiles } from '../components.ts';
+import { LOCAL_DNS, LOCAL_EDGE, LOCAL_INGRESS_PORT } from '../layout.ts';
+import { localHubClient } from '../register.ts';
 import { isAlive, readPid } from '../processes.ts';
 import { SIMULATE_ANNOTATION } from '../runtime/pod-status.ts';
-import { REFERENCE_APP, REFERENCE_NAMESPACE } from '../reference-system.ts';
+import { REFERENCE_APP, REFERENCE_INGRESS, REFERENCE_NAMESPACE } from '../reference-system.ts';
 import { dnsA, timeUntil, watchPath } from './probes.ts';
 import { ShopClient, type ShopResult } from './shop-client.ts';
 import { describeSummary, failed, summarize } from './traffic-stats.ts';
@@ -44,7 +46,37 @@ export interface ScenarioReport {
   readonly results: readonly ShopResult[];
 }
 
-const seconds = (ms: number | undefined): string => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
+/** The shop's published name, from the GlobalIngress `fleet up` applies. */
+export function referenceHost(): string {
+  const gi = parse(readFileSync(REFERENCE_INGRESS, 'utf8')) as { spec: { hosts: string[] } };
+  return gi.spec.hosts[0]!;
+}
+
+const hostPort = (hp: string): { host: string; port: number } => {
+  const i = hp.lastIndexOf(':');
+  return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+};
+
+/** The context of the local fleet in `dir` (its hub, members and the hub's front doors). */
+export function localDemoContext(dir: string, say: (m: string) => void): DemoContext {
+  const state = readFleetState(dir);
+  if (!state)
+    throw new MeridianError('NoFleet', `no local fleet in ${dir}: run \`meridian fleet up\` first`, 3);
+  return {
+    dir,
+    state,
+    hub: localHubClient(dir),
+    member: (name) =>
+      new ClusterClient(name, loadKubeConfig({ file: clusterFiles(join(dir, name)).adminKubeconfig })),
+    say,
+    host: referenceHost(),
+    dns: hostPort(LOCAL_DNS),
+    edge: new URL(`http://${LOCAL_EDGE}`),
+  };
+}
+
+const seconds = (ms: number | undefined): string =>
+  ms === undefined ? 'never' : ms < 1_000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 
 function memberOf(ctx: DemoContext, cluster: string): FleetState['layout']['members'][number] {
   const m = ctx.state.layout.members.find((c) => c.name === cluster);
@@ -60,7 +92,10 @@ function memberOf(ctx: DemoContext, cluster: string): FleetState['layout']['memb
 
 /** A client of the shop through one member's ingress address (what the edge would reach there). */
 function ingressClient(ctx: DemoContext, cluster: string): ShopClient {
-  return new ShopClient(new URL(`http://${memberOf(ctx, cluster).ingressAddress}:${LOCAL_INGRESS_PORT}`), ctx.host);
+  return new ShopClient(
+    new URL(`http://${memberOf(ctx, cluster).ingressAddress}:${LOCAL_INGRESS_PORT}`),
+    ctx.host,
+  );
 }
 
 /** Sends GET /items through the edge every `everyMs` while `until` is pending. */
@@ -82,25 +117,43 @@ async function edgeTraffic(ctx: DemoContext, until: Promise<unknown>, everyMs = 
 
 // ——— a cluster ———
 
-export async function failCluster(ctx: DemoContext, cluster: string, timeoutMs = 60_000): Promise<ScenarioReport> {
+export async function failCluster(
+  ctx: DemoContext,
+  cluster: string,
+  timeoutMs = 60_000,
+): Promise<ScenarioReport> {
   const m = memberOf(ctx, cluster);
   const faults = readFaults(ctx.dir);
-  if (faults.ingressDown.includes(cluster)) throw new MeridianError('AlreadyFailed', `${cluster} is already failed`, 3);
+  if (faults.ingressDown.includes(cluster))
+    throw new MeridianError('AlreadyFailed', `${cluster} is already failed`, 3);
   const apiPid = readPid({ dir: join(ctx.dir, cluster), name: 'kube-apiserver' });
   const start = Date.now();
   writeFaults(ctx.dir, {
     ingressDown: [...faults.ingressDown, cluster],
     apiStopped:
-      apiPid !== undefined && isAlive(apiPid) ? [...faults.apiStopped, { cluster, pid: apiPid }] : faults.apiStopped,
+      apiPid !== undefined && isAlive(apiPid)
+        ? [...faults.apiStopped, { cluster, pid: apiPid }]
+        : faults.apiStopped,
   });
   if (apiPid !== undefined && isAlive(apiPid)) process.kill(apiPid, 'SIGSTOP');
-  ctx.say(`${cluster}: ingress ${m.ingressAddress}:${LOCAL_INGRESS_PORT} down, API server stopped (pid ${apiPid ?? '-'})`);
+  ctx.say(
+    `${cluster}: ingress ${m.ingressAddress}:${LOCAL_INGRESS_PORT} down, API server stopped (pid ${apiPid ?? '-'})`,
+  );
   ctx.say(`  watch: meridian traffic status ${ctx.host}   ·   console: Traffic`);
-  const dnsGone = timeUntil(async () => !(await dnsA(ctx.dns, ctx.host)).includes(m.ingressAddress), timeoutMs, 200);
-  const results = await edgeTraffic(ctx, dnsGone.then(() => sleep(1_000)));
+  const dnsGone = timeUntil(
+    async () => !(await dnsA(ctx.dns, ctx.host)).includes(m.ingressAddress),
+    timeoutMs,
+    200,
+  );
+  const results = await edgeTraffic(
+    ctx,
+    dnsGone.then(() => sleep(1_000)),
+  );
   const dnsMs = await dnsGone;
   const s = summarize(results, start);
-  ctx.say(`  GSLB DNS stopped answering ${m.ingressAddress} after ${seconds(dnsMs)} (health checks: interval × unhealthy threshold)`);
+  ctx.say(
+    `  GSLB DNS stopped answering ${m.ingressAddress} after ${seconds(dnsMs)} (health checks: interval × unhealthy threshold)`,
+  );
   ctx.say(`  through the edge meanwhile: ${describeSummary(s)}`);
   ctx.say(`  undo: meridian demo recover cluster ${cluster}`);
   // Through the edge the new path is any other cluster: the first answer after the fault.
@@ -108,7 +161,11 @@ export async function failCluster(ctx: DemoContext, cluster: string, timeoutMs =
   return { dnsMs, results, ...(first ? { newPathMs: first.at + first.ms - start } : {}) };
 }
 
-export async function recoverCluster(ctx: DemoContext, cluster: string, timeoutMs = 60_000): Promise<ScenarioReport> {
+export async function recoverCluster(
+  ctx: DemoContext,
+  cluster: string,
+  timeoutMs = 60_000,
+): Promise<ScenarioReport> {
   const m = memberOf(ctx, cluster);
   const faults = readFaults(ctx.dir);
   for (const a of faults.apiStopped.filter((x) => x.cluster === cluster)) {
@@ -119,7 +176,11 @@ export async function recoverCluster(ctx: DemoContext, cluster: string, timeoutM
     apiStopped: faults.apiStopped.filter((a) => a.cluster !== cluster),
   });
   ctx.say(`${cluster}: API server continued, ingress answering again`);
-  const dnsMs = await timeUntil(async () => (await dnsA(ctx.dns, ctx.host)).includes(m.ingressAddress), timeoutMs, 200);
+  const dnsMs = await timeUntil(
+    async () => (await dnsA(ctx.dns, ctx.host)).includes(m.ingressAddress),
+    timeoutMs,
+    200,
+  );
   ctx.say(`  GSLB DNS answers ${m.ingressAddress} again after ${seconds(dnsMs)} (healthy threshold met)`);
   return { dnsMs, results: [] };
 }
@@ -141,7 +202,11 @@ async function markPods(
   const svc = await client.get<ServiceObject>('v1', 'Service', service, REFERENCE_NAMESPACE);
   const selector = svc?.spec?.selector;
   if (!svc || !selector || Object.keys(selector).length === 0) {
-    throw new MeridianError('NotFound', `no Service ${REFERENCE_NAMESPACE}/${service} with a selector in ${cluster}`, 3);
+    throw new MeridianError(
+      'NotFound',
+      `no Service ${REFERENCE_NAMESPACE}/${service} with a selector in ${cluster}`,
+      3,
+    );
   }
   const { items: pods } = await client.list<KubeObject>('v1', 'Pod', {
     namespace: REFERENCE_NAMESPACE,
@@ -177,7 +242,8 @@ export async function failService(
       timeoutMs,
       afterMs: 1_000,
     });
-    const newPathMs = w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
+    const newPathMs =
+      w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
     const remote = w.results.find((r) => !failed(r) && r.app2Cluster !== cluster)?.app2Cluster;
     ctx.say(
       `  APP 1 in ${cluster} is served by APP 2 in ${remote ?? '(none yet)'} ${seconds(newPathMs)} after the fault`,
@@ -203,8 +269,11 @@ export async function recoverService(
   if (service !== 'app2') return { results: [] };
   const client = ingressClient(ctx, cluster);
   try {
-    const w = await watchPath(client, (r) => r.app1Cluster === cluster && r.app2Cluster === cluster, { timeoutMs });
-    const newPathMs = w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
+    const w = await watchPath(client, (r) => r.app1Cluster === cluster && r.app2Cluster === cluster, {
+      timeoutMs,
+    });
+    const newPathMs =
+      w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
     ctx.say(`  APP 1 in ${cluster} calls its local APP 2 again ${seconds(newPathMs)} later`);
     return { newPathMs, results: w.results };
   } finally {
@@ -218,15 +287,22 @@ type App = Application & KubeObject;
 
 async function getApp(ctx: DemoContext): Promise<App> {
   const good = parse(readFileSync(REFERENCE_APP, 'utf8')) as App;
-  const live = await ctx.hub.get<App>(API_VERSION, 'Application', good.metadata.name, good.metadata.namespace);
-  if (!live) throw new MeridianError('NotFound', 'the reference system is not deployed (run `meridian fleet up`)', 3);
+  const live = await ctx.hub.get<App>(
+    API_VERSION,
+    'Application',
+    good.metadata.name,
+    good.metadata.namespace,
+  );
+  if (!live)
+    throw new MeridianError('NotFound', 'the reference system is not deployed (run `meridian fleet up`)', 3);
   return live;
 }
 
 /** The reference Application with APP 1 at version `tag` and, in `brokenIn`, a configuration APP 1 cannot start with. */
 export function badRelease(good: App, tag: string, brokenIn: string): App {
   const spec = structuredClone(good.spec);
-  if (!('helm' in spec.source)) throw new MeridianError('Invalid', 'the reference system is not a Helm release');
+  if (!('helm' in spec.source))
+    throw new MeridianError('Invalid', 'the reference system is not a Helm release');
   const values = (spec.source.helm.values ??= {}) as { app1?: { image?: string } };
   const image = values.app1?.image ?? 'meridian.local/app1';
   values.app1 = { ...values.app1, image: `${image.replace(/:[^:/]+$/, '')}:${tag}` };
@@ -249,17 +325,29 @@ function canaryOf(app: App, members: readonly string[]): string {
   return waves[1]?.clusters?.[0] ?? waves[0]?.clusters?.[0] ?? members[0]!;
 }
 
-export async function releaseBad(ctx: DemoContext, timeoutMs = 300_000): Promise<ScenarioReport & { rolledBackMs?: number }> {
+export async function releaseBad(
+  ctx: DemoContext,
+  timeoutMs = 300_000,
+): Promise<ScenarioReport & { rolledBackMs?: number }> {
   const live = await getApp(ctx);
   const from = live.status?.revision;
   if (live.status?.phase !== 'Healthy') {
-    throw new MeridianError('NotReady', `the reference system is ${live.status?.phase ?? 'Pending'}; release when it is Healthy`, 3);
+    throw new MeridianError(
+      'NotReady',
+      `the reference system is ${live.status?.phase ?? 'Pending'}; release when it is Healthy`,
+      3,
+    );
   }
   const good = parse(readFileSync(REFERENCE_APP, 'utf8')) as App;
-  const broken = canaryOf(good, ctx.state.layout.members.map((m) => m.name));
+  const broken = canaryOf(
+    good,
+    ctx.state.layout.members.map((m) => m.name),
+  );
   const start = Date.now();
   await ctx.hub.apply(badRelease(good, '2', broken), { fieldManager: 'meridian-cli', force: true });
-  ctx.say(`released APP 1 version 2 (revision ${(from ?? 0) + 1}); its configuration in ${broken} is broken: APP 1 will crash there`);
+  ctx.say(
+    `released APP 1 version 2 (revision ${(from ?? 0) + 1}); its configuration in ${broken} is broken: APP 1 will crash there`,
+  );
   ctx.say('  watch: meridian app status reference-system   ·   console: Topology');
   let last = '';
   let rolledBackMs: number | undefined;
@@ -282,11 +370,17 @@ export async function releaseBad(ctx: DemoContext, timeoutMs = 300_000): Promise
       return { results: [] };
     }
     if (Date.now() > deadline) {
-      throw new MeridianError('Timeout', `no rollback within ${timeoutMs / 1000} s (see \`meridian app status reference-system\`)`, 3);
+      throw new MeridianError(
+        'Timeout',
+        `no rollback within ${timeoutMs / 1000} s (see \`meridian app status reference-system\`)`,
+        3,
+      );
     }
     await sleep(500);
   }
-  ctx.say(`  rolled back everywhere after ${seconds(rolledBackMs)}: every cluster on revision ${from ?? '-'} again`);
+  ctx.say(
+    `  rolled back everywhere after ${seconds(rolledBackMs)}: every cluster on revision ${from ?? '-'} again`,
+  );
   const client = new ShopClient(ctx.edge, ctx.host);
   const results: ShopResult[] = [];
   try {
@@ -318,7 +412,12 @@ export async function recoverRelease(ctx: DemoContext, timeoutMs = 300_000): Pro
 
 // ——— drain ———
 
-export async function drain(ctx: DemoContext, cluster: string, undo: boolean, timeoutMs = 60_000): Promise<ScenarioReport> {
+export async function drain(
+  ctx: DemoContext,
+  cluster: string,
+  undo: boolean,
+  timeoutMs = 60_000,
+): Promise<ScenarioReport> {
   const m = memberOf(ctx, cluster);
   const start = Date.now();
   await ctx.hub.mergePatch(

@@ -29,7 +29,11 @@ export function nthRequest(
   const slot = n % 10;
   if (slot >= 8 && orders.length > 0) return { method: 'GET', path: `/orders/${orders[n % orders.length]}` };
   if (slot >= 5 && slot < 8)
-    return { method: 'POST', path: '/orders', body: { item: ITEMS[n % ITEMS.length], quantity: 1 + (n % 3) } };
+    return {
+      method: 'POST',
+      path: '/orders',
+      body: { item: ITEMS[n % ITEMS.length], quantity: 1 + (n % 3) },
+    };
   return { method: 'GET', path: '/items' };
 }
 

@@ -30,7 +30,13 @@ export interface TrafficStats {
   readonly recent: readonly ShopResult[];
 }
 
-export function emptyStats(pid: number, target: string, rps: number, startedAt: number, until: number): TrafficStats {
+export function emptyStats(
+  pid: number,
+  target: string,
+  rps: number,
+  startedAt: number,
+  until: number,
+): TrafficStats {
   return {
     pid,
     target,

@@ -116,3 +116,45 @@ test('marks cross-cluster edges east–west only when the callee is imported in 
     ['eu-west/shop/app1@eu', 'eu-west/shop/app2@eu', 'us-east/shop/app1@us', 'us-east/shop/app2@us'],
   );
 });
+
+test('a callee known only by its clusterset name is placed in the one cluster the caller imports it from', () => {
+  const t = buildTopology(
+    input({
+      imports: [
+        { cluster: 'eu-west', namespace: 'shop', name: 'db', sourceClusters: ['us-east'] },
+        { cluster: 'us-east', namespace: 'shop', name: 'db', sourceClusters: ['us-east'] },
+        { cluster: 'us-west', namespace: 'shop', name: 'cache', sourceClusters: ['eu-west', 'us-east'] },
+      ],
+      graphEdges: [
+        {
+          source: { service: 'app2', cluster: 'eu-west', namespace: 'shop' },
+          target: { service: 'db', namespace: 'shop' },
+          crossCluster: false,
+        },
+        {
+          source: { service: 'app2', cluster: 'us-east', namespace: 'shop' },
+          target: { service: 'db', namespace: 'shop' },
+          crossCluster: false,
+        },
+        {
+          // Two exporters: which one served is unknown, so no cluster is made up.
+          source: { service: 'app2', cluster: 'us-west', namespace: 'shop' },
+          target: { service: 'cache', namespace: 'shop' },
+          crossCluster: false,
+        },
+      ],
+    }),
+  );
+  assert.deepEqual(
+    t.serviceGraph.edges.map((e) => [e.source.cluster, e.target.cluster, e.crossCluster, e.eastWest]),
+    [
+      ['eu-west', 'us-east', true, true],
+      ['us-east', 'us-east', false, false],
+      ['us-west', undefined, false, false],
+    ],
+  );
+  assert.deepEqual(
+    t.serviceGraph.nodes.map((n) => n.id),
+    ['?/shop/cache', 'eu-west/shop/app2', 'us-east/shop/app2', 'us-east/shop/db', 'us-west/shop/app2'],
+  );
+});

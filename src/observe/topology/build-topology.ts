@@ -128,11 +128,29 @@ export function buildTopology(input: TopologyInput): Topology {
   // A cross-cluster call whose callee is imported (MCS) in the caller's cluster went east–west
   // through Meridian's mesh rather than out through some public address.
   const imported = new Set(input.imports.map((i) => `${i.cluster}/${i.namespace}/${i.name}`));
+  // A callee named by its clusterset address (`db.shop.svc.clusterset.local`, a database that sends
+  // no spans) ran in some exporting cluster; when the caller's import has one source, it ran there.
+  const soleSource = new Map(
+    input.imports
+      .filter((i) => i.sourceClusters.length === 1)
+      .map((i) => [`${i.cluster}/${i.namespace}/${i.name}`, i.sourceClusters[0]!]),
+  );
   const nodes = new Map<string, Topology['serviceGraph']['nodes'][number]>();
-  const edges = input.graphEdges.map((e) => {
+  const edges = input.graphEdges.map((edge) => {
+    const resolved =
+      edge.target.cluster === undefined && edge.source.cluster !== undefined
+        ? soleSource.get(`${edge.source.cluster}/${edge.target.namespace ?? ''}/${edge.target.service}`)
+        : undefined;
+    const e: GraphEdgeFacts = resolved
+      ? {
+          ...edge,
+          target: { ...edge.target, cluster: resolved },
+          crossCluster: resolved !== edge.source.cluster,
+        }
+      : edge;
     for (const end of [e.source, e.target]) {
       const region = end.cluster ? regionOf.get(end.cluster) : undefined;
-      nodes.set(nodeId(end), { id: nodeId(end), ...end, ...(region ? { region } : {}) });
+      nodes.set(nodeId(end), { ...end, id: nodeId(end), ...(region ? { region } : {}) });
     }
     const eastWest =
       e.crossCluster &&

@@ -155,3 +155,68 @@ describe('SQLite trace store', () => {
     assert.equal(after.spans, before.spans - r.deletedBySize);
   });
 });
+
+describe('SQLite trace store: calls to databases', () => {
+  let dir: string;
+  let store: SqliteTraceStore;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'meridian-trace-store-db-'));
+    store = new SqliteTraceStore(join(dir, 'traces.db'));
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a database client span is a call to the database its attributes name', async () => {
+    const traceId = hex(99, 32);
+    const window = { startUs: NOW_US - 2_000_000, endUs: NOW_US - 1_000_000 };
+    await store.write([
+      {
+        traceId,
+        spanId: hex(991, 16),
+        name: 'SELECT orders',
+        kind: 3,
+        startUs: window.startUs + 10,
+        durationUs: 3_000,
+        status: 2,
+        service: 'app2',
+        cluster: 'eu-west',
+        namespace: 'shop',
+        attributes: { 'db.system.name': 'postgresql', 'server.address': 'db.shop.svc.clusterset.local' },
+        events: [],
+        links: [],
+        resource: { 'service.name': 'app2' },
+      },
+      {
+        // A plain client span to something without spans: no database, no call.
+        traceId,
+        spanId: hex(992, 16),
+        name: 'GET',
+        kind: 3,
+        startUs: window.startUs + 20,
+        durationUs: 1_000,
+        status: 0,
+        service: 'app2',
+        cluster: 'eu-west',
+        namespace: 'shop',
+        attributes: { 'server.address': 'example.com' },
+        events: [],
+        links: [],
+        resource: { 'service.name': 'app2' },
+      },
+    ]);
+    const calls = await store.serviceCalls(window);
+    assert.deepEqual(
+      calls.map((c) => [
+        c.client.service,
+        c.client.cluster,
+        c.server.service,
+        c.server.namespace,
+        c.server.cluster,
+        c.error,
+      ]),
+      [['app2', 'eu-west', 'db', 'shop', undefined, true]],
+    );
+  });
+});

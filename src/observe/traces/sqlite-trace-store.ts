@@ -5,6 +5,7 @@
 // and after service or cluster for searches, and a partial one over failed spans.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import { databasePeer } from './database-peer.ts';
 import type { Attributes, StoredSpan, TimeWindowUs } from './span-model.ts';
 import type {
   RetentionPolicy,
@@ -283,13 +284,43 @@ export class SqliteTraceStore implements TraceStore {
       namespace: (r[i + 3] as string | null) ?? undefined,
       app: (r[i + 4] as string | null) ?? undefined,
     });
-    return rows.map((r) => ({
+    const calls: ServiceCall[] = rows.map((r) => ({
       client: end(r, 0),
       server: end(r, 5),
       startUs: Number(r[10]),
       durationUs: Number(r[11]),
       error: r[12] === 2 || r[13] === 2,
     }));
+    // Calls to databases, which send no spans: the far end is named from the client span.
+    const dbRows = this.stmt(
+      `SELECT c.service, c.cluster, c.region, c.namespace, c.app,
+              coalesce(json_extract(c.detail, '$.attributes."db.system.name"'),
+                       json_extract(c.detail, '$.attributes."db.system"')),
+              json_extract(c.detail, '$.attributes."server.address"'),
+              json_extract(c.detail, '$.attributes."peer.service"'),
+              c.start_us, c.duration_us, c.status
+         FROM spans c
+        WHERE c.start_us >= ? AND c.start_us < ? AND c.kind = 3
+          AND coalesce(json_extract(c.detail, '$.attributes."db.system.name"'),
+                       json_extract(c.detail, '$.attributes."db.system"')) IS NOT NULL`,
+    )
+      .raw(true)
+      .all(window.startUs, window.endUs) as (string | number | null)[][];
+    const text = (v: string | number | null | undefined): string | undefined =>
+      typeof v === 'string' && v !== '' ? v : undefined;
+    for (const r of dbRows) {
+      const client = end(r, 0);
+      const server = databasePeer(client, text(r[5]), text(r[6]), text(r[7]));
+      if (!server) continue;
+      calls.push({
+        client,
+        server,
+        startUs: Number(r[8]),
+        durationUs: Number(r[9]),
+        error: r[10] === 2,
+      });
+    }
+    return calls;
   }
 
   private bytesSync(): number {
