@@ -44,6 +44,9 @@ export function LogsView({ onError }: { onError: (e: unknown) => void }): ReactE
       setBusy(false);
     }
   }, [params, onError]);
+  // The default selector's lines on arrival; after that, only on Query or Follow.
+  const first = useRef(query);
+  useEffect(() => void first.current(), []);
 
   const startFollow = (): void => {
     follow.current?.abort();

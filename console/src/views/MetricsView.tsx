@@ -1,7 +1,7 @@
 // @jsxRuntime automatic (how tsx must compile this file for the Node tests; Vite does already)
 // PromQL over the whole fleet through the hub's Prometheus API: a table for instant queries, a
 // chart for range queries, and the warnings naming clusters that did not answer.
-import { useCallback, useState, type ReactElement } from 'react';
+import { useCallback, useEffect, useState, type ReactElement } from 'react';
 import { Problems, Toolbar } from './toolbar.tsx';
 import { useQuery } from './use-query.ts';
 import { chartOf, seriesLabel } from '../series-chart.ts';
@@ -12,8 +12,9 @@ const H = 260;
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4d7c0f', '#be185d'];
 
 export function MetricsView({ onError }: { onError: (e: unknown) => void }): ReactElement {
-  const [expr, setExpr] = useState('sum by (cluster) (up)');
-  const [range, setRange] = useState('');
+  // What a newcomer wants to see first: requests per second of every app in every cluster.
+  const [expr, setExpr] = useState('sum by (cluster, app) (rate(http_requests_total[1m]))');
+  const [range, setRange] = useState('15m');
   const load = useCallback(
     (signal: AbortSignal): Promise<PromAnswer> => {
       const now = Date.now() / 1000;
@@ -34,6 +35,8 @@ export function MetricsView({ onError }: { onError: (e: unknown) => void }): Rea
     [expr, range],
   );
   const q = useQuery(load, onError, false);
+  // Run the default query once on arrival; after that, only on Run (not on every keystroke).
+  useEffect(() => q.run(), []);
   const answer = q.data;
   // A 400/422 is an answer with the hub's message (it names what is wrong with the query).
   const error = q.error ?? (answer?.status === 'error' ? answer.error : undefined);
