@@ -1,6 +1,6 @@
-// The reference system's deploy artifacts as Meridian reads them: both Applications are valid, and
-// the chart rendered per cluster (with `helm template`, as the deploy service renders it) gives
-// today's kwok fakes by default and the real programs with application-local-runtime.yaml.
+// The reference system's deploy artifacts as Meridian reads them: the Application is valid, and the
+// chart rendered per cluster (with `helm template`, as the deploy service renders it) gives kwok
+// fakes with its own defaults and the real programs with application.yaml's values.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,11 +33,9 @@ interface Workload {
   };
 }
 
-test('both Applications are valid Meridian resources', () => {
-  for (const file of ['application.yaml', 'application-local-runtime.yaml']) {
-    const result = validateResource('Application', readApp(file));
-    assert.ok(result.ok, `${file}: ${result.ok ? '' : result.message}`);
-  }
+test('the Application is a valid Meridian resource', () => {
+  const result = validateResource('Application', readApp('application.yaml'));
+  assert.ok(result.ok, result.ok ? '' : result.message);
 });
 
 /** helm as `meridian fleet build` built it; undefined before the build (or without Go on PATH). */
@@ -57,8 +55,18 @@ describe(
     before(async () => (helmHome = await mkdtemp(join(tmpdir(), 'refsys-helm-'))));
     after(async () => rm(helmHome, { recursive: true, force: true }));
 
-    async function render(file: string, name: string, region: string): Promise<KubeObject[]> {
+    /** `defaults`: the chart's own values (no values or overrides from the Application). */
+    async function render(
+      file: string,
+      name: string,
+      region: string,
+      defaults = false,
+    ): Promise<KubeObject[]> {
       const app = readApp(file);
+      if (defaults) {
+        delete (app.spec.source as { helm: { values?: unknown } }).helm.values;
+        delete app.spec.overrides;
+      }
       const source = app.spec.source as { helm: { chart: string; values?: Record<string, unknown> } };
       const cluster: TargetCluster = { name, region, labels: {}, ready: true };
       const result = await renderHelm({
@@ -79,8 +87,8 @@ describe(
     const env = (c: Container) =>
       Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
 
-    test('by default: the kwok fakes of today, nothing of the real programs', async () => {
-      const objs = await render('application.yaml', 'eu-west', 'eu-west');
+    test("the chart's defaults: kwok fakes, nothing of the real programs", async () => {
+      const objs = await render('application.yaml', 'eu-west', 'eu-west', true);
       assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
         'Deployment/app1',
         'Deployment/app2',
@@ -104,7 +112,7 @@ describe(
     });
 
     test('local runtime: local images, probes, scrape annotations, cluster and OTLP env, app2 exported', async () => {
-      const objs = await render('application-local-runtime.yaml', 'eu-west', 'eu-west');
+      const objs = await render('application.yaml', 'eu-west', 'eu-west');
       assert.equal(find(objs, 'StatefulSet', 'db'), undefined, 'the database runs in ap-south only');
       assert.ok(find(objs, 'ServiceExport', 'app2'));
       assert.ok(find(objs, 'Secret', 'db-credentials'));
@@ -149,7 +157,7 @@ describe(
     });
 
     test('local runtime in ap-south: the database StatefulSet, its ClusterIP Service and its ServiceExport', async () => {
-      const objs = await render('application-local-runtime.yaml', 'ap-south', 'ap-south');
+      const objs = await render('application.yaml', 'ap-south', 'ap-south');
       const db = find(objs, 'StatefulSet', 'db')!;
       assert.equal(db.spec.template.spec.containers[0]!.image, 'meridian.local/postgres:15');
       assert.deepEqual(Object.keys(env(db.spec.template.spec.containers[0]!)).sort(), [
