@@ -313,6 +313,11 @@ export const ApplicationClusterStatus = StrictObject({
   drifted: Type.Optional(Type.Boolean({ description: 'Live objects differ from the revision.' })),
   appliedAt: Type.Optional(Timestamp('When the revision was last applied (or attempted) here.')),
   applyError: Type.Optional(Type.String({ description: 'Why the last apply here failed.' })),
+  rolledOutAt: Type.Optional(
+    Timestamp(
+      'When the applied revision first turned Healthy here; from then on the progress deadline no longer applies.',
+    ),
+  ),
 });
 /** An Application in one cluster. */
 export type ApplicationClusterStatus = Static<typeof ApplicationClusterStatus>;

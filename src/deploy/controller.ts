@@ -397,12 +397,13 @@ export class DeployController {
       const reachable = t.ready && this.opts.members.get(t.name) !== undefined && !this.watch.failing(t.name);
       let health: WorkloadHealth | undefined;
       const appliedRev = prev?.revision !== undefined ? byNumber.get(prev.revision) : undefined;
+      const rolledOut = prev?.rolledOutAt !== undefined;
       if (reachable && appliedRev && !prev?.applyError) {
         health = await this.health(
           t.name,
           appliedRev,
           Date.parse(prev?.appliedAt ?? '') || Date.now(),
-          deadline,
+          rolledOut ? undefined : deadline,
         );
       }
       observed[t.name] = {
@@ -412,6 +413,7 @@ export class DeployController {
         // A transient failure on a cluster that answers again is retried below, not a failure.
         applyError: reachable && isTransientApplyError(prev?.applyError) ? undefined : prev?.applyError,
         health,
+        rolledOut,
       };
     }
     const lastGood =
@@ -472,6 +474,7 @@ export class DeployController {
             ? (byNumber.get(cs.revision)?.spec.clusters[cluster] as KubeObject[] | undefined)
             : undefined;
         const err = await this.applyTo(app, cluster, objects, previous);
+        if (cs.revision !== revision) delete cs.rolledOutAt;
         cs.revision = revision;
         cs.appliedAt = kubeTime(Date.now());
         if (err) {
@@ -576,6 +579,7 @@ export class DeployController {
       if (!cs) continue;
       cs.phase = cp.phase;
       cs.message = cs.applyError ?? cp.message;
+      if (cp.phase === 'Healthy' && cs.rolledOutAt === undefined) cs.rolledOutAt = kubeTime(Date.now());
     }
     status.clusters = [...clusterStatus.values()].sort((a, b) => a.name.localeCompare(b.name));
     this.healthGauges.set(
@@ -625,7 +629,7 @@ export class DeployController {
     cluster: string,
     rev: ApplicationRevision,
     appliedAt: number,
-    deadlineSeconds: number,
+    deadlineSeconds: number | undefined,
   ): Promise<WorkloadHealth | undefined> {
     const objects = (rev.spec.clusters[cluster] ?? []) as KubeObject[];
     const live: KubeObject[] = [];
@@ -657,7 +661,11 @@ export class DeployController {
         return undefined;
       }
     }
-    return assessHealth(live, pods, { appliedAt, now: Date.now(), progressDeadlineSeconds: deadlineSeconds });
+    return assessHealth(live, pods, {
+      appliedAt,
+      now: Date.now(),
+      ...(deadlineSeconds !== undefined ? { progressDeadlineSeconds: deadlineSeconds } : {}),
+    });
   }
 
   private async applyTo(
