@@ -20,6 +20,25 @@ import type { KindDefinition } from './kind.ts';
 
 const HelmValues = FreeForm('Helm values, merged over the chart defaults.');
 const ReleaseName = Type.Optional(DnsLabel('Helm release name; defaults to the Application name.'));
+// Built-in values: meridian.{cluster,region,zone}, placed where the chart's values.schema.json allows.
+const builtinValuesFields = {
+  meridianValues: Type.Optional(
+    Type.Boolean({
+      default: true,
+      description:
+        "Give the chart Meridian's values meridian.{cluster,region,zone} (where its values.schema.json allows them: meridian, else global.meridian). false: none.",
+    }),
+  ),
+  meridianValuesKey: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+      description:
+        "Dotted values path for Meridian's built-in values, e.g. global.meridian or extraEnv.meridian.",
+    }),
+  ),
+};
 
 /** Inline Kubernetes objects, applied as they are. */
 export const ManifestsSource = StrictObject({
@@ -39,6 +58,7 @@ export const HelmSource = StrictObject({
     repoURL: Type.Optional(Type.String({ format: 'uri', description: 'Chart repository URL.' })),
     releaseName: ReleaseName,
     values: Type.Optional(HelmValues),
+    ...builtinValuesFields,
   }),
 });
 
@@ -68,7 +88,7 @@ export const GitKustomize = StrictObject({
 export const GitHelm = StrictObject({
   ...gitLocation,
   helm: StrictObject(
-    { releaseName: ReleaseName, values: Type.Optional(HelmValues) },
+    { releaseName: ReleaseName, values: Type.Optional(HelmValues), ...builtinValuesFields },
     { description: 'Render path as a Helm chart.' },
   ),
 });

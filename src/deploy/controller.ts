@@ -345,6 +345,7 @@ export class DeployController {
         'RevisionCreated',
         `revision ${nextNumber} (${rendered.digest.slice(0, 19)}…) for ${targets.map((t) => t.name).join(', ')}`,
       );
+      for (const notice of rendered.notices ?? []) this.event(app, 'Normal', 'BuiltinValues', notice);
       revs.unshift(desired);
     }
     // Recorded whenever it is missing, not only at creation: the status read from the cache may
