@@ -266,6 +266,13 @@ export const SyncPolicy = StrictObject({
       description: 'Take over fields another field manager owns instead of reporting the conflict.',
     }),
   ),
+  replace: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description:
+        'Delete and re-create an object when the server refuses a change as immutable (a Job template, a Service clusterIP, a StatefulSet selector); per object: annotation meridian.dev/sync-options: Replace=true.',
+    }),
+  ),
 });
 /** Drift handling. */
 export type SyncPolicy = Static<typeof SyncPolicy>;

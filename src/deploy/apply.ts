@@ -5,6 +5,16 @@
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { KubeApiError } from '../kube/rest.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
+import {
+  deleteFinishedHook,
+  hookOf,
+  isImmutableRefusal,
+  orderWithHooks,
+  recreateHook,
+  replaceAllowed,
+  SYNC_OPTIONS_ANNOTATION,
+} from './hooks.ts';
+import { REVISION_ANNOTATION } from './ownership.ts';
 import type { DeployError } from './types.ts';
 
 export const objectRef = (o: KubeObject): string =>
@@ -43,10 +53,15 @@ function kindsDefinedHere(objects: readonly KubeObject[]): Set<string> {
   return out;
 }
 
+/** Where objects of a namespace that does not exist yet are dry-run: every cluster has it. */
+export const STAND_IN_NAMESPACE = 'default';
+
 /**
- * Validates every object with a server-side dry-run apply in this cluster. Objects in a namespace
- * the revision itself creates, and custom resources of CRDs the revision itself installs, cannot
- * be checked before those exist; they are skipped rather than failed.
+ * Validates every object with a server-side dry-run apply in this cluster. An object in a
+ * namespace that does not exist yet (the destination, or one the revision creates) is dry-run in
+ * the `default` namespace instead, forced since nobody can own its fields yet: schema, defaulting
+ * and admission still judge it, so a bad object anywhere means nothing is applied. Only custom
+ * resources of CRDs the revision itself installs cannot be checked before those exist.
  */
 export async function dryRun(
   client: ClusterClient,
@@ -61,16 +76,15 @@ export async function dryRun(
   for (const o of objects) {
     if (definedHere.has(`${o.apiVersion}|${o.kind}`)) continue;
     try {
-      await client.apply(o, { dryRun: true, force });
-    } catch (e) {
-      if (
-        e instanceof KubeApiError &&
-        e.status === 404 &&
-        o.metadata.namespace &&
-        newNamespaces.has(o.metadata.namespace)
-      ) {
-        continue;
+      try {
+        await client.apply(o, { dryRun: true, force });
+      } catch (e) {
+        const ns = o.metadata.namespace;
+        if (!(e instanceof KubeApiError && e.status === 404 && ns && newNamespaces.has(ns))) throw e;
+        const standIn = { ...o, metadata: { ...o.metadata, namespace: STAND_IN_NAMESPACE } };
+        await client.apply(standIn, { dryRun: true, force: true });
       }
+    } catch (e) {
       const err = apiErrorToDeployError(client.name, o, e);
       const causes = e instanceof KubeApiError ? e.details?.causes : undefined;
       errors.push(causes?.[0]?.field ? { ...err, field: causes[0].field } : err);
@@ -89,21 +103,77 @@ export async function ensureNamespace(client: ClusterClient, name: string): Prom
   });
 }
 
-/** Applies every object in order; stops at the first error (later objects may depend on it). */
+/** Deletes `o` (with its dependents) and waits, briefly, until it is gone. */
+async function deleteAndWait(client: ClusterClient, o: KubeObject, timeoutMs = 15_000): Promise<void> {
+  const { apiVersion, kind, metadata } = o;
+  await client.delete(apiVersion, kind, metadata.name, metadata.namespace, {
+    propagationPolicy: 'Background',
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (await client.get(apiVersion, kind, metadata.name, metadata.namespace)) {
+    if (Date.now() > deadline)
+      throw new MeridianError('DeleteTimeout', `${objectRef(o)} is still being deleted`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Applies every object in Helm's order (orderWithHooks); stops at the first error (later objects
+ * may depend on it). A hook from an earlier revision is deleted before it is created again
+ * (before-hook-creation). A change the server refuses as immutable (a Job's template, a Service's
+ * clusterIP, a StatefulSet's selector…) is done by delete-and-create when `replace` (sync.replace)
+ * or the object's `meridian.dev/sync-options: Replace=true` allows it, else reported as Immutable.
+ */
 export async function applyAll(
   client: ClusterClient,
   objects: readonly KubeObject[],
-  opts: { force: boolean },
+  opts: { force: boolean; replace?: boolean },
 ): Promise<DeployError | undefined> {
-  for (const o of objects) {
+  for (const o of orderWithHooks(objects)) {
     try {
-      await client.apply(o, { force: opts.force });
+      if (hookOf(o)) {
+        const live = await client.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+        if (recreateHook(o, live ?? null, REVISION_ANNOTATION)) await deleteAndWait(client, o);
+      }
+      try {
+        await client.apply(o, { force: opts.force });
+      } catch (e) {
+        if (!(e instanceof KubeApiError && e.status === 422 && isImmutableRefusal(e.message))) throw e;
+        if (!replaceAllowed(o, opts.replace)) {
+          return {
+            code: 'Immutable',
+            cluster: client.name,
+            object: objectRef(o),
+            message: `${e.message}; set spec.sync.replace: true, or annotate the object ${SYNC_OPTIONS_ANNOTATION}: Replace=true, to delete and re-create it`,
+          };
+        }
+        await deleteAndWait(client, o);
+        await client.apply(o, { force: opts.force });
+      }
       if (o.kind === 'CustomResourceDefinition') client.forgetDiscovery();
     } catch (e) {
       return apiErrorToDeployError(client.name, o, e);
     }
   }
   return undefined;
+}
+
+/** Deletes the finished hooks whose hook-succeeded / hook-failed policy says so. */
+export async function deleteFinishedHooks(
+  client: ClusterClient,
+  pairs: readonly { desired: KubeObject; live: KubeObject }[],
+): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const { desired, live } of pairs) {
+    if (!deleteFinishedHook(desired, live)) continue;
+    await client
+      .delete(desired.apiVersion, desired.kind, live.metadata.name, live.metadata.namespace, {
+        propagationPolicy: 'Background',
+      })
+      .then(() => deleted.push(objectRef(desired)))
+      .catch(() => undefined);
+  }
+  return deleted;
 }
 
 /** Deletes objects of `previous` that are not in `next` (reverse apply order). Returns errors. */

@@ -17,7 +17,16 @@ import type { MemberConnections } from '../fleet/member-connections.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import { ApplicationHealthGauges } from './health-gauges.ts';
 import type { Logger } from '../logging/logger.ts';
-import { applyAll, dryRun, ensureNamespace, objectKey, objectRef, prune } from './apply.ts';
+import {
+  applyAll,
+  deleteFinishedHooks,
+  dryRun,
+  ensureNamespace,
+  objectKey,
+  objectRef,
+  prune,
+} from './apply.ts';
+import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-watch.ts';
 import { resolvePlacement } from './placement.ts';
@@ -683,7 +692,10 @@ export class DeployController {
     } catch (e) {
       return { code: 'ApplyFailed', cluster, message: `namespace: ${errorMessage(e)}` };
     }
-    const err = await applyAll(conn.client, objects, { force: app.spec.sync?.force === true });
+    const err = await applyAll(conn.client, objects, {
+      force: app.spec.sync?.force === true,
+      replace: app.spec.sync?.replace === true,
+    });
     if (err) return err;
     if (previous && app.spec.sync?.prune !== false) {
       const errs = await prune(conn.client, previous, objects);
@@ -709,10 +721,27 @@ export class DeployController {
       const conn = this.opts.members.get(cname);
       if (!conn) continue;
       for (const o of objects) this.watch.ensure(cname, o.apiVersion, o.kind);
+      // Hooks run once per revision and finished TTL Jobs are gone for good: neither is drift.
+      const exempt = (o: KubeObject): boolean => {
+        const live = this.watch.get(cname, o);
+        return live !== undefined && exemptFromDrift(o, live);
+      };
+      const finished = objects.flatMap((o) => {
+        const live = this.watch.get(cname, o);
+        return live ? [{ desired: o, live }] : [];
+      });
+      const removed = await deleteFinishedHooks(conn.client, finished);
+      if (removed.length > 0)
+        this.event(
+          app,
+          'Normal',
+          'HookDeleted',
+          `cluster ${cname}: ${removed.join(', ')} finished (hook-delete-policy)`,
+        );
       const toCheck = objects.filter(
-        (o) => dirty?.has(`${cname}#${objectKey(o)}`) || this.watch.get(cname, o) === null,
+        (o) => (dirty?.has(`${cname}#${objectKey(o)}`) || this.watch.get(cname, o) === null) && !exempt(o),
       );
-      for (const o of toCheck) dirty?.delete(`${cname}#${objectKey(o)}`);
+      for (const o of objects) dirty?.delete(`${cname}#${objectKey(o)}`);
       if (toCheck.length === 0) continue;
       const changes: string[] = [];
       for (const o of toCheck) {
@@ -743,7 +772,11 @@ export class DeployController {
         `cluster ${cname}: ${changes.join('; ')}${selfHeal ? ' — correcting' : ''}`,
       );
       if (selfHeal) {
-        const err = await applyAll(conn.client, objects, { force: true });
+        const err = await applyAll(
+          conn.client,
+          objects.filter((o) => !exempt(o)),
+          { force: true, replace: app.spec.sync?.replace === true },
+        );
         if (err) cs.message = `self-heal failed: ${formatDeployError(err)}`;
         else {
           cs.drifted = false;
