@@ -266,6 +266,13 @@ export const SyncPolicy = StrictObject({
       description: 'Take over fields another field manager owns instead of reporting the conflict.',
     }),
   ),
+  adopt: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description:
+        'Take over objects that already exist and belong to another Application or tool; otherwise each is a Conflict naming its owner.',
+    }),
+  ),
   replace: Type.Optional(
     Type.Boolean({
       default: false,

@@ -152,7 +152,13 @@ test('accepts a full Application and defaults its policies', () => {
     }),
   );
   assert.ok(result.ok, result.ok ? '' : result.message);
-  assert.deepEqual(result.value.spec.sync, { selfHeal: true, prune: true, force: false, replace: false });
+  assert.deepEqual(result.value.spec.sync, {
+    selfHeal: true,
+    prune: true,
+    force: false,
+    adopt: false,
+    replace: false,
+  });
   assert.equal(result.value.spec.rollout?.progressDeadlineSeconds, 600);
 });
 

@@ -14,7 +14,7 @@ import {
   replaceAllowed,
   SYNC_OPTIONS_ANNOTATION,
 } from './hooks.ts';
-import { REVISION_ANNOTATION } from './ownership.ts';
+import { foreignOwner, REVISION_ANNOTATION } from './ownership.ts';
 import type { DeployError } from './types.ts';
 
 export const objectRef = (o: KubeObject): string =>
@@ -68,6 +68,7 @@ export async function dryRun(
   objects: readonly KubeObject[],
   ensureNamespace?: string,
   force = false,
+  replace = false,
 ): Promise<DeployError[]> {
   const errors: DeployError[] = [];
   const definedHere = kindsDefinedHere(objects);
@@ -85,10 +86,42 @@ export async function dryRun(
         await client.apply(standIn, { dryRun: true, force: true });
       }
     } catch (e) {
+      if (isImmutable(e)) {
+        // Applied by delete-and-create when allowed; else the user learns the way out now.
+        if (!replaceAllowed(o, replace)) errors.push(immutableError(client.name, o, e));
+        continue;
+      }
       const err = apiErrorToDeployError(client.name, o, e);
       const causes = e instanceof KubeApiError ? e.details?.causes : undefined;
       errors.push(causes?.[0]?.field ? { ...err, field: causes[0].field } : err);
     }
+  }
+  return errors;
+}
+
+/**
+ * Objects of the revision that already exist in this cluster and belong to someone else (another
+ * Application, or another tool by field manager): each a Conflict naming the owner. Nothing is
+ * taken over unless the Application says `sync.adopt: true`.
+ */
+export async function ownershipConflicts(
+  client: ClusterClient,
+  objects: readonly KubeObject[],
+  appLabel: string,
+): Promise<DeployError[]> {
+  const errors: DeployError[] = [];
+  for (const o of objects) {
+    const live = await client
+      .get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace)
+      .catch(() => undefined);
+    const owner = live ? foreignOwner(live, appLabel) : undefined;
+    if (!owner) continue;
+    errors.push({
+      code: 'Conflict',
+      cluster: client.name,
+      object: objectRef(o),
+      message: `already exists and is managed by ${owner}; set spec.sync.adopt: true to take it over`,
+    });
   }
   return errors;
 }
@@ -101,6 +134,18 @@ export async function ensureNamespace(client: ClusterClient, name: string): Prom
     kind: 'Namespace',
     metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'meridian' } },
   });
+}
+
+const isImmutable = (e: unknown): e is KubeApiError =>
+  e instanceof KubeApiError && e.status === 422 && isImmutableRefusal(e.message);
+
+function immutableError(cluster: string, o: KubeObject, e: KubeApiError): DeployError {
+  return {
+    code: 'Immutable',
+    cluster,
+    object: objectRef(o),
+    message: `${e.message}; set spec.sync.replace: true, or annotate the object ${SYNC_OPTIONS_ANNOTATION}: Replace=true, to delete and re-create it`,
+  };
 }
 
 /** Deletes `o` (with its dependents) and waits, briefly, until it is gone. */
@@ -138,15 +183,8 @@ export async function applyAll(
       try {
         await client.apply(o, { force: opts.force });
       } catch (e) {
-        if (!(e instanceof KubeApiError && e.status === 422 && isImmutableRefusal(e.message))) throw e;
-        if (!replaceAllowed(o, opts.replace)) {
-          return {
-            code: 'Immutable',
-            cluster: client.name,
-            object: objectRef(o),
-            message: `${e.message}; set spec.sync.replace: true, or annotate the object ${SYNC_OPTIONS_ANNOTATION}: Replace=true, to delete and re-create it`,
-          };
-        }
+        if (!isImmutable(e)) throw e;
+        if (!replaceAllowed(o, opts.replace)) return immutableError(client.name, o, e);
         await deleteAndWait(client, o);
         await client.apply(o, { force: opts.force });
       }
@@ -176,17 +214,28 @@ export async function deleteFinishedHooks(
   return deleted;
 }
 
-/** Deletes objects of `previous` that are not in `next` (reverse apply order). Returns errors. */
+/**
+ * Deletes objects of `previous` that are not in `next` (reverse apply order). Returns errors. With
+ * `owned`, only objects still labelled as this Application's and that `stillRendered` (other
+ * Applications' current revisions) does not hold are deleted: an object another one manages or
+ * renders is left alone.
+ */
 export async function prune(
   client: ClusterClient,
   previous: readonly KubeObject[],
   next: readonly KubeObject[],
+  owned?: { readonly appLabel: string; readonly stillRendered?: ReadonlySet<string> },
 ): Promise<DeployError[]> {
   const keep = new Set(next.map(objectKey));
   const errors: DeployError[] = [];
   for (const o of [...previous].reverse()) {
     if (keep.has(objectKey(o))) continue;
+    if (owned?.stillRendered?.has(objectKey(o))) continue;
     try {
+      if (owned) {
+        const live = await client.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+        if (!live || foreignOwner(live, owned.appLabel) !== undefined) continue;
+      }
       await client.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
     } catch (e) {
       errors.push(apiErrorToDeployError(client.name, o, e));

@@ -24,8 +24,10 @@ import {
   ensureNamespace,
   objectKey,
   objectRef,
+  ownershipConflicts,
   prune,
 } from './apply.ts';
+import { applicationLabelValue } from './ownership.ts';
 import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-watch.ts';
@@ -321,9 +323,19 @@ export class DeployController {
           // An unreachable cluster cannot validate; it must not hold the others back. Whatever it
           // rejects when it returns fails the apply there, which the rollout plan handles.
           if (!conn || !target?.ready) return;
-          const found = await dryRun(conn.client, rc.objects, namespace, app.spec.sync?.force === true);
+          const found = await dryRun(
+            conn.client,
+            rc.objects,
+            namespace,
+            app.spec.sync?.force === true,
+            app.spec.sync?.replace === true,
+          );
           if (found.some((e) => e.code === 'TransportError' || e.code === 'Timeout')) return;
           errors.push(...found);
+          if (app.spec.sync?.adopt !== true && app.spec.sync?.force !== true) {
+            const appLabel = applicationLabelValue(ns, app.metadata.name);
+            errors.push(...(await ownershipConflicts(conn.client, rc.objects, appLabel)));
+          }
         }),
       );
       if (errors.length > 0) {
@@ -507,7 +519,7 @@ export class DeployController {
           : undefined;
       const conn = this.opts.members.get(cname);
       if (objs && conn) {
-        const errs = await prune(conn.client, objs, []);
+        const errs = await prune(conn.client, objs, [], this.pruneScope(app, cname));
         if (errs.length > 0) {
           clusterStatus.set(cname, {
             ...prev,
@@ -678,6 +690,32 @@ export class DeployController {
     });
   }
 
+  /**
+   * What pruning in `cluster` must leave alone: objects not labelled as this Application's, and
+   * objects the other Applications' applied revisions still render there.
+   */
+  private pruneScope(app: Application, cluster: string): { appLabel: string; stillRendered: Set<string> } {
+    const stillRendered = new Set<string>();
+    const revisions = this.revisions.list();
+    for (const other of this.apps.list()) {
+      if (appKey(other) === appKey(app)) continue;
+      const status = other.status as DeployStatus | undefined;
+      const applied = status?.clusters?.find((c) => c.name === cluster)?.revision;
+      if (applied === undefined) continue;
+      const rev = revisions.find(
+        (r) =>
+          r.metadata.namespace === other.metadata.namespace &&
+          r.spec.application === other.metadata.name &&
+          r.spec.revision === applied,
+      );
+      for (const o of (rev?.spec.clusters[cluster] ?? []) as KubeObject[]) stillRendered.add(objectKey(o));
+    }
+    return {
+      appLabel: applicationLabelValue(app.metadata.namespace ?? 'default', app.metadata.name),
+      stillRendered,
+    };
+  }
+
   private async applyTo(
     app: Application,
     cluster: string,
@@ -698,7 +736,7 @@ export class DeployController {
     });
     if (err) return err;
     if (previous && app.spec.sync?.prune !== false) {
-      const errs = await prune(conn.client, previous, objects);
+      const errs = await prune(conn.client, previous, objects, this.pruneScope(app, cluster));
       if (errs.length > 0) return errs[0];
     }
     return undefined;
@@ -886,7 +924,7 @@ export class DeployController {
         pending.push(cs.name);
         continue;
       }
-      const errs = await prune(conn.client, objs, []);
+      const errs = await prune(conn.client, objs, [], this.pruneScope(app, cs.name));
       if (errs.length > 0) pending.push(cs.name);
     }
     if (pending.length > 0) {
