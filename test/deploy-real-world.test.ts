@@ -1,7 +1,7 @@
 // What real charts and real operators do to the deploy service, against a real local fleet (hub + 2
 // members, 127.118.0): a bad object in a namespace that does not exist yet, a chart with Helm hooks,
-// a Job removed by its TTL, an immutable Job change, a restart in a healthy cluster, and what the
-// fleet's nodes advertise.
+// a Job removed by its TTL, an immutable Job change, a restart in a healthy cluster, two
+// Applications rendering one object, and what the fleet's nodes advertise.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -249,6 +249,39 @@ describe('deploy on real-world charts', () => {
     }
     await waitStatus('restart', 'Healthy', (st) => st.phase === 'Healthy');
     assert.deepEqual(await eventsOf('restart', 'RolledBack'), []);
+  });
+
+  test('a second Application rendering the same object is a Conflict naming the first; deleting the adopter keeps what the first renders', async () => {
+    const shared = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shared' },
+      data: { owner: 'a' },
+    };
+    await applyApplication(fleet, 'own-a', spec('shared', { manifests: [shared] }));
+    await waitStatus('own-a', 'Healthy', (st) => st.phase === 'Healthy');
+    const other = { ...shared, data: { owner: 'b' } };
+    await applyApplication(fleet, 'own-b', spec('shared', { manifests: [other] }));
+    const s = await waitStatus('own-b', 'Conflict', (st) =>
+      (st.conditions ?? []).some(
+        (c) => c.reason === 'ValidationFailed' && /Application default\/own-a/.test(c.message),
+      ),
+    );
+    assert.match(s.conditions?.find((c) => c.type === 'Ready')?.message ?? '', /sync\.adopt/);
+    for (const c of MEMBERS)
+      assert.equal(await jsonpath(fleet, c, ['get', 'cm', 'shared', '-n', 'shared'], '{.data.owner}'), 'a');
+    // Adopting takes it over; deleting the adopter leaves the object, which own-a still renders.
+    await applyApplication(fleet, 'own-b', spec('shared', { manifests: [other] }, { sync: { adopt: true } }));
+    await waitStatus('own-b', 'Healthy', (st) => st.phase === 'Healthy');
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'own-b', '-n', 'default', '--timeout=60s'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    for (const c of MEMBERS) {
+      const r = await kubectl(['--context', c, 'get', 'cm', 'shared', '-n', 'shared'], fleet);
+      assert.equal(r.code, 0, `${c}: the ConfigMap own-a renders survived deleting own-b`);
+    }
   });
 
   test('nodes advertise cpu, memory, pods and ephemeral-storage', async () => {
