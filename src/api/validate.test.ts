@@ -359,3 +359,27 @@ test('assertValidResource throws an error carrying code and field', () => {
       error instanceof InvalidResourceError && error.code === 'Invalid' && error.field === 'spec.region',
   );
 });
+
+test('reports every problem of an Application, each naming its field, the first as the message', () => {
+  const result = validateResource('Application', {
+    apiVersion: 'meridian.dev/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'shop', namespace: 'team-a' },
+    spec: {
+      source: { helm: { chart: 'shop' } },
+      placement: { clusters: ['eu-west'] },
+      revisionHistoryLimit: 0,
+      sync: { selfHeal: 'yes' },
+    },
+  });
+  assert.ok(!result.ok);
+  assert.equal(result.message, result.messages[0]);
+  assert.ok(
+    result.messages.some((m) => m.includes('spec.revisionHistoryLimit')),
+    result.messages.join('\n'),
+  );
+  assert.ok(
+    result.messages.some((m) => m.includes('spec.sync.selfHeal')),
+    result.messages.join('\n'),
+  );
+});

@@ -37,6 +37,7 @@ import { holdsSecretValues, type ClusterObjects } from './revision-secrets.ts';
 import {
   createRevision,
   revisionDigestKey,
+  revisionName,
   revisionsOf,
   revisionsToPrune,
   withStoredSecrets,
@@ -252,8 +253,12 @@ export class DeployController {
     status: DeployStatus,
     reason: string,
     errors: readonly DeployError[],
+    placed?: number,
   ): Promise<ReconcileResult> {
     const msg = errors.slice(0, 3).map(formatDeployError).join('; ');
+    // Never rolled out: say so in PHASE and READY rather than leaving them blank.
+    if (status.phase === undefined) status.phase = 'Failed';
+    if (status.readyClusters === undefined && placed !== undefined) status.readyClusters = `0/${placed}`;
     status.conditions = this.conditionsWith(status, {
       type: 'Ready',
       status: 'False',
@@ -308,7 +313,7 @@ export class DeployController {
     const nextNumber = (revs[0]?.spec.revision ?? 0) + 1;
     const rendered = await this.render(app, targets, nextNumber);
     if (!rendered.ok) {
-      return this.notReady(app, status, 'RenderFailed', rendered.errors);
+      return this.notReady(app, status, 'RenderFailed', rendered.errors, targets.length);
     }
 
     // 3. The revision of this content: reuse one with the same digest, else validate and create.
@@ -339,7 +344,7 @@ export class DeployController {
         }),
       );
       if (errors.length > 0) {
-        return this.notReady(app, status, 'ValidationFailed', errors);
+        return this.notReady(app, status, 'ValidationFailed', errors, targets.length);
       }
       const created = await createRevision(
         this.opts.hub,
@@ -564,6 +569,7 @@ export class DeployController {
         );
     }
     await this.writeStatus(app, status);
+    await this.recordOutcomes(app, status);
     await this.pruneHistory(app, revs, status);
     this.opts.metrics.reconciles.inc({ controller: 'application', result: 'ok' });
     const busy =
@@ -616,6 +622,10 @@ export class DeployController {
     );
     const healthy = status.clusters.filter((c) => c.phase === 'Healthy').length;
     status.readyClusters = `${healthy}/${status.clusters.length}`;
+    // What runs (printed as REVISION): after a rollback the revision rolled back to, not the blocked one.
+    const running = status.clusters.flatMap((c) => (c.revision === undefined ? [] : [c.revision]));
+    if (running.length > 0) status.runningRevision = Math.min(...running);
+    else delete status.runningRevision;
     let conds = status.conditions as Condition[] | undefined;
     for (const c of d.conditions) conds = setCondition(conds, { ...c, observedGeneration: gen }, new Date());
     status.conditions = conds;
@@ -889,6 +899,33 @@ export class DeployController {
     }
     this.fullRevisions.set(key, cache);
     return { revs, unusable };
+  }
+
+  /** Each ApplicationRevision's own status says how its rollout went (its OUTCOME column). */
+  private async recordOutcomes(app: Application, status: DeployStatus): Promise<void> {
+    for (const h of status.history ?? []) {
+      const name = revisionName(app.metadata.name, h.revision);
+      const rev = this.revisions.get(name, app.metadata.namespace);
+      if (!rev || rev.status?.outcome === h.outcome) continue;
+      await this.opts.hub
+        .applyStatus({
+          apiVersion: API_VERSION,
+          kind: 'ApplicationRevision',
+          metadata: { name, namespace: app.metadata.namespace },
+          status: {
+            outcome: h.outcome,
+            ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+            ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+            ...(h.outcome === 'RolledBack' && status.rollbackCause ? { message: status.rollbackCause } : {}),
+          },
+        } as KubeObject)
+        .catch((e: unknown) =>
+          this.opts.log.warn(
+            { application: appKey(app), revision: h.revision, err: errorMessage(e) },
+            'revision outcome not recorded',
+          ),
+        );
+    }
   }
 
   private async pruneHistory(
