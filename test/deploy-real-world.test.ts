@@ -31,6 +31,7 @@ let hub: HubProcess;
 
 interface AppStatus {
   revision?: number;
+  runningRevision?: number;
   phase?: string;
   clusters?: { name: string; phase: string; message?: string; applyError?: string; rolledOutAt?: string }[];
   conditions?: { type: string; status: string; reason: string; message: string }[];
@@ -234,6 +235,17 @@ describe('deploy on real-world charts', () => {
       (st) => st.phase === 'Healthy' && (st.clusters ?? []).every((c) => c.rolledOutAt !== undefined),
     );
     assert.equal(healthy.revision, 1);
+    assert.equal(healthy.runningRevision, 1);
+    await waitFor('revision 1 records its outcome', 30_000, async () =>
+      (await jsonpath(
+        fleet,
+        'hub',
+        ['get', 'applicationrevision', 'restart-1', '-n', 'default'],
+        '{.status.outcome}',
+      )) === 'Succeeded'
+        ? true
+        : undefined,
+    );
     await new Promise((r) => setTimeout(r, 4_000)); // past the deadline
     const r = await kubectl(
       ['--context', 'eu-west', 'rollout', 'restart', 'deployment/web', '-n', 'restart'],
