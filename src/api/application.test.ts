@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sourceType } from './application.ts';
+import { ApplicationKind, sourceType } from './application.ts';
 import type { ApplicationSource, SourceType } from './application.ts';
 import { validateResource } from './validate.ts';
+import { openApiSchemaFor } from './crd.ts';
+import type { JsonSchemaProps } from './crd.ts';
 
 test('sourceType names every source flavour for an exhaustive switch', () => {
   const cases: Array<[ApplicationSource, SourceType]> = [
@@ -44,4 +46,20 @@ test('images accepts kustomize-style rewrites and rejects a tag in name or a rep
   assert.equal(twice.ok ? '' : twice.message, 'Application team-a/shop: spec.images[1]: duplicate value "a"');
   const badDigest = validateResource('Application', app([], [{ name: 'a', digest: 'latest' }]));
   assert.equal(badDigest.ok ? '' : badDigest.field, 'spec.overrides[0].images[0].digest');
+});
+
+test('every field of the Application spec has a description (what kubectl explain shows)', () => {
+  const missing: string[] = [];
+  // kubectl explain shows an array's own description for its items; their fields need their own.
+  const walk = (s: JsonSchemaProps | undefined, path: string): void => {
+    if (!s) return;
+    if (!s['description'] && !path.endsWith('[]')) missing.push(path);
+    const props = (s['properties'] ?? {}) as Record<string, JsonSchemaProps>;
+    for (const [k, v] of Object.entries(props)) walk(v, `${path}.${k}`);
+    const items = s['items'] as JsonSchemaProps | undefined;
+    if (items && items['type'] === 'object') walk(items, `${path}[]`);
+  };
+  const spec = (openApiSchemaFor(ApplicationKind)['properties'] as Record<string, JsonSchemaProps>)['spec'];
+  walk(spec, 'spec');
+  assert.deepEqual(missing, []);
 });

@@ -20,6 +20,25 @@ import type { KindDefinition } from './kind.ts';
 
 const HelmValues = FreeForm('Helm values, merged over the chart defaults.');
 const ReleaseName = Type.Optional(DnsLabel('Helm release name; defaults to the Application name.'));
+// Built-in values: meridian.{cluster,region,zone}, placed where the chart's values.schema.json allows.
+const builtinValuesFields = {
+  meridianValues: Type.Optional(
+    Type.Boolean({
+      default: true,
+      description:
+        "Give the chart Meridian's values meridian.{cluster,region,zone} (where its values.schema.json allows them: meridian, else global.meridian). false: none.",
+    }),
+  ),
+  meridianValuesKey: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+      description:
+        "Dotted values path for Meridian's built-in values, e.g. global.meridian or extraEnv.meridian.",
+    }),
+  ),
+};
 
 /** Inline Kubernetes objects, applied as they are. */
 export const ManifestsSource = StrictObject({
@@ -28,18 +47,28 @@ export const ManifestsSource = StrictObject({
 
 /** A kustomization directory, rendered with `kustomize build`. */
 export const KustomizeSource = StrictObject({
-  kustomize: StrictObject({ path: Type.String({ minLength: 1, description: 'Kustomization directory.' }) }),
+  kustomize: StrictObject(
+    { path: Type.String({ minLength: 1, description: 'Kustomization directory.' }) },
+    { description: 'Render a kustomization (kubectl kustomize): a local path or a remote target.' },
+  ),
 });
 
 /** A Helm chart from a repository (or an OCI reference in `chart`). */
 export const HelmSource = StrictObject({
-  helm: StrictObject({
-    chart: Type.String({ minLength: 1, description: 'Chart name, path, or oci:// reference.' }),
-    version: Type.Optional(Type.String({ minLength: 1, description: 'Chart version; latest if unset.' })),
-    repoURL: Type.Optional(Type.String({ format: 'uri', description: 'Chart repository URL.' })),
-    releaseName: ReleaseName,
-    values: Type.Optional(HelmValues),
-  }),
+  helm: StrictObject(
+    {
+      chart: Type.String({ minLength: 1, description: 'Chart name, path, or oci:// reference.' }),
+      version: Type.Optional(Type.String({ minLength: 1, description: 'Chart version; latest if unset.' })),
+      repoURL: Type.Optional(Type.String({ format: 'uri', description: 'Chart repository URL.' })),
+      releaseName: ReleaseName,
+      values: Type.Optional(HelmValues),
+      ...builtinValuesFields,
+    },
+    {
+      description:
+        "Render a Helm chart per cluster with helm template (that cluster's values and Kubernetes version).",
+    },
+  ),
 });
 
 // url/ref/path are shared by every git flavour; the flavour key says how the directory is rendered.
@@ -68,7 +97,7 @@ export const GitKustomize = StrictObject({
 export const GitHelm = StrictObject({
   ...gitLocation,
   helm: StrictObject(
-    { releaseName: ReleaseName, values: Type.Optional(HelmValues) },
+    { releaseName: ReleaseName, values: Type.Optional(HelmValues), ...builtinValuesFields },
     { description: 'Render path as a Helm chart.' },
   ),
 });
@@ -200,16 +229,28 @@ export type RolloutStrategy = Static<typeof RolloutStrategy>;
 /** How a new revision reaches the clusters. */
 export const Rollout = StrictObject(
   {
-    strategy: Type.Optional(Type.Union(RolloutStrategy.anyOf, { default: 'Parallel' })),
-    waves: Type.Optional(Type.Array(Wave, { maxItems: 50 })),
+    strategy: Type.Optional(
+      Type.Union(RolloutStrategy.anyOf, {
+        default: 'Parallel',
+        description:
+          'Parallel: every cluster at once; Waves: wave after wave, each after the previous is Healthy.',
+      }),
+    ),
+    waves: Type.Optional(Type.Array(Wave, { maxItems: 50, description: 'Waves in order (strategy Waves).' })),
     maxUnavailableClusters: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Clusters allowed to be not Healthy while a wave proceeds.' }),
     ),
     progressDeadlineSeconds: Type.Optional(
-      Type.Integer({ minimum: 1, default: 600, description: 'A cluster not Healthy by then has failed.' }),
+      Type.Integer({
+        minimum: 1,
+        default: 600,
+        description:
+          'A cluster not Healthy this long after the revision was applied has failed (until it was Healthy once; after that only its workloads can fail it).',
+      }),
     ),
   },
   {
+    description: 'How a new revision reaches the clusters.',
     'x-kubernetes-validations': [
       celRule(
         "!has(self.strategy) || self.strategy != 'Waves' || (has(self.waves) && size(self.waves) > 0)",
@@ -229,45 +270,84 @@ export const RollbackTrigger = Type.Union([Type.Literal('AnyClusterFailed')]);
 export type RollbackTrigger = Static<typeof RollbackTrigger>;
 
 /** When the whole fleet returns to the last good revision. */
-export const Rollback = StrictObject({
-  automatic: Type.Optional(Type.Boolean({ default: true })),
-  when: Type.Optional(Type.Array(RollbackTrigger, { maxItems: 8, 'x-kubernetes-list-type': 'set' })),
-});
+export const Rollback = StrictObject(
+  {
+    automatic: Type.Optional(
+      Type.Boolean({ default: true, description: 'Roll every cluster back when a trigger in when fires.' }),
+    ),
+    when: Type.Optional(
+      Type.Array(RollbackTrigger, {
+        maxItems: 8,
+        'x-kubernetes-list-type': 'set',
+        description: 'Triggers: AnyClusterFailed (a cluster failed its rollout).',
+      }),
+    ),
+  },
+  { description: 'When every cluster goes back to the last good revision.' },
+);
 /** When the whole fleet returns to the last good revision. */
 export type Rollback = Static<typeof Rollback>;
 
 /** Drift handling. */
-export const SyncPolicy = StrictObject({
-  selfHeal: Type.Optional(Type.Boolean({ default: true, description: 'Re-apply when a cluster drifts.' })),
-  prune: Type.Optional(Type.Boolean({ default: true, description: 'Delete objects no longer rendered.' })),
-  force: Type.Optional(
-    Type.Boolean({
-      default: false,
-      description: 'Take over fields another field manager owns instead of reporting the conflict.',
-    }),
-  ),
-});
+export const SyncPolicy = StrictObject(
+  {
+    selfHeal: Type.Optional(Type.Boolean({ default: true, description: 'Re-apply when a cluster drifts.' })),
+    prune: Type.Optional(Type.Boolean({ default: true, description: 'Delete objects no longer rendered.' })),
+    force: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'Take over fields another field manager owns instead of reporting the conflict.',
+      }),
+    ),
+    adopt: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Take over objects that already exist and belong to another Application or tool; otherwise each is a Conflict naming its owner.',
+      }),
+    ),
+    replace: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Delete and re-create an object when the server refuses a change as immutable (a Job template, a Service clusterIP, a StatefulSet selector); per object: annotation meridian.dev/sync-options: Replace=true.',
+      }),
+    ),
+  },
+  { description: 'Drift correction, pruning, ownership conflicts and immutable changes.' },
+);
 /** Drift handling. */
 export type SyncPolicy = Static<typeof SyncPolicy>;
 
 /** Desired state of an Application. */
-export const ApplicationSpec = StrictObject({
-  source: ApplicationSource,
-  destinationNamespace: Type.Optional(DnsLabel("Namespace in every cluster; defaults to the Application's.")),
-  placement: Placement,
-  images: Type.Optional(
-    ImageOverrides(
-      'Image rewrites applied to every container and init container of every Pod template (kustomize images semantics).',
+export const ApplicationSpec = StrictObject(
+  {
+    source: ApplicationSource,
+    destinationNamespace: Type.Optional(
+      DnsLabel("Namespace in every cluster; defaults to the Application's."),
     ),
-  ),
-  overrides: Type.Optional(Type.Array(Override, { maxItems: 100 })),
-  rollout: Type.Optional(Rollout),
-  rollback: Type.Optional(Rollback),
-  sync: Type.Optional(SyncPolicy),
-  revisionHistoryLimit: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'ApplicationRevisions kept.' }),
-  ),
-});
+    placement: Placement,
+    images: Type.Optional(
+      ImageOverrides(
+        'Image rewrites applied to every container and init container of every Pod template (kustomize images semantics).',
+      ),
+    ),
+    overrides: Type.Optional(
+      Type.Array(Override, {
+        maxItems: 100,
+        description:
+          'Per-cluster Helm values, patches and images, applied in order to the clusters each selects.',
+      }),
+    ),
+    rollout: Type.Optional(Rollout),
+    rollback: Type.Optional(Rollback),
+    sync: Type.Optional(SyncPolicy),
+    revisionHistoryLimit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'ApplicationRevisions kept.' }),
+    ),
+  },
+  { description: 'What to deploy, where, and how to roll it out, roll it back and keep it in sync.' },
+);
 /** Desired state of an Application. */
 export type ApplicationSpec = Static<typeof ApplicationSpec>;
 
@@ -313,6 +393,11 @@ export const ApplicationClusterStatus = StrictObject({
   drifted: Type.Optional(Type.Boolean({ description: 'Live objects differ from the revision.' })),
   appliedAt: Type.Optional(Timestamp('When the revision was last applied (or attempted) here.')),
   applyError: Type.Optional(Type.String({ description: 'Why the last apply here failed.' })),
+  rolledOutAt: Type.Optional(
+    Timestamp(
+      'When the applied revision first turned Healthy here; from then on the progress deadline no longer applies.',
+    ),
+  ),
 });
 /** An Application in one cluster. */
 export type ApplicationClusterStatus = Static<typeof ApplicationClusterStatus>;
@@ -331,7 +416,19 @@ export type RevisionHistoryEntry = Static<typeof RevisionHistoryEntry>;
 /** Observed state of an Application, written by the deploy controller. */
 export const ApplicationStatus = StrictObject({
   observedGeneration: Type.Optional(ObservedGeneration),
-  revision: Type.Optional(Type.Integer({ minimum: 0, description: 'Revision being rolled out or running.' })),
+  revision: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'Revision the spec renders to (being rolled out, running, or rolled back from).',
+    }),
+  ),
+  runningRevision: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'Revision that runs: the one every placed cluster runs (after a rollback, the one rolled back to); during a rollout, the oldest still running somewhere.',
+    }),
+  ),
   phase: Type.Optional(ApplicationPhase),
   readyClusters: Type.Optional(
     Type.String({ pattern: '^[0-9]+/[0-9]+$', description: 'Healthy/placed clusters, e.g. 2/3.' }),
@@ -386,7 +483,8 @@ export const ApplicationKind: KindDefinition<typeof ApplicationSchema> = {
   namespaced: true,
   schema: ApplicationSchema,
   printerColumns: [
-    { name: 'Revision', type: 'integer', jsonPath: '.status.revision' },
+    { name: 'Revision', type: 'integer', jsonPath: '.status.runningRevision' },
+    { name: 'Desired', type: 'integer', jsonPath: '.status.revision', priority: 1 },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Ready', type: 'string', jsonPath: '.status.readyClusters' },
     AGE_COLUMN,

@@ -49,8 +49,11 @@ export interface KubeManifest {
 export const Manifest = asStatic<KubeManifest>(
   Type.Object(
     {
-      apiVersion: Type.String({ minLength: 1 }),
-      kind: Type.String({ minLength: 1 }),
+      apiVersion: Type.String({
+        minLength: 1,
+        description: 'API group/version of the object, e.g. apps/v1.',
+      }),
+      kind: Type.String({ minLength: 1, description: 'Kind of the object, e.g. Deployment.' }),
     },
     {
       additionalProperties: true,
@@ -224,11 +227,16 @@ export const SELECTOR_VALUES_RULE = celRule(
 /** One `matchExpressions` requirement. */
 export const LabelSelectorRequirement = StrictObject(
   {
-    key: Type.String({ minLength: 1, maxLength: 317 }),
-    operator: SelectorOperator,
-    values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 100 })),
+    key: Type.String({ minLength: 1, maxLength: 317, description: 'Label key the requirement applies to.' }),
+    operator: Type.Union(SelectorOperator.anyOf, { description: 'In, NotIn, Exists or DoesNotExist.' }),
+    values: Type.Optional(
+      Type.Array(Type.String({ maxLength: 63 }), {
+        maxItems: 100,
+        description: 'Label values; non-empty for In and NotIn, empty for Exists and DoesNotExist.',
+      }),
+    ),
   },
-  { 'x-kubernetes-validations': [SELECTOR_VALUES_RULE] },
+  { description: 'A label requirement.', 'x-kubernetes-validations': [SELECTOR_VALUES_RULE] },
 );
 /** One `matchExpressions` requirement. */
 export type LabelSelectorRequirement = Static<typeof LabelSelectorRequirement>;
@@ -237,9 +245,17 @@ export type LabelSelectorRequirement = Static<typeof LabelSelectorRequirement>;
 export const LabelSelector = StrictObject(
   {
     matchLabels: Type.Optional(
-      Type.Record(Type.String(), Type.String({ maxLength: 63 }), { maxProperties: 64 }),
+      Type.Record(Type.String(), Type.String({ maxLength: 63 }), {
+        maxProperties: 64,
+        description: 'Labels a Cluster must have, with these values.',
+      }),
     ),
-    matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 32 })),
+    matchExpressions: Type.Optional(
+      Type.Array(LabelSelectorRequirement, {
+        maxItems: 32,
+        description: 'Requirements a Cluster must meet, all of them.',
+      }),
+    ),
   },
   { description: 'Selects Clusters by label; an empty selector selects every Cluster.' },
 );

@@ -152,7 +152,13 @@ test('accepts a full Application and defaults its policies', () => {
     }),
   );
   assert.ok(result.ok, result.ok ? '' : result.message);
-  assert.deepEqual(result.value.spec.sync, { selfHeal: true, prune: true, force: false });
+  assert.deepEqual(result.value.spec.sync, {
+    selfHeal: true,
+    prune: true,
+    force: false,
+    adopt: false,
+    replace: false,
+  });
   assert.equal(result.value.spec.rollout?.progressDeadlineSeconds, 600);
 });
 
@@ -351,5 +357,29 @@ test('assertValidResource throws an error carrying code and field', () => {
     () => assertValidResource('Cluster', cluster({ kubeconfigSecretRef: secretRef })),
     (error: unknown) =>
       error instanceof InvalidResourceError && error.code === 'Invalid' && error.field === 'spec.region',
+  );
+});
+
+test('reports every problem of an Application, each naming its field, the first as the message', () => {
+  const result = validateResource('Application', {
+    apiVersion: 'meridian.dev/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'shop', namespace: 'team-a' },
+    spec: {
+      source: { helm: { chart: 'shop' } },
+      placement: { clusters: ['eu-west'] },
+      revisionHistoryLimit: 0,
+      sync: { selfHeal: 'yes' },
+    },
+  });
+  assert.ok(!result.ok);
+  assert.equal(result.message, result.messages[0]);
+  assert.ok(
+    result.messages.some((m) => m.includes('spec.revisionHistoryLimit')),
+    result.messages.join('\n'),
+  );
+  assert.ok(
+    result.messages.some((m) => m.includes('spec.sync.selfHeal')),
+    result.messages.join('\n'),
   );
 });

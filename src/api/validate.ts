@@ -16,7 +16,14 @@ import { firstRuleViolation } from './schema-rules.ts';
 /** Outcome of {@link validateResource}: the defaulted object, or the first problem found. */
 export type ValidationResult<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: 'Invalid'; readonly field: string; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: 'Invalid';
+      readonly field: string;
+      readonly message: string;
+      /** Every problem found (the first is `message`), each naming the object and field. */
+      readonly messages: readonly string[];
+    };
 
 /** Thrown by {@link assertValidResource}; carries the same code, field and message. */
 export class InvalidResourceError extends Error {
@@ -156,15 +163,20 @@ function objectRef(kind: KindName, obj: unknown): string {
     : `${kind} ${name}`;
 }
 
-function invalid(kind: KindName, obj: unknown, field: string, message: string) {
-  const where = field ? `${field}: ` : '';
-  return {
-    ok: false,
-    code: 'Invalid',
-    field,
-    message: `${objectRef(kind, obj)}: ${where}${message}`,
-  } as const;
+function invalid(
+  kind: KindName,
+  obj: unknown,
+  field: string,
+  message: string,
+  more: readonly { field: string; message: string }[] = [],
+) {
+  const line = (f: string, m: string) => `${objectRef(kind, obj)}: ${f ? `${f}: ` : ''}${m}`;
+  const messages = [...new Set([line(field, message), ...more.map((p) => line(p.field, p.message))])];
+  return { ok: false, code: 'Invalid', field, message: messages[0]!, messages } as const;
 }
+
+/** How many schema problems one object reports at most. */
+const MAX_PROBLEMS = 20;
 
 /**
  * Validates `obj` as a `kind` object: schema, then the rules the API server would enforce (CEL
@@ -184,9 +196,16 @@ export function validateResource<K extends KindName>(
   }
   const checker = checkerFor(kind);
   if (!checker.Check(value)) {
-    const first = checker.Errors(value).First();
-    const problem = first ? describe(first) : { pointer: '', message: 'is invalid' };
-    return invalid(kind, value, pointerToField(problem.pointer, value), problem.message);
+    const problems: { field: string; message: string }[] = [];
+    for (const e of checker.Errors(value)) {
+      const p = describe(e);
+      const field = pointerToField(p.pointer, value);
+      // One problem per field: a missing field is also "not a string" there.
+      if (!problems.some((q) => q.field === field)) problems.push({ field, message: p.message });
+      if (problems.length >= MAX_PROBLEMS) break;
+    }
+    const [first, ...rest] = problems.length > 0 ? problems : [{ field: '', message: 'is invalid' }];
+    return invalid(kind, value, first!.field, first!.message, rest);
   }
   const violation = firstRuleViolation(schema, value);
   if (violation) return invalid(kind, value, violation.field, violation.message);

@@ -34,15 +34,23 @@ function readApplications(file: string): Application[] {
   }
   const docs = parseAllDocuments(text);
   const out: Application[] = [];
+  // Every problem of every document at once: fixing one at a time is slow.
+  const problems: string[] = [];
   docs.forEach((d, i) => {
-    if (d.errors.length > 0)
-      throw new MeridianError('InvalidYaml', `${file}: document ${i + 1}: ${d.errors[0]!.message}`, 2);
+    if (d.errors.length > 0) {
+      problems.push(...d.errors.map((e) => `${file}: document ${i + 1}: ${e.message.split('\n')[0]}`));
+      return;
+    }
     const obj = d.toJS() as unknown;
     if (obj === null || obj === undefined) return;
     const v = validateResource('Application', obj);
-    if (!v.ok) throw new MeridianError('Invalid', `${file}: ${v.message}`, 2);
-    out.push(obj as Application);
+    if (!v.ok) problems.push(...v.messages.map((m) => `${file}: ${m}`));
+    else out.push(obj as Application);
   });
+  if (problems.length > 0) {
+    const yaml = docs.some((d) => d.errors.length > 0);
+    throw new MeridianError(yaml ? 'InvalidYaml' : 'Invalid', problems.join('\n'), 2);
+  }
   if (out.length === 0) throw new MeridianError('Invalid', `${file}: no Application in it`, 2);
   return out;
 }
@@ -174,6 +182,11 @@ export function registerAppCommands(program: Command): void {
       ]);
     }
     printTable(rows);
+    const blocked = (a.status?.history ?? []).find((h) => h.digest === a.status?.blockedDigest);
+    if (blocked)
+      process.stdout.write(
+        `\nrevision ${blocked.revision} is blocked: ${a.status?.rollbackCause ?? 'rolled back'}; clusters run revision ${a.status?.runningRevision ?? a.status?.lastGoodRevision ?? '-'}, and the blocked content is not rolled out again until the spec changes\n`,
+      );
   });
 
   nsOpt(
@@ -186,21 +199,38 @@ export function registerAppCommands(program: Command): void {
     .action(async (name: string, opts: { namespace: string; cluster?: string }, cmd: Command) => {
       const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
       const a = await getApp(hub, name, opts.namespace);
-      const revNo = a.status?.revision;
-      if (revNo === undefined)
+      const st = a.status;
+      if (st?.revision === undefined)
         throw new MeridianError('NotReady', `Application ${opts.namespace}/${name} has no revision yet`, 3);
-      const rev = await hub.get<ApplicationRevision & KubeObject>(
-        API_VERSION,
-        'ApplicationRevision',
-        `${name}-${revNo}`,
-        opts.namespace,
-      );
-      if (!rev) throw new MeridianError('NotFound', `revision ${revNo} of ${name} is not stored`, 3);
-      // Secrets as rendered (the revision holds them redacted); only changed field names are shown.
-      const full = await withStoredSecrets(hub, rev);
+      // Each cluster is compared with what it runs: after a rollback that is not status.revision.
+      if (st.blockedDigest && st.blockedDigest === st.digest)
+        process.stdout.write(
+          `# revision ${st.revision} is blocked (rolled back: ${st.rollbackCause ?? 'no cause recorded'}); it is not rolled out again until the spec changes\n`,
+        );
+      const revisionOf = new Map((st.clusters ?? []).map((c) => [c.name, c.revision ?? st.revision!]));
+      const fetched = new Map<number, ApplicationRevision>();
+      const revisionObjects = async (revNo: number) => {
+        let full = fetched.get(revNo);
+        if (!full) {
+          const rev = await hub.get<ApplicationRevision & KubeObject>(
+            API_VERSION,
+            'ApplicationRevision',
+            `${name}-${revNo}`,
+            opts.namespace,
+          );
+          if (!rev) throw new MeridianError('NotFound', `revision ${revNo} of ${name} is not stored`, 3);
+          // Secrets as rendered (the revision holds them redacted); only changed field names are shown.
+          full = await withStoredSecrets(hub, rev);
+          fetched.set(revNo, full);
+        }
+        return full;
+      };
+      const desired = await revisionObjects(st.revision);
       let differences = 0;
-      for (const [cluster, objects] of Object.entries(full.spec.clusters)) {
+      for (const cluster of Object.keys(desired.spec.clusters)) {
         if (opts.cluster && cluster !== opts.cluster) continue;
+        const revNo = revisionOf.get(cluster) ?? st.revision;
+        const objects = (await revisionObjects(revNo)).spec.clusters[cluster] ?? [];
         const client = await memberClient(hub, cluster);
         process.stdout.write(`--- cluster ${cluster} (revision ${revNo})\n`);
         for (const o of objects as KubeObject[]) {

@@ -17,7 +17,18 @@ import type { MemberConnections } from '../fleet/member-connections.ts';
 import type { HubMetrics } from '../hub/metrics.ts';
 import { ApplicationHealthGauges } from './health-gauges.ts';
 import type { Logger } from '../logging/logger.ts';
-import { applyAll, dryRun, ensureNamespace, objectKey, objectRef, prune } from './apply.ts';
+import {
+  applyAll,
+  deleteFinishedHooks,
+  dryRun,
+  ensureNamespace,
+  objectKey,
+  objectRef,
+  ownershipConflicts,
+  prune,
+} from './apply.ts';
+import { applicationLabelValue } from './ownership.ts';
+import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-watch.ts';
 import { resolvePlacement } from './placement.ts';
@@ -26,6 +37,7 @@ import { holdsSecretValues, type ClusterObjects } from './revision-secrets.ts';
 import {
   createRevision,
   revisionDigestKey,
+  revisionName,
   revisionsOf,
   revisionsToPrune,
   withStoredSecrets,
@@ -241,8 +253,12 @@ export class DeployController {
     status: DeployStatus,
     reason: string,
     errors: readonly DeployError[],
+    placed?: number,
   ): Promise<ReconcileResult> {
     const msg = errors.slice(0, 3).map(formatDeployError).join('; ');
+    // Never rolled out: say so in PHASE and READY rather than leaving them blank.
+    if (status.phase === undefined) status.phase = 'Failed';
+    if (status.readyClusters === undefined && placed !== undefined) status.readyClusters = `0/${placed}`;
     status.conditions = this.conditionsWith(status, {
       type: 'Ready',
       status: 'False',
@@ -297,7 +313,7 @@ export class DeployController {
     const nextNumber = (revs[0]?.spec.revision ?? 0) + 1;
     const rendered = await this.render(app, targets, nextNumber);
     if (!rendered.ok) {
-      return this.notReady(app, status, 'RenderFailed', rendered.errors);
+      return this.notReady(app, status, 'RenderFailed', rendered.errors, targets.length);
     }
 
     // 3. The revision of this content: reuse one with the same digest, else validate and create.
@@ -312,13 +328,23 @@ export class DeployController {
           // An unreachable cluster cannot validate; it must not hold the others back. Whatever it
           // rejects when it returns fails the apply there, which the rollout plan handles.
           if (!conn || !target?.ready) return;
-          const found = await dryRun(conn.client, rc.objects, namespace, app.spec.sync?.force === true);
+          const found = await dryRun(
+            conn.client,
+            rc.objects,
+            namespace,
+            app.spec.sync?.force === true,
+            app.spec.sync?.replace === true,
+          );
           if (found.some((e) => e.code === 'TransportError' || e.code === 'Timeout')) return;
           errors.push(...found);
+          if (app.spec.sync?.adopt !== true && app.spec.sync?.force !== true) {
+            const appLabel = applicationLabelValue(ns, app.metadata.name);
+            errors.push(...(await ownershipConflicts(conn.client, rc.objects, appLabel)));
+          }
         }),
       );
       if (errors.length > 0) {
-        return this.notReady(app, status, 'ValidationFailed', errors);
+        return this.notReady(app, status, 'ValidationFailed', errors, targets.length);
       }
       const created = await createRevision(
         this.opts.hub,
@@ -345,6 +371,7 @@ export class DeployController {
         'RevisionCreated',
         `revision ${nextNumber} (${rendered.digest.slice(0, 19)}…) for ${targets.map((t) => t.name).join(', ')}`,
       );
+      for (const notice of rendered.notices ?? []) this.event(app, 'Normal', 'BuiltinValues', notice);
       revs.unshift(desired);
     }
     // Recorded whenever it is missing, not only at creation: the status read from the cache may
@@ -397,12 +424,13 @@ export class DeployController {
       const reachable = t.ready && this.opts.members.get(t.name) !== undefined && !this.watch.failing(t.name);
       let health: WorkloadHealth | undefined;
       const appliedRev = prev?.revision !== undefined ? byNumber.get(prev.revision) : undefined;
+      const rolledOut = prev?.rolledOutAt !== undefined;
       if (reachable && appliedRev && !prev?.applyError) {
         health = await this.health(
           t.name,
           appliedRev,
           Date.parse(prev?.appliedAt ?? '') || Date.now(),
-          deadline,
+          rolledOut ? undefined : deadline,
         );
       }
       observed[t.name] = {
@@ -412,6 +440,7 @@ export class DeployController {
         // A transient failure on a cluster that answers again is retried below, not a failure.
         applyError: reachable && isTransientApplyError(prev?.applyError) ? undefined : prev?.applyError,
         health,
+        rolledOut,
       };
     }
     const lastGood =
@@ -472,6 +501,7 @@ export class DeployController {
             ? (byNumber.get(cs.revision)?.spec.clusters[cluster] as KubeObject[] | undefined)
             : undefined;
         const err = await this.applyTo(app, cluster, objects, previous);
+        if (cs.revision !== revision) delete cs.rolledOutAt;
         cs.revision = revision;
         cs.appliedAt = kubeTime(Date.now());
         if (err) {
@@ -494,7 +524,7 @@ export class DeployController {
           : undefined;
       const conn = this.opts.members.get(cname);
       if (objs && conn) {
-        const errs = await prune(conn.client, objs, []);
+        const errs = await prune(conn.client, objs, [], this.pruneScope(app, cname));
         if (errs.length > 0) {
           clusterStatus.set(cname, {
             ...prev,
@@ -539,6 +569,7 @@ export class DeployController {
         );
     }
     await this.writeStatus(app, status);
+    await this.recordOutcomes(app, status);
     await this.pruneHistory(app, revs, status);
     this.opts.metrics.reconciles.inc({ controller: 'application', result: 'ok' });
     const busy =
@@ -576,6 +607,7 @@ export class DeployController {
       if (!cs) continue;
       cs.phase = cp.phase;
       cs.message = cs.applyError ?? cp.message;
+      if (cp.phase === 'Healthy' && cs.rolledOutAt === undefined) cs.rolledOutAt = kubeTime(Date.now());
     }
     status.clusters = [...clusterStatus.values()].sort((a, b) => a.name.localeCompare(b.name));
     this.healthGauges.set(
@@ -590,6 +622,10 @@ export class DeployController {
     );
     const healthy = status.clusters.filter((c) => c.phase === 'Healthy').length;
     status.readyClusters = `${healthy}/${status.clusters.length}`;
+    // What runs (printed as REVISION): after a rollback the revision rolled back to, not the blocked one.
+    const running = status.clusters.flatMap((c) => (c.revision === undefined ? [] : [c.revision]));
+    if (running.length > 0) status.runningRevision = Math.min(...running);
+    else delete status.runningRevision;
     let conds = status.conditions as Condition[] | undefined;
     for (const c of d.conditions) conds = setCondition(conds, { ...c, observedGeneration: gen }, new Date());
     status.conditions = conds;
@@ -625,7 +661,7 @@ export class DeployController {
     cluster: string,
     rev: ApplicationRevision,
     appliedAt: number,
-    deadlineSeconds: number,
+    deadlineSeconds: number | undefined,
   ): Promise<WorkloadHealth | undefined> {
     const objects = (rev.spec.clusters[cluster] ?? []) as KubeObject[];
     const live: KubeObject[] = [];
@@ -657,7 +693,37 @@ export class DeployController {
         return undefined;
       }
     }
-    return assessHealth(live, pods, { appliedAt, now: Date.now(), progressDeadlineSeconds: deadlineSeconds });
+    return assessHealth(live, pods, {
+      appliedAt,
+      now: Date.now(),
+      ...(deadlineSeconds !== undefined ? { progressDeadlineSeconds: deadlineSeconds } : {}),
+    });
+  }
+
+  /**
+   * What pruning in `cluster` must leave alone: objects not labelled as this Application's, and
+   * objects the other Applications' applied revisions still render there.
+   */
+  private pruneScope(app: Application, cluster: string): { appLabel: string; stillRendered: Set<string> } {
+    const stillRendered = new Set<string>();
+    const revisions = this.revisions.list();
+    for (const other of this.apps.list()) {
+      if (appKey(other) === appKey(app)) continue;
+      const status = other.status as DeployStatus | undefined;
+      const applied = status?.clusters?.find((c) => c.name === cluster)?.revision;
+      if (applied === undefined) continue;
+      const rev = revisions.find(
+        (r) =>
+          r.metadata.namespace === other.metadata.namespace &&
+          r.spec.application === other.metadata.name &&
+          r.spec.revision === applied,
+      );
+      for (const o of (rev?.spec.clusters[cluster] ?? []) as KubeObject[]) stillRendered.add(objectKey(o));
+    }
+    return {
+      appLabel: applicationLabelValue(app.metadata.namespace ?? 'default', app.metadata.name),
+      stillRendered,
+    };
   }
 
   private async applyTo(
@@ -674,10 +740,13 @@ export class DeployController {
     } catch (e) {
       return { code: 'ApplyFailed', cluster, message: `namespace: ${errorMessage(e)}` };
     }
-    const err = await applyAll(conn.client, objects, { force: app.spec.sync?.force === true });
+    const err = await applyAll(conn.client, objects, {
+      force: app.spec.sync?.force === true,
+      replace: app.spec.sync?.replace === true,
+    });
     if (err) return err;
     if (previous && app.spec.sync?.prune !== false) {
-      const errs = await prune(conn.client, previous, objects);
+      const errs = await prune(conn.client, previous, objects, this.pruneScope(app, cluster));
       if (errs.length > 0) return errs[0];
     }
     return undefined;
@@ -700,10 +769,27 @@ export class DeployController {
       const conn = this.opts.members.get(cname);
       if (!conn) continue;
       for (const o of objects) this.watch.ensure(cname, o.apiVersion, o.kind);
+      // Hooks run once per revision and finished TTL Jobs are gone for good: neither is drift.
+      const exempt = (o: KubeObject): boolean => {
+        const live = this.watch.get(cname, o);
+        return live !== undefined && exemptFromDrift(o, live);
+      };
+      const finished = objects.flatMap((o) => {
+        const live = this.watch.get(cname, o);
+        return live ? [{ desired: o, live }] : [];
+      });
+      const removed = await deleteFinishedHooks(conn.client, finished);
+      if (removed.length > 0)
+        this.event(
+          app,
+          'Normal',
+          'HookDeleted',
+          `cluster ${cname}: ${removed.join(', ')} finished (hook-delete-policy)`,
+        );
       const toCheck = objects.filter(
-        (o) => dirty?.has(`${cname}#${objectKey(o)}`) || this.watch.get(cname, o) === null,
+        (o) => (dirty?.has(`${cname}#${objectKey(o)}`) || this.watch.get(cname, o) === null) && !exempt(o),
       );
-      for (const o of toCheck) dirty?.delete(`${cname}#${objectKey(o)}`);
+      for (const o of objects) dirty?.delete(`${cname}#${objectKey(o)}`);
       if (toCheck.length === 0) continue;
       const changes: string[] = [];
       for (const o of toCheck) {
@@ -734,7 +820,11 @@ export class DeployController {
         `cluster ${cname}: ${changes.join('; ')}${selfHeal ? ' — correcting' : ''}`,
       );
       if (selfHeal) {
-        const err = await applyAll(conn.client, objects, { force: true });
+        const err = await applyAll(
+          conn.client,
+          objects.filter((o) => !exempt(o)),
+          { force: true, replace: app.spec.sync?.replace === true },
+        );
         if (err) cs.message = `self-heal failed: ${formatDeployError(err)}`;
         else {
           cs.drifted = false;
@@ -811,6 +901,33 @@ export class DeployController {
     return { revs, unusable };
   }
 
+  /** Each ApplicationRevision's own status says how its rollout went (its OUTCOME column). */
+  private async recordOutcomes(app: Application, status: DeployStatus): Promise<void> {
+    for (const h of status.history ?? []) {
+      const name = revisionName(app.metadata.name, h.revision);
+      const rev = this.revisions.get(name, app.metadata.namespace);
+      if (!rev || rev.status?.outcome === h.outcome) continue;
+      await this.opts.hub
+        .applyStatus({
+          apiVersion: API_VERSION,
+          kind: 'ApplicationRevision',
+          metadata: { name, namespace: app.metadata.namespace },
+          status: {
+            outcome: h.outcome,
+            ...(h.startedAt ? { startedAt: h.startedAt } : {}),
+            ...(h.finishedAt ? { finishedAt: h.finishedAt } : {}),
+            ...(h.outcome === 'RolledBack' && status.rollbackCause ? { message: status.rollbackCause } : {}),
+          },
+        } as KubeObject)
+        .catch((e: unknown) =>
+          this.opts.log.warn(
+            { application: appKey(app), revision: h.revision, err: errorMessage(e) },
+            'revision outcome not recorded',
+          ),
+        );
+    }
+  }
+
   private async pruneHistory(
     app: Application,
     revs: readonly ApplicationRevision[],
@@ -844,7 +961,7 @@ export class DeployController {
         pending.push(cs.name);
         continue;
       }
-      const errs = await prune(conn.client, objs, []);
+      const errs = await prune(conn.client, objs, [], this.pruneScope(app, cs.name));
       if (errs.length > 0) pending.push(cs.name);
     }
     if (pending.length > 0) {

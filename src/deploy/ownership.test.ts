@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import {
+  APPLICATION_LABEL,
   applicationLabelValue,
   canonicalJson,
   digestObjects,
+  foreignOwner,
   sortForApply,
   stampOwnership,
   stampRevision,
@@ -153,4 +155,30 @@ test('long application label values stay valid and unique', () => {
   assert.match(long, /^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
   assert.notEqual(long, applicationLabelValue('team-a', `${'x'.repeat(79)}y`));
   assert.equal(applicationLabelValue('team-a', 'shop'), 'team-a.shop');
+});
+
+test('foreignOwner names another Application, or the other tools that wrote an unlabelled object', () => {
+  const live = (labels?: Record<string, string>, managers: string[] = []) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: 'c',
+      ...(labels ? { labels } : {}),
+      managedFields: managers.map((manager) => ({ manager, operation: 'Apply' })),
+    },
+  });
+  const ours = applicationLabelValue('team-a', 'shop');
+  assert.equal(
+    foreignOwner(live({ [APPLICATION_LABEL]: ours }, ['meridian', 'kubectl-edit']), ours),
+    undefined,
+  );
+  assert.equal(
+    foreignOwner(live({ [APPLICATION_LABEL]: 'team-b.web' }, ['meridian']), ours),
+    'Application team-b/web',
+  );
+  assert.equal(
+    foreignOwner(live(undefined, ['kubectl-client-side-apply', 'kube-controller-manager']), ours),
+    'field managers kubectl-client-side-apply, kube-controller-manager',
+  );
+  assert.equal(foreignOwner(live(undefined, ['meridian']), ours), undefined);
 });

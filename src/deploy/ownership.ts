@@ -160,3 +160,23 @@ export function digestObjects(objects: readonly KubeObject[]): string {
     .update(canonicalJson(sortForApply(objects)))
     .digest('hex');
 }
+
+/**
+ * Who else manages `live`, when it is not this Application's: another Application (by its label),
+ * or the other tools that wrote it (by field manager). Undefined when it is ours to manage.
+ */
+export function foreignOwner(live: KubeObject, appLabel: string): string | undefined {
+  const label = live.metadata.labels?.[APPLICATION_LABEL];
+  if (label === appLabel) return undefined;
+  if (label) return `Application ${label.replace('.', '/')}`;
+  const managers = [
+    ...new Set(
+      ((live.metadata['managedFields'] as { manager?: string }[] | undefined) ?? [])
+        .map((f) => f.manager ?? '')
+        .filter((m) => m !== '' && m !== 'meridian'),
+    ),
+  ];
+  // Fields only Meridian (or nobody) wrote: an object Meridian made before labels, or a server default.
+  if (managers.length === 0) return undefined;
+  return `field manager${managers.length > 1 ? 's' : ''} ${managers.join(', ')}`;
+}

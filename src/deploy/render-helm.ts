@@ -1,9 +1,12 @@
 // Renders a Helm chart for one cluster with `helm template`: the cluster's Kubernetes version and
-// API versions feed `.Capabilities`, and `meridian.{cluster,region,zone}` is available to templates.
+// API versions feed `.Capabilities`, and `meridian.{cluster,region,zone}` is available to templates
+// (where the chart's schema allows them: helm-builtin-values.ts). A chart from a repository or an
+// OCI registry is pulled once per render (pullChart) and templated per cluster from that copy.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withBuiltinValues } from './helm-builtin-values.ts';
 import { deepMergeValues } from './merge.ts';
 import type { JsonMap } from './merge.ts';
 import { parseManifestStream } from './render-manifests.ts';
@@ -24,6 +27,8 @@ export interface HelmRenderInput extends HelmChartRef {
   readonly cluster: TargetCluster;
   /** User values: source values with the cluster's override values merged over them. */
   readonly values: JsonMap;
+  /** Where the built-in values go (placeBuiltinValues); undefined: nowhere. Default `meridian`. */
+  readonly builtinAt?: readonly string[] | null;
   /** Helm's cache, config and data homes live here, so nothing is written under $HOME. */
   readonly helmHome: string;
   /** Application field that names the chart, for "not found" errors. */
@@ -35,16 +40,21 @@ export interface HelmRenderInput extends HelmChartRef {
   readonly timeoutMs?: number;
 }
 
-/** Values Meridian gives every chart, under the user's values (which may override them). */
-export function builtinValues(cluster: TargetCluster): JsonMap {
-  return {
-    meridian: {
+/** Values Meridian gives every chart at `at`, under the user's values (which may override them). */
+export function builtinValues(cluster: TargetCluster, at: readonly string[] = ['meridian']): JsonMap {
+  return withBuiltinValues(
+    {
       cluster: cluster.name,
       region: cluster.region,
       ...(cluster.zone !== undefined ? { zone: cluster.zone } : {}),
     },
-  };
+    at,
+  );
 }
+
+// A registry on this machine (the local fleet, tests) speaks plain HTTP; any other stays on TLS.
+const isLoopbackOci = (chart: string): boolean =>
+  /^oci:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(chart);
 
 /** The `helm template` arguments, without the values file (pure, for tests and logs). */
 export function helmTemplateArgs(
@@ -56,8 +66,7 @@ export function helmTemplateArgs(
   args.push('--include-crds', '--skip-tests');
   if (input.version) args.push('--version', input.version);
   if (input.repoURL) args.push('--repo', input.repoURL);
-  // A registry on this machine (the local fleet, tests) speaks plain HTTP; any other stays on TLS.
-  if (/^oci:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(input.chart)) args.push('--plain-http');
+  if (isLoopbackOci(input.chart)) args.push('--plain-http');
   return args;
 }
 
@@ -85,7 +94,14 @@ export function helmErrorMessage(stderr: string): string {
   return text || 'helm failed without a message';
 }
 
-function helmFailure(input: HelmRenderInput, stderr: string): DeployError {
+type FailureContext = Pick<
+  HelmRenderInput,
+  'chart' | 'repoURL' | 'version' | 'chartField' | 'versionField'
+> & {
+  readonly cluster?: TargetCluster;
+};
+
+function helmFailure(input: FailureContext, stderr: string, verb = 'helm template'): DeployError {
   const message = helmErrorMessage(stderr);
   let field: string | undefined;
   // OCI registries answer a missing tag with "<ref>:<version>: not found".
@@ -99,11 +115,12 @@ function helmFailure(input: HelmRenderInput, stderr: string): DeployError {
   ) {
     field = input.chartField;
   }
+  const forCluster = input.cluster ? ` for cluster ${input.cluster.name}` : '';
   return {
     code: 'HelmFailed',
-    cluster: input.cluster.name,
+    ...(input.cluster ? { cluster: input.cluster.name } : {}),
     ...(field ? { field } : {}),
-    message: `helm template ${input.chart}${input.repoURL ? ` from ${input.repoURL}` : ''} for cluster ${input.cluster.name}: ${message}`,
+    message: `${verb} ${input.chart}${input.repoURL ? ` from ${input.repoURL}` : ''}${forCluster}: ${message}`,
   };
 }
 
@@ -134,7 +151,10 @@ function run(
 /** Runs `helm template` for one cluster and parses its output. */
 export async function renderHelm(input: HelmRenderInput): Promise<ObjectsResult> {
   input.signal?.throwIfAborted();
-  const values = deepMergeValues(builtinValues(input.cluster), input.values, { nulls: 'keep' });
+  const at = input.builtinAt === undefined ? ['meridian'] : input.builtinAt;
+  const values = at
+    ? deepMergeValues(builtinValues(input.cluster, at), input.values, { nulls: 'keep' })
+    : input.values;
   await mkdir(input.helmHome, { recursive: true });
   const tmp = await mkdtemp(join(tmpdir(), 'meridian-helm-'));
   try {
@@ -172,5 +192,64 @@ export async function renderHelm(input: HelmRenderInput): Promise<ObjectsResult>
     };
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export interface PullInput extends HelmChartRef {
+  readonly helmPath: string;
+  readonly helmHome: string;
+  /** The pulled chart is unpacked under this (empty) directory. */
+  readonly into: string;
+  readonly chartField: string;
+  readonly versionField?: string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * `helm pull --untar` of a repository or OCI chart: the chart's directory, or the error naming the
+ * field to fix. One pull serves every cluster's render, and the schema can be read from it.
+ */
+export async function pullChart(
+  input: PullInput,
+): Promise<{ ok: true; dir: string } | { ok: false; errors: DeployError[] }> {
+  await mkdir(input.helmHome, { recursive: true });
+  const args = ['pull', input.chart, '--untar', '--untardir', input.into];
+  if (input.version) args.push('--version', input.version);
+  if (input.repoURL) args.push('--repo', input.repoURL);
+  if (isLoopbackOci(input.chart)) args.push('--plain-http');
+  const result = await run(input.helmPath, args, {
+    env: helmEnv(input.helmHome),
+    ...(input.signal ? { signal: input.signal } : {}),
+    timeoutMs: input.timeoutMs ?? 120_000,
+  });
+  input.signal?.throwIfAborted();
+  if (result.code !== 0) {
+    const stderr = result.stderr || result.error?.message || '';
+    return { ok: false, errors: [helmFailure(input, stderr, 'helm pull')] };
+  }
+  const entries = await readdir(input.into, { withFileTypes: true });
+  const dirs = entries.filter((e) => e.isDirectory());
+  if (dirs.length !== 1) {
+    return {
+      ok: false,
+      errors: [
+        {
+          code: 'HelmFailed',
+          field: input.chartField,
+          message: `helm pull ${input.chart}: expected one chart directory, found ${dirs.length}`,
+        },
+      ],
+    };
+  }
+  return { ok: true, dir: join(input.into, dirs[0]!.name) };
+}
+
+/** The chart's values.schema.json, parsed; undefined when it has none (or it is not JSON). */
+export async function readValuesSchema(chartDir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(chartDir, 'values.schema.json'), 'utf8')) as unknown;
+  } catch {
+    return undefined;
   }
 }

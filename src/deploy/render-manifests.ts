@@ -1,9 +1,9 @@
 // Plain YAML manifests, inline or from a directory, into Kubernetes objects.
 import { lstat, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { KubeManifest } from '../api/common.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
+import { parseKubeYaml } from './manifest-yaml.ts';
 import { isJsonMap } from './merge.ts';
 import type { DeployError } from './types.ts';
 
@@ -47,7 +47,7 @@ function expandList(value: Record<string, unknown>): unknown[] {
 }
 
 /**
- * Parses a multi-document YAML stream. Empty documents are skipped; a document that does not parse
+ * Parses a multi-document YAML stream with kubectl's YAML 1.1 scalars (parseKubeYaml). Empty documents are skipped; a document that does not parse
  * or is not an object with apiVersion, kind and metadata.name is an error naming the stream and the
  * document's index (0-based, counting every `---` document) and line.
  */
@@ -60,9 +60,7 @@ export function parseManifestStream(text: string, origin: StreamOrigin): Objects
       ...(origin.field ? { field: origin.field } : {}),
       message: `${origin.name}: ${where}: ${message}`,
     });
-  const docs = parseAllDocuments(text, { merge: true });
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, index) => {
+  parseKubeYaml(text).forEach((doc, index) => {
     // Only computed for errors: counting lines for every document of a big stream is quadratic.
     const whereOf = () => {
       const line = doc.contents?.range ? lineOf(text, doc.contents.range[0]) : undefined;

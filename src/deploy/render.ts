@@ -3,7 +3,9 @@
 // source once and renders per cluster only what differs per cluster (Helm values and
 // capabilities); overrides, image rewrites and ownership are applied per cluster.
 import { createHash } from 'node:crypto';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Application } from '../api/application.ts';
 import { sourceType } from '../api/application.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
@@ -13,7 +15,9 @@ import { fetchGit } from './git-source.ts';
 import type { JsonMap } from './merge.ts';
 import { applyOverrides, clusterValues, overridesFor } from './overrides.ts';
 import { digestObjects, stampOwnership, stampRevision } from './ownership.ts';
-import { renderHelm } from './render-helm.ts';
+import { placeBuiltinValues } from './helm-builtin-values.ts';
+import type { BuiltinOptions } from './helm-builtin-values.ts';
+import { pullChart, readValuesSchema, renderHelm } from './render-helm.ts';
 import type { HelmChartRef } from './render-helm.ts';
 import { renderKustomize } from './render-kustomize.ts';
 import { inlineManifests, readManifestDir } from './render-manifests.ts';
@@ -59,6 +63,9 @@ type PreparedSource =
       readonly versionField?: string;
       readonly releaseName: string;
       readonly values: JsonMap | undefined;
+      readonly builtin: BuiltinOptions;
+      /** Where placeBuiltinValues put the built-in values (set once the chart is at hand). */
+      readonly builtinAt?: readonly string[] | null;
     };
 
 type Prepared =
@@ -149,6 +156,7 @@ async function prepareSource(
           versionField: 'spec.source.helm.version',
           releaseName: source.helm.releaseName ?? releaseName,
           values,
+          builtin: builtinOptions(source.helm),
         },
       };
     }
@@ -192,6 +200,7 @@ async function prepareSource(
           chartField: field,
           releaseName: spec.helm.releaseName ?? releaseName,
           values: spec.helm.values,
+          builtin: builtinOptions(spec.helm),
         },
       };
     }
@@ -201,6 +210,49 @@ async function prepareSource(
     }
   }
   throw new Error(`source does not match its type ${type}`);
+}
+
+function builtinOptions(helm: { meridianValues?: boolean; meridianValuesKey?: string }): BuiltinOptions {
+  return {
+    ...(helm.meridianValues !== undefined ? { enabled: helm.meridianValues } : {}),
+    ...(helm.meridianValuesKey !== undefined ? { key: helm.meridianValuesKey } : {}),
+  };
+}
+
+const isLocalChart = (chart: HelmChartRef): boolean => !chart.repoURL && !chart.chart.startsWith('oci://');
+
+/**
+ * Brings a Helm source's chart to a local directory (a repository or OCI chart is pulled once,
+ * into `scratch`) and decides from its values.schema.json where the built-in values go.
+ */
+async function chartAtHand(
+  source: Extract<PreparedSource, { kind: 'helm' }>,
+  scratch: string,
+  env: RenderEnv,
+  tools: () => RenderTools | DeployError,
+): Promise<{ ok: true; source: PreparedSource; notices: string[] } | { ok: false; errors: DeployError[] }> {
+  let dir = source.chart.chart;
+  if (!isLocalChart(source.chart)) {
+    const t = tools();
+    if (isError(t)) return { ok: false, errors: [t] };
+    const pulled = await pullChart({
+      ...source.chart,
+      helmPath: t.helm,
+      helmHome: `${env.cacheDir}/helm`,
+      into: scratch,
+      chartField: source.chartField,
+      ...(source.versionField ? { versionField: source.versionField } : {}),
+      ...signalOf(env),
+    });
+    if (!pulled.ok) return pulled;
+    dir = pulled.dir;
+  }
+  const placement = placeBuiltinValues(await readValuesSchema(dir), source.builtin);
+  return {
+    ok: true,
+    source: { ...source, chart: { chart: dir }, builtinAt: placement.at ?? null },
+    notices: placement.note ? [placement.note] : [],
+  };
 }
 
 function signalOf(env: RenderEnv): { signal?: AbortSignal } {
@@ -248,6 +300,7 @@ async function renderCluster(
       namespace: destination,
       cluster,
       values: clusterValues(source.values, matched),
+      ...(source.builtinAt !== undefined ? { builtinAt: source.builtinAt } : {}),
       helmHome: `${env.cacheDir}/helm`,
       chartField: source.chartField,
       ...(source.versionField ? { versionField: source.versionField } : {}),
@@ -313,9 +366,24 @@ export async function renderApplication(
   const prepared = await prepareSource(app, env, tools);
   if (!prepared.ok) return prepared;
   const misuse = valuesWithoutHelm(app, prepared.source);
-  const results = await mapLimited(targets, env.concurrency ?? 4, (cluster) =>
-    renderCluster(app, cluster, prepared.source, env, tools),
-  );
+  let source = prepared.source;
+  let notices: string[] = [];
+  const scratch = source.kind === 'helm' ? await mkdtemp(join(tmpdir(), 'meridian-chart-')) : undefined;
+  let results: ClusterResult[];
+  try {
+    if (source.kind === 'helm' && scratch) {
+      const atHand = await chartAtHand(source, scratch, env, tools);
+      if (!atHand.ok) return { ok: false, errors: [...misuse, ...atHand.errors] };
+      source = atHand.source;
+      notices = atHand.notices;
+    }
+    const ready = source;
+    results = await mapLimited(targets, env.concurrency ?? 4, (cluster) =>
+      renderCluster(app, cluster, ready, env, tools),
+    );
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
   env.signal?.throwIfAborted();
   const errors = [
     ...misuse,
@@ -330,5 +398,6 @@ export async function renderApplication(
     clusters,
     ...(prepared.commit ? { sourceCommit: prepared.commit } : {}),
     digest: revisionDigest(clusters),
+    ...(notices.length > 0 ? { notices } : {}),
   };
 }

@@ -285,6 +285,21 @@ test('a cluster still Progressing past the progress deadline has failed and roll
   assert.equal(early.recheckAt, T0 + 1000);
 });
 
+test('a restart in a cluster whose rollout was Healthy is Progressing, never a failure, past the deadline', () => {
+  // The canary finished long ago (a wave pause longer than the deadline); someone restarts it.
+  const restarted: ClusterObservation = { ...on(5, progressing), appliedAt: T0 - 3_600_000, rolledOut: true };
+  const d = planRollout(input({ clusters: { ...input().clusters, 'eu-1': restarted } }));
+  assert.equal(d.mode, 'RollingOut');
+  assert.equal(d.blockDigest, undefined);
+  assert.equal(d.clusterPhases['eu-1']?.phase, 'Progressing');
+  assert.match(d.clusterPhases['eu-1']?.message ?? '', /not held to its deadline/);
+  // The workload's own failure still fails it.
+  const crashed = planRollout(
+    input({ clusters: { ...input().clusters, 'eu-1': { ...restarted, health: crashing } } }),
+  );
+  assert.equal(crashed.mode, 'RollingBack');
+});
+
 test('treats an unreachable cluster as not healthy and fails it after the deadline', () => {
   const silent: ClusterObservation = { ...on(5, healthy), reachable: false };
   const waiting = planRollout(input({ clusters: { ...input().clusters, 'eu-1': silent } }));

@@ -31,6 +31,12 @@ export interface ClusterObservation {
   readonly applyError?: string;
   /** Health of what is applied; undefined when unknown (e.g. unreachable, cache not synced). */
   readonly health?: WorkloadHealth;
+  /**
+   * The applied revision has been Healthy here once: its rollout is over, so the progress deadline
+   * no longer applies. A later restart or scale by someone else is Progressing, not a failed
+   * rollout; only the workload's own failure (crash loop, ProgressDeadlineExceeded, failed Job) fails it.
+   */
+  readonly rolledOut?: boolean;
 }
 
 export interface PlanInput {
@@ -170,6 +176,8 @@ function standing(ctx: Context, name: string, target: RevisionRef): Standing {
   }
   const deadlineAt = obs.appliedAt !== undefined ? obs.appliedAt + ctx.deadlineSeconds * 1000 : undefined;
   const overdue = deadlineAt !== undefined && ctx.input.now >= deadlineAt;
+  // After the rollout was Healthy here, a Progressing workload waits without a deadline.
+  const waitRolledOut = (message: string): Standing => ({ state: 'Progressing', message });
   // Not there yet: Progressing until the progress deadline, Failed (saying why) after it.
   const wait = (message: string, failure: string): Standing =>
     overdue ? { state: 'Failed', message: failure } : { state: 'Progressing', message, deadlineAt };
@@ -187,9 +195,12 @@ function standing(ctx: Context, name: string, target: RevisionRef): Standing {
   }
   const health = obs.health;
   if (!health) {
+    if (obs.rolledOut) return waitRolledOut('health not known yet');
     return wait('health not known yet', `health still unknown after ${limit} (progress deadline exceeded)`);
   }
   if (health.state === 'Progressing') {
+    if (obs.rolledOut)
+      return waitRolledOut(`${health.message} (after the rollout: not held to its deadline)`);
     return wait(health.message, `progress deadline exceeded: ${health.message}`);
   }
   return { state: health.state, message: health.message };

@@ -45,6 +45,8 @@ export type RenderOutcome =
       readonly sourceCommit?: string;
       /** Digest over all clusters' digests: identifies the revision's content. */
       readonly digest: string;
+      /** Things the user should know that are not errors (where built-in values went), for Events. */
+      readonly notices?: readonly string[];
     }
   | { readonly ok: false; readonly errors: readonly DeployError[] };
 

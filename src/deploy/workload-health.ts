@@ -9,8 +9,11 @@ export interface HealthOptions {
   readonly appliedAt: number;
   /** Now (ms since the epoch). */
   readonly now: number;
-  /** A cluster not Healthy this long after appliedAt has failed. */
-  readonly progressDeadlineSeconds: number;
+  /**
+   * A cluster not Healthy this long after appliedAt has failed. Undefined once the revision was
+   * Healthy here: later changes by others are judged by the workloads alone.
+   */
+  readonly progressDeadlineSeconds?: number;
   /** The rendered objects of the revision; any of them missing from `objects` is Progressing. */
   readonly expected?: readonly KubeObject[];
 }
@@ -54,7 +57,10 @@ export function assessHealth(
   if (failed.length > 0) return { state: 'Failed', message: `workload failed: ${summarise(failed)}` };
   const progressing = findings.filter((f) => f.state === 'Progressing');
   if (progressing.length > 0) {
-    const deadline = opts.appliedAt + opts.progressDeadlineSeconds * 1000;
+    const deadline =
+      opts.progressDeadlineSeconds === undefined
+        ? Infinity
+        : opts.appliedAt + opts.progressDeadlineSeconds * 1000;
     if (opts.now >= deadline) {
       return {
         state: 'Failed',

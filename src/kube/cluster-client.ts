@@ -263,10 +263,21 @@ export class ClusterClient {
     return this.rest.request<T>('PUT', p, { body: obj, query: { fieldManager: FIELD_MANAGER } });
   }
 
-  /** Deletes an object; returns false when it was already gone. */
-  async delete(apiVersion: string, kind: string, name: string, namespace?: string): Promise<boolean> {
+  /**
+   * Deletes an object; returns false when it was already gone. `propagationPolicy: 'Background'`
+   * deletes dependents too (a Job's default over the API is to orphan its pods).
+   */
+  async delete(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: 'Background' | 'Foreground' } = {},
+  ): Promise<boolean> {
     try {
-      await this.rest.request('DELETE', await this.path(apiVersion, kind, namespace, name));
+      await this.rest.request('DELETE', await this.path(apiVersion, kind, namespace, name), {
+        ...(opts.propagationPolicy ? { query: { propagationPolicy: opts.propagationPolicy } } : {}),
+      });
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;

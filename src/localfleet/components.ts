@@ -238,8 +238,8 @@ export function fakeNodes(c: ClusterLayout): Record<string, unknown>[] {
       },
       spec: {},
       status: {
-        allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-        capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+        allocatable: { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '500Gi' },
+        capacity: { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '500Gi' },
         nodeInfo: {
           architecture: 'amd64',
           operatingSystem: 'linux',
