@@ -162,6 +162,19 @@ export function registerHubCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--metrics-query-timeout <duration>',
+        'longest one PromQL engine call (plan, evaluate) may run before the engine is restarted and the query answered 503 timeout (default 30s)',
+      ).argParser((v: string): number => {
+        const ms = parseDurationMs(v);
+        if (ms === undefined || ms < 100 || ms > 600_000)
+          throw new InvalidArgumentError(
+            '--metrics-query-timeout must be a duration between 100ms and 10m, e.g. 30s',
+          );
+        return ms;
+      }),
+    )
+    .addOption(
+      new Option(
         '--metrics-max-central-samples <n>',
         'raw samples one centrally evaluated PromQL query may fetch from the members (default 5000000)',
       )
@@ -197,6 +210,7 @@ export function registerHubCommand(program: Command): void {
           otlpWriterSpansPerSecond?: number;
           metricsMemberTimeout?: number;
           metricsMaxCentralSamples?: number;
+          metricsQueryTimeout?: number;
         },
         cmd: Command,
       ) => {
@@ -256,6 +270,7 @@ export function registerHubCommand(program: Command): void {
             otlpWriterSpansPerSecond: opts.otlpWriterSpansPerSecond,
             metricsMemberTimeoutMs: opts.metricsMemberTimeout,
             metricsMaxCentralSamples: opts.metricsMaxCentralSamples,
+            metricsQueryTimeoutMs: opts.metricsQueryTimeout,
           },
           signal: abort.signal,
           onListening: (a) => {

@@ -48,6 +48,8 @@ export interface ObserveOptions {
   readonly otlpWriterSpansPerSecond?: number;
   /** How long the metrics API waits for each member's Prometheus (ms; default 10 s). */
   readonly metricsMemberTimeoutMs?: number;
+  /** How long one PromQL engine call may run before the engine restarts and 503 (default 30 s). */
+  readonly metricsQueryTimeoutMs?: number;
   /** Raw samples one centrally evaluated PromQL query may fetch (default 5 million). */
   readonly metricsMaxCentralSamples?: number;
 }
