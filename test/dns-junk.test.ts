@@ -1,7 +1,7 @@
 // The GSLB DNS server under a burst of junk: 3,000 random 12-byte UDP packets (their header counts
 // claim up to 65,535 questions and records, which dns-packet's decode() used to walk for
 // milliseconds each) must not hold up a real query for more than 100 ms, and each readable junk
-// query gets its FORMERR. A real server on 127.98.0.1 (loopback), closed at the end.
+// query gets its FORMERR. A real server on 127.112.1.1 (loopback), closed at the end.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decode, encode } from 'dns-packet';
 
-const ADDRESS = '127.98.0.1';
+const ADDRESS = '127.112.1.1';
 const JUNK = 3_000;
 
 let server: ChildProcess;

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { API_VERSION } from '../api/group.ts';
 import type { Cluster } from '../api/cluster.ts';
+import type { Application } from '../api/application.ts';
+import { redactApplication } from '../api/application-redact.ts';
+import { BadRequestError } from './http-server.ts';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
@@ -101,6 +104,32 @@ function hubRoutes(hub: ClusterClient): Route[] {
             })),
           },
         };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/applications',
+      // A subresource of its own: the viewer role may list this and not the Applications
+      // themselves, whose spec can carry Secrets inline (api/application-redact.ts).
+      access: (url) => ({
+        kind: 'resource',
+        verb: 'list',
+        group: 'meridian.dev',
+        resource: 'applications',
+        subresource: 'redacted',
+        namespace: url.searchParams.get('namespace') || undefined,
+      }),
+      doc: {
+        summary: 'Applications with secret material redacted (Secret data, Helm values, URL credentials)',
+        tags: ['hub'],
+        params: [{ name: 'namespace', description: 'only this namespace (default: all)' }],
+      },
+      handle: async ({ url }) => {
+        const namespace = url.searchParams.get('namespace') || undefined;
+        if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+          throw new BadRequestError('namespace', `"${namespace.slice(0, 100)}" is not a namespace name`);
+        const list = await hub.list<Application>(API_VERSION, 'Application', { namespace });
+        return { body: { items: list.items.map(redactApplication) } };
       },
     },
   ];
