@@ -12,18 +12,24 @@ process.stdout.write(
     .map((l) => l.toFixed(2))
     .join(
       ' ',
-    )}\n\n| target | inputs | crashes | hangs (>100 ms) | slowest input (ms) |\n|---|---|---|---|---|\n`,
+    )}\n\n| target | inputs | crashes | hangs (>100 ms, replayed) | one-off stalls (not on replay) | slowest input (ms) |\n|---|---|---|---|---|---|\n`,
 );
 let bad = 0;
 const details: string[] = [];
 for (const [i, t] of TARGETS.entries()) {
   const r = fuzz(t, ms, seed + i);
-  bad += r.crashes.length + r.hangs.length;
+  // On a shared machine a GC pause or a descheduling can stall any input: one over 100 ms counts
+  // as a hang only if it is over 100 ms again in each of three replays.
+  const replayed = (input: string): boolean =>
+    fuzz({ ...t, seeds: [Buffer.from(input, 'base64')] }, 0, 0).hangs.length > 0;
+  const hangs = r.hangs.filter((h) => [0, 1, 2].every(() => replayed(h.input)));
+  const stalls = r.hangs.length - hangs.length;
+  bad += r.crashes.length + hangs.length;
   process.stdout.write(
-    `| ${r.target} | ${r.inputs} | ${r.crashes.length} | ${r.hangs.length} | ${r.slowestMs.toFixed(1)} |\n`,
+    `| ${r.target} | ${r.inputs} | ${r.crashes.length} | ${hangs.length} | ${stalls} | ${r.slowestMs.toFixed(1)} |\n`,
   );
   for (const c of r.crashes) details.push(`crash in ${r.target}: ${c.error}\n  input ${c.input}`);
-  for (const h of r.hangs) details.push(`hang in ${r.target}: ${h.ms.toFixed(0)} ms\n  input ${h.input}`);
+  for (const h of hangs) details.push(`hang in ${r.target}: ${h.ms.toFixed(0)} ms\n  input ${h.input}`);
 }
 if (details.length) process.stdout.write(`\n${details.join('\n')}\n`);
 process.exit(bad > 0 ? 1 : 0);
