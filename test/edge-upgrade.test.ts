@@ -3,7 +3,7 @@
 // `Upgrade` request with a plain response (here node:http without an upgrade handler, which
 // answers 200 and keeps its connection) must not get the client's later requests piped to it:
 // they would skip host routing, drain, X-Forwarded-For and the access log (request smuggling).
-// Stand-in clusters listen on 127.98.0.x; everything is closed at the end.
+// Stand-in clusters listen on 127.112.2.x; everything is closed at the end.
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -17,7 +17,7 @@ import { StaticRoutingTable, type HostRoute } from '../src/traffic/routing.ts';
 import { waitFor } from './support/harness.ts';
 import { jsonLineSink } from './support/log-sink.ts';
 
-const ADDRESS = '127.98.0.1';
+const ADDRESS = '127.112.2.1';
 const PLAIN = 'plain.example.test';
 const OTHER = 'other.example.test';
 const WS = 'ws.example.test';

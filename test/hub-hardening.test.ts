@@ -1,11 +1,13 @@
-// Hostile and clumsy input against a real hub over a real local fleet (hub + 1 member, 127.98.0.x):
-// a `meridian-viewer` token cannot read Secret values through ApplicationRevisions (nor anywhere
-// else it may look), while rollback and drift correction still put the exact values back in the
-// member; and client errors (malformed %-escapes, out-of-range times and windows, an oversized
-// form) are 400s that name what is wrong, never a 500 or a reset connection.
+// Hostile and clumsy input against a real hub over a real local fleet (hub + 1 member, 127.110.0.x):
+// a `meridian-viewer` token cannot read Secret values through ApplicationRevisions or Applications
+// (nor anywhere else it may look), while rollback and drift correction still put the exact values
+// back in the member; client errors (malformed %-escapes, out-of-range times and windows, an
+// oversized form) are 400s that name what is wrong, never a 500 or a reset connection; and the
+// input budgets of issue 16 hold (PromQL complexity, OTLP clusters, 403s naming the resource,
+// DNS in a worker process by default, a private data directory).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
+import { childPids } from './support/workers.ts';
 import {
   applyApplication,
   cli,
@@ -27,7 +30,7 @@ import {
   type TestFleet,
 } from './support/harness.ts';
 
-const fleet: TestFleet = newFleetHome('127.98.0');
+const fleet: TestFleet = newFleetHome('127.110.0');
 const MEMBER = 'eu-west';
 const APP = 'vault';
 const NS = 'vault-ns';
@@ -43,8 +46,13 @@ const hubFlags = (): string[] => ['--hub-kubeconfig', fleet.kubeconfig, '--hub-c
 const V1 = 'v1-value-Qm9vdGxlZy1zZWNyZXQ';
 const V2 = 'v2-value-Wm9tYmllLXNhdXNhZ2U';
 const DRIFT = 'tampered-value-in-the-member';
+/** A Secret written inline in an Application's spec (source.manifests). */
+const INLINE = 'inline-value-Q2FyZGlnYW4tc2VjcmV0';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
-const leaks = (text: string): string[] => [V1, V2, b64(V1), b64(V2)].filter((v) => text.includes(v));
+const leaks = (text: string): string[] =>
+  [V1, V2, INLINE, b64(V1), b64(V2), b64(INLINE)].filter((v) => text.includes(v));
+let writer = '';
+const dataDir = (): string => join(fleet.home, 'hub-data', 'observe');
 
 /** A kustomize directory `name` with a Secret holding `password` and a ConfigMap. */
 function source(name: string, password: string): void {
@@ -213,9 +221,26 @@ describe('hub hardening', () => {
         if (attempt >= 3) throw e;
       }
     }
-    hub = await startHub(fleet, 'hardening-hub', port, ['--local-source-root', sources], 180_000);
+    const dnsPort = await freePort();
+    hub = await startHub(
+      fleet,
+      'hardening-hub',
+      port,
+      [
+        '--local-source-root',
+        sources,
+        '--data-dir',
+        dataDir(),
+        '--dns-listen',
+        `127.110.0.1:${dnsPort}`,
+        '--dns-zone',
+        'hardening.local',
+      ],
+      180_000,
+    );
     await joinMembers(fleet, [MEMBER]);
     viewer = await serviceAccountToken(fleet, 'viewer', 'meridian-viewer');
+    writer = await serviceAccountToken(fleet, 'writer', 'meridian-telemetry-writer');
     viewerKubeconfig = await writeViewerKubeconfig();
   });
 
@@ -242,11 +267,10 @@ describe('hub hardening', () => {
     await waitHealthy(2);
     await waitPassword(V2, 'revision 2');
 
-    // What the viewer may read: revisions (kubectl, every form), Applications, the hub API.
+    // What the viewer may read: revisions (kubectl, every form), the hub API.
     for (const args of [
       ['get', 'applicationrevisions', '-n', 'default', '-o', 'yaml'],
       ['get', 'applicationrevisions', '-A', '-o', 'json'],
-      ['get', 'applications', '-A', '-o', 'yaml'],
     ]) {
       const r = await asViewer(args);
       assert.equal(r.code, 0, `viewer: kubectl ${args.join(' ')}: ${r.stderr}`);
@@ -311,6 +335,122 @@ describe('hub hardening', () => {
       fleet,
     );
     assert.equal(Buffer.from(user.stdout, 'base64').toString(), 'shop');
+  });
+
+  test('a viewer reads Applications only redacted: a Secret inline in the spec stays hidden', async () => {
+    await applyApplication(fleet, 'inline', {
+      destinationNamespace: 'inline-ns',
+      placement: { clusters: [MEMBER] },
+      source: {
+        manifests: [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'api-key' },
+            stringData: { key: INLINE },
+          },
+        ],
+      },
+    });
+    // kubectl apply leaves the whole spec in an annotation too: neither is the viewer's to read.
+    const direct = await asViewer(['get', 'applications', '-A', '-o', 'yaml']);
+    assert.notEqual(direct.code, 0, 'the viewer cannot read Applications from the API server');
+    assert.match(direct.stderr, /forbidden/i);
+    assert.deepEqual(leaks(direct.stdout), []);
+    const a = await api('GET', '/api/v1/applications', viewer);
+    assert.equal(a.status, 200, a.text);
+    assert.deepEqual(leaks(a.text), [], '/api/v1/applications shows a Secret value');
+    const items = (JSON.parse(a.text) as { items: { metadata: { name: string }; spec: object }[] }).items;
+    const inline = items.find((i) => i.metadata.name === 'inline');
+    assert.ok(inline, `the viewer sees the Application: ${a.text.slice(0, 300)}`);
+    assert.match(JSON.stringify(inline.spec), /"stringData":\{"key":"<redacted>"\}/);
+    const one = await api('GET', '/api/v1/applications?namespace=default', viewer);
+    assert.equal(one.status, 200, one.text);
+    assert400(await api('GET', '/api/v1/applications?namespace=NOT_A_NS', viewer), 'namespace', 'namespace');
+    // The admin still reads the spec as written.
+    const admin = await kubectl(
+      ['--context', 'hub', 'get', 'application', 'inline', '-n', 'default', '-o', 'json'],
+      fleet,
+    );
+    assert.match(admin.stdout, new RegExp(INLINE));
+    await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'inline', '-n', 'default', '--wait=false'],
+      fleet,
+    );
+  });
+
+  test('input budgets: PromQL complexity, OTLP clusters, 403s naming the resource, cached rejections', async () => {
+    const deep = await api(
+      'GET',
+      `/api/v1/query?query=${encodeURIComponent('('.repeat(800) + 'up' + ')'.repeat(800))}`,
+      viewer,
+    );
+    assert.equal(deep.status, 422, deep.text);
+    assert.match(deep.text, /"errorType":"execution".*nests brackets 800 deep; the limit is 64/);
+    // Too long for a URL (431): Grafana's form POST.
+    const chain = await api(
+      'POST',
+      '/api/v1/query',
+      viewer,
+      Buffer.from(new URLSearchParams({ query: Array(5000).fill('up').join('+') }).toString()),
+      'application/x-www-form-urlencoded',
+    );
+    assert.equal(chain.status, 422, chain.text);
+    // The hub still answers queries afterwards.
+    const ok = await api('GET', '/api/v1/query?query=vector(1)', viewer);
+    assert.equal(ok.status, 200, ok.text);
+
+    // A viewer may not write spans; the 403 names the cluster it was refused.
+    const refused = await api(
+      'POST',
+      `/v1/clusters/${MEMBER}/traces`,
+      viewer,
+      Buffer.from('{}'),
+      'application/json',
+    );
+    assert.equal(refused.status, 403, refused.text);
+    assert.match(
+      (JSON.parse(refused.text) as { error: string }).error,
+      new RegExp(`cannot create traces\\.observe\\.meridian\\.dev "${MEMBER}"`),
+    );
+
+    // The plain path refuses spans filed under a cluster the fleet does not have.
+    const span = (cluster: string, id: number) => ({
+      resource: { attributes: [{ key: 'k8s.cluster.name', value: { stringValue: cluster } }] },
+      scopeSpans: [
+        {
+          scope: { name: 'test' },
+          spans: [
+            {
+              traceId: id.toString(16).padStart(32, '0'),
+              spanId: id.toString(16).padStart(16, '0'),
+              name: 'x',
+              kind: 2,
+              startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+              endTimeUnixNano: String(BigInt(Date.now() + 1) * 1_000_000n),
+            },
+          ],
+        },
+      ],
+    });
+    const body = Buffer.from(JSON.stringify({ resourceSpans: [span('nowhere', 0x51), span(MEMBER, 0x52)] }));
+    const plain = await api('POST', '/v1/traces', writer, body, 'application/json');
+    assert.equal(plain.status, 200, plain.text);
+    const partial = JSON.parse(plain.text) as {
+      partialSuccess?: { rejectedSpans?: string; errorMessage?: string };
+    };
+    assert.equal(partial.partialSuccess?.rejectedSpans, '1', plain.text);
+    assert.match(partial.partialSuccess?.errorMessage ?? '', /"nowhere" is not a registered Cluster/);
+
+    // A made-up token is 401, also when asked again (the answer is cached, not re-reviewed).
+    for (let i = 0; i < 2; i++)
+      assert.equal((await api('GET', '/api/v1/whoami', 'made-up-token')).status, 401);
+  });
+
+  test('DNS runs in a worker process by default; the data directory is private', () => {
+    assert.ok(childPids(hub.child.pid!).length >= 1, 'the hub has a DNS worker process');
+    assert.equal(statSync(dataDir()).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dataDir(), 'traces.db')).mode & 0o777, 0o600);
   });
 
   test('malformed %-escapes are 400s naming the parameter, before authentication too', async () => {

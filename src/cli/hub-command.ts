@@ -97,9 +97,9 @@ export function registerHubCommand(program: Command): void {
     )
     .option(
       '--dns-workers <n|auto>',
-      'answer DNS in n worker processes sharing the port (auto: one per core; 0: in the hub process)',
+      "answer DNS in n worker processes sharing the port, so no query can stall the hub's controllers " +
+        '(default 1; auto: one per core; 0: in the hub process)',
       workersOption('--dns-workers'),
-      0,
     )
     .option(
       '--edge-listen <host:port>',
@@ -114,9 +114,8 @@ export function registerHubCommand(program: Command): void {
     .option(
       '--edge-workers <n|auto>',
       'proxy edge requests in n worker processes sharing the edge listeners, each with its own ' +
-        'connection pools and outlier records (auto: one per core; 0: in the hub process)',
+        'connection pools and outlier records (default 1; auto: one per core; 0: in the hub process)',
       workersOption('--edge-workers'),
-      0,
     )
     .option(
       '--geo-table <file>',
@@ -143,10 +142,36 @@ export function registerHubCommand(program: Command): void {
         .argParser(sizeOption('--otlp-max-body'))
         .hideHelp(),
     )
+    .addOption(
+      new Option('--otlp-max-spans <n>', 'most spans in one OTLP request (default 20000)')
+        .argParser(intOption('--otlp-max-spans', 1, 10_000_000))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option(
+        '--otlp-writer-spans-per-second <n>',
+        'spans per second one OTLP writer (token) may send; past it 429 with Retry-After (default 20000)',
+      )
+        .argParser(intOption('--otlp-writer-spans-per-second', 1, 100_000_000))
+        .hideHelp(),
+    )
     .option(
       '--metrics-member-timeout <duration>',
       "how long the fleet metrics API waits for each member's Prometheus before answering without it, e.g. 10s (default 10s)",
       metricsTimeoutOption,
+    )
+    .addOption(
+      new Option(
+        '--metrics-query-timeout <duration>',
+        'longest one PromQL engine call (plan, evaluate) may run before the engine is restarted and the query answered 503 timeout (default 30s)',
+      ).argParser((v: string): number => {
+        const ms = parseDurationMs(v);
+        if (ms === undefined || ms < 100 || ms > 600_000)
+          throw new InvalidArgumentError(
+            '--metrics-query-timeout must be a duration between 100ms and 10m, e.g. 30s',
+          );
+        return ms;
+      }),
     )
     .addOption(
       new Option(
@@ -171,18 +196,21 @@ export function registerHubCommand(program: Command): void {
           dnsListen?: { host: string; port: number };
           dnsZone?: string[];
           dnsNameserverAddress?: string[];
-          dnsWorkers: number;
+          dnsWorkers?: number;
           geoTable?: string;
           edgeListen?: { host: string; port: number };
           edgeTlsListen?: { host: string; port: number };
-          edgeWorkers: number;
+          edgeWorkers?: number;
           dataDir?: string;
           traceRetention?: number;
           traceMaxBytes?: number;
           traceRetentionInterval?: number;
           otlpMaxBody?: number;
+          otlpMaxSpans?: number;
+          otlpWriterSpansPerSecond?: number;
           metricsMemberTimeout?: number;
           metricsMaxCentralSamples?: number;
+          metricsQueryTimeout?: number;
         },
         cmd: Command,
       ) => {
@@ -192,10 +220,13 @@ export function registerHubCommand(program: Command): void {
         if (opts.dnsListen && !opts.dnsZone?.length) {
           throw new InvalidArgumentError('--dns-listen needs at least one --dns-zone');
         }
+        if (opts.dnsWorkers !== undefined && !opts.dnsListen) {
+          throw new InvalidArgumentError('--dns-workers needs --dns-listen');
+        }
         if (opts.edgeTlsListen && !opts.edgeListen) {
           throw new InvalidArgumentError('--edge-tls-listen needs --edge-listen');
         }
-        if (opts.edgeWorkers > 0 && !opts.edgeListen) {
+        if (opts.edgeWorkers !== undefined && !opts.edgeListen) {
           throw new InvalidArgumentError('--edge-workers needs --edge-listen');
         }
         const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
@@ -235,8 +266,11 @@ export function registerHubCommand(program: Command): void {
             traceMaxBytes: opts.traceMaxBytes,
             traceRetentionIntervalMs: opts.traceRetentionInterval,
             otlpMaxBodyBytes: opts.otlpMaxBody,
+            otlpMaxSpans: opts.otlpMaxSpans,
+            otlpWriterSpansPerSecond: opts.otlpWriterSpansPerSecond,
             metricsMemberTimeoutMs: opts.metricsMemberTimeout,
             metricsMaxCentralSamples: opts.metricsMaxCentralSamples,
+            metricsQueryTimeoutMs: opts.metricsQueryTimeout,
           },
           signal: abort.signal,
           onListening: (a) => {

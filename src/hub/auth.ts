@@ -3,7 +3,10 @@
 // change what follows the hub's RBAC. Answers are cached briefly (as kube-apiserver's webhook
 // authenticator does) to keep a busy console from doubling the hub's API traffic, and concurrent
 // misses for one token or decision share one review (as its singleflight does), so a burst of
-// requests when an entry expires sends one review instead of one per request.
+// requests when an entry expires sends one review instead of one per request. Both caches are
+// bounded (least recently used out first), and a rejected token is cached like an accepted one,
+// so a client spraying made-up tokens costs one review per token and a bounded map, never an
+// ever-growing one.
 import { createHash } from 'node:crypto';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 
@@ -21,6 +24,7 @@ export type AccessRequest =
       readonly verb: string;
       readonly group: string;
       readonly resource: string;
+      readonly subresource?: string;
       readonly namespace?: string;
       readonly name?: string;
     }
@@ -43,16 +47,54 @@ interface CacheEntry<T> {
   readonly expires: number;
 }
 
+/** A map of at most `max` entries that forgets the least recently used first. */
+export class LruCache<T> {
+  private readonly entries = new Map<string, CacheEntry<T>>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The live entry for `key`, now the most recently used; undefined when absent or expired. */
+  get(key: string, now: number): CacheEntry<T> | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    this.entries.delete(key);
+    if (hit.expires <= now) return undefined;
+    this.entries.set(key, hit);
+    return hit;
+  }
+
+  set(key: string, entry: CacheEntry<T>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    while (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+  }
+}
+
+/** Tokens and decisions the caches keep at most. */
+export const AUTH_CACHE_LIMITS = { tokens: 4096, decisions: 16_384 } as const;
+
 export class HubAuthorizer {
-  private readonly tokens = new Map<string, CacheEntry<UserInfo | undefined>>();
-  private readonly decisions = new Map<string, CacheEntry<{ allowed: boolean; reason: string }>>();
+  private readonly tokens: LruCache<UserInfo | undefined>;
+  private readonly decisions: LruCache<{ allowed: boolean; reason: string }>;
   /** Reviews under way, by cache key: callers that miss meanwhile wait for the same answer. */
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly hub: ClusterClient,
     private readonly ttlMs = 10_000,
-  ) {}
+    limits: { tokens: number; decisions: number } = AUTH_CACHE_LIMITS,
+  ) {
+    this.tokens = new LruCache(limits.tokens);
+    this.decisions = new LruCache(limits.decisions);
+  }
 
   /** One review per key at a time: a second caller gets the first one's promise. */
   private shared<T>(key: string, review: () => Promise<T>): Promise<T> {
@@ -67,8 +109,8 @@ export class HubAuthorizer {
   private async authenticate(token: string): Promise<UserInfo | undefined> {
     // Cache by digest so the token itself is never kept as a map key.
     const key = createHash('sha256').update(token).digest('hex');
-    const hit = this.tokens.get(key);
-    if (hit && hit.expires > Date.now()) return hit.value;
+    const hit = this.tokens.get(key, Date.now());
+    if (hit) return hit.value;
     return this.shared(`token:${key}`, () => this.reviewToken(key, token));
   }
 
@@ -93,8 +135,8 @@ export class HubAuthorizer {
     req: Exclude<AccessRequest, { kind: 'authenticated' }>,
   ): Promise<{ allowed: boolean; reason: string }> {
     const key = JSON.stringify([user.username, user.groups, req]);
-    const hit = this.decisions.get(key);
-    if (hit && hit.expires > Date.now()) return hit.value;
+    const hit = this.decisions.get(key, Date.now());
+    if (hit) return hit.value;
     return this.shared(`decision:${key}`, () => this.reviewAccess(key, user, req));
   }
 
@@ -114,6 +156,7 @@ export class HubAuthorizer {
         verb: req.verb,
         group: req.group,
         resource: req.resource,
+        subresource: req.subresource,
         namespace: req.namespace,
         name: req.name,
       };
@@ -145,7 +188,8 @@ export class HubAuthorizer {
     if (!d.allowed) {
       const what =
         req.kind === 'resource'
-          ? `${req.verb} ${req.resource}${req.group ? `.${req.group}` : ''}${req.namespace ? ` in namespace ${req.namespace}` : ''}`
+          ? `${req.verb} ${req.resource}${req.subresource ? `/${req.subresource}` : ''}${req.group ? `.${req.group}` : ''}` +
+            `${req.name !== undefined ? ` "${req.name}"` : ''}${req.namespace ? ` in namespace ${req.namespace}` : ''}`
           : `${req.verb} ${req.path}`;
       return {
         ok: false,

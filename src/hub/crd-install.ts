@@ -24,7 +24,19 @@ export async function installHubBasics(hub: ClusterClient): Promise<void> {
       kind: 'ClusterRole',
       metadata: { name: 'meridian-viewer', labels: { 'app.kubernetes.io/part-of': 'meridian' } },
       rules: [
-        { apiGroups: ['meridian.dev'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
+        // Not `applications`: an Application's spec can carry Secrets inline (manifests, Helm
+        // values); viewers list them through the hub API, redacted (`applications/redacted`).
+        {
+          apiGroups: ['meridian.dev'],
+          resources: [
+            'clusters',
+            'applicationrevisions',
+            'globalingresses',
+            'trafficpolicies',
+            'applications/redacted',
+          ],
+          verbs: ['get', 'list', 'watch'],
+        },
         { nonResourceURLs: ['/metrics'], verbs: ['get'] },
         // The observability API (logs, metrics, traces, topology) is read-only for viewers.
         {

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { API_VERSION } from '../api/group.ts';
 import type { Cluster } from '../api/cluster.ts';
+import type { Application } from '../api/application.ts';
+import { redactApplication } from '../api/application-redact.ts';
+import { BadRequestError } from './http-server.ts';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
@@ -49,14 +52,17 @@ export interface HubOptions {
     port: number;
     zones: readonly string[];
     nameserverAddresses?: readonly string[];
-    /** Worker processes answering from the shared port (dns-workers.ts); 0: in the hub process. */
+    /**
+     * Worker processes answering from the shared port (dns-workers.ts); 0: in the hub process.
+     * Default 1: a flood of junk queries then stalls a worker, never the controllers or the lease.
+     */
     workers?: number;
   };
   /** Edge gateway listeners (off when unset); TLS certificates come from the GlobalIngresses' Secrets. */
   readonly edge?: {
     http: { host: string; port: number };
     https?: { host: string; port: number };
-    /** Worker processes proxying from the shared listeners (edge-workers.ts); 0: in the hub process. */
+    /** Worker processes proxying from the shared listeners (edge-workers.ts); 0: in the hub process (default 1). */
     workers?: number;
   };
   /** Client networks → regions for the Geo strategy. */
@@ -66,6 +72,9 @@ export interface HubOptions {
   /** Called once the HTTP server listens (tests and `fleet up` read the port from here). */
   readonly onListening?: (address: { host: string; port: number }) => void;
 }
+
+/** DNS and edge workers when the hub is not told: one process each, a bulkhead for the control loop. */
+export const DEFAULT_TRAFFIC_WORKERS = 1;
 
 /** The routes of the hub's own API; services add theirs next to these. */
 function hubRoutes(hub: ClusterClient): Route[] {
@@ -95,6 +104,32 @@ function hubRoutes(hub: ClusterClient): Route[] {
             })),
           },
         };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/applications',
+      // A subresource of its own: the viewer role may list this and not the Applications
+      // themselves, whose spec can carry Secrets inline (api/application-redact.ts).
+      access: (url) => ({
+        kind: 'resource',
+        verb: 'list',
+        group: 'meridian.dev',
+        resource: 'applications',
+        subresource: 'redacted',
+        namespace: url.searchParams.get('namespace') || undefined,
+      }),
+      doc: {
+        summary: 'Applications with secret material redacted (Secret data, Helm values, URL credentials)',
+        tags: ['hub'],
+        params: [{ name: 'namespace', description: 'only this namespace (default: all)' }],
+      },
+      handle: async ({ url }) => {
+        const namespace = url.searchParams.get('namespace') || undefined;
+        if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace))
+          throw new BadRequestError('namespace', `"${namespace.slice(0, 100)}" is not a namespace name`);
+        const list = await hub.list<Application>(API_VERSION, 'Application', { namespace });
+        return { body: { items: list.items.map(redactApplication) } };
       },
     },
   ];
@@ -130,7 +165,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
       logger: log,
       registry: metrics.registry,
     };
-    const workers = opts.dns.workers ?? 0;
+    const workers = opts.dns.workers ?? DEFAULT_TRAFFIC_WORKERS;
     dns = workers > 0 ? new GslbDnsWorkers({ ...dnsOptions, workers }) : new GslbDnsServer(dnsOptions);
     await dns.start(); // it logs where it listens, and with how many workers
   }
@@ -146,7 +181,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
       http: opts.edge.http,
       https: opts.edge.https,
     };
-    const workers = opts.edge.workers ?? 0;
+    const workers = opts.edge.workers ?? DEFAULT_TRAFFIC_WORKERS;
     if (workers > 0) {
       // Workers hand their access lines to the hub, which writes them to its stderr whole.
       edge = new EdgeGatewayWorkers({ ...edgeOptions, workers, logName: 'meridian-hub' });

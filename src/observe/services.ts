@@ -42,8 +42,14 @@ export interface ObserveOptions {
   readonly traceRetentionIntervalMs?: number;
   /** Largest OTLP request body, compressed or not (default 16 MiB). */
   readonly otlpMaxBodyBytes?: number;
+  /** Most spans in one OTLP request (default 20,000). */
+  readonly otlpMaxSpans?: number;
+  /** Spans per second one writer (authenticated user) may send (default 20,000). */
+  readonly otlpWriterSpansPerSecond?: number;
   /** How long the metrics API waits for each member's Prometheus (ms; default 10 s). */
   readonly metricsMemberTimeoutMs?: number;
+  /** How long one PromQL engine call may run before the engine restarts and 503 (default 30 s). */
+  readonly metricsQueryTimeoutMs?: number;
   /** Raw samples one centrally evaluated PromQL query may fetch (default 5 million). */
   readonly metricsMaxCentralSamples?: number;
 }

@@ -1,6 +1,7 @@
 // The GSLB DNS server: moves DNS messages between sockets and answerMessage() (gslb-answer.ts),
 // over UDP and TCP on the same port. All decisions are made there; this file is only I/O, metrics
 // and lifecycle, kept lean because it runs once per query.
+import { DnsJunkLimiter, truncatedReply } from './dns-junk-limit.ts';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -63,6 +64,10 @@ export const DNS_METRICS = {
     name: 'meridian_gslb_dns_answer_duration_seconds',
     help: 'Time to decide and encode one GSLB DNS answer (excluding socket I/O)',
   },
+  junkDropped: {
+    name: 'meridian_gslb_dns_junk_limited_total',
+    help: 'UDP packets dropped unread (or answered TC=1) from sources over their junk budget',
+  },
 } as const;
 
 /** Unanswered bytes queued on one TCP connection before we stop reading from it. */
@@ -101,6 +106,8 @@ export class GslbDnsServer {
   private readonly tally = new Map<string, Map<Rcode, number[]>>();
   private readonly latency?: Histogram;
   private readonly cache = new AnswerCache();
+  private readonly junk = new DnsJunkLimiter();
+  private readonly junkDropped?: Counter;
 
   constructor(private readonly options: GslbDnsServerOptions) {
     validateDnsListen(options.host, options.port);
@@ -123,6 +130,7 @@ export class GslbDnsServer {
               });
         },
       });
+      this.junkDropped = new Counter({ ...DNS_METRICS.junkDropped, registers: [options.registry] });
       this.latency = new Histogram({
         ...DNS_METRICS.duration,
         buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005],
@@ -199,7 +207,15 @@ export class GslbDnsServer {
   }
 
   private onUdp(socket: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
+    const verdict = this.junk.admit(rinfo.address);
+    if (verdict !== 'answer') {
+      this.junkDropped?.inc();
+      const tc = verdict === 'truncate' ? truncatedReply(msg) : undefined;
+      if (tc) socket.send(tc, rinfo.port, rinfo.address);
+      return;
+    }
     const answer = this.answer(msg, rinfo.address, 'udp');
+    if (!answer || answer.rcode === 'FORMERR') this.junk.junk(rinfo.address);
     if (answer) socket.send(answer.message, rinfo.port, rinfo.address);
   }
 

@@ -55,6 +55,7 @@ export class GslbDnsWorkers extends TableWorkers<DnsWorkerStart> {
       metrics: [
         { ...DNS_METRICS.queries, type: 'counter' },
         { ...DNS_METRICS.duration, type: 'histogram' },
+        { ...DNS_METRICS.junkDropped, type: 'counter' },
       ],
       start: () => ({
         host: dns.host,

@@ -46,6 +46,9 @@ import { DEFAULT_OUTLIER_SETTINGS, type OutlierSettings } from './outlier-detect
 import { hostKey, type ClusterTarget, type HostRoute, type RoutingTable } from './routing.ts';
 import { BalancerCounters, rankClusters } from './select.ts';
 
+/** Client-side budgets of each edge listener. */
+export const EDGE_CLIENT_DEFAULTS = { headersTimeoutMs: 15_000, maxConnections: 10_000 } as const;
+
 export interface ListenAddress {
   readonly host: string;
   /** 0 picks a free port (see what `start` returns). */
@@ -88,9 +91,16 @@ export interface EdgeGatewayOptions {
   readonly clientKeepAliveMs?: number;
   /**
    * Longest time a client may take to send a request head, from its first byte (or from
-   * connecting): slow clients (slowloris) get 408. Default 60 s, node:http's.
+   * connecting): slow clients (slowloris) get 408. Default 15 s (node:http's 60 s let a few
+   * thousand slow clients hold as many sockets four times as long).
    */
   readonly clientHeadersTimeoutMs?: number;
+  /**
+   * Open client connections per listener (and per worker process) at most; past it new ones are
+   * closed at once, so a flood of idle connections cannot run the process out of descriptors.
+   * Default 10,000.
+   */
+  readonly maxClientConnections?: number;
   /**
    * Serve plain requests without a body on the raw-socket fast front (default). Off: node:http
    * takes every connection, as before the fast front (for comparisons, or if it is ever in doubt).
@@ -182,7 +192,7 @@ export class EdgeGateway {
 
   private async listen(proto: Listener['proto'], at: ListenAddress): Promise<AddressInfo> {
     const keepAliveMs = this.opts.clientKeepAliveMs ?? 60_000;
-    const headersTimeoutMs = this.opts.clientHeadersTimeoutMs ?? 60_000;
+    const headersTimeoutMs = this.opts.clientHeadersTimeoutMs ?? EDGE_CLIENT_DEFAULTS.headersTimeoutMs;
     const listener: { proto: Listener['proto']; port: number } = { proto, port: at.port };
     const fallback = createHttpServer({
       keepAliveTimeout: keepAliveMs,
@@ -228,6 +238,7 @@ export class EdgeGateway {
         this.logger.debug({ err }, 'edge gateway: TLS handshake failed'),
       );
     }
+    server.maxConnections = this.opts.maxClientConnections ?? EDGE_CLIENT_DEFAULTS.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(at.port, at.host, () => {
@@ -298,6 +309,9 @@ export class EdgeGateway {
     upgrade: boolean,
   ): Resolution {
     const head = upstreamHead(rawHeaders, client, listener, upgrade);
+    // Two Host headers could route by one and be served by the other.
+    if (head.hosts > 1)
+      return { ok: false, status: 400, body: 'more than one Host header\n', host: head.host };
     const target = parseTarget(url);
     if (!target) return { ok: false, status: 400, body: 'bad request target\n', host: head.host };
     const route = this.table.route(head.host);

@@ -21,6 +21,18 @@ function byName(flat: readonly string[]): Map<string, string[]> {
 }
 
 describe('edge request head', () => {
+  it('counts Host headers and drops a trailing dot of the name, port kept', () => {
+    const two = upstreamHead(['Host', 'a.test', 'Host', 'b.test'], '10.0.0.9', HTTP);
+    assert.equal(two.hosts, 2);
+    const dot = upstreamHead(['Host', 'Shop.Example.test.:8080'], '10.0.0.9', HTTP);
+    assert.equal(dot.hosts, 1);
+    assert.equal(dot.host, 'Shop.Example.test:8080');
+    assert.deepEqual(byName(dot.headers).get('host'), ['Shop.Example.test:8080']);
+    assert.deepEqual(byName(dot.headers).get('x-forwarded-host'), ['Shop.Example.test:8080']);
+    assert.equal(upstreamHead(['Host', 'shop.test.'], '10.0.0.9', HTTP).host, 'shop.test');
+    assert.equal(upstreamHead([], '10.0.0.9', HTTP).hosts, 0);
+  });
+
   it('keeps Host, appends the client to X-Forwarded-For and replaces the other X-Forwarded-*', () => {
     const head = upstreamHead(
       [

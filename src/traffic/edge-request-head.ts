@@ -25,8 +25,10 @@ export interface Listener {
 
 /** The request as the gateway forwards it. */
 export interface UpstreamHead {
-  /** The Host header as sent ('' without one). */
+  /** The Host header, a trailing dot of its name removed ('' without one). */
   readonly host: string;
+  /** How many Host headers the request had: more than one is a 400 (RFC 9112 §3.2). */
+  readonly hosts: number;
   /** Flat [name, value, …] list for the upstream request. */
   readonly headers: string[];
   /** The request has a body (Content-Length above 0 or Transfer-Encoding): it cannot be replayed. */
@@ -48,6 +50,7 @@ export function upstreamHead(
 ): UpstreamHead {
   const headers: string[] = [];
   let host = '';
+  let hosts = 0;
   let forwardedFor: string | undefined;
   let hasBody = false;
   let upgradeTo: string | undefined;
@@ -58,8 +61,10 @@ export function upstreamHead(
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host':
-        host = value;
-        headers.push(name, value);
+        // `shop.example.com.` is the same name as `shop.example.com`; upstreams see the usual form.
+        host = value.replace(/\.(?=(:\d*)?$)/, '');
+        hosts++;
+        headers.push(name, host);
         continue;
       case 'x-forwarded-for':
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -100,7 +105,7 @@ export function upstreamHead(
     'X-Forwarded-Port',
     String(listener.port),
   );
-  return { host, headers: out, hasBody };
+  return { host, hosts, headers: out, hasBody };
 }
 
 function dropNamed(headers: string[], named: readonly string[]): string[] {

@@ -4,7 +4,8 @@
 // their own are replaced): those are resolved from each series' namespace and pod, so names and
 // values that depend on them are read from the members' series, enriched in the hub.
 import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
-import { isFailure, type PromqlEngine } from './promql-engine.ts';
+import { isFailure } from './promql-engine.ts';
+import type { EngineApi } from './promql-thread.ts';
 import { mergeSeries, memberWarnings, unionSorted, type Labels } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam, type SeriesParams } from './prom-params.ts';
@@ -12,7 +13,7 @@ import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-resp
 import { failureAnswer } from './fleet-query.ts';
 
 export interface FleetMetadataContext {
-  readonly engine: PromqlEngine;
+  readonly engine: EngineApi;
   readonly timeoutMs: number;
   /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
   readonly workloadOf?: WorkloadOf;
@@ -33,15 +34,15 @@ interface Targets {
  * Members to ask and each one's match[] (none when the caller gave none), or an error answer;
  * `podOnly` narrows the selectors (every series when none) to series with a pod label.
  */
-function targets(
+async function targets(
   ctx: FleetMetadataContext,
   members: readonly MetricsMember[],
   p: SeriesParams,
   podOnly = false,
-): Targets | ApiAnswer {
+): Promise<Targets | ApiAnswer> {
   if (p.matchers.length === 0 && !podOnly)
     return { members: [...members], matchers: new Map(), filter: false };
-  const sel = ctx.engine.selectors(p.matchers.length ? p.matchers : [POD_SERIES], members, podOnly);
+  const sel = await ctx.engine.selectors(p.matchers.length ? p.matchers : [POD_SERIES], members, podOnly);
   if (isFailure(sel)) return failureAnswer(sel);
   const matchers = new Map(sel.map((s) => [s.member, s.matchers]));
   return {
@@ -134,7 +135,7 @@ async function enrichedSeries(
   signal: AbortSignal,
   podOnly = false,
 ): Promise<{ series: Labels[]; warnings: string[] } | ApiAnswer> {
-  const t = targets(ctx, members, p, podOnly);
+  const t = await targets(ctx, members, p, podOnly);
   if ('status' in t) return t;
   const r = await ask(ctx, t.members, p, 'series', t.matchers, isLabels, signal);
   if (r.allFailed) return r.allFailed;
@@ -144,7 +145,7 @@ async function enrichedSeries(
   });
   const series = mergeSeries(parts, ctx.workloadOf);
   if (!t.filter) return { series, warnings: r.warnings };
-  const keep = ctx.engine.matchSeries(p.matchers, series);
+  const keep = await ctx.engine.matchSeries(p.matchers, series);
   if (isFailure(keep)) return failureAnswer(keep);
   return { series: series.filter((_, i) => keep[i]), warnings: r.warnings };
 }
@@ -161,13 +162,13 @@ export async function fleetSeries(
 }
 
 /** Whether match[] reads app or revision (then names and values come from enriched series). */
-function readsWorkload(
+async function readsWorkload(
   ctx: FleetMetadataContext,
   members: readonly MetricsMember[],
   p: SeriesParams,
-): boolean {
+): Promise<boolean> {
   if (p.matchers.length === 0) return false;
-  const sel = ctx.engine.selectors(p.matchers, members);
+  const sel = await ctx.engine.selectors(p.matchers, members);
   return !isFailure(sel) && sel.some((s) => s.filter);
 }
 
@@ -177,17 +178,17 @@ export async function fleetLabelNames(
   p: SeriesParams,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
-  if (readsWorkload(ctx, members, p)) {
+  if (await readsWorkload(ctx, members, p)) {
     const r = await enrichedSeries(ctx, members, p, signal);
     if ('status' in r) return r;
     return apiSuccess(JSON.stringify(unionSorted(r.series.map((s) => Object.keys(s)))), r.warnings);
   }
-  const t = targets(ctx, members, p);
+  const t = await targets(ctx, members, p);
   if ('status' in t) return t;
   // app and revision are names where some matching series of a pod resolves: each member is
   // asked for its series with a pod alongside its label names, in the same round trip (a member
   // without pods answers that from its index at once), and both answers count or neither does.
-  const pods = ctx.workloadOf ? targets(ctx, members, p, true) : undefined;
+  const pods = ctx.workloadOf ? await targets(ctx, members, p, true) : undefined;
   if (pods && 'status' in pods) return pods;
   const r = await askTogether(
     ctx,
@@ -267,13 +268,13 @@ export async function fleetLabelValues(
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
   const workload = WORKLOAD_LABELS.includes(name);
-  if (workload || readsWorkload(ctx, members, p)) {
+  if (workload || (await readsWorkload(ctx, members, p))) {
     const r = await enrichedSeries(ctx, members, p, signal, workload);
     if ('status' in r) return r;
     const values = r.series.flatMap((s) => (s[name] !== undefined ? [s[name]] : []));
     return apiSuccess(JSON.stringify(unionSorted([values])), r.warnings);
   }
-  const t = targets(ctx, members, p);
+  const t = await targets(ctx, members, p);
   if ('status' in t) return t;
   if (name === 'cluster' || name === 'region') {
     // A member contributes its name (region) when it holds any series the selectors match.

@@ -10,10 +10,10 @@ import {
   type CentralPlan,
   type EngineFailure,
   type EngineQuery,
-  type PromqlEngine,
   type PushdownPlan,
   type ResolveWorkload,
 } from './promql-engine.ts';
+import type { EngineApi } from './promql-thread.ts';
 import {
   memberWarnings,
   mergeResults,
@@ -26,7 +26,7 @@ import { secondsParam } from './prom-params.ts';
 import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
 
 export interface FleetQueryContext {
-  readonly engine: PromqlEngine;
+  readonly engine: EngineApi;
   readonly timeoutMs: number;
   readonly maxCentralSamples: number;
   readonly log: Logger;
@@ -63,7 +63,7 @@ export async function fleetQuery(
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
   const eq: EngineQuery = { ...q, members: members.map((m) => ({ name: m.name, region: m.region })) };
-  const plan = ctx.engine.plan(eq);
+  const plan = await ctx.engine.plan(eq);
   if (isFailure(plan)) return failureAnswer(plan);
   ctx.log.debug(
     { query: q.query, mode: plan.mode, reason: plan.mode === 'central' ? plan.reason : undefined },
@@ -183,7 +183,7 @@ async function central(
   });
   if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
   const inputs = asked.flatMap((m) => answers.get(m.name) ?? []);
-  const ev = ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
+  const ev = await ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
   const warnings = [
     ...asked.filter((m) => failed.has(m.name)).map((m) => memberMissing(m.name, failed.get(m.name)!)),

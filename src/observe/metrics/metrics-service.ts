@@ -12,7 +12,8 @@ import { fleetLabelNames, fleetLabelValues, fleetSeries } from './fleet-metadata
 import { fleetQuery } from './fleet-query.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { PROMQL_SOURCE_DIR } from './promql-build.ts';
-import { loadPromqlEngine, type PromqlEngine } from './promql-engine.ts';
+import { EngineBusyError, PromqlThread, type EngineApi } from './promql-thread.ts';
+import { promqlOverBudget } from './promql-budget.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
@@ -20,6 +21,8 @@ import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
 /** Raw samples one central evaluation may pull from the members (16 bytes each in the engine). */
 export const DEFAULT_MAX_CENTRAL_SAMPLES = 5_000_000;
+/** How long one engine call (plan, evaluate, …) may run before the engine is restarted. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 const MAX_FORM_BYTES = 1 << 20;
 
 /**
@@ -79,7 +82,10 @@ const answer = (a: ApiAnswer): RouteResult => ({
   status: a.status,
   body: Buffer.from(a.body),
   contentType: 'application/json',
-  headers: a.mode ? { 'X-Meridian-Query-Mode': a.mode } : {},
+  headers: {
+    ...(a.mode ? { 'X-Meridian-Query-Mode': a.mode } : {}),
+    ...(a.retryAfterS !== undefined ? { 'Retry-After': String(a.retryAfterS) } : {}),
+  },
 });
 
 /** The Prometheus version whose engine the hub runs, from go/promql/go.mod (v0.316.0 is 3.16.0). */
@@ -91,7 +97,8 @@ function engineVersion(): string {
 
 export class MetricsService implements ObserveService {
   readonly routes: readonly Route[];
-  private engine: Promise<PromqlEngine> | undefined;
+  /** The engine runs in a worker thread: no query holds the hub's event loop. */
+  private readonly engine: PromqlThread;
   private readonly timeoutMs: number;
   private readonly maxCentralSamples: number;
 
@@ -105,6 +112,10 @@ export class MetricsService implements ObserveService {
   ) {
     this.timeoutMs = deps.options.metricsMemberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
     this.maxCentralSamples = deps.options.metricsMaxCentralSamples ?? DEFAULT_MAX_CENTRAL_SAMPLES;
+    this.engine = new PromqlThread({
+      log: deps.log,
+      callTimeoutMs: deps.options.metricsQueryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    });
     const read = (
       path: string,
       doc: RouteDoc,
@@ -182,12 +193,15 @@ export class MetricsService implements ObserveService {
 
   async start(): Promise<void> {
     // Loaded in the background: a cold cache means a build, and the hub must not wait for it.
-    this.engine = loadPromqlEngine();
-    this.engine.then(
+    this.engine.warm().then(
       () => this.deps.log.info('PromQL engine loaded'),
       (e: unknown) => this.deps.log.error({ err: errorMessage(e) }, 'PromQL engine failed to load'),
     );
     return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    await this.engine.close();
   }
 
   private members(): MetricsMember[] {
@@ -200,15 +214,14 @@ export class MetricsService implements ObserveService {
       );
   }
 
-  private async withEngine(f: (e: PromqlEngine) => Promise<ApiAnswer>): Promise<ApiAnswer> {
-    let engine: PromqlEngine;
+  private async withEngine(f: (e: EngineApi) => Promise<ApiAnswer>): Promise<ApiAnswer> {
     try {
-      engine = await (this.engine ??= loadPromqlEngine());
+      return await f(this.engine);
     } catch (e) {
-      this.engine = undefined;
+      if (e instanceof EngineBusyError)
+        return { ...apiError(e.reason === 'busy' ? 'unavailable' : 'timeout', e.message), retryAfterS: 1 };
       return apiError('unavailable', `the PromQL engine is not available: ${errorMessage(e)}`);
     }
-    return f(engine);
   }
 
   private async query(ctx: RouteContext, range: boolean): Promise<ApiAnswer> {
@@ -216,6 +229,8 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = range ? rangeParams(params) : instantParams(params, Date.now());
     if (!p.ok) return apiError('bad_data', p.error);
+    const tooMuch = promqlOverBudget(p.value.query);
+    if (tooMuch) return apiError('execution', tooMuch);
     const q =
       'time' in p.value ? { query: p.value.query, start: p.value.time, end: p.value.time, step: 0 } : p.value;
     return this.withEngine((engine) =>
@@ -239,6 +254,10 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = seriesParams(params, what === 'series');
     if (!p.ok) return apiError('bad_data', p.error);
+    for (const m of p.value.matchers) {
+      const tooMuch = promqlOverBudget(m);
+      if (tooMuch) return apiError('execution', `match[]: ${tooMuch}`);
+    }
     let name = '';
     if (what === 'values') {
       const m = /^\/api\/v1\/label\/([^/]+)\/values$/.exec(ctx.url.pathname);

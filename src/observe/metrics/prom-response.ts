@@ -19,6 +19,8 @@ export interface ApiAnswer {
   readonly body: string;
   /** How a query was answered (X-Meridian-Query-Mode), for operators, tests and benchmarks. */
   readonly mode?: 'pushdown' | 'central';
+  /** Seconds before a retry is worth it (Retry-After), on 503s of a busy engine. */
+  readonly retryAfterS?: number;
 }
 
 export function apiError(errorType: ErrorType, error: string): ApiAnswer {

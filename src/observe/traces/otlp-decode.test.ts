@@ -21,6 +21,7 @@ const PARENT = '00f067aa0ba902b7';
 
 const ctx = (over: Partial<NormalizeContext> = {}): NormalizeContext => ({
   regionOf: (c) => ({ 'eu-west': 'europe', 'us-east': 'america' })[c],
+  isCluster: (c) => c === 'eu-west' || c === 'us-east',
   pods: { resolve: () => undefined },
   ...over,
 });
@@ -247,6 +248,29 @@ describe('span normalization', () => {
     assert.deepEqual(seen, ['eu-west/shop/p1']);
     assert.equal(r.spans[0]!.app, 'shop-cart');
     assert.equal(r.spans[0]!.revision, '7');
+  });
+
+  test('on the plain endpoint, spans of a resource naming an unregistered cluster are rejected', () => {
+    const r = normalizeSpans(
+      [
+        ...decode(okSpan, { 'k8s.cluster.name': 'eu-wst' }),
+        ...decode(okSpan, { 'k8s.cluster.name': 'eu-west' }),
+        ...decode(okSpan),
+      ],
+      ctx(),
+    );
+    assert.equal(r.rejected, 1);
+    assert.deepEqual(
+      r.spans.map((s) => s.cluster),
+      ['eu-west', undefined],
+    );
+    assert.match(r.reasons[0]!, /k8s.cluster.name "eu-wst" is not a registered Cluster/);
+    // The per-cluster endpoint stamps its own (checked) cluster instead.
+    const stamped = normalizeSpans(
+      decode(okSpan, { 'k8s.cluster.name': 'eu-wst' }),
+      ctx({ cluster: 'us-east' }),
+    );
+    assert.equal(stamped.rejected, 0);
   });
 
   test('rejects spans with bad ids or times alone and says why', () => {

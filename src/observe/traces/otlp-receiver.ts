@@ -4,64 +4,53 @@
 // per-cluster path lets RBAC give each cluster's collector a credential for its own cluster only
 // (`create` on traces.observe.meridian.dev with `resourceNames: [<cluster>]`).
 // Answers follow the OTLP/HTTP spec: the response in the request's encoding, partial success for
-// rejected spans, google.rpc.Status with 400/413/415.
+// rejected spans, google.rpc.Status with 400/413/415, and 429/503 with Retry-After (which OTLP
+// exporters retry on) when a writer is over its spans per second or the ingest queue is full.
 import type { IncomingMessage } from 'node:http';
-import { promisify } from 'node:util';
-import { gunzip, inflate, type InputType, type ZlibOptions } from 'node:zlib';
 import { decodePathParam, type Route, type RouteResult } from '../../hub/http-server.ts';
 import { observeAccess } from '../services.ts';
-import { decodeProtobufRequest, encodeProtobufResponse, encodeProtobufStatus } from './otlp-proto.ts';
-import { OtlpFormatError, decodeJsonRequest, jsonResponse } from './otlp-json.ts';
-import { normalizeSpans, type NormalizeContext } from './span-normalize.ts';
-import type { OtlpResourceSpans, StoredSpan } from './span-model.ts';
+import { encodeProtobufResponse, encodeProtobufStatus } from './otlp-proto.ts';
+import { jsonResponse } from './otlp-json.ts';
+import { GRPC, OtlpHttpError, type IngestJob, type OtlpEncoding } from './otlp-ingest.ts';
+import type { IngestResult } from './trace-thread.ts';
+import type { WriterRateLimiter } from './writer-rate-limit.ts';
 
-type Encoding = 'protobuf' | 'json';
+type Encoding = OtlpEncoding;
 
 export interface ReceiverDeps {
   /** Largest body accepted, compressed or not (a gzip bomb is cut off at this many bytes). */
   readonly maxBodyBytes: number;
+  /** Most spans one request may carry (413 past it). */
+  readonly maxSpans: number;
   readonly isCluster: (name: string) => boolean;
-  readonly context: (cluster: string | undefined) => NormalizeContext;
-  readonly store: (spans: readonly StoredSpan[]) => Promise<{ stored: number }>;
+  /** Decodes, checks and stores a batch off the hub's event loop (trace-thread.ts). */
+  readonly ingest: (job: IngestJob) => Promise<IngestResult>;
+  /** Spans per second per writer (429 with Retry-After past it). */
+  readonly writers: WriterRateLimiter;
   readonly onBatch?: (r: { stored: number; rejected: number; duplicates: number }) => void;
+  /** A batch refused before it was stored, by why (busy, rate, size). */
+  readonly onRefused?: (reason: 'busy' | 'rate' | 'size') => void;
 }
 
-const GRPC_INVALID_ARGUMENT = 3;
-const GRPC_NOT_FOUND = 5;
-const GRPC_RESOURCE_EXHAUSTED = 8;
-const GRPC_UNIMPLEMENTED = 12;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-const gunzipAsync = promisify<InputType, ZlibOptions, Buffer>(gunzip);
-const inflateAsync = promisify<InputType, ZlibOptions, Buffer>(inflate);
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly grpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function encodingOf(req: IncomingMessage): Encoding {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/x-protobuf') return 'protobuf';
   if (type === 'application/json') return 'json';
-  throw new HttpError(
+  throw new OtlpHttpError(
     415,
-    GRPC_UNIMPLEMENTED,
+    GRPC.unimplemented,
     `Content-Type "${type || '(none)'}" is not supported: send application/x-protobuf or application/json`,
   );
 }
 
 /** Reads the body up to `max` bytes; past that the rest is discarded and 413 answered. */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const tooLarge = (): HttpError =>
-    new HttpError(
+  const tooLarge = (): OtlpHttpError =>
+    new OtlpHttpError(
       413,
-      GRPC_RESOURCE_EXHAUSTED,
+      GRPC.resourceExhausted,
       `request body is larger than ${max} bytes; send smaller batches`,
     );
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -83,57 +72,29 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-async function decompress(req: IncomingMessage, body: Buffer, max: number): Promise<Buffer> {
-  const enc = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  if (enc === 'identity' || enc === '') return body;
-  if (enc !== 'gzip' && enc !== 'deflate')
-    throw new HttpError(
-      415,
-      GRPC_UNIMPLEMENTED,
-      `Content-Encoding "${enc}" is not supported: use gzip or none`,
-    );
-  try {
-    return await (enc === 'gzip' ? gunzipAsync : inflateAsync)(body, { maxOutputLength: max });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
-      throw new HttpError(413, GRPC_RESOURCE_EXHAUSTED, `decompressed body is larger than ${max} bytes`);
-    throw new HttpError(400, GRPC_INVALID_ARGUMENT, `body is not valid ${enc}: ${(e as Error).message}`);
-  }
-}
-
-function decode(encoding: Encoding, body: Buffer): OtlpResourceSpans[] {
-  try {
-    return encoding === 'json' ? decodeJsonRequest(body.toString('utf8')) : decodeProtobufRequest(body);
-  } catch (e) {
-    const what = encoding === 'json' ? 'OTLP JSON' : 'OTLP protobuf ExportTraceServiceRequest';
-    const why = e instanceof Error ? e.message : String(e);
-    throw new HttpError(
-      400,
-      GRPC_INVALID_ARGUMENT,
-      e instanceof OtlpFormatError ? `${what}: ${why}` : `malformed ${what}: ${why}`,
-    );
-  }
-}
-
 function answer(encoding: Encoding, status: number, rejected: number, message: string): RouteResult {
   return encoding === 'protobuf'
     ? { status, body: encodeProtobufResponse(rejected, message), contentType: 'application/x-protobuf' }
     : { status, body: jsonResponse(rejected, message) };
 }
 
-function errorAnswer(encoding: Encoding | undefined, e: HttpError): RouteResult {
+function errorAnswer(encoding: Encoding | undefined, e: OtlpHttpError): RouteResult {
+  const headers: Record<string, string> =
+    e.retryAfterS !== undefined ? { 'Retry-After': String(e.retryAfterS) } : {};
   return encoding === 'protobuf'
     ? {
         status: e.status,
         body: encodeProtobufStatus(e.grpcCode, e.message),
         contentType: 'application/x-protobuf',
+        headers,
       }
-    : { status: e.status, body: { code: e.grpcCode, message: e.message } };
+    : { status: e.status, body: { code: e.grpcCode, message: e.message }, headers };
 }
 
 async function ingest(
   deps: ReceiverDeps,
   req: IncomingMessage,
+  writer: string,
   cluster: string | undefined,
 ): Promise<RouteResult> {
   let encoding: Encoding | undefined;
@@ -141,23 +102,43 @@ async function ingest(
     encoding = encodingOf(req);
     if (cluster !== undefined && !(DNS_SUBDOMAIN.test(cluster) && deps.isCluster(cluster))) {
       req.resume();
-      throw new HttpError(
+      throw new OtlpHttpError(
         404,
-        GRPC_NOT_FOUND,
+        GRPC.notFound,
         `cluster "${cluster}" is not registered in the fleet (kubectl get clusters.meridian.dev)`,
       );
     }
-    const raw = await readBody(req, deps.maxBodyBytes);
-    const body = await decompress(req, raw, deps.maxBodyBytes);
-    const batches = decode(encoding, body);
-    const result = normalizeSpans(batches, deps.context(cluster));
-    const { stored } = result.spans.length ? await deps.store(result.spans) : { stored: 0 };
-    deps.onBatch?.({ stored, rejected: result.rejected, duplicates: result.spans.length - stored });
-    return answer(encoding, 200, result.rejected, result.reasons.join('; '));
+    const wait = deps.writers.retryAfterS(writer);
+    if (wait > 0) {
+      req.resume();
+      deps.onRefused?.('rate');
+      throw new OtlpHttpError(
+        429,
+        GRPC.resourceExhausted,
+        `writer "${writer}" is over ${deps.writers.perSecond} spans per second; retry after ${wait} s`,
+        wait,
+      );
+    }
+    const body = await readBody(req, deps.maxBodyBytes);
+    const r = await deps.ingest({
+      encoding,
+      contentEncoding: req.headers['content-encoding'],
+      body,
+      cluster,
+      maxBodyBytes: deps.maxBodyBytes,
+      maxSpans: deps.maxSpans,
+    });
+    deps.writers.charge(writer, r.received);
+    deps.onBatch?.({ stored: r.stored, rejected: r.rejected, duplicates: r.duplicates });
+    return answer(encoding, 200, r.rejected, r.reasons.join('; '));
   } catch (e) {
     // Discard what is left of the body so the answer reaches the client and the connection lives.
     if (!req.readableEnded) req.resume();
-    if (e instanceof HttpError) return errorAnswer(encoding, e);
+    if (e instanceof OtlpHttpError) {
+      if (e.status === 503) deps.onRefused?.('busy');
+      if (e.status === 413) deps.onRefused?.('size');
+      return errorAnswer(encoding, e);
+    }
     throw e;
   }
 }
@@ -171,7 +152,7 @@ const OTLP_DOC = {
   tags: ['traces'],
   requestBody: 'application/x-protobuf',
   description:
-    'OTLP/HTTP ExportTraceServiceRequest in protobuf or JSON (application/json), optionally gzip; answers ExportTraceServiceResponse in the same encoding (partial_success names rejected spans), 400/413/415 with a google.rpc.Status.',
+    'OTLP/HTTP ExportTraceServiceRequest in protobuf or JSON (application/json), optionally gzip; answers ExportTraceServiceResponse in the same encoding (partial_success names rejected spans, also spans of a resource whose k8s.cluster.name is not a registered Cluster), 400/413/415 with a google.rpc.Status, 429 (writer over its spans per second) and 503 (ingest queue full) with Retry-After.',
 };
 
 /**
@@ -184,7 +165,7 @@ export function receiverRoutes(deps: ReceiverDeps): Route[] {
       method: 'POST',
       path: '/v1/traces',
       access: () => observeAccess('traces', 'create'),
-      handle: ({ req }) => ingest(deps, req, undefined),
+      handle: ({ req, user }) => ingest(deps, req, user.username, undefined),
       doc: { summary: 'OTLP/HTTP trace ingest (cluster from k8s.cluster.name)', ...OTLP_DOC },
     },
     {
@@ -196,7 +177,7 @@ export function receiverRoutes(deps: ReceiverDeps): Route[] {
           "OTLP/HTTP trace ingest for one cluster: /v1/clusters/<cluster>/traces (the path's cluster is stamped on every span)",
         ...OTLP_DOC,
       },
-      handle: async ({ req, url }) => {
+      handle: async ({ req, url, user }) => {
         const cluster = clusterOfPath(url.pathname);
         if (cluster === undefined) {
           req.resume();
@@ -205,7 +186,7 @@ export function receiverRoutes(deps: ReceiverDeps): Route[] {
             body: { error: `no route for POST ${url.pathname} (use /v1/clusters/<cluster>/traces)` },
           };
         }
-        return ingest(deps, req, cluster);
+        return ingest(deps, req, user.username, cluster);
       },
     },
   ];

@@ -17,6 +17,12 @@ export interface NormalizeContext {
   readonly cluster?: string;
   /** Region of a registered member; undefined for clusters the fleet does not know. */
   readonly regionOf: (cluster: string) => string | undefined;
+  /**
+   * Whether a cluster is registered. A resource whose `k8s.cluster.name` is not (on the plain
+   * endpoint, which takes the cluster from the resource) has its spans rejected: a writer must
+   * not file spans under a cluster the fleet does not have.
+   */
+  readonly isCluster: (cluster: string) => boolean;
   readonly pods: PodLookup;
 }
 
@@ -76,6 +82,15 @@ export function normalizeSpans(
   let rejected = 0;
   for (const rs of batches) {
     const topology = resourceTopology(rs.resource, ctx);
+    if (ctx.cluster === undefined && topology.cluster !== undefined && !ctx.isCluster(topology.cluster)) {
+      const n = rs.scopeSpans.reduce((sum, ss) => sum + ss.spans.length, 0);
+      rejected += n;
+      if (n > 0 && reasons.length < MAX_REASONS)
+        reasons.push(
+          `resource k8s.cluster.name "${topology.cluster}" is not a registered Cluster (kubectl get clusters.meridian.dev): ${n} span(s) rejected`,
+        );
+      continue;
+    }
     // The endpoint's cluster is written into the stored resource too, so what the API shows agrees.
     const resource = topology.cluster
       ? { ...rs.resource, 'k8s.cluster.name': topology.cluster }

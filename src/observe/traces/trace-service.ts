@@ -1,7 +1,7 @@
 // The traces service of the hub: the OTLP receiver, the store, retention and the query API,
 // started and stopped with the hub. Every replica runs it; each keeps its own embedded store, so
 // a load balancer in front of several replicas needs an external TraceStore (see the README).
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
@@ -11,7 +11,9 @@ import { receiverRoutes } from './otlp-receiver.ts';
 import { NO_POD_TOPOLOGY, type PodLookup } from './pod-topology.ts';
 import { serviceGraph, type ServiceGraph } from './service-graph.ts';
 import type { TimeWindowUs } from './span-model.ts';
-import { SqliteTraceStore } from './sqlite-trace-store.ts';
+import { TraceThread } from './trace-thread.ts';
+import type { TopologyAsk, TopologyAnswer } from './otlp-ingest.ts';
+import { WriterRateLimiter } from './writer-rate-limit.ts';
 import { traceQueryRoutes } from './trace-api.ts';
 import type { RetentionPolicy, TraceStore } from './trace-store.ts';
 
@@ -21,12 +23,30 @@ export const TRACE_DEFAULTS = {
   retentionIntervalMs: 60_000,
   // The OpenTelemetry Collector's confighttp default is 20 MiB; batches of 512 spans are ~100 KiB.
   maxBodyBytes: 16 * 1024 ** 2,
+  // A collector's batch is 8,192 spans by default; 100,000 took 4 s of a core to decode and store.
+  maxSpansPerRequest: 20_000,
+  // About 80 % of a core at the measured ingest cost (25,000 spans/s per core, docs/benchmarks.md).
+  writerSpansPerSecond: 20_000,
 } as const;
 
 /** The trace settings of `ObserveOptions`, with defaults filled in. */
 export interface TraceSettings extends RetentionPolicy {
   readonly retentionIntervalMs: number;
   readonly maxBodyBytes: number;
+  readonly maxSpansPerRequest: number;
+  readonly writerSpansPerSecond: number;
+}
+
+/**
+ * The trace database file in `dir`, created 0600 in a directory created 0700: spans carry
+ * whatever attributes the applications put on them.
+ */
+export function traceDatabaseFile(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'traces.db');
+  // SQLite creates its -wal and -shm files with the database file's permissions.
+  closeSync(openSync(file, 'a', 0o600));
+  return file;
 }
 
 export class TraceService implements ObserveService {
@@ -42,13 +62,25 @@ export class TraceService implements ObserveService {
     pods: PodLookup = NO_POD_TOPOLOGY,
     store?: TraceStore,
   ) {
-    if (store) this.store = store;
-    else {
-      const dir = deps.options.dataDir ?? (this.tempDir = mkdtempSync(join(tmpdir(), 'meridian-traces-')));
-      mkdirSync(dir, { recursive: true });
-      this.store = new SqliteTraceStore(join(dir, 'traces.db'));
-    }
+    const fleet = deps.fleet;
+    const topology = (ask: TopologyAsk): TopologyAnswer => ({
+      regions: ask.clusters.map((c) => fleet.member(c)?.region ?? null),
+      pods: ask.pods.map(([c, ns, pod]) => pods.resolve(c, ns, pod) ?? null),
+    });
+    const dir = store
+      ? undefined
+      : (deps.options.dataDir ?? (this.tempDir = mkdtempSync(join(tmpdir(), 'meridian-traces-'))));
+    const thread = dir
+      ? new TraceThread({ file: traceDatabaseFile(dir), topology, log: deps.log })
+      : undefined;
+    this.store = store ?? thread!;
     const registry = deps.metrics.registry;
+    const refused = new Counter({
+      name: 'meridian_trace_batches_refused_total',
+      help: 'OTLP batches refused before storing, by reason (busy: ingest queue full; rate: writer over its spans per second; size: too many spans or bytes)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
     const spans = new Counter({
       name: 'meridian_trace_spans_received_total',
       help: 'Spans received over OTLP by outcome (stored, rejected as invalid, duplicate of a stored span)',
@@ -61,13 +93,17 @@ export class TraceService implements ObserveService {
       registers: [registry],
     });
     this.onRetained = (b) => bytes.set(b);
-    const fleet = deps.fleet;
     this.routes = [
       ...receiverRoutes({
         maxBodyBytes: settings.maxBodyBytes,
+        maxSpans: settings.maxSpansPerRequest,
         isCluster: (name) => fleet.member(name) !== undefined,
-        context: (cluster) => ({ cluster, regionOf: (c) => fleet.member(c)?.region, pods }),
-        store: (s) => this.store.write(s),
+        ingest: (job) => {
+          if (!thread) throw new Error('OTLP ingest needs the embedded trace store');
+          return thread.ingest(job);
+        },
+        writers: new WriterRateLimiter(settings.writerSpansPerSecond),
+        onRefused: (reason) => refused.inc({ reason }),
         onBatch: (r) => {
           spans.inc({ outcome: 'stored' }, r.stored);
           spans.inc({ outcome: 'rejected' }, r.rejected);
@@ -122,6 +158,8 @@ export function createTraceService(deps: ObserveDeps, pods?: PodLookup): TraceSe
       maxBytes: o.traceMaxBytes ?? TRACE_DEFAULTS.maxBytes,
       retentionIntervalMs: o.traceRetentionIntervalMs ?? TRACE_DEFAULTS.retentionIntervalMs,
       maxBodyBytes: o.otlpMaxBodyBytes ?? TRACE_DEFAULTS.maxBodyBytes,
+      maxSpansPerRequest: o.otlpMaxSpans ?? TRACE_DEFAULTS.maxSpansPerRequest,
+      writerSpansPerSecond: o.otlpWriterSpansPerSecond ?? TRACE_DEFAULTS.writerSpansPerSecond,
     },
     pods,
   );
