@@ -10,7 +10,7 @@
 // which the machine's load moves less than latency does.
 //
 // Env: BENCH_ROUNDS (default 3; medians reported), BENCH_SECONDS per run (default 5),
-// BENCH_CONNECTIONS (default 16).
+// BENCH_CONNECTIONS (default 16), BENCH_LISTENER (module path of the listener, default the current one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { connect } from 'node:net';
@@ -36,7 +36,10 @@ async function runBackend(): Promise<void> {
 }
 
 async function runProxy(): Promise<void> {
-  const { ConnectionBudget, ServiceListener } = await import('../src/localfleet/runtime/service-listener.ts');
+  // BENCH_LISTENER: another module exporting the same classes (an A/B against a change).
+  const { ConnectionBudget, ServiceListener } = (await import(
+    process.env['BENCH_LISTENER'] ?? '../src/localfleet/runtime/service-listener.ts'
+  )) as typeof import('../src/localfleet/runtime/service-listener.ts');
   const l = new ServiceListener(PROXY.host, new ConnectionBudget(4096));
   await l.update([{ port: PROXY.port, protocol: 'TCP', backends: [BACKEND] }]);
   process.stdout.write('ready\n');
