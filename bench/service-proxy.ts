@@ -17,6 +17,7 @@ import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { processCpuSeconds } from './process-cpu.ts';
+import type * as ListenerModule from '../src/localfleet/runtime/service-listener.ts';
 
 const BACKEND = { host: '127.116.80.2', port: 18080 };
 const PROXY = { host: '127.116.80.1', port: 18080 };
@@ -39,7 +40,7 @@ async function runProxy(): Promise<void> {
   // BENCH_LISTENER: another module exporting the same classes (an A/B against a change).
   const { ConnectionBudget, ServiceListener } = (await import(
     process.env['BENCH_LISTENER'] ?? '../src/localfleet/runtime/service-listener.ts'
-  )) as typeof import('../src/localfleet/runtime/service-listener.ts');
+  )) as typeof ListenerModule;
   const l = new ServiceListener(PROXY.host, new ConnectionBudget(4096));
   await l.update([{ port: PROXY.port, protocol: 'TCP', backends: [BACKEND] }]);
   process.stdout.write('ready\n');
