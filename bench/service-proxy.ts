@@ -6,16 +6,21 @@
 // proxy's piping cost) and a new connection per request (where the proxy's accept, backend choice
 // and upstream dial are paid on every request). Everything listens on loopback.
 //
+// Also the CPU time per request of the listener's process and of the pod process (from /proc),
+// which the machine's load moves less than latency does.
+//
 // Env: BENCH_ROUNDS (default 3; medians reported), BENCH_SECONDS per run (default 5),
-// BENCH_CONNECTIONS (default 16).
+// BENCH_CONNECTIONS (default 16), BENCH_LISTENER (module path of the listener, default the current one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { processCpuSeconds } from './process-cpu.ts';
+import type * as ListenerModule from '../src/localfleet/runtime/service-listener.ts';
 
-const BACKEND = { host: '127.108.80.2', port: 18080 };
-const PROXY = { host: '127.108.80.1', port: 18080 };
+const BACKEND = { host: '127.116.80.2', port: 18080 };
+const PROXY = { host: '127.116.80.1', port: 18080 };
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
@@ -32,7 +37,10 @@ async function runBackend(): Promise<void> {
 }
 
 async function runProxy(): Promise<void> {
-  const { ConnectionBudget, ServiceListener } = await import('../src/localfleet/runtime/service-listener.ts');
+  // BENCH_LISTENER: another module exporting the same classes (an A/B against a change).
+  const { ConnectionBudget, ServiceListener } = (await import(
+    process.env['BENCH_LISTENER'] ?? '../src/localfleet/runtime/service-listener.ts'
+  )) as typeof ListenerModule;
   const l = new ServiceListener(PROXY.host, new ConnectionBudget(4096));
   await l.update([{ port: PROXY.port, protocol: 'TCP', backends: [BACKEND] }]);
   process.stdout.write('ready\n');
@@ -143,7 +151,10 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(2))
         .join(' ')}\n\n`,
   );
-  const results = new Map<string, { rps: number[]; p50: number[]; p99: number[] }>();
+  const results = new Map<
+    string,
+    { rps: number[]; p50: number[]; p99: number[]; proxyCpu: number[]; podCpu: number[] }
+  >();
   try {
     for (const mode of ['keep-alive', 'new connection'] as const) {
       for (let round = 1; round <= ROUNDS; round++) {
@@ -151,17 +162,23 @@ async function main(): Promise<void> {
           ['direct', BACKEND],
           ['Service listener', PROXY],
         ] as const) {
+          const cpu0 = [processCpuSeconds(proxyProcess.pid!), processCpuSeconds(backend.pid!)] as const;
           const r = await load(target, mode);
+          const proxyCpuUs = ((processCpuSeconds(proxyProcess.pid!) - cpu0[0]) * 1e6) / r.requests;
+          const podCpuUs = ((processCpuSeconds(backend.pid!) - cpu0[1]) * 1e6) / r.requests;
           const sorted = r.latenciesUs.sort((a, b) => a - b);
           const key = `${mode} | ${name}`;
-          const acc = results.get(key) ?? { rps: [], p50: [], p99: [] };
+          const acc = results.get(key) ?? { rps: [], p50: [], p99: [], proxyCpu: [], podCpu: [] };
+          acc.proxyCpu.push(proxyCpuUs);
+          acc.podCpu.push(podCpuUs);
           acc.rps.push(r.requests / r.seconds);
           acc.p50.push(quantile(sorted, 0.5));
           acc.p99.push(quantile(sorted, 0.99));
           results.set(key, acc);
           process.stdout.write(
             `round ${round} ${key}: ${(r.requests / r.seconds).toFixed(0)} req/s, p50 ${quantile(sorted, 0.5).toFixed(0)} µs, ` +
-              `p99 ${quantile(sorted, 0.99).toFixed(0)} µs, errors ${r.errors}, load ${loadavg()[0]!.toFixed(2)}\n`,
+              `p99 ${quantile(sorted, 0.99).toFixed(0)} µs, CPU per request: listener ${proxyCpuUs.toFixed(1)} µs, ` +
+              `pod ${podCpuUs.toFixed(1)} µs, errors ${r.errors}, load ${loadavg()[0]!.toFixed(2)}\n`,
           );
         }
       }
@@ -171,7 +188,7 @@ async function main(): Promise<void> {
     proxyProcess.kill('SIGTERM');
   }
   process.stdout.write(
-    `\n| load | target | req/s (median) | p50 µs (median) | p99 µs (median) | p99 vs direct |\n|---|---|---|---|---|---|\n`,
+    `\n| load | target | req/s (median) | p50 µs (median) | p99 µs (median) | p99 vs direct | listener CPU µs/req | pod CPU µs/req |\n|---|---|---|---|---|---|---|---|\n`,
   );
   for (const mode of ['keep-alive', 'new connection']) {
     const direct = results.get(`${mode} | direct`)!;
@@ -179,7 +196,7 @@ async function main(): Promise<void> {
       const r = results.get(`${mode} | ${name}`)!;
       const ratio = median(r.p99) / median(direct.p99);
       process.stdout.write(
-        `| ${mode} | ${name} | ${median(r.rps).toFixed(0)} | ${median(r.p50).toFixed(0)} | ${median(r.p99).toFixed(0)} | ${name === 'direct' ? '—' : `${((ratio - 1) * 100).toFixed(1)} %`} |\n`,
+        `| ${mode} | ${name} | ${median(r.rps).toFixed(0)} | ${median(r.p50).toFixed(0)} | ${median(r.p99).toFixed(0)} | ${name === 'direct' ? '—' : `${((ratio - 1) * 100).toFixed(1)} %`} | ${median(r.proxyCpu).toFixed(1)} | ${median(r.podCpu).toFixed(1)} |\n`,
       );
     }
   }

@@ -1,16 +1,20 @@
 // The local pod runtime against a real fleet (2 members, no hub): pods of a local image become
 // processes on their own loopback addresses with the pod's env, `kubectl logs` shows their output,
-// readiness drives Ready and the Service's EndpointSlice, an exiting program is restarted with a
-// growing backoff, scaling to 0 stops the processes, a PostgreSQL pod keeps its data across a
-// runtime restart, and `fleet down` leaves nothing running.
+// a program in the same member reaches them through their Service by name, readiness drives Ready
+// and the Service's EndpointSlice, an exiting program is restarted with a growing backoff, scaling
+// to 0 stops the processes, a PostgreSQL pod answers through its Service and keeps its data across
+// a runtime restart, and `fleet down` leaves nothing running.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { processesMentioning, isAlive, readPid } from '../src/localfleet/processes.ts';
-import { podLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
+import { clusterDnsEnv } from '../src/localfleet/runtime/cluster-dns-env.ts';
+import { podLoopbackPrefix, serviceLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
+import { CLUSTER_DNS_PORT, clusterDnsAddress } from '../src/localfleet/runtime/service-address-plan.ts';
 import { readPodAddressFile, type PodAddressRow } from '../src/localfleet/runtime/pod-address-file.ts';
 import { podProcessesOf } from '../src/localfleet/runtime/process-sweep.ts';
 import {
@@ -31,6 +35,37 @@ const NS = 'rt';
 /** The runtime's published map (what `fleet pods` prints), read directly: polls stay cheap. */
 function pods(): PodAddressRow[] {
   return [...(readPodAddressFile(fleet.dir)?.pods ?? [])];
+}
+
+/** The member's cluster DNS server. */
+const memberDns = (m: string): { host: string; port: number } => ({
+  host: clusterDnsAddress(serviceLoopbackPrefix(fleet.subnet, MEMBERS.indexOf(m as never) + 1)),
+  port: CLUSTER_DNS_PORT,
+});
+
+/** Runs `code` (an ES module) as a program of namespace NS in member `m` would run; its stdout. */
+function runInMember(m: string, code: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', code],
+      {
+        env: { ...process.env, MERIDIAN_LOOPBACK_ONLY: '1', ...clusterDnsEnv(memberDns(m), NS) },
+        timeout: 20_000,
+      },
+      (err, out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(out.trim())),
+    ),
+  );
+}
+
+/** The address the member's cluster DNS gives `name` (a Service of NS). */
+async function serviceAddress(m: string, name: string): Promise<string> {
+  const r = new Resolver({ timeout: 2_000, tries: 1 });
+  const dns = memberDns(m);
+  r.setServers([`${dns.host}:${dns.port}`]);
+  const [address] = await r.resolve4(`${name}.${NS}.svc.cluster.local`);
+  if (!address) throw new Error(`no address for ${name}`);
+  return address;
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -228,6 +263,23 @@ describe('the local pod runtime: pods of local images as processes on loopback',
         new RegExp(`listening on ${mine[0]!.loopback.replace(/\./g, '\\.')}:8080 pod=${mine[0]!.pod}`),
       );
       assert.match(logs.stdout, /GET \/ready/);
+      // A program in the same member reaches them through the Service by its short name, a new
+      // connection to each ready pod in turn.
+      const answered = await waitFor(`both ${m} pods through the echo Service`, 30_000, async () => {
+        const out = await runInMember(
+          m,
+          `import http from 'node:http';
+          const get = () => new Promise((ok, fail) => http.get({ host: 'echo', port: 80, agent: false }, (res) => {
+            let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => ok(JSON.parse(b).pod));
+          }).on('error', fail));
+          const names = [];
+          for (let i = 0; i < 4; i++) names.push(await get());
+          console.log(JSON.stringify(names));`,
+        );
+        const names = JSON.parse(out) as string[];
+        return new Set(names).size === 2 ? names : undefined;
+      });
+      assert.deepEqual([...new Set(answered)].sort(), mine.map((r) => r.pod).sort());
     }
   });
 
@@ -328,8 +380,14 @@ describe('the local pod runtime: pods of local images as processes on loopback',
     });
   });
 
-  test('a PostgreSQL pod accepts connections and keeps its data across a runtime restart', async () => {
+  test('a PostgreSQL pod accepts connections through its Service and keeps its data across a runtime restart', async () => {
     await applyDocs(fleet, 'eu-west', [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'db', namespace: NS },
+        spec: { selector: { app: 'db' }, ports: [{ port: 5432, targetPort: 'postgres' }] },
+      },
       {
         apiVersion: 'apps/v1',
         kind: 'StatefulSet',
@@ -366,8 +424,13 @@ describe('the local pod runtime: pods of local images as processes on loopback',
     const ready = async (): Promise<PodAddressRow> =>
       waitFor('db-0 ready', 90_000, async () => pods().find((p) => p.pod === 'db-0' && p.ready));
     const db = await ready();
-    await psql(db.loopback, 'CREATE TABLE orders (id int primary key, item text)');
-    await psql(db.loopback, "INSERT INTO orders VALUES (1, 'book')");
+    const service = await waitFor('the db Service address', 30_000, () => serviceAddress('eu-west', 'db'));
+    assert.notEqual(service, db.loopback);
+    // The Service listener follows the slice a moment after the pod turns Ready.
+    await waitFor('postgres through its Service', 30_000, () =>
+      psql(service, 'CREATE TABLE orders (id int primary key, item text)'),
+    );
+    await psql(service, "INSERT INTO orders VALUES (1, 'book')");
 
     const runtimePid = readPid({ dir: fleet.dir, name: 'meridian-pod-runtime' })!;
     process.kill(runtimePid, 'SIGTERM');
@@ -381,6 +444,13 @@ describe('the local pod runtime: pods of local images as processes on loopback',
       psql(again.loopback, 'SELECT item FROM orders WHERE id = 1'),
     );
     assert.equal(item, 'book');
+    const serviceAgain = await waitFor('the db Service again', 30_000, () => serviceAddress('eu-west', 'db'));
+    assert.equal(
+      await waitFor('the row through the Service', 60_000, () =>
+        psql(serviceAgain, 'SELECT item FROM orders WHERE id = 1'),
+      ),
+      'book',
+    );
   });
 
   test('fleet down leaves no runtime and no pod process', async () => {

@@ -211,8 +211,9 @@ export function registerFleetCommands(program: Command): void {
               'pod-runtime',
               '--kubeconfig',
               mergedKubeconfigPath(dir),
-              // Without the hub (tests of one part), the pods alone: no member Prometheus to register.
-              ...(opts.hub ? [] : ['--no-services']),
+              // Without the hub (tests of one part) no member Prometheus (nowhere to register it) and
+              // no ingress addresses (tests serve them): the pods, their Services and cluster DNS.
+              ...(opts.hub ? [] : ['--services-only']),
             ]);
             say(
               `pod runtime running (pid ${pid}): pods of meridian.local/ images run as processes on loopback, Services on loopback, a Prometheus per member`,
@@ -279,7 +280,8 @@ export function registerFleetCommands(program: Command): void {
       '--no-services',
       'run the pods only: no Service listeners, cluster DNS, member Prometheus or ingress addresses',
     )
-    .action(async (opts: { kubeconfig: string; services: boolean }) => {
+    .option('--services-only', 'pods, Services and cluster DNS: no member Prometheus or ingress addresses')
+    .action(async (opts: { kubeconfig: string; services: boolean; servicesOnly?: boolean }) => {
       setLoopbackOnly(true);
       const dir = fleetDir();
       const state = readFleetState(dir);
@@ -315,7 +317,8 @@ export function registerFleetCommands(program: Command): void {
             log: log.child({ part: 'services' }),
           })
         : undefined;
-      const proms = withServices
+      const withHubParts = withServices && !opts.servicesOnly;
+      const proms = withHubParts
         ? new MemberPrometheusServers({
             layout: state.layout,
             members,
@@ -337,7 +340,8 @@ export function registerFleetCommands(program: Command): void {
       }
       // Each member's ingress address, proxying by its Ingress objects to the Services above; a
       // member whose ingress `meridian demo fail cluster` took down refuses connections.
-      const ingress = proxy
+      const ingressProxy = withHubParts ? proxy : undefined;
+      const ingress = ingressProxy
         ? new IngressEmulator(
             state.layout.members.map((m) => ({
               name: m.name,
@@ -346,7 +350,7 @@ export function registerFleetCommands(program: Command): void {
               address: m.ingressAddress,
               port: LOCAL_INGRESS_PORT,
             })),
-            proxy,
+            ingressProxy,
           )
         : undefined;
       await ingress?.start();

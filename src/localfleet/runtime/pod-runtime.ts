@@ -27,6 +27,8 @@ import type { ServiceAddressMap } from './service-addresses.ts';
 
 /** Preloaded into every Node.js pod process: listens move to the pod's loopback address. */
 export const LISTEN_PRELOAD = fileURLToPath(new URL('./preload/listen-on-pod-address.mjs', import.meta.url));
+/** Preloaded into every Node.js pod process: in local mode it dials loopback only. */
+export const DIAL_PRELOAD = fileURLToPath(new URL('./preload/dial-loopback-only.mjs', import.meta.url));
 
 const FIELD_MANAGER = 'meridian-pod-runtime';
 
@@ -430,7 +432,7 @@ export class PodRuntime implements PodAddressMap {
     const argv = containerArgv(image, container.command, container.args).map(expand);
     if (argv[0] === 'node') {
       argv[0] = process.execPath;
-      const preloads = [LISTEN_PRELOAD, ...this.preloads].map((p) => `--import=${p}`).join(' ');
+      const preloads = [LISTEN_PRELOAD, DIAL_PRELOAD, ...this.preloads].map((p) => `--import=${p}`).join(' ');
       env['NODE_OPTIONS'] = env['NODE_OPTIONS'] ? `${preloads} ${env['NODE_OPTIONS']}` : preloads;
     }
     return { ok: true, plan: { argv, env, cwd: image.workingDir, stopSignal: image.stopSignal } };

@@ -6,7 +6,7 @@
 
 /** Services take .1 to .250 of the member's Service /24. */
 export const SERVICE_HOSTS = 250;
-/** The member's cluster DNS server (UDP port CLUSTER_DNS_PORT). */
+/** The member's cluster DNS server (UDP and TCP port CLUSTER_DNS_PORT). */
 export const clusterDnsAddress = (prefix: string): string => `${prefix}.253`;
 export const CLUSTER_DNS_PORT = 53;
 /** The member's Prometheus (port MEMBER_PROMETHEUS_PORT). */

@@ -3,6 +3,9 @@
 // default), and resets the connection when there is no ready backend (kube-proxy's REJECT).
 // Bytes are piped untouched, so HTTP, PostgreSQL or any TCP protocol works. Connections already
 // open keep their backend when the endpoints change, as conntrack keeps them under kube-proxy.
+// The accept path is kept lean (docs/benchmarks.md, issue 18): no per-connection guard check (the
+// backends are checked when they change), Nagle off through the server and connect options, and
+// bytes forwarded on 'data' with backpressure instead of two pipe() set-ups per connection.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
 import type { Backend, ServedPort } from './service-backends.ts';
@@ -38,7 +41,8 @@ interface PortState {
 
 export class ServiceListener {
   private readonly ports = new Map<number, PortState>();
-  private readonly sockets = new Set<Socket>();
+  /** Open client connections → their upstream connection. */
+  private readonly pairs = new Map<Socket, Socket>();
   private closed = false;
 
   constructor(
@@ -61,12 +65,13 @@ export class ServiceListener {
     }
     const binds: Promise<boolean>[] = [];
     for (const p of ports) {
+      const backends = this.dialable(p.backends);
       const st = this.ports.get(p.port);
       if (st) {
-        st.backends = p.backends;
+        st.backends = backends;
         continue;
       }
-      const fresh = this.listen(p);
+      const fresh = this.listen(p.port, backends);
       this.ports.set(p.port, fresh);
       binds.push(fresh.bound);
     }
@@ -80,70 +85,61 @@ export class ServiceListener {
     return out.sort((a, b) => a - b);
   }
 
-  private listen(p: ServedPort): PortState {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
-    const st: PortState = { server, backends: p.backends, next: 0, bound: Promise.resolve(false) };
-    server.on('connection', (s) => this.accept(st, s));
+  /**
+   * The backends the dial guard allows, checked once here rather than on every connection (the
+   * accept path is the proxy's hot path); the others are never dialed.
+   */
+  private dialable(backends: readonly Backend[]): readonly Backend[] {
+    return backends.filter((b) => {
+      try {
+        assertLoopbackAllowed(b.host);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  private listen(port: number, backends: readonly Backend[]): PortState {
+    // noDelay: Nagle off on accept, with no call per connection. No pauseOnConnect: bytes the
+    // client sends before the upstream connects wait in the upstream's write buffer, sent on connect.
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    const st: PortState = { server, backends, next: 0, bound: Promise.resolve(false) };
+    server.on('connection', (s: Socket) => this.accept(st, s));
     st.bound = new Promise<boolean>((resolve) => {
       server.once('error', (err) => {
-        this.events.onListenError?.(p.port, err);
+        this.events.onListenError?.(port, err);
         resolve(false);
       });
-      server.listen({ host: this.host, port: p.port, exclusive: true }, () => resolve(true));
+      server.listen({ host: this.host, port, exclusive: true }, () => resolve(true));
     });
     return st;
   }
 
-  private pick(st: PortState): Backend | undefined {
-    const n = st.backends.length;
-    if (n === 0) return undefined;
-    const b = st.backends[st.next % n];
-    st.next = (st.next + 1) % n;
-    return b;
-  }
-
   private accept(st: PortState, client: Socket): void {
-    const backend = this.pick(st);
-    if (this.closed || !backend || !this.budget.take()) {
+    const backends = st.backends;
+    const n = backends.length;
+    if (this.closed || n === 0 || !this.budget.take()) {
       client.resetAndDestroy();
       return;
     }
-    this.sockets.add(client);
-    let upstream: Socket;
-    try {
-      assertLoopbackAllowed(backend.host);
-      upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true });
-    } catch {
-      this.sockets.delete(client);
-      this.budget.give();
-      client.resetAndDestroy();
-      return;
-    }
-    this.sockets.add(upstream);
-    upstream.setNoDelay(true);
-    client.setNoDelay(true);
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      this.budget.give();
-    };
+    const i = st.next < n ? st.next : 0;
+    st.next = i + 1;
+    const backend = backends[i]!;
+    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    this.pairs.set(client, upstream);
+    forward(client, upstream);
+    forward(upstream, client);
     // An error on either side ends both (a reset stays a reset: the other side sees one too).
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => (client.destroyed ? undefined : client.resetAndDestroy()));
     client.on('close', () => {
-      this.sockets.delete(client);
+      this.pairs.delete(client);
+      this.budget.give();
       if (!upstream.destroyed) upstream.end();
-      finish();
     });
     upstream.on('close', () => {
-      this.sockets.delete(upstream);
       if (!client.destroyed) client.end();
-    });
-    upstream.once('connect', () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
     });
   }
 
@@ -156,7 +152,24 @@ export class ServiceListener {
       if (!(await st.bound)) return;
       await new Promise<void>((r) => st.server.close(() => r()));
     });
-    for (const s of this.sockets) s.destroy();
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
     await Promise.all(closing);
   }
+}
+
+/**
+ * Sends what `from` reads to `to`, pausing `from` while `to`'s buffer is full, and half-closes
+ * `to` when `from` ends (each side may keep sending after the other has finished).
+ */
+function forward(from: Socket, to: Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => {
+    if (!to.destroyed) to.end();
+  });
 }

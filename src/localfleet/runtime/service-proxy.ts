@@ -35,7 +35,7 @@ export interface ServiceProxyOptions {
   readonly log?: Logger;
   /** Open client connections over all members (default 4096); more are reset. */
   readonly maxConnections?: number;
-  /** UDP port of each member's DNS server (default 53). */
+  /** Port (UDP and TCP) of each member's DNS server (default 53). */
   readonly dnsPort?: number;
 }
 
