@@ -8,7 +8,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
-import { cli, newFleetHome, waitFor } from '../test/support/harness.ts';
+import { freePort } from '../test/support/free-port.ts';
+import { cli, fleetUp, joinMembers, newFleetHome, startHub, waitFor } from '../test/support/harness.ts';
 
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 20);
 const MEMBERS = ['eu-west', 'us-east'];
@@ -28,13 +29,20 @@ const pct = (xs: number[], p: number): number => {
 
 const fleet = newFleetHome('127.120.0');
 const load0 = loadavg();
-const up = await cli(
-  ['fleet', 'up', '--members', '2', '--subnet', fleet.subnet, '--no-demo'],
-  fleet.env,
-  600_000,
-);
-if (up.code !== 0) throw new Error(up.stderr);
+// Control planes and a hub process as the integration tests start them (no pod runtime or demo:
+// they are not what is measured).
+let stopHub: (() => Promise<void>) | undefined;
 try {
+  await fleetUp(fleet, 2);
+  const hubProcess = await startHub(
+    fleet,
+    'bench-hub',
+    await freePort(),
+    ['--local-source-root', REPO_ROOT],
+    180_000,
+  );
+  stopHub = () => hubProcess.stop('SIGKILL');
+  await joinMembers(fleet, MEMBERS);
   const client = (ctx: string): ClusterClient =>
     new ClusterClient(ctx, loadKubeConfig({ file: fleet.kubeconfig }, ctx));
   const hub = client('hub');
@@ -148,5 +156,6 @@ try {
     ].join('\n'),
   );
 } finally {
+  await stopHub?.();
   await cli(['fleet', 'down'], fleet.env);
 }
