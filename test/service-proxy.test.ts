@@ -11,7 +11,8 @@ import { get, type Server, createServer } from 'node:http';
 import { API_VERSION } from '../src/api/group.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { fleetLayout } from '../src/localfleet/layout.ts';
-import { processesMentioning } from '../src/localfleet/processes.ts';
+import { processesMentioning, stopProcess } from '../src/localfleet/processes.ts';
+import { POD_RUNTIME } from '../src/localfleet/fleet.ts';
 import { podLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
 import { MemberPrometheusServers } from '../src/localfleet/runtime/member-prometheus.ts';
 import { ServiceProxy } from '../src/localfleet/runtime/service-proxy.ts';
@@ -141,6 +142,9 @@ describe(
     before(async () => {
       await ensurePromql();
       await fleetUp(fleet, MEMBERS.length);
+      // This test runs its own Service proxy over its own programs: the fleet's pod runtime (which
+      // `fleet up` starts, with Services and cluster DNS on the same addresses) must not run.
+      await stopProcess({ dir: fleet.dir, name: POD_RUNTIME }, 8_000);
       for (const m of MEMBERS)
         clients.set(m, new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)));
       hub = await startHub(fleet, 'svc-hub', HUB_PORT);
