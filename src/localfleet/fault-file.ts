@@ -2,7 +2,8 @@
 // the fleet directory: the CLI writes it, the pod runtime process (which serves the members'
 // ingress addresses) watches it. A file, not a socket: it survives either side restarting, and
 // `fleet status` can tell what is broken on purpose.
-import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
+import { readJsonFile, writeJsonAtomic } from './json-file.ts';
 import { join } from 'node:path';
 
 export interface FleetFaults {
@@ -17,25 +18,19 @@ export const NO_FAULTS: FleetFaults = { ingressDown: [], apiStopped: [] };
 export const faultFile = (fleetDir: string): string => join(fleetDir, 'faults.json');
 
 export function readFaults(fleetDir: string): FleetFaults {
-  const file = faultFile(fleetDir);
-  if (!existsSync(file)) return NO_FAULTS;
-  try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<FleetFaults>;
-    return {
-      ingressDown: Array.isArray(v.ingressDown) ? v.ingressDown.filter((c) => typeof c === 'string') : [],
-      apiStopped: Array.isArray(v.apiStopped)
-        ? v.apiStopped.filter((a) => typeof a?.cluster === 'string' && Number.isInteger(a.pid))
-        : [],
-    };
-  } catch {
-    return NO_FAULTS; // A file being replaced is read again on the next change.
-  }
+  const v = readJsonFile<Partial<FleetFaults>>(faultFile(fleetDir));
+  // A file being replaced is read again on the next change.
+  if (!v) return NO_FAULTS;
+  return {
+    ingressDown: Array.isArray(v.ingressDown) ? v.ingressDown.filter((c) => typeof c === 'string') : [],
+    apiStopped: Array.isArray(v.apiStopped)
+      ? v.apiStopped.filter((a) => typeof a?.cluster === 'string' && Number.isInteger(a.pid))
+      : [],
+  };
 }
 
 export function writeFaults(fleetDir: string, faults: FleetFaults): void {
-  const file = faultFile(fleetDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(faults, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file); // Readers never see half a file.
+  writeJsonAtomic(faultFile(fleetDir), faults, { mode: 0o600 });
 }
 
 /** Calls `onChange` with the faults now and after every change of the file (polled). */

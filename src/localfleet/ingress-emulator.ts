@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { Informer } from '../kube/informer.ts';
 import { isLoopbackHost } from '../kube/dial-guard.ts';
+import { downstreamHeaders, upstreamHead } from '../traffic/edge-request-head.ts';
 import type { ServiceAddressMap } from './runtime/service-addresses.ts';
 
 interface IngressObject extends KubeObject {
@@ -90,39 +91,6 @@ export function matchIngress(
   if (!best) return undefined;
   const { len: _len, exact: _exact, ...match } = best;
   return match;
-}
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own, not forwarded.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-function forwardHeaders(
-  req: IncomingMessage,
-  clientIp: string | undefined,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const named = new Set(
-    (req.headers.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k)) continue;
-    out[k] = v;
-  }
-  const prior = req.headers['x-forwarded-for'];
-  if (clientIp) out['x-forwarded-for'] = prior ? `${String(prior)}, ${clientIp}` : clientIp;
-  out['x-forwarded-host'] ??= req.headers.host ?? '';
-  out['x-forwarded-proto'] ??= 'http';
-  return out;
 }
 
 /** How long a proxied exchange may take, as an ingress controller's upstream timeout. */
@@ -206,14 +174,16 @@ class MemberIngress {
       port: port.port,
       method: req.method,
       path: req.url,
-      headers: forwardHeaders(req, req.socket.remoteAddress),
+      // The edge gateway's own header rules: hop-by-hop out, X-Forwarded-* in.
+      headers: upstreamHead(req.rawHeaders, req.socket.remoteAddress ?? '', {
+        proto: 'http',
+        port: this.member.port,
+      }).headers,
       timeout: UPSTREAM_TIMEOUT_MS,
       agent: false,
     });
     upstream.on('response', (up) => {
-      const headers = { ...up.headers };
-      for (const h of HOP_BY_HOP) delete headers[h];
-      res.writeHead(up.statusCode ?? 502, headers);
+      res.writeHead(up.statusCode ?? 502, downstreamHeaders(up.rawHeaders));
       up.pipe(res);
       up.on('error', () => res.destroy());
     });

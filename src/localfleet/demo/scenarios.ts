@@ -98,6 +98,28 @@ function ingressClient(ctx: DemoContext, cluster: string): ShopClient {
   );
 }
 
+/**
+ * Requests through `cluster`'s ingress until APP 1 there answers with an APP 2 that `onPath`
+ * accepts; `newPathMs` counts from `start` (the fault).
+ */
+async function watchIngress(
+  ctx: DemoContext,
+  cluster: string,
+  start: number,
+  onPath: (r: ShopResult) => boolean,
+  opts: { timeoutMs: number; afterMs?: number },
+): Promise<ScenarioReport> {
+  const client = ingressClient(ctx, cluster);
+  try {
+    const w = await watchPath(client, (r) => r.app1Cluster === cluster && onPath(r), opts);
+    const newPathMs =
+      w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
+    return { ...(newPathMs !== undefined ? { newPathMs } : {}), results: w.results };
+  } finally {
+    client.close();
+  }
+}
+
 /** Sends GET /items through the edge every `everyMs` while `until` is pending. */
 async function edgeTraffic(ctx: DemoContext, until: Promise<unknown>, everyMs = 50): Promise<ShopResult[]> {
   const client = new ShopClient(ctx.edge, ctx.host);
@@ -139,7 +161,7 @@ export async function failCluster(
   ctx.say(
     `${cluster}: ingress ${m.ingressAddress}:${LOCAL_INGRESS_PORT} down, API server stopped (pid ${apiPid ?? '-'})`,
   );
-  ctx.say(`  watch: meridian traffic status ${ctx.host}   ·   console: Traffic`);
+  ctx.say(`  watch: meridian traffic status ${ctx.host}   ·   console: Topology`);
   const dnsGone = timeUntil(
     async () => !(await dnsA(ctx.dns, ctx.host)).includes(m.ingressAddress),
     timeoutMs,
@@ -235,25 +257,18 @@ export async function failService(
   const pods = await markPods(ctx, cluster, service, 'not-ready');
   ctx.say(`${cluster}: ${pods.length} pod(s) of ${service} fail readiness (${pods.join(', ')})`);
   if (service !== 'app2') return { results: [] };
-  ctx.say(`  watch: meridian services show ${REFERENCE_NAMESPACE}/app2   ·   console: Services, Traces`);
-  const client = ingressClient(ctx, cluster);
-  try {
-    const w = await watchPath(client, (r) => r.app1Cluster === cluster && r.app2Cluster !== cluster, {
-      timeoutMs,
-      afterMs: 1_000,
-    });
-    const newPathMs =
-      w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
-    const remote = w.results.find((r) => !failed(r) && r.app2Cluster !== cluster)?.app2Cluster;
-    ctx.say(
-      `  APP 1 in ${cluster} is served by APP 2 in ${remote ?? '(none yet)'} ${seconds(newPathMs)} after the fault`,
-    );
-    ctx.say(`  requests to ${cluster}'s ingress meanwhile: ${describeSummary(summarize(w.results, start))}`);
-    ctx.say(`  undo: meridian demo recover service ${service} --cluster ${cluster}`);
-    return { newPathMs, results: w.results };
-  } finally {
-    client.close();
-  }
+  ctx.say(`  watch: meridian services show ${REFERENCE_NAMESPACE}/app2   ·   console: Topology, Traces`);
+  const w = await watchIngress(ctx, cluster, start, (r) => r.app2Cluster !== cluster, {
+    timeoutMs,
+    afterMs: 1_000,
+  });
+  const remote = w.results.find((r) => !failed(r) && r.app2Cluster !== cluster)?.app2Cluster;
+  ctx.say(
+    `  APP 1 in ${cluster} is served by APP 2 in ${remote ?? '(none yet)'} ${seconds(w.newPathMs)} after the fault`,
+  );
+  ctx.say(`  requests to ${cluster}'s ingress meanwhile: ${describeSummary(summarize(w.results, start))}`);
+  ctx.say(`  undo: meridian demo recover service ${service} --cluster ${cluster}`);
+  return w;
 }
 
 export async function recoverService(
@@ -267,18 +282,9 @@ export async function recoverService(
   const pods = await markPods(ctx, cluster, service, null);
   ctx.say(`${cluster}: ${pods.length} pod(s) of ${service} pass readiness again`);
   if (service !== 'app2') return { results: [] };
-  const client = ingressClient(ctx, cluster);
-  try {
-    const w = await watchPath(client, (r) => r.app1Cluster === cluster && r.app2Cluster === cluster, {
-      timeoutMs,
-    });
-    const newPathMs =
-      w.firstNewPathMs === undefined ? undefined : w.firstNewPathMs + (w.results[0]!.at - start);
-    ctx.say(`  APP 1 in ${cluster} calls its local APP 2 again ${seconds(newPathMs)} later`);
-    return { newPathMs, results: w.results };
-  } finally {
-    client.close();
-  }
+  const w = await watchIngress(ctx, cluster, start, (r) => r.app2Cluster === cluster, { timeoutMs });
+  ctx.say(`  APP 1 in ${cluster} calls its local APP 2 again ${seconds(w.newPathMs)} later`);
+  return w;
 }
 
 // ——— a bad release ———

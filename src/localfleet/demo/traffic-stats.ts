@@ -1,8 +1,8 @@
 // What the demo's traffic generator has seen, kept in `<fleet>/demo-traffic.json` so scenario
 // commands, `meridian demo status` and tests in other processes read it. Pure except the file I/O
 // at the bottom.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../json-file.ts';
 import type { ShopResult } from './shop-client.ts';
 
 /** How many recent results the file keeps (a few minutes at the default rate). */
@@ -125,17 +125,9 @@ export function describeSummary(s: WindowSummary): string {
 export const trafficStatsFile = (fleetDir: string): string => join(fleetDir, 'demo-traffic.json');
 
 export function writeTrafficStats(fleetDir: string, stats: TrafficStats): void {
-  const file = trafficStatsFile(fleetDir);
-  writeFileSync(`${file}.tmp`, JSON.stringify(stats));
-  renameSync(`${file}.tmp`, file);
+  writeJsonAtomic(trafficStatsFile(fleetDir), stats, { pretty: false });
 }
 
 export function readTrafficStats(fleetDir: string): TrafficStats | undefined {
-  const file = trafficStatsFile(fleetDir);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as TrafficStats;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<TrafficStats>(trafficStatsFile(fleetDir));
 }

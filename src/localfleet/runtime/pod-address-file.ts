@@ -1,6 +1,7 @@
 // The pod runtime publishes its pod-IP → loopback map as a JSON file in the fleet directory, for
 // `meridian fleet pods` and for consumers in other processes (`watchPodAddressFile`).
-import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
+import { readJsonFile, writeJsonAtomic } from '../json-file.ts';
 import { join } from 'node:path';
 import type { PodAddress, PodAddressMap } from './pod-addresses.ts';
 
@@ -23,18 +24,11 @@ export const podAddressFile = (fleetDir: string): string => join(fleetDir, 'pod-
 export function writePodAddressFile(fleetDir: string, rows: readonly PodAddressRow[]): void {
   const file = podAddressFile(fleetDir);
   const body: PodAddressFile = { updatedAt: new Date().toISOString(), runtimePid: process.pid, pods: rows };
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(body, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file); // Readers never see half a file.
+  writeJsonAtomic(file, body);
 }
 
 export function readPodAddressFile(fleetDir: string): PodAddressFile | undefined {
-  const file = podAddressFile(fleetDir);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PodAddressFile;
-  } catch {
-    return undefined;
-  }
+  return readJsonFile<PodAddressFile>(podAddressFile(fleetDir));
 }
 
 /**
