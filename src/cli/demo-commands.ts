@@ -52,9 +52,10 @@ export function registerDemoCommands(program: Command): void {
     .action(async (opts: { rps: number; duration: number; target: string; quiet?: boolean }) => {
       setLoopbackOnly(true);
       const dir = readFleetState(fleetDir()) ? fleetDir() : undefined;
+      const host = referenceHost();
       const gen = new TrafficGenerator({
         target: new URL(opts.target),
-        host: referenceHost(),
+        host,
         rps: opts.rps,
         durationMs: opts.duration * 1000,
         ...(dir ? { fleetDir: dir } : {}),
@@ -73,9 +74,7 @@ export function registerDemoCommands(program: Command): void {
       const stop = (): void => gen.stop();
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      say(
-        `sending ${opts.rps} requests/s to ${opts.target} (Host: ${referenceHost()}) for ${opts.duration} s`,
-      );
+      say(`sending ${opts.rps} requests/s to ${opts.target} (Host: ${host}) for ${opts.duration} s`);
       await gen.run();
       if (report) clearInterval(report);
       const st = gen.current;

@@ -21,6 +21,7 @@ import {
 import {
   DEFAULT_SUBNET,
   LOCAL_DNS,
+  LOCAL_DNS_SERVER,
   LOCAL_DNS_ZONE,
   LOCAL_EDGE,
   LOCAL_HUB_API,
@@ -252,7 +253,7 @@ export function registerFleetCommands(program: Command): void {
             say('');
             say(`  web console: http://${LOCAL_HUB_API}/console/#token=${token}`);
             say(`  edge:        curl -H 'Host: ${host}' http://${LOCAL_EDGE}/items`);
-            say(`  GSLB DNS:    dig @127.0.0.1 -p ${LOCAL_DNS.split(':')[1]} ${host}`);
+            say(`  GSLB DNS:    dig @${LOCAL_DNS_SERVER.host} -p ${LOCAL_DNS_SERVER.port} ${host}`);
             say('  try:         node bin/meridian.mjs demo fail service app2 --cluster eu-west');
             say('               node bin/meridian.mjs demo fail cluster eu-west');
             say('               node bin/meridian.mjs demo release bad');

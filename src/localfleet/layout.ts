@@ -28,7 +28,8 @@ export const LOCAL_INGRESS_PORT = 8080;
 /** The local fleet's hub process: HTTP API (with the console and OTLP), fixed on loopback. */
 export const LOCAL_HUB_API = '127.0.0.1:7443';
 /** The local fleet's GSLB DNS and edge gateway (unprivileged ports on loopback). */
-export const LOCAL_DNS = '127.0.0.1:8053';
+export const LOCAL_DNS_SERVER = { host: '127.0.0.1', port: 8053 } as const;
+export const LOCAL_DNS = `${LOCAL_DNS_SERVER.host}:${LOCAL_DNS_SERVER.port}`;
 export const LOCAL_DNS_ZONE = 'meridian.local';
 export const LOCAL_EDGE = '127.0.0.1:8000';
 

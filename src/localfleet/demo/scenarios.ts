@@ -16,7 +16,7 @@ import { sleep } from '../../kube/sleep.ts';
 import { readFaults, writeFaults } from '../fault-file.ts';
 import { readFleetState, type FleetState } from '../fleet.ts';
 import { clusterFiles } from '../components.ts';
-import { LOCAL_DNS, LOCAL_EDGE, LOCAL_INGRESS_PORT } from '../layout.ts';
+import { LOCAL_DNS_SERVER, LOCAL_EDGE, LOCAL_INGRESS_PORT } from '../layout.ts';
 import { localHubClient } from '../register.ts';
 import { isAlive, readPid } from '../processes.ts';
 import { SIMULATE_ANNOTATION } from '../runtime/pod-status.ts';
@@ -52,11 +52,6 @@ export function referenceHost(): string {
   return gi.spec.hosts[0]!;
 }
 
-const hostPort = (hp: string): { host: string; port: number } => {
-  const i = hp.lastIndexOf(':');
-  return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
-};
-
 /** The context of the local fleet in `dir` (its hub, members and the hub's front doors). */
 export function localDemoContext(dir: string, say: (m: string) => void): DemoContext {
   const state = readFleetState(dir);
@@ -70,7 +65,7 @@ export function localDemoContext(dir: string, say: (m: string) => void): DemoCon
       new ClusterClient(name, loadKubeConfig({ file: clusterFiles(join(dir, name)).adminKubeconfig })),
     say,
     host: referenceHost(),
-    dns: hostPort(LOCAL_DNS),
+    dns: LOCAL_DNS_SERVER,
     edge: new URL(`http://${LOCAL_EDGE}`),
   };
 }
@@ -148,16 +143,14 @@ export async function failCluster(
   const faults = readFaults(ctx.dir);
   if (faults.ingressDown.includes(cluster))
     throw new MeridianError('AlreadyFailed', `${cluster} is already failed`, 3);
-  const apiPid = readPid({ dir: join(ctx.dir, cluster), name: 'kube-apiserver' });
+  const pid = readPid({ dir: join(ctx.dir, cluster), name: 'kube-apiserver' });
+  const apiPid = pid !== undefined && isAlive(pid) ? pid : undefined;
   const start = Date.now();
   writeFaults(ctx.dir, {
     ingressDown: [...faults.ingressDown, cluster],
-    apiStopped:
-      apiPid !== undefined && isAlive(apiPid)
-        ? [...faults.apiStopped, { cluster, pid: apiPid }]
-        : faults.apiStopped,
+    apiStopped: apiPid !== undefined ? [...faults.apiStopped, { cluster, pid: apiPid }] : faults.apiStopped,
   });
-  if (apiPid !== undefined && isAlive(apiPid)) process.kill(apiPid, 'SIGSTOP');
+  if (apiPid !== undefined) process.kill(apiPid, 'SIGSTOP');
   ctx.say(
     `${cluster}: ingress ${m.ingressAddress}:${LOCAL_INGRESS_PORT} down, API server stopped (pid ${apiPid ?? '-'})`,
   );

@@ -2,6 +2,7 @@
 // commands, `meridian demo status` and tests in other processes read it. Pure except the file I/O
 // at the bottom.
 import { join } from 'node:path';
+import { percentile as nearestRank } from '../../observe/traces/service-graph.ts';
 import { readJsonFile, writeJsonAtomic } from '../json-file.ts';
 import type { ShopResult } from './shop-client.ts';
 
@@ -87,11 +88,9 @@ export interface WindowSummary {
   readonly paths: Readonly<Record<string, number>>;
 }
 
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
+/** Nearest-rank percentile of ascending values (the service graph's); undefined when empty. */
+export const percentile = (sorted: readonly number[], p: number): number | undefined =>
+  sorted.length === 0 ? undefined : nearestRank(sorted, p);
 
 /** The results sent in [from, to): counts, latency and which clusters served them. */
 export function summarize(results: readonly ShopResult[], from: number, to = Infinity): WindowSummary {
