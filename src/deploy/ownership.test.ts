@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import {
@@ -98,8 +99,9 @@ test('the same object rendered twice is a DuplicateObject error', () => {
   );
 });
 
-test('orders CRDs, Namespaces, cluster-scoped, then namespaced objects by kind, namespace, name', () => {
+test('orders CRDs, Namespaces, cluster-scoped, then namespaced objects (what pods consume first) by kind, namespace, name', () => {
   const sorted = sortForApply([
+    obj('v1', 'Secret', 's', 'x'),
     obj('v1', 'Service', 'b', 'x'),
     obj('apps/v1', 'Deployment', 'a', 'x'),
     obj('v1', 'Service', 'a', 'x'),
@@ -114,10 +116,11 @@ test('orders CRDs, Namespaces, cluster-scoped, then namespaced objects by kind, 
       'CustomResourceDefinition//w.example.com',
       'Namespace//x',
       'ClusterRole//r',
+      'Secret/x/s',
       'ConfigMap/a/z',
-      'Deployment/x/a',
       'Service/x/a',
       'Service/x/b',
+      'Deployment/x/a',
     ],
   );
 });
@@ -140,6 +143,18 @@ test('the digest ignores key order and object order but sees every value', () =>
   assert.notEqual(digestObjects([a, b]), digestObjects([{ ...a, data: { x: '1', y: '3' } }, b]));
   assert.match(digestObjects([]), /^[0-9a-f]{64}$/);
   assert.equal(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] }), '{"a":[{"c":2,"d":1}],"b":1}');
+});
+
+test('the digest keeps its kind-name order when the apply order puts Secrets before Deployments', () => {
+  const deployment = obj('apps/v1', 'Deployment', 'web', 's');
+  const secret = obj('v1', 'Secret', 'creds', 's');
+  assert.deepEqual(
+    sortForApply([deployment, secret]).map((o) => o.kind),
+    ['Secret', 'Deployment'],
+  );
+  // Revisions recorded before the apply order changed keep their digests (no spurious revision).
+  const expected = createHash('sha256').update(canonicalJson([deployment, secret])).digest('hex');
+  assert.equal(digestObjects([secret, deployment]), expected);
 });
 
 test('the revision annotation is added without touching the input', () => {

@@ -125,22 +125,48 @@ function applyRank(obj: KubeObject): number {
   return obj.metadata.namespace ? 3 : 2;
 }
 
+/**
+ * Namespaced kinds that pods consume, applied before the workloads that mount or call them (as
+ * Helm's install order does): a Deployment applied before its Secret gets pods waiting in
+ * CreateContainerConfigError until the Secret lands. Unlisted kinds come after these.
+ */
+const CONSUMED_FIRST = [
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'PersistentVolumeClaim',
+  'Role',
+  'RoleBinding',
+  'Service',
+];
+
+function kindRank(obj: KubeObject): number {
+  const i = CONSUMED_FIRST.indexOf(obj.kind);
+  return i === -1 ? CONSUMED_FIRST.length : i;
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** By kind, namespace, name and apiVersion: a total, deterministic order of distinct objects. */
+function compareIdentity(a: KubeObject, b: KubeObject): number {
+  return (
+    compare(a.kind, b.kind) ||
+    compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
+    compare(a.metadata.name, b.metadata.name) ||
+    compare(a.apiVersion, b.apiVersion)
+  );
+}
+
 /**
  * Apply order: CustomResourceDefinitions, Namespaces, other cluster-scoped objects, then namespaced
- * ones; within each, by kind, namespace, name (and apiVersion), so the order is deterministic.
+ * ones, those pods consume (ServiceAccounts, Secrets, ConfigMaps, claims, RBAC, Services) first;
+ * within each, by kind, namespace, name (and apiVersion), so the order is deterministic.
  */
 export function sortForApply(objects: readonly KubeObject[]): KubeObject[] {
   return [...objects].sort(
-    (a, b) =>
-      applyRank(a) - applyRank(b) ||
-      compare(a.kind, b.kind) ||
-      compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
-      compare(a.metadata.name, b.metadata.name) ||
-      compare(a.apiVersion, b.apiVersion),
+    (a, b) => applyRank(a) - applyRank(b) || kindRank(a) - kindRank(b) || compareIdentity(a, b),
   );
 }
 
@@ -157,7 +183,9 @@ export function canonicalJson(value: unknown): string {
 /** sha256 (hex) of the canonical JSON of `objects` in apply order. */
 export function digestObjects(objects: readonly KubeObject[]): string {
   return createHash('sha256')
-    .update(canonicalJson(sortForApply(objects)))
+    // Its own order, not the apply order: tuning the apply order must not change the digest of
+    // an unchanged revision (that would read as a change to every Application).
+    .update(canonicalJson([...objects].sort((a, b) => applyRank(a) - applyRank(b) || compareIdentity(a, b))))
     .digest('hex');
 }
 

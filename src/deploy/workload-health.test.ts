@@ -132,6 +132,22 @@ test('a pod of the Deployment in CrashLoopBackOff fails the workload', () => {
   );
 });
 
+test('a pod missing its Secret or ConfigMap progresses for 30 s after it was created, then fails', () => {
+  const missing = (ageMs: number): KubeObject => {
+    const p = pod('web-1-x', { kind: 'ReplicaSet', name: 'web-1' }, [
+      waiting('CreateContainerConfigError', 'secret "db-credentials" not found'),
+    ]);
+    p.metadata.creationTimestamp = new Date(opts.now - ageMs).toISOString();
+    return p;
+  };
+  const young = assessHealth([deployment(healthyDeploymentStatus)], [missing(5_000)], opts);
+  assert.equal(young.state, 'Progressing');
+  assert.match(young.message, /CreateContainerConfigError \(secret "db-credentials" not found\)/);
+  const old = assessHealth([deployment(healthyDeploymentStatus)], [missing(31_000)], opts);
+  assert.equal(old.state, 'Failed');
+  assert.match(old.message, /workload failed: .*CreateContainerConfigError/);
+});
+
 test('image pull, config and pull-backoff errors fail the workload', () => {
   for (const reason of ['ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError']) {
     const h = assessHealth(

@@ -29,8 +29,14 @@ const FATAL_WAITING_REASONS = new Set([
   'CrashLoopBackOff',
   'ImagePullBackOff',
   'ErrImagePull',
-  'CreateContainerConfigError',
 ]);
+
+/**
+ * A container waiting on a Secret or ConfigMap that is not there yet (CreateContainerConfigError)
+ * is retried by the kubelet, and the object often lands moments later (applied by the same revision
+ * in another batch, or by another tool): Progressing while the pod is younger than this, Failed after.
+ */
+const CONFIG_ERROR_GRACE_MS = 30_000;
 
 /** How many findings a message names before summarising the rest. */
 const MAX_NAMED = 3;
@@ -49,7 +55,7 @@ export function assessHealth(
   for (const obj of objects) findings.push(objectHealth(obj));
   for (const pod of pods) {
     if (!ownedByApp(pod, objects)) continue;
-    const f = podFailure(pod);
+    const f = podFailure(pod, opts.now);
     if (f) findings.push(f);
   }
 
@@ -250,7 +256,7 @@ function ownedByApp(pod: KubeObject, objects: readonly KubeObject[]): boolean {
 }
 
 /** A Failed finding when a container of the pod cannot succeed by waiting. */
-function podFailure(pod: KubeObject): Finding | undefined {
+function podFailure(pod: KubeObject, now: number): Finding | undefined {
   if (pod.metadata.deletionTimestamp) return undefined;
   const status = record(pod.status);
   const restartPolicy = str(record(pod.spec).restartPolicy) ?? 'Always';
@@ -263,8 +269,16 @@ function podFailure(pod: KubeObject): Finding | undefined {
     const state = record(s.state);
     const waiting = record(state.waiting);
     const reason = str(waiting.reason);
+    const detail = str(waiting.message);
+    if (reason === 'CreateContainerConfigError') {
+      const created = Date.parse(str(pod.metadata.creationTimestamp) ?? '');
+      const young = Number.isFinite(created) && now - created < CONFIG_ERROR_GRACE_MS;
+      return {
+        state: young ? 'Progressing' : 'Failed',
+        message: `${ref(pod)}: ${container} is waiting: ${reason}${detail ? ` (${detail})` : ''}`,
+      };
+    }
     if (reason && FATAL_WAITING_REASONS.has(reason)) {
-      const detail = str(waiting.message);
       return {
         state: 'Failed',
         message: `${ref(pod)}: ${container} is waiting: ${reason}${detail ? ` (${detail})` : ''}`,

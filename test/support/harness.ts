@@ -396,6 +396,16 @@ export async function applyDocs(fleet: TestFleet, context: string, docs: readonl
     docs.map((d) => stringifyYaml(d)).join('---\n'),
   );
   if (r.code !== 0) throw new Error(`kubectl --context ${context} apply: ${r.stderr}`);
+  // A Namespace is usable for pods only once the ServiceAccount controller made its `default`
+  // ServiceAccount (admission refuses pods before that): wait, so the next apply does not race it.
+  for (const d of docs as { kind?: string; metadata?: { name?: string } }[]) {
+    if (d.kind !== 'Namespace' || !d.metadata?.name) continue;
+    const ns = d.metadata.name;
+    await waitFor(`ServiceAccount ${ns}/default in ${context}`, 30_000, async () => {
+      const sa = await kubectl(['--context', context, 'get', 'serviceaccount', 'default', '-n', ns], fleet);
+      return sa.code === 0 ? true : undefined;
+    });
+  }
 }
 
 /**
