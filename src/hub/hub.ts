@@ -256,6 +256,8 @@ export async function runHub(opts: HubOptions): Promise<void> {
           members: controller.members,
           log,
           metrics,
+          // The mesh service watches every member's EndpointSlices; health checks read that cache.
+          endpointSlices: (cluster) => mesh?.endpointSlices(cluster),
         });
         await traffic.start();
         mesh = new MeshController({

@@ -20,7 +20,7 @@ import type { Logger } from '../logging/logger.ts';
 import { planService } from './endpoint-plan.ts';
 import { exportFacts, isDerived, slicesOf, sourceEndpoints } from './facts.ts';
 import { applyDecision, removeFromMember } from './member-apply.ts';
-import { MeshMembers, type CrdState, type MeshMember } from './member-watch.ts';
+import { MeshMembers, type CrdState, type EndpointSliceObject, type MeshMember } from './member-watch.ts';
 import type { ClusterDecision, ExportStatus, FailoverState, MemberFacts, SourceEndpoint } from './types.ts';
 
 export interface MeshControllerOptions {
@@ -88,6 +88,16 @@ export class MeshController {
   async stop(): Promise<void> {
     this.queue.stop();
     await Promise.all([this.policies.stop(), this.watch.stop()]);
+  }
+
+  /**
+   * A member's EndpointSlices from the mesh's watch cache, while it is synced and its watch is
+   * healthy (undefined otherwise: a stale cache must not stand in for an unreachable member).
+   */
+  endpointSlices(cluster: string): EndpointSliceObject[] | undefined {
+    const m = this.watch.get(cluster);
+    if (!m?.synced || m.slices.failures > 0) return undefined;
+    return m.slices.list();
   }
 
   /** Members whose caches are synced: only these are planned for (others are waited for). */

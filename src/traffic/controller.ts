@@ -24,7 +24,7 @@ import { resolvePlacement } from '../deploy/placement.ts';
 import { targetFromCluster } from '../deploy/targets.ts';
 import { FINALIZER } from '../deploy/controller.ts';
 import type { HealthState } from './health-state.ts';
-import { HealthMonitor } from './health-monitor.ts';
+import { HealthMonitor, type SliceCache } from './health-monitor.ts';
 import { resolveHostClaims } from './host-claims.ts';
 import { GLOBAL_INGRESS_LABEL, globalIngressLabelValue } from './generate.ts';
 import { syncMember, pruneMember } from './member-sync.ts';
@@ -37,6 +37,8 @@ export interface TrafficControllerOptions {
   readonly members: MemberConnections;
   readonly log: Logger;
   readonly metrics: HubMetrics;
+  /** Members' EndpointSlices from a watch cache, when one is synced (the mesh service keeps one). */
+  readonly endpointSlices?: SliceCache;
 }
 
 /** Status is rewritten at least this often while nothing changes, so lastCheck stays honest. */
@@ -74,6 +76,7 @@ export class TrafficController {
       opts.log,
       (key, cluster, prev, next) => void this.transition(key, cluster, prev, next),
       (key) => void this.writeStatus(key).catch((e: unknown) => this.statusFailed(key, e)),
+      opts.endpointSlices,
     );
   }
 

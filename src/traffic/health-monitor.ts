@@ -1,6 +1,8 @@
 // Runs the health checks of every published GlobalIngress: on its interval, an active HTTP check
 // of each placed cluster's ingress plus the passive count of ready endpoints behind it, folded
 // into per-cluster state by the pure `nextHealth`. Reports transitions and rounds to the controller.
+// Ready endpoints come from a watch cache of the member's EndpointSlices when one is synced (no
+// request per round per GlobalIngress), else from a LIST bounded by the check's timeout.
 import type { MemberConnections } from '../fleet/member-connections.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -25,8 +27,35 @@ export interface MonitorConfig extends HealthThresholds {
   readonly services: readonly string[];
 }
 
-interface EndpointSlice extends KubeObject {
+export interface EndpointSlice extends KubeObject {
   endpoints?: { conditions?: { ready?: boolean } }[];
+}
+
+/** A member's EndpointSlices from a synced watch cache, or undefined when there is none. */
+export type SliceCache = (cluster: string) => readonly EndpointSlice[] | undefined;
+
+/**
+ * Ready endpoints of the least-served of `services` in `namespace`, from the member's slices:
+ * a path whose Service has nothing ready would fail there. Pure.
+ */
+export function readyOfLeastServed(
+  slices: readonly EndpointSlice[],
+  namespace: string,
+  services: readonly string[],
+): number {
+  const ready = new Map(services.map((s) => [s, 0]));
+  for (const s of slices) {
+    if (s.metadata.namespace !== namespace) continue;
+    // Remote endpoints imported by the mesh service are not this cluster's replicas.
+    if (s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === 'meridian.dev') continue;
+    const svc = s.metadata.labels?.['kubernetes.io/service-name'] ?? '';
+    const have = ready.get(svc);
+    if (have === undefined) continue;
+    let n = 0;
+    for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) n++;
+    ready.set(svc, have + n);
+  }
+  return Math.min(...ready.values());
 }
 
 interface Watched {
@@ -48,6 +77,7 @@ export class HealthMonitor {
     private readonly log: Logger,
     private readonly onTransition: TransitionHandler,
     private readonly onRound: (key: string) => void,
+    private readonly sliceCache: SliceCache = () => undefined,
   ) {}
 
   /** Starts or re-configures the checks for one GlobalIngress; state of kept clusters survives. */
@@ -117,24 +147,18 @@ export class HealthMonitor {
    * would fail there), or undefined when the member cannot be read.
    */
   private async readyEndpoints(cluster: string, config: MonitorConfig): Promise<number | undefined> {
+    if (config.services.length === 0) return undefined;
+    const cached = this.sliceCache(cluster);
+    if (cached) return readyOfLeastServed(cached, config.namespace, config.services);
     const conn = this.members.get(cluster);
-    if (!conn || config.services.length === 0) return undefined;
+    if (!conn) return undefined;
     try {
       const slices = await conn.client.list<EndpointSlice>('discovery.k8s.io/v1', 'EndpointSlice', {
         namespace: config.namespace,
         labelSelector: `kubernetes.io/service-name in (${config.services.join(',')})`,
         timeoutMs: config.timeoutMs,
       });
-      const ready = new Map(config.services.map((s) => [s, 0]));
-      for (const s of slices.items) {
-        // Remote endpoints imported by the mesh service are not this cluster's replicas.
-        if (s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === 'meridian.dev') continue;
-        const svc = s.metadata.labels?.['kubernetes.io/service-name'] ?? '';
-        let n = 0;
-        for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) n++;
-        ready.set(svc, (ready.get(svc) ?? 0) + n);
-      }
-      return Math.min(...ready.values());
+      return readyOfLeastServed(slices.items, config.namespace, config.services);
     } catch (e) {
       this.log.debug({ cluster, err: errorMessage(e) }, 'endpoint count failed');
       return undefined;
