@@ -303,6 +303,35 @@ describe('global traffic', () => {
     assert.equal(del.code, 0, del.stderr);
   });
 
+  test('when the holder of a host goes, the GlobalIngress it blocked publishes it', async () => {
+    const late = { hosts: ['late.example.test'] };
+    assert.equal((await applyYaml('hub', globalIngress('late-a', late))).code, 0);
+    await waitFor('late-a Ready', 30_000, async () =>
+      condition(await giStatus('late-a'), 'Conflict')?.status === 'False' ? true : undefined,
+    );
+    assert.equal((await applyYaml('hub', globalIngress('late-b', late))).code, 0);
+    await waitFor('Conflict on late-b', 30_000, async () =>
+      condition(await giStatus('late-b'), 'Conflict')?.status === 'True' ? true : undefined,
+    );
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'globalingress', 'late-a', '-n', 'default'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    // Only the deleted one changed: the controller must still re-examine late-b, which names its host.
+    await waitFor('late-b takes the host', 30_000, async () =>
+      condition(await giStatus('late-b'), 'Conflict')?.status === 'False' ? true : undefined,
+    );
+    await waitFor('late-b Ingress in us-east', 30_000, async () =>
+      (await ingressIn('us-east', 'late-b', 'shop')) ? true : undefined,
+    );
+    const gone = await kubectl(
+      ['--context', 'hub', 'delete', 'globalingress', 'late-b', '-n', 'default'],
+      fleet,
+    );
+    assert.equal(gone.code, 0, gone.stderr);
+  });
+
   test('a dead ingress leaves rotation (status and DNS) within interval × threshold and comes back when it answers again', async () => {
     await waitHealth('shop', 'us-east', true);
     const usEast = memberIngressAddress(fleet, 'us-east');

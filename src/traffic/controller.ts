@@ -81,25 +81,39 @@ export class TrafficController {
   }
 
   async start(): Promise<void> {
-    // Host conflicts and placement tie GlobalIngresses to each other and to Applications and
-    // Clusters, so any change re-examines every GlobalIngress (they are few; reconciles are cheap).
     const all = () => {
       for (const g of this.opts.ingresses.list()) this.queue.add(giKey(g));
     };
     this.opts.ingresses.on((ev, g, old) => {
       // Our own status writes come back as events; only spec or metadata changes matter here.
       if (ev === 'update' && old && sameContent(old.spec, g.spec) && sameMeta(old, g)) return;
-      all();
+      // Host claims tie a GlobalIngress to those naming one of its hosts (old or new): the winner
+      // of a conflict may change. Only those are re-examined, not every GlobalIngress.
+      for (const key of this.sharingHosts([g, ...(old ? [old] : [])])) this.queue.add(key);
     });
     this.opts.applications.on((_ev, a, old) => {
       if (old && sameContent(old.spec.placement, a.spec.placement)) return;
-      all();
+      for (const g of this.opts.ingresses.list()) {
+        if (g.metadata.namespace === a.metadata.namespace && g.spec.applicationRef?.name === a.metadata.name)
+          this.queue.add(giKey(g));
+      }
     });
+    // Placement reads every Cluster (labels, readiness), and clusters change rarely: all of them.
     this.opts.clusters.on((_ev, c, old) => {
       if (old && sameContent(old.spec, c.spec) && sameContent(old.metadata.labels, c.metadata.labels)) return;
       all();
     });
     all();
+  }
+
+  /** Keys of `changed` and of every GlobalIngress that names one of their hosts. */
+  private sharingHosts(changed: readonly GlobalIngress[]): Set<string> {
+    const keys = new Set(changed.map(giKey));
+    const hosts = new Set(changed.flatMap((g) => g.spec.hosts.map((h) => h.toLowerCase())));
+    for (const g of this.opts.ingresses.list()) {
+      if (g.spec.hosts.some((h) => hosts.has(h.toLowerCase()))) keys.add(giKey(g));
+    }
+    return keys;
   }
 
   async stop(): Promise<void> {
