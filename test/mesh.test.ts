@@ -252,6 +252,120 @@ describe('cross-cluster services', () => {
       );
   });
 
+  test('ClientIP affinity and exported labels reach every ServiceImport (Ready) and derived Service, and go again', async () => {
+    type Import = KubeObject & {
+      spec: { sessionAffinity?: string; sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } } };
+      status?: { conditions?: { type: string; status: string; reason: string }[] };
+    };
+    const setBoth = async (service: object, exp: object): Promise<void> => {
+      for (const m of ['eu-west', 'us-east']) {
+        for (const [kind, patch] of [
+          ['service', service],
+          ['serviceexport', exp],
+        ] as const) {
+          const r = await kubectl(
+            [
+              '--context',
+              m,
+              'patch',
+              kind,
+              'app2',
+              '-n',
+              'shop',
+              '--type',
+              'merge',
+              '-p',
+              JSON.stringify(patch),
+            ],
+            fleet,
+          );
+          assert.equal(r.code, 0, r.stderr);
+        }
+      }
+    };
+    const imported = (m: string) =>
+      client(m).get<Import>('multicluster.x-k8s.io/v1beta1', 'ServiceImport', 'app2', 'shop');
+    const derivedAffinity = async (m: string) =>
+      (
+        await client(m).get<KubeObject & { spec: { sessionAffinity?: string } }>(
+          'v1',
+          'Service',
+          DERIVED,
+          'shop',
+        )
+      )?.spec.sessionAffinity;
+
+    await setBoth(
+      { spec: { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 120 } } } },
+      {
+        spec: { exportedLabels: { tier: 'backend' }, exportedAnnotations: { 'example.com/owner': 'team-b' } },
+      },
+    );
+    for (const m of MEMBERS) {
+      const imp = await waitFor(`sticky ServiceImport in ${m}`, 30_000, async () => {
+        const i = await imported(m);
+        return i?.spec.sessionAffinity === 'ClientIP' && i.metadata.labels?.['tier'] === 'backend'
+          ? i
+          : undefined;
+      });
+      assert.equal(imp.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds, 120);
+      assert.equal(imp.metadata.annotations?.['example.com/owner'], 'team-b');
+      assert.equal(imp.metadata.labels?.['app.kubernetes.io/managed-by'], 'meridian', 'our label wins');
+      const ready = imp.status?.conditions?.find((c) => c.type === 'Ready');
+      assert.equal(ready?.status, 'True');
+      assert.equal(ready?.reason, 'Ready');
+      assert.equal(await derivedAffinity(m), 'ClientIP');
+      assert.equal((await exportCondition('eu-west', 'Conflict'))?.status, 'False', 'both export the same');
+    }
+
+    // Back to no affinity and nothing exported: everything Meridian set goes (a Service may not
+    // keep an affinity config without ClientIP, so this also proves the config went with it).
+    await setBoth(
+      { spec: { sessionAffinity: 'None', sessionAffinityConfig: null } },
+      { spec: { exportedLabels: null, exportedAnnotations: null } },
+    );
+    for (const m of MEMBERS) {
+      const imp = await waitFor(`plain ServiceImport in ${m}`, 30_000, async () => {
+        const i = await imported(m);
+        return i && i.spec.sessionAffinity === undefined && !i.metadata.labels?.['tier'] ? i : undefined;
+      });
+      assert.equal(imp.spec.sessionAffinityConfig, undefined);
+      assert.equal(imp.metadata.annotations?.['example.com/owner'], undefined);
+      await waitFor(`derived Service in ${m} without affinity`, 30_000, async () =>
+        (await derivedAffinity(m)) === 'None' ? true : undefined,
+      );
+    }
+  });
+
+  test('the CoreDNS RBAC of `meridian services coredns --rbac` lets CoreDNS read what the multicluster plugin needs, nothing else', async () => {
+    const out = await cli(['services', 'coredns', '--rbac'], fleet.env);
+    assert.equal(out.code, 0, out.stderr);
+    const applied = await kubectl(['--context', 'eu-west', 'apply', '-f', '-'], fleet, out.stdout);
+    assert.equal(applied.code, 0, applied.stderr);
+    const can = async (verb: string, resource: string): Promise<string> =>
+      (
+        await kubectl(
+          [
+            '--context',
+            'eu-west',
+            'auth',
+            'can-i',
+            verb,
+            resource,
+            '--as=system:serviceaccount:kube-system:coredns',
+          ],
+          fleet,
+        )
+      ).stdout.trim();
+    assert.equal(await can('list', 'serviceimports.multicluster.x-k8s.io'), 'yes');
+    assert.equal(await can('watch', 'endpointslices.discovery.k8s.io'), 'yes');
+    assert.equal(await can('list', 'secrets'), 'no');
+    assert.equal(await can('create', 'serviceimports.multicluster.x-k8s.io'), 'no');
+    const bad = await cli(['services', 'coredns', '--zone', 'not a zone'], fleet.env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--zone: "not a zone" is not a DNS zone/);
+  });
+
   test('bad TrafficPolicy input is rejected with a message naming the field', async () => {
     await apply('hub', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }]);
     const base = {

@@ -20,6 +20,14 @@ import {
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { EXIT } from './options.ts';
 import { printTable } from './table.ts';
+import { stringify as stringifyYaml } from 'yaml';
+import {
+  corednsRbac,
+  corefileSnippet,
+  DEFAULT_COREDNS_OPTIONS,
+  parseServiceAccount,
+  parseZone,
+} from '../mesh/coredns-config.ts';
 
 type Export = ServiceExport & KubeObject;
 type Import = ServiceImport & KubeObject;
@@ -79,6 +87,48 @@ export function registerServicesCommands(program: Command): void {
     .description(
       'cross-cluster services (MCS ServiceExport/ServiceImport): what is exported, where, and which endpoints each cluster uses',
     );
+
+  services
+    .command('coredns')
+    .description(
+      "what each member's CoreDNS needs to answer <service>.<ns>.svc.clusterset.local (KEP-1645): RBAC for the multicluster plugin and the Corefile line",
+    )
+    .option('--zone <zone>', 'the cluster-set zone', DEFAULT_COREDNS_OPTIONS.zone)
+    .option(
+      '--service-account <namespace/name>',
+      "CoreDNS's ServiceAccount",
+      `${DEFAULT_COREDNS_OPTIONS.serviceAccount.namespace}/${DEFAULT_COREDNS_OPTIONS.serviceAccount.name}`,
+    )
+    .option('--rbac', 'print only the RBAC manifest (pipe it to kubectl apply -f -)')
+    .option('--corefile', 'print only the Corefile lines')
+    .addHelpText(
+      'after',
+      `
+CoreDNS serves clusterset.local with the multicluster plugin (github.com/coredns/multicluster),
+an external plugin: build CoreDNS with "multicluster:github.com/coredns/multicluster" in plugin.cfg
+(before "kubernetes"), or use a distribution that ships it. Then, in every member:
+  meridian services coredns --rbac | kubectl --context MEMBER apply -f -
+and add the Corefile lines to the server block that serves cluster.local (kubectl -n kube-system
+edit configmap coredns), before its forward line. Meridian writes what the plugin reads: each
+ServiceImport's ips (ClusterSetIP names) and EndpointSlices labelled
+multicluster.kubernetes.io/service-name (headless names). See docs/clusterset-dns.md.`,
+    )
+    .action((opts: { zone: string; serviceAccount: string; rbac?: boolean; corefile?: boolean }) => {
+      const o = { zone: parseZone(opts.zone), serviceAccount: parseServiceAccount(opts.serviceAccount) };
+      const rbac = corednsRbac(o)
+        .map((d) => stringifyYaml(d))
+        .join('---\n');
+      if (opts.rbac && !opts.corefile) return void process.stdout.write(rbac);
+      if (opts.corefile && !opts.rbac) return void process.stdout.write(corefileSnippet(o));
+      process.stdout.write(
+        `# 1. In every member: kubectl --context MEMBER apply -f - with this manifest\n${rbac}` +
+          `# 2. In every member's Corefile, in the server block that serves cluster.local, before forward:\n` +
+          corefileSnippet(o)
+            .split('\n')
+            .map((l) => (l ? `#   ${l}` : l))
+            .join('\n'),
+      );
+    });
 
   services
     .command('list')

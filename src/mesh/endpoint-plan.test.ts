@@ -89,6 +89,8 @@ test('an export in two of three members gives every member the ServiceImport wit
         { name: 'grpc', protocol: 'TCP', port: 9090 },
       ],
       clusters: ['eu-1', 'us-1'],
+      labels: {},
+      annotations: {},
     });
   }
   assert.equal(plan.clusters.map((c) => c.namespaceNeeded).join(), 'false,true,false');
@@ -526,5 +528,36 @@ test('per-endpoint hostnames and port appProtocol are kept in every slice', () =
       ['db-0', 'db-1'],
     );
     assert.deepEqual(slices[0]?.ports, h2);
+  }
+});
+
+test('ClientIP affinity of the oldest export goes on every ServiceImport and derived Service, not on a headless one', () => {
+  const sticky = { sessionAffinity: 'ClientIP' as const, affinityTimeoutSeconds: 60 };
+  const plan = planService(
+    fleet({
+      exports: [exp('eu-1', 1, { ...sticky, exportedLabels: { tier: 'db' } }), exp('us-1', 2)],
+    }),
+  );
+  for (const d of plan.clusters) {
+    assert.equal(d.serviceImport.sessionAffinity, 'ClientIP');
+    assert.equal(d.serviceImport.affinityTimeoutSeconds, 60);
+    assert.deepEqual(d.serviceImport.labels, { tier: 'db' });
+    assert.equal(d.derivedService.sessionAffinity, 'ClientIP');
+    assert.equal(d.derivedService.affinityTimeoutSeconds, 60);
+  }
+  // us-1 exports without affinity or labels: it lost both properties, and eu-1 is told too.
+  const conflict = (c: string) =>
+    plan.exports.find((e) => e.cluster === c)?.conditions.find((x) => x.type === 'Conflict');
+  assert.equal(conflict('us-1')?.reason, 'SessionAffinityConflict,LabelsConflict');
+  assert.match(
+    conflict('us-1')?.message ?? '',
+    /sessionAffinity None conflicts with ClientIP in cluster eu-1/,
+  );
+  assert.equal(conflict('eu-1')?.status, 'True');
+
+  const headless = planService(fleet({ exports: [exp('eu-1', 1, { ...sticky, type: 'Headless' })] }));
+  for (const d of headless.clusters) {
+    assert.equal(d.serviceImport.sessionAffinity, undefined);
+    assert.equal(d.derivedService.sessionAffinity, undefined);
   }
 });

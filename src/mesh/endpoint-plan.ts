@@ -369,6 +369,16 @@ function decide(ctx: Context, importer: MemberFacts): ClusterDecision {
   const transition =
     !changed || prevIndex < 0 ? undefined : groups.indexOf(active) < prevIndex ? 'Recovery' : 'Failover';
   const headless = merged.type === 'Headless';
+  // Session affinity means nothing without a virtual IP (the KEP: ignored for Headless).
+  const affinity =
+    !headless && merged.sessionAffinity === 'ClientIP'
+      ? {
+          sessionAffinity: 'ClientIP' as const,
+          ...(merged.affinityTimeoutSeconds !== undefined
+            ? { affinityTimeoutSeconds: merged.affinityTimeoutSeconds }
+            : {}),
+        }
+      : {};
   return {
     cluster: importer.name,
     namespaceNeeded: !input.namespacePresentIn.includes(importer.name),
@@ -376,12 +386,16 @@ function decide(ctx: Context, importer: MemberFacts): ClusterDecision {
       type: merged.type,
       ports: merged.ports,
       clusters: merged.exports.map((e) => e.cluster).sort(compareText),
+      ...affinity,
+      labels: merged.labels,
+      annotations: merged.annotations,
     },
     derivedService: {
       name: derivedName,
       type: 'ClusterIP',
       ...(headless ? { clusterIP: 'None' as const } : {}),
       ports: merged.ports.map((p) => ({ ...p, targetPort: p.port })),
+      ...affinity,
     },
     derivedSlices,
     unionUnderPlainName: exportsHere,

@@ -50,6 +50,20 @@ export function exportFacts(
       port: p.port,
       ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
     })),
+    ...affinityFacts(userService),
+    ...(exp.spec?.exportedLabels ? { exportedLabels: { ...exp.spec.exportedLabels } } : {}),
+    ...(exp.spec?.exportedAnnotations ? { exportedAnnotations: { ...exp.spec.exportedAnnotations } } : {}),
+  };
+}
+
+function affinityFacts(
+  service: ServiceObject | undefined,
+): Pick<ExportFacts, 'sessionAffinity' | 'affinityTimeoutSeconds'> {
+  if (service?.spec?.sessionAffinity !== 'ClientIP') return {};
+  const timeout = service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
+  return {
+    sessionAffinity: 'ClientIP',
+    ...(timeout !== undefined ? { affinityTimeoutSeconds: timeout } : {}),
   };
 }
 

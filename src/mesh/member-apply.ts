@@ -4,7 +4,9 @@
 // steady fleet (or a restarted hub) makes no writes. Nothing Meridian did not create is ever
 // written over or deleted: a Service of the plain name is the user's, and a namespace the mesh
 // created goes only when nothing but the mesh's objects is left in it.
+import { createHash } from 'node:crypto';
 import { MCS_API_VERSION, type ServiceImport } from '../api/mcs.ts';
+import { setCondition, type Condition } from '../kube/conditions.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { listNamespaceContents } from '../kube/namespace-contents.ts';
@@ -27,6 +29,8 @@ export const REASON_ANNOTATION = 'meridian.dev/failover-reason';
 export const LOCAL_READY_ANNOTATION = 'meridian.dev/local-ready';
 export const REMOTE_READY_ANNOTATION = 'meridian.dev/remote-ready';
 export const LOCALITY_ANNOTATION = 'meridian.dev/locality';
+/** Digest of the exported labels and annotations last put on the ServiceImport. */
+export const EXPORTED_METADATA_ANNOTATION = 'meridian.dev/exported-metadata';
 
 export interface ApplyOutcome {
   writes: number;
@@ -79,6 +83,34 @@ const sliceBody = (s: EndpointSliceObject) => ({
   })),
   ports: s.ports ?? [],
 });
+
+/** Kubernetes' default ClientIP affinity timeout (3 hours). */
+const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
+
+/**
+ * spec.sessionAffinity(Config) for a planned affinity. The config is always written with ClientIP,
+ * so Meridian owns it and server-side apply removes it with the affinity (a Service with None and a
+ * leftover config is invalid).
+ */
+function affinitySpec(a: { sessionAffinity?: 'ClientIP'; affinityTimeoutSeconds?: number }): {
+  sessionAffinity?: 'ClientIP';
+  sessionAffinityConfig?: { clientIP: { timeoutSeconds: number } };
+} {
+  if (a.sessionAffinity !== 'ClientIP') return {};
+  const timeoutSeconds = a.affinityTimeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+  return { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds } } };
+}
+
+/** The affinity a live Service has, in affinitySpec's shape (the API server defaults None). */
+const liveAffinity = (s: ServiceObject | undefined) =>
+  s?.spec?.sessionAffinity === 'ClientIP'
+    ? affinitySpec({
+        sessionAffinity: 'ClientIP',
+        ...(s.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds !== undefined
+          ? { affinityTimeoutSeconds: s.spec.sessionAffinityConfig.clientIP.timeoutSeconds }
+          : {}),
+      })
+    : {};
 
 const portsOf = (s: ServiceObject | undefined) =>
   (s?.spec?.ports ?? []).map((p) => ({
@@ -135,7 +167,7 @@ export async function applyDecision(
   }
 
   // The ServiceImport first: the derived Service and the slices are owned by it.
-  const annotations = {
+  const annotations: Record<string, string> = {
     [DERIVED_SERVICE_ANNOTATION]: derivedName,
     [ACTIVE_GROUP_ANNOTATION]: d.activeGroup,
     [REASON_ANNOTATION]: d.reason,
@@ -143,12 +175,24 @@ export async function applyDecision(
     [REMOTE_READY_ANNOTATION]: String(d.remoteReady),
     [LOCALITY_ANNOTATION]: d.locality,
   };
+  // The exported labels and annotations go on the ServiceImport (ours win a clash); a digest of
+  // them tells a later reconcile whether one was added or removed.
+  const sorted = (m: Readonly<Record<string, string>>) =>
+    Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1));
+  const exported = JSON.stringify([sorted(d.serviceImport.labels), sorted(d.serviceImport.annotations)]);
+  annotations[EXPORTED_METADATA_ANNOTATION] = createHash('sha256')
+    .update(exported)
+    .digest('hex')
+    .slice(0, 16);
+  const labels = { ...d.serviceImport.labels, ...MANAGED };
+  const allAnnotations = { ...d.serviceImport.annotations, ...annotations };
   const importSpec = (clusterIP: string | undefined) => ({
     type: d.serviceImport.type,
     ports: d.serviceImport.ports.map((p) => ({ ...p })),
     ...(d.serviceImport.type === 'ClusterSetIP' && clusterIP && clusterIP !== 'None'
       ? { ips: [clusterIP] }
       : {}),
+    ...affinitySpec(d.serviceImport),
   });
   let imp: KubeObject | undefined = existing;
   const applyImport = async (spec: ReturnType<typeof importSpec>): Promise<void> => {
@@ -165,7 +209,7 @@ export async function applyDecision(
       {
         apiVersion: MCS_API_VERSION,
         kind: 'ServiceImport',
-        metadata: { name, namespace: ns, labels: { ...MANAGED }, annotations },
+        metadata: { name, namespace: ns, labels, annotations: allAnnotations },
         spec,
       } as never,
       { force: true },
@@ -190,6 +234,7 @@ export async function applyDecision(
       type: 'ClusterIP',
       ...(d.derivedService.clusterIP ? { clusterIP: d.derivedService.clusterIP } : {}),
       ports: d.derivedService.ports.map((p) => ({ ...p })),
+      ...affinitySpec(d.derivedService),
     },
   };
   const headless = d.derivedService.clusterIP === 'None';
@@ -202,6 +247,7 @@ export async function applyDecision(
   if (
     !derived ||
     !sameContent(portsOf(derived), portsOf(desired)) ||
+    !sameContent(liveAffinity(derived), liveAffinity(desired)) ||
     !sameContent(ownerUids(derived), [uid]) ||
     derived.metadata.labels?.[MCS_SERVICE_NAME_LABEL] !== name
   ) {
@@ -210,7 +256,33 @@ export async function applyDecision(
   }
   await applyImport(importSpec(derived.spec?.clusterIP));
 
-  const status = { clusters: d.serviceImport.clusters.map((cluster) => ({ cluster })) };
+  // Ready once the import has its address here (a headless import needs none), as mcs-api's
+  // ServiceImport condition says; the transition time moves only when the status does.
+  const address = derived.spec?.clusterIP;
+  const ready = headless || (address !== undefined && address !== '' && address !== 'None');
+  const prevStatus = existing?.['status'] as { conditions?: Condition[] } | undefined;
+  const status = {
+    clusters: d.serviceImport.clusters.map((cluster) => ({ cluster })),
+    conditions: setCondition(
+      prevStatus?.conditions,
+      ready
+        ? {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Ready',
+            message: headless
+              ? `served by headless Service ${derivedName}`
+              : `served at ${address} by Service ${derivedName}`,
+          }
+        : {
+            type: 'Ready',
+            status: 'False',
+            reason: 'Pending',
+            message: `Service ${derivedName} has no cluster IP yet`,
+          },
+      new Date(),
+    ),
+  };
   if (!existing || !sameContent(existing['status'], status)) {
     await c.applyStatus({
       apiVersion: MCS_API_VERSION,

@@ -18,6 +18,8 @@ export interface ServiceObject extends KubeObject {
     type?: string;
     clusterIP?: string;
     selector?: Record<string, string>;
+    sessionAffinity?: string;
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
     ports?: {
       name?: string;
       protocol?: string;

@@ -25,11 +25,53 @@ test('identical exports merge to one port and no conflicts', () => {
   assert.deepEqual(merged, {
     type: 'ClusterSetIP',
     ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+    sessionAffinity: 'None',
+    labels: {},
+    annotations: {},
     exports: [
       { cluster: 'eu-1', conflicts: [] },
       { cluster: 'us-1', conflicts: [] },
     ],
   });
+});
+
+test('session affinity, its timeout, exported labels and annotations: the oldest export wins, the others conflict', () => {
+  const merged = mergeExports([
+    exported('a', T1, {
+      sessionAffinity: 'ClientIP',
+      affinityTimeoutSeconds: 300,
+      exportedLabels: { tier: 'web' },
+      exportedAnnotations: { note: 'x' },
+    }),
+    exported('b', T2, {
+      sessionAffinity: 'ClientIP',
+      affinityTimeoutSeconds: 600,
+      exportedLabels: { tier: 'web' },
+      exportedAnnotations: { note: 'x' },
+    }),
+    exported('c', T3, { exportedLabels: { tier: 'api' }, exportedAnnotations: { note: 'x', more: 'y' } }),
+  ]);
+  assert.equal(merged?.sessionAffinity, 'ClientIP');
+  assert.equal(merged?.affinityTimeoutSeconds, 300);
+  assert.deepEqual(merged?.labels, { tier: 'web' });
+  assert.deepEqual(merged?.annotations, { note: 'x' });
+  const reasons = (c: string) => merged?.exports.find((e) => e.cluster === c)?.conflicts.map((x) => x.reason);
+  assert.deepEqual(reasons('a'), []);
+  assert.deepEqual(reasons('b'), ['SessionAffinityConfigConflict']);
+  assert.deepEqual(reasons('c'), ['SessionAffinityConflict', 'LabelsConflict', 'AnnotationsConflict']);
+  assert.match(
+    merged?.exports.find((e) => e.cluster === 'b')?.conflicts[0]?.message ?? '',
+    /ClientIP affinity timeout 600s conflicts with 300s in cluster a, whose export is older and wins/,
+  );
+  // The same labels in another key order are no conflict.
+  const same = mergeExports([
+    exported('a', T1, { exportedLabels: { x: '1', y: '2' } }),
+    exported('b', T2, { exportedLabels: { y: '2', x: '1' } }),
+  ]);
+  assert.deepEqual(
+    same?.exports.flatMap((e) => e.conflicts),
+    [],
+  );
 });
 
 test('ports are the union, in the order the oldest exports define them; targetPort is not merged', () => {

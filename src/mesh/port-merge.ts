@@ -6,6 +6,10 @@
 // port/protocol/appProtocol, when its port/protocol pair is taken under another name, or when an
 // unnamed port would sit next to named ones. Those are the merged Service's own validity rules.
 //
+// Session affinity (and its ClientIP timeout), exported labels and exported annotations are
+// properties too: the oldest export's values are the service's, a different value is a
+// SessionAffinityConflict, SessionAffinityConfigConflict, LabelsConflict or AnnotationsConflict.
+//
 // Chosen: a losing export still contributes its endpoints (the planner publishes them). The KEP
 // resolves conflicts per property, so only the conflicting port or type is left out; its instances
 // keep serving the ports whose names the merged service has.
@@ -95,6 +99,45 @@ function portConflict(
   return undefined;
 }
 
+function affinityOf(e: ExportedService): 'None' | 'ClientIP' {
+  return e.sessionAffinity ?? 'None';
+}
+
+function sameMap(
+  a: Readonly<Record<string, string>> | undefined,
+  b: Readonly<Record<string, string>> | undefined,
+): boolean {
+  const ka = Object.keys(a ?? {});
+  if (ka.length !== Object.keys(b ?? {}).length) return false;
+  return ka.every((k) => b?.[k] === a?.[k]);
+}
+
+/** What `e` disagrees with the oldest export on, besides type and ports. */
+function propertyConflicts(e: ExportedService, oldest: ExportedService): ExportConflict[] {
+  const out: ExportConflict[] = [];
+  const lost = (reason: ExportConflict['reason'], what: string): void => {
+    out.push({
+      reason,
+      with: oldest.cluster,
+      message: `${what} in cluster ${oldest.cluster}, whose export is older and wins`,
+    });
+  };
+  if (affinityOf(e) !== affinityOf(oldest)) {
+    lost('SessionAffinityConflict', `sessionAffinity ${affinityOf(e)} conflicts with ${affinityOf(oldest)}`);
+  } else if (affinityOf(e) === 'ClientIP' && e.affinityTimeoutSeconds !== oldest.affinityTimeoutSeconds) {
+    const shownTimeout = (t: number | undefined) => (t === undefined ? 'the default timeout' : `${t}s`);
+    lost(
+      'SessionAffinityConfigConflict',
+      `ClientIP affinity timeout ${shownTimeout(e.affinityTimeoutSeconds)} conflicts with ${shownTimeout(oldest.affinityTimeoutSeconds)}`,
+    );
+  }
+  if (!sameMap(e.exportedLabels, oldest.exportedLabels))
+    lost('LabelsConflict', 'exportedLabels differ from those');
+  if (!sameMap(e.exportedAnnotations, oldest.exportedAnnotations))
+    lost('AnnotationsConflict', 'exportedAnnotations differ from those');
+  return out;
+}
+
 /**
  * The import type, merged ports and per-export conflicts of one service's valid exports, or
  * undefined when there are none. Ports keep the order in which the oldest exports define them.
@@ -116,6 +159,7 @@ export function mergeExports(exports: readonly ExportedService[]): MergedService
           `whose export is older and wins`,
       });
     }
+    conflicts.push(...propertyConflicts(e, oldest));
     for (const p of e.ports) {
       const candidate = normalized(p);
       const why = portConflict(candidate, merged);
@@ -125,5 +169,16 @@ export function mergeExports(exports: readonly ExportedService[]): MergedService
     }
     results.push({ cluster: e.cluster, conflicts });
   }
-  return { type: oldest.type, ports: merged.map((m) => m.port), exports: results };
+  const affinity = affinityOf(oldest);
+  return {
+    type: oldest.type,
+    ports: merged.map((m) => m.port),
+    sessionAffinity: affinity,
+    ...(affinity === 'ClientIP' && oldest.affinityTimeoutSeconds !== undefined
+      ? { affinityTimeoutSeconds: oldest.affinityTimeoutSeconds }
+      : {}),
+    labels: { ...oldest.exportedLabels },
+    annotations: { ...oldest.exportedAnnotations },
+    exports: results,
+  };
 }

@@ -25,7 +25,17 @@ export interface ExportedService {
   /** Headless when the Service's clusterIP is None. */
   readonly type: ServiceImportType;
   readonly ports: readonly ExportedPort[];
+  /** The Service's session affinity; undefined is None. */
+  readonly sessionAffinity?: SessionAffinity;
+  /** sessionAffinityConfig.clientIP.timeoutSeconds of the Service (ClientIP only). */
+  readonly affinityTimeoutSeconds?: number;
+  /** The ServiceExport's spec.exportedLabels / exportedAnnotations (put on the ServiceImport). */
+  readonly exportedLabels?: Readonly<Record<string, string>>;
+  readonly exportedAnnotations?: Readonly<Record<string, string>>;
 }
+
+/** A Service's spec.sessionAffinity. */
+export type SessionAffinity = 'None' | 'ClientIP';
 
 /** One cluster's ServiceExport of the service, with the facts of its local Service. */
 export interface ExportFacts extends ExportedService {
@@ -91,7 +101,13 @@ export interface ServicePlanInput {
 }
 
 /** Why an export lost a property to an older export. */
-export type ConflictReason = 'PortConflict' | 'TypeConflict';
+export type ConflictReason =
+  | 'PortConflict'
+  | 'TypeConflict'
+  | 'SessionAffinityConflict'
+  | 'SessionAffinityConfigConflict'
+  | 'LabelsConflict'
+  | 'AnnotationsConflict';
 
 /** One lost property of an export. */
 export interface ExportConflict {
@@ -108,6 +124,13 @@ export type MergedPort = Readonly<ServicePortSpec> & { readonly protocol: string
 export interface MergedService {
   readonly type: ServiceImportType;
   readonly ports: readonly MergedPort[];
+  /** The oldest export's session affinity (None when unset). */
+  readonly sessionAffinity: SessionAffinity;
+  /** The oldest export's ClientIP timeout, when its affinity is ClientIP and the timeout is set. */
+  readonly affinityTimeoutSeconds?: number;
+  /** The oldest export's exported labels and annotations (empty when it has none). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
   /** Exporting clusters, oldest export first, each with what it lost to older exports. */
   readonly exports: readonly { readonly cluster: string; readonly conflicts: readonly ExportConflict[] }[];
 }
@@ -141,6 +164,9 @@ export interface DerivedServiceSpec {
     readonly port: number;
     readonly targetPort: number;
   }[];
+  /** ClientIP affinity, as the ServiceImport's (kube-proxy applies it to the derived address). */
+  readonly sessionAffinity?: 'ClientIP';
+  readonly affinityTimeoutSeconds?: number;
 }
 
 /** An endpoint as Meridian publishes it in an importing cluster. */
@@ -184,6 +210,12 @@ export interface ClusterDecision {
     readonly type: ServiceImportType;
     readonly ports: readonly MergedPort[];
     readonly clusters: readonly string[];
+    /** ClientIP affinity (ClusterSetIP only; Headless ignores it), with its timeout when set. */
+    readonly sessionAffinity?: 'ClientIP';
+    readonly affinityTimeoutSeconds?: number;
+    /** The exported labels and annotations, put on the ServiceImport's metadata. */
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
   };
   /** The derived Service: the ServiceImport's address (ips) in this member. */
   readonly derivedService: DerivedServiceSpec;
