@@ -16,6 +16,7 @@ import {
   jsonpath as jsonpathIn,
   readPidFile,
   revisionNames,
+  applyDocs,
   cli,
   deployment,
   kubectl,
@@ -408,6 +409,49 @@ data: { owner: someone-else }
     assert.notEqual(objs.stdout.trim(), '', 'nothing from the kustomization in us-east');
     await kubectl(
       ['--context', 'hub', 'delete', 'application', 'kust', '-n', 'default', '--wait=true'],
+      fleet,
+    );
+  });
+
+  test('a local kustomize directory with a custom resource kind renders again after discovery, from the same root', async () => {
+    // Widget is defined by a CRD in the members only: the first render does not know its scope,
+    // discovery learns it, and the second render must still read the hub's local source root.
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    };
+    for (const m of ['eu-west', 'us-east']) {
+      await applyDocs(fleet, m, [crd]);
+      await kubectl(
+        ['--context', m, 'wait', '--for=condition=Established', 'crd/widgets.example.com'],
+        fleet,
+      );
+    }
+    await applyApp(
+      app('kust-crd', { source: { kustomize: { path: 'test/fixtures/kustomize/custom-kind' } } }),
+    );
+    const s = await waitPhase('kust-crd', 'Healthy', 60_000);
+    assert.equal(s.readyClusters, '2/2');
+    assert.equal(
+      await jsonpath('eu-west', ['get', 'widgets.example.com', 'gizmo', '-n', 'kust-crd'], '{.spec.size}'),
+      'small',
+    );
+    await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'kust-crd', '-n', 'default', '--wait=true'],
       fleet,
     );
   });

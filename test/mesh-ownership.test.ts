@@ -2,8 +2,9 @@
 // for cluster.local, against a real local fleet (hub + 2 members): a user's own Service of an
 // imported name (created with `kubectl create`, headless) stays the user's; a Service that is not
 // exported gets no remote endpoints; a namespace Meridian created outlives the last export while a
-// user's objects live in it. us-east has MCS CRDs another installer put there before it joined
-// (v1beta1 only, with a stored v1beta1 object): everything works there, CRDs untouched.
+// user's objects live in it. us-east has the upstream MCS CRDs (mcs-api v0.5.2's own manifests,
+// v1beta1 stored) put there by another installer before it joined, with a stored v1beta1 object:
+// everything works there, CRDs untouched.
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
-import { mcsCrds } from '../src/api/mcs.ts';
 import {
   applyDocs,
   cli,
   fleetUp,
   joinMembers,
   kubectl,
+  mcsApiCrdFiles,
   newFleetHome,
   startHub,
   waitFor,
@@ -132,21 +133,11 @@ describe('cross-cluster services own only what they create', () => {
     await fleetUp(fleet, MEMBERS.length);
     for (const m of MEMBERS)
       clients.set(m, new ClusterClient(m, loadKubeConfig({ file: fleet.kubeconfig }, m)));
-    // The upstream manifests' shape: v1beta1 served and stored, upstream's release label, created
+    // Upstream's own manifests (v1beta1 stored, v1alpha1 served, upstream's release label), created
     // by another field manager; then a Service and its v1beta1 ServiceExport are stored.
-    const foreign = mcsCrds().map((crd) => {
-      const spec = crd['spec'] as { versions: { name: string; storage: boolean }[] };
-      const stored = spec.versions.find((v) => v.storage)!;
-      return {
-        ...crd,
-        metadata: { ...crd.metadata, labels: { 'multicluster.x-k8s.io/release-version': 'v0.5.0' } },
-        spec: { ...spec, versions: [{ ...stored, name: 'v1beta1', served: true, storage: true }] },
-      };
-    });
     const created = await kubectl(
-      ['--context', 'us-east', 'create', '--validate=false', '-f', '-'],
+      ['--context', 'us-east', 'create', ...mcsApiCrdFiles().flatMap((f) => ['-f', f])],
       fleet,
-      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: foreign }),
     );
     assert.equal(created.code, 0, created.stderr);
     await kubectl(
@@ -327,7 +318,7 @@ describe('cross-cluster services own only what they create', () => {
     });
   });
 
-  test('a member whose MCS CRDs another installer put there (v1beta1 only, an object stored) works, its CRDs untouched', async () => {
+  test('a member whose MCS CRDs another installer put there (upstream v0.5.2, an object stored) works, its CRDs untouched', async () => {
     const imp = await waitFor('pg imported into eu-west from us-east', 60_000, async () => {
       const i = await client('eu-west').get<Import>(
         'multicluster.x-k8s.io/v1beta1',

@@ -197,12 +197,14 @@ export class DeployController {
     const fresh =
       cached && cached.key === key && (!isGit || Date.now() - cached.at < (this.opts.gitPollMs ?? 30_000));
     if (fresh) return cached.outcome;
-    let outcome = await renderApplication(app, [...targets], {
+    // One set of options for both renders: the second (after discovery) once lost localRoot.
+    const renderOptions = {
       revision,
       isNamespaced: this.isNamespaced,
       cacheDir: this.opts.cacheDir,
       localRoot: this.opts.localSourceRoot,
-    });
+    };
+    let outcome = await renderApplication(app, [...targets], renderOptions);
     if (!outcome.ok && outcome.errors.some((e) => e.code === 'UnknownKind')) {
       // Learn the kinds the render met through discovery, then render once more.
       await Promise.all(
@@ -213,11 +215,7 @@ export class DeployController {
             return m ? this.discover(e.cluster!, m[2]!, m[1]!) : Promise.resolve();
           }),
       );
-      outcome = await renderApplication(app, [...targets], {
-        revision,
-        isNamespaced: this.isNamespaced,
-        cacheDir: this.opts.cacheDir,
-      });
+      outcome = await renderApplication(app, [...targets], renderOptions);
     }
     this.renders.set(appKey(app), { key, at: Date.now(), outcome });
     return outcome;

@@ -388,6 +388,24 @@ export function gatewayApiCrdFiles(): string[] {
   );
 }
 
+const MCS_API_MODULE = 'sigs.k8s.io/mcs-api@v0.5.2';
+
+/**
+ * The upstream MCS CRD manifests (ServiceExport, ServiceImport) of mcs-api v0.5.2, from the Go
+ * module cache (downloaded through the module proxy when missing), never copied into this tree.
+ */
+export function mcsApiCrdFiles(): string[] {
+  const out = spawnSync('go', ['mod', 'download', '-json', MCS_API_MODULE], {
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  if (out.status !== 0) throw new Error(`go mod download ${MCS_API_MODULE}: ${out.stderr || out.stdout}`);
+  const dir = (JSON.parse(out.stdout) as { Dir: string }).Dir;
+  return ['serviceexports', 'serviceimports'].map((k) =>
+    join(dir, 'config', 'crd', `multicluster.x-k8s.io_${k}.yaml`),
+  );
+}
+
 /** `kubectl apply` of `docs` in one context of the test fleet; throws with kubectl's stderr on failure. */
 export async function applyDocs(fleet: TestFleet, context: string, docs: readonly object[]): Promise<void> {
   const r = await kubectl(
