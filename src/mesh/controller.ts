@@ -188,18 +188,24 @@ export class MeshController {
       this.known.add(key);
       const next: Record<string, FailoverState> = {};
       let recheck: number | undefined;
-      for (const d of plan.clusters) {
-        next[d.cluster] = d.state;
-        if (d.recheckAfterMs !== undefined) recheck = Math.min(recheck ?? Infinity, d.recheckAfterMs);
-        const m = byName.get(d.cluster)!;
-        try {
-          this.writes += (await applyDecision(m, ns, name, d)).writes;
-        } catch (e) {
-          pending = true;
-          this.opts.log.warn({ service: key, cluster: d.cluster, err: errorMessage(e) }, 'mesh apply failed');
-        }
-        if (d.changed && d.transition) void this.announce(key, m, d, policy);
-      }
+      // Members are independent: write them concurrently, so one slow member delays nobody else.
+      await Promise.all(
+        plan.clusters.map(async (d) => {
+          next[d.cluster] = d.state;
+          if (d.recheckAfterMs !== undefined) recheck = Math.min(recheck ?? Infinity, d.recheckAfterMs);
+          const m = byName.get(d.cluster)!;
+          try {
+            this.writes += (await applyDecision(m, ns, name, d)).writes;
+          } catch (e) {
+            pending = true;
+            this.opts.log.warn(
+              { service: key, cluster: d.cluster, err: errorMessage(e) },
+              'mesh apply failed',
+            );
+          }
+          if (d.changed && d.transition) void this.announce(key, m, d, policy);
+        }),
+      );
       this.state.set(key, next);
       if (recheck !== undefined && !pending) {
         await this.writeExportStatus(plan.exports, byName, ns, name, true);
@@ -220,52 +226,61 @@ export class MeshController {
     applied: boolean,
   ): Promise<void> {
     const now = new Date();
-    for (const s of statuses) {
-      const m = members.get(s.cluster);
-      const exp = m?.exports.get(name, ns);
-      if (!m || !exp) continue;
-      const current = ((exp as ServiceExport).status?.conditions ?? []) as Condition[];
-      let conditions = current;
-      for (const c of s.conditions) conditions = setCondition(conditions, { ...c }, now);
-      conditions = setCondition(
-        conditions,
-        !s.valid
+    await Promise.all(statuses.map((s) => this.writeOneExportStatus(s, members, ns, name, applied, now)));
+  }
+
+  private async writeOneExportStatus(
+    s: ExportStatus,
+    members: ReadonlyMap<string, MeshMember>,
+    ns: string,
+    name: string,
+    applied: boolean,
+    now: Date,
+  ): Promise<void> {
+    const m = members.get(s.cluster);
+    const exp = m?.exports.get(name, ns);
+    if (!m || !exp) return;
+    const current = ((exp as ServiceExport).status?.conditions ?? []) as Condition[];
+    let conditions = current;
+    for (const c of s.conditions) conditions = setCondition(conditions, { ...c }, now);
+    conditions = setCondition(
+      conditions,
+      !s.valid
+        ? {
+            type: 'Ready',
+            status: 'False',
+            reason: 'Invalid',
+            message: findCondition(conditions, 'Valid')?.message ?? 'invalid export',
+          }
+        : applied
           ? {
               type: 'Ready',
-              status: 'False',
-              reason: 'Invalid',
-              message: findCondition(conditions, 'Valid')?.message ?? 'invalid export',
+              status: 'True',
+              reason: 'Imported',
+              message: `imported into ${members.size} cluster(s)`,
             }
-          : applied
-            ? {
-                type: 'Ready',
-                status: 'True',
-                reason: 'Imported',
-                message: `imported into ${members.size} cluster(s)`,
-              }
-            : {
-                type: 'Ready',
-                status: 'False',
-                reason: 'Pending',
-                message: 'not every member holds the import yet',
-              },
-        now,
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: 'Pending',
+              message: 'not every member holds the import yet',
+            },
+      now,
+    );
+    if (sameContent(current, conditions)) return;
+    try {
+      await m.client.applyStatus({
+        apiVersion: MCS_API_VERSION,
+        kind: 'ServiceExport',
+        metadata: { name, namespace: ns },
+        status: { conditions },
+      });
+      this.writes++;
+    } catch (e) {
+      this.opts.log.warn(
+        { service: `${ns}/${name}`, cluster: s.cluster, err: errorMessage(e) },
+        'export status write failed',
       );
-      if (sameContent(current, conditions)) continue;
-      try {
-        await m.client.applyStatus({
-          apiVersion: MCS_API_VERSION,
-          kind: 'ServiceExport',
-          metadata: { name, namespace: ns },
-          status: { conditions },
-        });
-        this.writes++;
-      } catch (e) {
-        this.opts.log.warn(
-          { service: `${ns}/${name}`, cluster: s.cluster, err: errorMessage(e) },
-          'export status write failed',
-        );
-      }
     }
   }
 
