@@ -47,7 +47,7 @@ const PAIRS: readonly (readonly [Member, Member])[] = [
 const BENCH_NS = 'meshbench';
 const REPLICAS = 3; // pods behind every bench Service in each exporting member
 const MCS = 'multicluster.x-k8s.io/v1alpha1';
-const MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
+const SLICE_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 
 interface Slice extends KubeObject {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -160,7 +160,9 @@ async function measureFailover(samples: number, label: string): Promise<Failover
   const timeline: Point[] = [];
   const observe = (): void => {
     const all = slices.list();
-    const own = all.filter((s) => s.metadata.labels?.[MANAGED_BY] === 'endpointslice-controller.k8s.io');
+    const own = all.filter(
+      (s) => s.metadata.labels?.[SLICE_MANAGED_BY] === 'endpointslice-controller.k8s.io',
+    );
     const p: Point = {
       at: performance.now(),
       own: own.reduce((n, s) => n + readyIn(s), 0),
@@ -291,7 +293,7 @@ async function createServices(): Promise<void> {
       async () => {
         const l = await client(m).list<Slice>('discovery.k8s.io/v1', 'EndpointSlice', {
           namespace: BENCH_NS,
-          labelSelector: `${MANAGED_BY}=endpointslice-controller.k8s.io`,
+          labelSelector: `${SLICE_MANAGED_BY}=endpointslice-controller.k8s.io`,
           timeoutMs: 60_000,
         });
         return l.items.filter((s) => readyIn(s) === REPLICAS).length >= want ? true : undefined;
@@ -337,7 +339,7 @@ function watchMeshWrites(): {
       imports: watch<Import>(c, MCS, 'ServiceImport', { namespace: BENCH_NS }),
       slices: watch<Slice>(c, 'discovery.k8s.io/v1', 'EndpointSlice', {
         namespace: BENCH_NS,
-        labelSelector: `${MANAGED_BY}=meridian.dev`,
+        labelSelector: `${SLICE_MANAGED_BY}=meridian.dev`,
       }),
       exports: watch<KubeObject>(c, MCS, 'ServiceExport', { namespace: BENCH_NS }),
       derived: watch<KubeObject>(c, 'v1', 'Service', {

@@ -8,7 +8,8 @@ import type { ApplicationRevision } from '../api/application-revision.ts';
 import { validateResource } from '../api/validate.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
-import { APP_LABEL, ROLLBACK_ANNOTATION } from '../deploy/controller.ts';
+import { APPLICATION_LABEL } from '../api/labels.ts';
+import { ROLLBACK_ANNOTATION } from '../deploy/controller.ts';
 import { changedSecrets, type ClusterObjects } from '../deploy/revision-secrets.ts';
 import { withStoredSecrets } from '../deploy/revisions.ts';
 import { driftedFields } from '../deploy/drift.ts';
@@ -151,7 +152,7 @@ export function registerAppCommands(program: Command): void {
     const a = await getApp(hub, name, opts.namespace);
     const revs = await hub.list<ApplicationRevision & KubeObject>(API_VERSION, 'ApplicationRevision', {
       namespace: opts.namespace,
-      labelSelector: `${APP_LABEL}=${name}`,
+      labelSelector: `${APPLICATION_LABEL}=${name}`,
     });
     const commit = new Map(revs.items.map((r) => [r.spec.revision, r.spec.sourceCommit ?? '']));
     // Which Secrets changed from the stored revision before: names and keys, never values (the

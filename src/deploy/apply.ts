@@ -14,8 +14,10 @@ import {
   replaceAllowed,
   SYNC_OPTIONS_ANNOTATION,
 } from './hooks.ts';
-import { foreignOwner, REVISION_ANNOTATION } from './ownership.ts';
+import { REVISION_ANNOTATION } from '../api/labels.ts';
+import { foreignOwner } from './ownership.ts';
 import type { DeployError } from './types.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
 
 export const objectRef = (o: KubeObject): string =>
   `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
@@ -132,7 +134,7 @@ export async function ensureNamespace(client: ClusterClient, name: string): Prom
   await client.apply({
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'meridian' } },
+    metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
   });
 }
 

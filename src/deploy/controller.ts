@@ -27,6 +27,7 @@ import {
   ownershipConflicts,
   prune,
 } from './apply.ts';
+import { APPLICATION_LABEL } from '../api/labels.ts';
 import { applicationLabelValue } from './ownership.ts';
 import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
@@ -49,7 +50,6 @@ import { planWaves } from './waves.ts';
 import { assessHealth } from './workload-health.ts';
 
 export const FINALIZER = 'meridian.dev/cleanup';
-export const APP_LABEL = 'meridian.dev/application';
 /** `meridian app rollback` writes `<revision>@<request time>` here; each value is handled once. */
 export const ROLLBACK_ANNOTATION = 'meridian.dev/rollback-to';
 /** Any new value re-fetches the source now (a poke for git sources). */
@@ -133,7 +133,7 @@ export class DeployController {
       },
     });
     this.watch = new MemberObjectWatch(opts.members, opts.log, (cluster, _ev, obj) => {
-      const owner = obj.metadata.labels?.[APP_LABEL];
+      const owner = obj.metadata.labels?.[APPLICATION_LABEL];
       if (!owner) return;
       const [ns, name] = owner.split('.', 2) as [string, string];
       const key = `${ns}/${name}`;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { KubeObject } from '../kube/cluster-client.ts';
+import { APPLICATION_LABEL } from '../api/labels.ts';
 import {
-  APPLICATION_LABEL,
   applicationLabelValue,
   canonicalJson,
   digestObjects,
@@ -153,7 +153,9 @@ test('the digest keeps its kind-name order when the apply order puts Secrets bef
     ['Secret', 'Deployment'],
   );
   // Revisions recorded before the apply order changed keep their digests (no spurious revision).
-  const expected = createHash('sha256').update(canonicalJson([deployment, secret])).digest('hex');
+  const expected = createHash('sha256')
+    .update(canonicalJson([deployment, secret]))
+    .digest('hex');
   assert.equal(digestObjects([secret, deployment]), expected);
 });
 

@@ -6,10 +6,7 @@ import { isJsonMap } from './merge.ts';
 import { objectRef } from './overrides.ts';
 import type { DeployError } from './types.ts';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY = 'meridian';
-export const APPLICATION_LABEL = 'meridian.dev/application';
-export const REVISION_ANNOTATION = 'meridian.dev/revision';
+import { APPLICATION_LABEL, MANAGED_BY, MANAGED_BY_LABEL, REVISION_ANNOTATION } from '../api/labels.ts';
 
 const LABEL_VALUE_MAX = 63;
 
@@ -182,11 +179,15 @@ export function canonicalJson(value: unknown): string {
 
 /** sha256 (hex) of the canonical JSON of `objects` in apply order. */
 export function digestObjects(objects: readonly KubeObject[]): string {
-  return createHash('sha256')
-    // Its own order, not the apply order: tuning the apply order must not change the digest of
-    // an unchanged revision (that would read as a change to every Application).
-    .update(canonicalJson([...objects].sort((a, b) => applyRank(a) - applyRank(b) || compareIdentity(a, b))))
-    .digest('hex');
+  return (
+    createHash('sha256')
+      // Its own order, not the apply order: tuning the apply order must not change the digest of
+      // an unchanged revision (that would read as a change to every Application).
+      .update(
+        canonicalJson([...objects].sort((a, b) => applyRank(a) - applyRank(b) || compareIdentity(a, b))),
+      )
+      .digest('hex')
+  );
 }
 
 /**

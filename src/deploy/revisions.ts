@@ -3,6 +3,7 @@
 // are the exception (revision-secrets.ts): the revision keeps them redacted, and their rendered
 // form lives in a hub Secret `<revision>-secrets` beside it (owned by the revision, so it goes
 // with it), which only those who may read Secrets in that namespace can read.
+import { APPLICATION_LABEL } from '../api/labels.ts';
 import { randomBytes } from 'node:crypto';
 import { API_VERSION } from '../api/group.ts';
 import type { Application } from '../api/application.ts';
@@ -19,7 +20,6 @@ export const revisionSecretsName = (revision: string): string => `${revision}-se
 export const REVISION_SECRETS_TYPE = 'meridian.dev/revision-secrets';
 const SECRETS_KEY = 'secrets.json';
 /** Labels a revision and its Secrets with the Application's name. */
-const APP_LABEL = 'meridian.dev/application';
 
 /** The key of the digests that stand in for Secret values in revisions (one per hub). */
 export const DIGEST_KEY_SECRET = { namespace: 'meridian-system', name: 'meridian-revision-digest-key' };
@@ -84,7 +84,7 @@ async function storeSecrets(
       metadata: {
         name: revisionSecretsName(revision),
         namespace,
-        labels: { [APP_LABEL]: application },
+        labels: { [APPLICATION_LABEL]: application },
         ownerReferences: [...owners],
       },
       type: REVISION_SECRETS_TYPE,
@@ -121,7 +121,7 @@ export async function createRevision(
     metadata: {
       name,
       namespace,
-      labels: { [APP_LABEL]: app.metadata.name },
+      labels: { [APPLICATION_LABEL]: app.metadata.name },
       ownerReferences: [{ ...appOwner, controller: true }],
     },
     spec: {

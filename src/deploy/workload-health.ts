@@ -25,11 +25,7 @@ interface Finding {
 }
 
 /** Container waiting reasons that will not resolve by waiting. */
-const FATAL_WAITING_REASONS = new Set([
-  'CrashLoopBackOff',
-  'ImagePullBackOff',
-  'ErrImagePull',
-]);
+const FATAL_WAITING_REASONS = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull']);
 
 /**
  * A container waiting on a Secret or ConfigMap that is not there yet (CreateContainerConfigError)

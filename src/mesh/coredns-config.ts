@@ -6,6 +6,7 @@
 import { MCS_GROUP } from '../api/mcs.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
 
 export interface CorednsOptions {
   /** The cluster-set zone; KEP-1645 fixes it as clusterset.local, some fleets choose their own. */
@@ -56,7 +57,7 @@ const ROLE_NAME = 'meridian:coredns-multicluster';
 /** A ClusterRole and its binding letting CoreDNS list and watch what the multicluster plugin reads. */
 export function corednsRbac(opts: CorednsOptions): KubeObject[] {
   const labels = {
-    'app.kubernetes.io/managed-by': 'meridian',
+    [MANAGED_BY_LABEL]: MANAGED_BY,
     'app.kubernetes.io/component': 'coredns-multicluster',
   };
   return [

@@ -40,8 +40,8 @@ import type {
   SourceEndpoint,
 } from './types.ts';
 
-export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-export const MANAGED_BY = 'meridian.dev';
+export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+export const SLICE_MANAGED_BY = 'meridian.dev';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const SOURCE_CLUSTER_LABEL = 'multicluster.kubernetes.io/source-cluster';
 export const MCS_SERVICE_NAME_LABEL = 'multicluster.kubernetes.io/service-name';
@@ -273,7 +273,7 @@ function slicesFrom(
   const member = ctx.members.get(source);
   const active = own || (importerActive.has(source) && member?.ready === true);
   const labels = {
-    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [SLICE_MANAGED_BY_LABEL]: SLICE_MANAGED_BY,
     [SERVICE_NAME_LABEL]: serviceName,
     [SOURCE_CLUSTER_LABEL]: source,
     [MCS_SERVICE_NAME_LABEL]: input.service,

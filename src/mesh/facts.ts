@@ -2,7 +2,12 @@
 // local Service facts, and each cluster's own endpoints. Pure over the objects it is given.
 import type { ServiceExport } from '../api/mcs.ts';
 import { FIELD_MANAGER, type KubeObject } from '../kube/cluster-client.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL, SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import {
+  SLICE_MANAGED_BY,
+  SLICE_MANAGED_BY_LABEL,
+  MCS_SERVICE_NAME_LABEL,
+  SERVICE_NAME_LABEL,
+} from './endpoint-plan.ts';
 import type { EndpointSliceObject, ServiceObject } from './member-watch.ts';
 import type { ExportFacts, SourceEndpoint } from './types.ts';
 
@@ -71,7 +76,7 @@ function affinityFacts(
 export function sourceEndpoints(slices: readonly EndpointSliceObject[]): SourceEndpoint[] {
   const out: SourceEndpoint[] = [];
   for (const s of slices) {
-    if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) continue;
+    if (s.metadata.labels?.[SLICE_MANAGED_BY_LABEL] === SLICE_MANAGED_BY) continue;
     const ports = (s.ports ?? [])
       .filter((p) => p.port !== undefined)
       .map((p) => ({

@@ -11,13 +11,19 @@ import type { KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { listNamespaceContents } from '../kube/namespace-contents.ts';
 import { sameContent } from '../kube/same-content.ts';
-import { derivedServiceName, MANAGED_BY, MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import {
+  derivedServiceName,
+  SLICE_MANAGED_BY,
+  SLICE_MANAGED_BY_LABEL,
+  MCS_SERVICE_NAME_LABEL,
+} from './endpoint-plan.ts';
 import { DERIVED_LABEL, isDerivedFor, isLegacyDerived } from './facts.ts';
 import type { EndpointSliceObject, MeshMember, ServiceObject } from './member-watch.ts';
 import { namespaceBlockers } from './namespace-cleanup.ts';
 import type { ClusterDecision, PlannedEndpointSlice } from './types.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
 
-const MANAGED = { 'app.kubernetes.io/managed-by': 'meridian' } as const;
+const MANAGED = { [MANAGED_BY_LABEL]: MANAGED_BY } as const;
 /** Namespaces the mesh created (so only those are ever removed again). */
 export const NAMESPACE_LABEL = 'meridian.dev/mcs-namespace';
 /** On the ServiceImport: the Service that carries its address in this member (mcs-api's annotation). */
@@ -50,7 +56,7 @@ const ownerOf = (name: string, uid: string): OwnerReference[] => [
 ];
 
 const isOurImport = (o: KubeObject | undefined): boolean =>
-  o?.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meridian';
+  o?.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
 
 function sliceObject(ns: string, s: PlannedEndpointSlice, owner: OwnerReference[]): EndpointSliceObject {
   return {
@@ -128,7 +134,7 @@ function ourSlices(m: MeshMember, ns: string, name: string): EndpointSliceObject
     .filter(
       (s) =>
         s.metadata.namespace === ns &&
-        s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY &&
+        s.metadata.labels?.[SLICE_MANAGED_BY_LABEL] === SLICE_MANAGED_BY &&
         s.metadata.labels[MCS_SERVICE_NAME_LABEL] === name,
     );
 }

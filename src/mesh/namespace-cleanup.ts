@@ -3,11 +3,11 @@
 // EndpointSlices) or what Kubernetes puts in every namespace. Anything else — a user's Deployment,
 // ConfigMap, Secret, Service, ServiceExport, a custom resource — keeps the namespace. Pure.
 import type { KubeObject } from '../kube/cluster-client.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL } from './endpoint-plan.ts';
+import { SLICE_MANAGED_BY, SLICE_MANAGED_BY_LABEL, MCS_SERVICE_NAME_LABEL } from './endpoint-plan.ts';
 import { isDerived } from './facts.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
 
-const MANAGED_BY_MERIDIAN = (o: KubeObject): boolean =>
-  o.metadata.labels?.['app.kubernetes.io/managed-by'] === 'meridian';
+const MANAGED_BY_MERIDIAN = (o: KubeObject): boolean => o.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
 
 const group = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
@@ -24,7 +24,7 @@ export function isMeshObject(o: KubeObject): boolean {
   if (g === 'multicluster.x-k8s.io' && o.kind === 'ServiceImport') return MANAGED_BY_MERIDIAN(o);
   if (g === '' && o.kind === 'Service') return isDerived(o);
   if (g === 'discovery.k8s.io' && o.kind === 'EndpointSlice')
-    return o.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+    return o.metadata.labels?.[SLICE_MANAGED_BY_LABEL] === SLICE_MANAGED_BY;
   return false;
 }
 

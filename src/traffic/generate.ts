@@ -3,10 +3,11 @@
 // controller passes in what it saw in the member and applies the result.
 import type { GlobalIngress } from '../api/global-ingress.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
+import { MANAGED_BY as MERIDIAN, MANAGED_BY_LABEL } from '../api/labels.ts';
 
 /** Label on every object generated for a GlobalIngress: `<namespace>.<name>`. */
 export const GLOBAL_INGRESS_LABEL = 'meridian.dev/global-ingress';
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meridian' } as const;
+export const MANAGED_BY = { [MANAGED_BY_LABEL]: MERIDIAN } as const;
 
 /** The Gateway the generated HTTPRoutes attach to, in members that have the Gateway API. */
 export const DEFAULT_GATEWAY = { namespace: 'meridian-system', name: 'meridian' } as const;

@@ -5,7 +5,7 @@ import type { Cluster } from '../../api/cluster.ts';
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
 import { Informer } from '../../kube/informer.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { APPLICATION_LABEL, REVISION_ANNOTATION } from '../../deploy/ownership.ts';
+import { APPLICATION_LABEL, REVISION_ANNOTATION } from '../../api/labels.ts';
 import type { FleetView } from '../fleet-view.ts';
 import { appOf, workloadOfPod, type WorkloadInfo } from './workload-of-pod.ts';
 
