@@ -24,7 +24,9 @@ rmSync(DIST, { recursive: true, force: true });
 
 step('compiling src/ to dist/ (tsc -p tsconfig.build.json)');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const r = spawnSync(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
 if (r.status !== 0) process.exit(r.status ?? 1);
 
 step('copying the files the code reads beside itself');

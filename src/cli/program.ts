@@ -95,7 +95,9 @@ export async function buildProgram(load: 'all' | readonly string[] = 'all'): Pro
     });
   program
     .command('version')
-    .description('print the version of Meridian, how it runs (compiled or from source) and the Node.js version')
+    .description(
+      'print the version of Meridian, how it runs (compiled or from source) and the Node.js version',
+    )
     .action(() => {
       process.stdout.write(`meridian ${MERIDIAN_VERSION} (${MERIDIAN_BUILD}, node ${process.version})\n`);
     });
