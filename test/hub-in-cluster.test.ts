@@ -1,0 +1,132 @@
+// `meridian hub` as a pod runs it: no kubeconfig anywhere, only KUBERNETES_SERVICE_HOST/PORT and a
+// mounted ServiceAccount token and CA (written here to a temporary directory, the one thing a real
+// pod has that this machine lacks), against the real API server of a local fleet's hub cluster
+// (127.130.0.x). The hub becomes ready and takes its Lease under that ServiceAccount's identity;
+// a token replaced by a bad one fails its next requests, and a fresh one is used as soon as it is
+// written (the projected token rotates while the hub runs).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { processesMentioning } from '../src/localfleet/processes.ts';
+import { freePort } from './support/free-port.ts';
+import {
+  cli,
+  fleetUp,
+  kubectl,
+  newFleetHome,
+  serviceAccountToken,
+  waitFor,
+  type TestFleet,
+} from './support/harness.ts';
+
+const fleet: TestFleet = newFleetHome('127.130.0');
+const SA = 'meridian-in-cluster';
+const IDENTITY = 'in-cluster-test';
+// What a pod has and a developer's machine must not leak into: nothing but these.
+const podHome = mkdtempSync(join(tmpdir(), 'meridian-pod-'));
+const saDir = join(podHome, 'serviceaccount');
+let hub: ChildProcess | undefined;
+let logs = '';
+let port = 0;
+
+/** Writes the token the way the kubelet does: a new file renamed over the old one. */
+function writeToken(token: string): void {
+  writeFileSync(join(podHome, 'token.tmp'), token);
+  renameSync(join(podHome, 'token.tmp'), join(saDir, 'token'));
+}
+
+async function lease(): Promise<{ holder: string; renewTime: number }> {
+  const r = await kubectl(
+    ['--context', 'hub', '-n', 'meridian-system', 'get', 'lease', 'meridian-hub', '-o', 'json'],
+    fleet,
+  );
+  if (r.code !== 0) throw new Error(r.stderr);
+  const spec = (JSON.parse(r.stdout) as { spec: { holderIdentity?: string; renewTime?: string } }).spec;
+  return { holder: spec.holderIdentity ?? '', renewTime: Date.parse(spec.renewTime ?? '') };
+}
+
+describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
+  before(async () => {
+    await fleetUp(fleet, 1);
+    // cluster-admin: what the chart's least-privilege role must allow is issue 24's item 5.
+    const token = await serviceAccountToken(fleet, SA, 'cluster-admin');
+    mkdirSync(saDir);
+    copyFileSync(join(fleet.dir, 'hub', 'pki', 'ca.crt'), join(saDir, 'ca.crt'));
+    writeFileSync(join(saDir, 'namespace'), 'default');
+    writeToken(token);
+    port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['KUBECONFIG', 'MERIDIAN_HUB_KUBECONFIG']) delete env[k];
+    hub = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'bin', 'meridian.mjs'),
+        'hub',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--identity',
+        IDENTITY,
+      ],
+      {
+        env: {
+          ...env,
+          HOME: podHome,
+          MERIDIAN_HOME: join(podHome, '.meridian'),
+          MERIDIAN_LOOPBACK_ONLY: '1',
+          KUBERNETES_SERVICE_HOST: `${fleet.subnet}.1`,
+          KUBERNETES_SERVICE_PORT: '6443',
+          MERIDIAN_SERVICEACCOUNT_DIR: saDir,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    hub.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    hub.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  });
+
+  after(async () => {
+    if (hub && hub.exitCode === null && hub.signalCode === null) {
+      const exited = new Promise((r) => hub!.once('exit', r));
+      hub.kill('SIGKILL');
+      await exited;
+    }
+    await cli(['fleet', 'down'], fleet.env);
+    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+    rmSync(fleet.home, { recursive: true, force: true });
+    rmSync(podHome, { recursive: true, force: true });
+  });
+
+  test('becomes ready and leads under its ServiceAccount, with no kubeconfig', async () => {
+    await waitFor('the hub ready (CRDs installed)', 120_000, async () => {
+      if (hub!.exitCode !== null) throw new Error(`hub exited ${hub!.exitCode}: ${logs}`);
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return r.ok ? true : undefined;
+    });
+    await waitFor('the Lease held by the in-cluster hub', 60_000, async () =>
+      (await lease()).holder === IDENTITY ? true : undefined,
+    );
+  });
+
+  test('uses a rotated token from the next request on', async () => {
+    writeToken('not-a-valid-token');
+    const before = logs.length;
+    await waitFor('a request refused with the bad token', 30_000, () =>
+      /Unauthorized|401/.test(logs.slice(before)) ? true : undefined,
+    );
+    const fresh = await kubectl(['--context', 'hub', 'create', 'token', SA, '-n', 'default'], fleet);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const rotatedAt = Date.now();
+    writeToken(fresh.stdout.trim());
+    // Renewals come every 2 s: one after the rotation proves the new token was read at once
+    // (the official client would keep the bad one for up to a minute).
+    await waitFor('a lease renewal with the fresh token', 20_000, async () => {
+      const l = await lease();
+      return l.holder === IDENTITY && l.renewTime > rotatedAt ? true : undefined;
+    });
+    assert.ok(Date.now() - rotatedAt < 20_000);
+  });
+});
