@@ -32,7 +32,6 @@ export function clusterRows(items: readonly Cluster[]): string[][] {
 
 /** Adds the subcommands of `meridian cluster` (declared, with its description, in program.ts). */
 export function registerClusterCommands(cluster: Command): void {
-
   cluster
     .command('join')
     .description("store a member's credentials in a hub Secret and create its Cluster")

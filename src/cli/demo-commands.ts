@@ -31,7 +31,6 @@ function demoContext(): DemoContext {
 
 /** Adds the subcommands of `meridian demo` (declared, with its description, in program.ts). */
 export function registerDemoCommands(demo: Command): void {
-
   demo
     .command('traffic')
     .description(

@@ -145,7 +145,6 @@ function startLocalHub(): Promise<number> {
 
 /** Adds the subcommands of `meridian fleet` (declared, with its description, in program.ts). */
 export function registerFleetCommands(fleet: Command): void {
-
   fleet
     .command('up')
     .description(

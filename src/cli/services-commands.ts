@@ -75,7 +75,6 @@ const ports = (i: Import | undefined): string =>
 
 /** Adds the subcommands of `meridian services` (declared, with its description, in program.ts). */
 export function registerServicesCommands(services: Command): void {
-
   services
     .command('list')
     .description('exported services: type, ports, exporting clusters, conflicts')

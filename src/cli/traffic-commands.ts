@@ -47,7 +47,6 @@ async function loadState(cmd: Command) {
 
 /** Adds the subcommands of `meridian traffic` (declared, with its description, in program.ts). */
 export function registerTrafficCommands(traffic: Command): void {
-
   traffic
     .command('status')
     .description('per-cluster health of a published host, the current DNS answer and the gateway target')
