@@ -1,30 +1,25 @@
-// `meridian hub` as a pod runs it: no kubeconfig anywhere, only KUBERNETES_SERVICE_HOST/PORT and a
-// mounted ServiceAccount token and CA (written here to a temporary directory, the one thing a real
-// pod has that this machine lacks), against the real API server of a local fleet's hub cluster
-// (127.130.0.x). The hub becomes ready and takes its Lease under that ServiceAccount's identity;
-// a token replaced by a bad one fails its next requests, and a fresh one is used as soon as it is
-// written (the projected token rotates while the hub runs).
+// The Helm chart installed into a local fleet's hub cluster (127.130.0.x; kwok plays its pods), and
+// `meridian hub` run as that chart's pod runs it: no kubeconfig anywhere, only
+// KUBERNETES_SERVICE_HOST/PORT and a token of the chart's ServiceAccount with the hub's CA
+// (written here to a temporary directory, the one thing a real pod has that this machine lacks).
+// The hub becomes ready and takes its Lease with nothing but the chart's RBAC, which refuses what
+// it does not grant; a token replaced by a bad one fails its next requests, and a fresh one is used
+// as soon as it is written (the projected token rotates while the hub runs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT, cachedBinaries } from '../src/localfleet/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
-import {
-  cli,
-  fleetUp,
-  kubectl,
-  newFleetHome,
-  serviceAccountToken,
-  waitFor,
-  type TestFleet,
-} from './support/harness.ts';
+import { cli, fleetUp, kubectl, newFleetHome, waitFor, type TestFleet } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.130.0');
-const SA = 'meridian-in-cluster';
+// The chart's ServiceAccount for a release named `meridian`.
+const SA = 'meridian';
+const NS = 'meridian-system';
 const IDENTITY = 'in-cluster-test';
 // What a pod has and a developer's machine must not leak into: nothing but these.
 const podHome = mkdtempSync(join(tmpdir(), 'meridian-pod-'));
@@ -32,6 +27,28 @@ const saDir = join(podHome, 'serviceaccount');
 let hub: ChildProcess | undefined;
 let logs = '';
 let port = 0;
+let installed = '';
+
+/** `helm install meridian deploy/helm/meridian` into one of the fleet's clusters. */
+function helmInstall(context: string): { code: number; out: string } {
+  const r = spawnSync(
+    cachedBinaries()!.path('helm'),
+    [
+      'install',
+      'meridian',
+      join(REPO_ROOT, 'deploy', 'helm', 'meridian'),
+      '--namespace',
+      NS,
+      '--create-namespace',
+    ],
+    {
+      env: { ...process.env, KUBECONFIG: fleet.kubeconfig, HELM_KUBECONTEXT: context },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
 
 /** Writes the token the way the kubelet does: a new file renamed over the old one. */
 function writeToken(token: string): void {
@@ -52,8 +69,12 @@ async function lease(): Promise<{ holder: string; renewTime: number }> {
 describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
   before(async () => {
     await fleetUp(fleet, 1);
-    // cluster-admin: what the chart's least-privilege role must allow is issue 24's item 5.
-    const token = await serviceAccountToken(fleet, SA, 'cluster-admin');
+    const helm = helmInstall('hub');
+    installed = helm.out;
+    assert.equal(helm.code, 0, installed);
+    const created = await kubectl(['--context', 'hub', 'create', 'token', SA, '-n', NS], fleet);
+    assert.equal(created.code, 0, created.stderr);
+    const token = created.stdout.trim();
     mkdirSync(saDir);
     copyFileSync(join(fleet.dir, 'hub', 'pki', 'ca.crt'), join(saDir, 'ca.crt'));
     writeFileSync(join(saDir, 'namespace'), 'default');
@@ -100,7 +121,53 @@ describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
     rmSync(podHome, { recursive: true, force: true });
   });
 
-  test('becomes ready and leads under its ServiceAccount, with no kubeconfig', async () => {
+  test('the chart installs; in a member, kwok runs its two pods on different nodes', async () => {
+    assert.match(installed, /rollout status deployment\/meridian/);
+    // The hub cluster runs no Deployment controller (src/localfleet/components.ts: it holds no
+    // workloads), so the pods are played in a member, which runs every controller.
+    const r = helmInstall('eu-west');
+    assert.equal(r.code, 0, r.out);
+    const nodes = await waitFor('two running pods of the chart in eu-west', 120_000, async () => {
+      const p = await kubectl(
+        [
+          '--context',
+          'eu-west',
+          '-n',
+          NS,
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/name=meridian',
+          '-o',
+          'jsonpath={range .items[?(@.status.phase=="Running")]}{.spec.nodeName}{"\\n"}{end}',
+        ],
+        fleet,
+      );
+      const running = p.stdout.split('\n').filter(Boolean);
+      return running.length === 2 ? running : undefined;
+    });
+    assert.notEqual(nodes[0], nodes[1], 'anti-affinity put both replicas on one node');
+  });
+
+  test('its RBAC refuses what the hub does not need', async () => {
+    const can = async (...args: string[]): Promise<string> =>
+      (
+        await kubectl(
+          ['--context', 'hub', 'auth', 'can-i', `--as=system:serviceaccount:${NS}:${SA}`, ...args],
+          fleet,
+        )
+      ).stdout.trim();
+    assert.equal(await can('list', 'pods', '-A'), 'no');
+    assert.equal(await can('create', 'deployments', '-n', NS), 'no');
+    assert.equal(await can('update', 'leases/meridian-hub', '-n', 'default'), 'no');
+    assert.equal(await can('update', 'leases/other', '-n', NS), 'no');
+    assert.equal(await can('delete', 'customresourcedefinitions'), 'no');
+    assert.equal(await can('update', 'clusterroles/cluster-admin'), 'no');
+    assert.equal(await can('update', 'leases/meridian-hub', '-n', NS), 'yes');
+    assert.equal(await can('watch', 'applications.meridian.dev', '-A'), 'yes');
+  });
+
+  test("becomes ready and leads with only the chart's ServiceAccount, with no kubeconfig", async () => {
     await waitFor('the hub ready (CRDs installed)', 120_000, async () => {
       if (hub!.exitCode !== null) throw new Error(`hub exited ${hub!.exitCode}: ${logs}`);
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -117,7 +184,7 @@ describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
     await waitFor('a request refused with the bad token', 30_000, () =>
       /Unauthorized|401/.test(logs.slice(before)) ? true : undefined,
     );
-    const fresh = await kubectl(['--context', 'hub', 'create', 'token', SA, '-n', 'default'], fleet);
+    const fresh = await kubectl(['--context', 'hub', 'create', 'token', SA, '-n', NS], fleet);
     assert.equal(fresh.code, 0, fresh.stderr);
     const rotatedAt = Date.now();
     writeToken(fresh.stdout.trim());
