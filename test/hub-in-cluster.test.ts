@@ -2,9 +2,11 @@
 // `meridian hub` run as that chart's pod runs it: no kubeconfig anywhere, only
 // KUBERNETES_SERVICE_HOST/PORT and a token of the chart's ServiceAccount with the hub's CA
 // (written here to a temporary directory, the one thing a real pod has that this machine lacks).
-// The hub becomes ready and takes its Lease with nothing but the chart's RBAC, which refuses what
-// it does not grant; a token replaced by a bad one fails its next requests, and a fresh one is used
-// as soon as it is written (the projected token rotates while the hub runs).
+// The hub becomes ready, takes its Lease, deploys an Application to a joined member and imports a
+// Service exported there, with nothing but the chart's RBAC, which refuses what it does not grant;
+// a token replaced by a bad one fails its next requests, and a fresh one is used as soon as it is
+// written (the projected token rotates while the hub runs). Not yet covered under this identity:
+// a GlobalIngress (issue 24, item 5).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,7 +16,17 @@ import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../src/localfleet/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
-import { cli, fleetUp, kubectl, newFleetHome, waitFor, type TestFleet } from './support/harness.ts';
+import {
+  applyApplication,
+  cli,
+  deployment,
+  fleetUp,
+  joinMembers,
+  kubectl,
+  newFleetHome,
+  waitFor,
+  type TestFleet,
+} from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.130.0');
 // The chart's ServiceAccount for a release named `meridian`.
@@ -176,6 +188,50 @@ describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
     await waitFor('the Lease held by the in-cluster hub', 60_000, async () =>
       (await lease()).holder === IDENTITY ? true : undefined,
     );
+  });
+
+  test("deploys an Application and imports an exported Service with only the chart's identity", async () => {
+    await joinMembers(fleet, ['eu-west']);
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web' },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+    };
+    await applyApplication(fleet, 'chart-identity', {
+      destinationNamespace: 'chart-identity',
+      placement: { clusters: ['eu-west'] },
+      source: { manifests: [deployment('web', 1), service] },
+    });
+    await waitFor('Application chart-identity Healthy', 120_000, async () => {
+      const r = await kubectl(
+        ['--context', 'hub', '-n', 'default', 'get', 'application', 'chart-identity', '-o', 'json'],
+        fleet,
+      );
+      const status =
+        r.code === 0 ? (JSON.parse(r.stdout) as { status?: { phase?: string } }).status : undefined;
+      if (status?.phase === 'Healthy') return true;
+      throw new Error(JSON.stringify(status));
+    });
+    const exp = await kubectl(
+      ['--context', 'eu-west', 'apply', '-f', '-'],
+      fleet,
+      JSON.stringify({
+        apiVersion: 'multicluster.x-k8s.io/v1alpha1',
+        kind: 'ServiceExport',
+        metadata: { name: 'web', namespace: 'chart-identity' },
+      }),
+    );
+    assert.equal(exp.code, 0, exp.stderr);
+    await waitFor('ServiceImport chart-identity/web in eu-west', 60_000, async () => {
+      const r = await kubectl(
+        ['--context', 'eu-west', '-n', 'chart-identity', 'get', 'serviceimport', 'web', '-o', 'name'],
+        fleet,
+      );
+      if (r.code === 0) return true;
+      throw new Error(r.stderr);
+    });
+    assert.doesNotMatch(logs, /forbidden/i, 'the hub was refused something');
   });
 
   test('uses a rotated token from the next request on', async () => {
