@@ -84,10 +84,8 @@ async function memberClient(hub: ClusterClient, cluster: string): Promise<Cluste
   );
 }
 
-export function registerAppCommands(program: Command): void {
-  const app = program
-    .command('app')
-    .description('deploy applications to the fleet: apply, status, history, diff, rollback');
+/** Adds the subcommands of `meridian app` (declared, with its description, in program.ts). */
+export function registerAppCommands(app: Command): void {
   const nsOpt = (c: Command): Command =>
     c.option('-n, --namespace <ns>', 'namespace of the Application', 'default');
 

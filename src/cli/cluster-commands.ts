@@ -30,11 +30,8 @@ export function clusterRows(items: readonly Cluster[]): string[][] {
   return rows;
 }
 
-export function registerClusterCommands(program: Command): void {
-  const cluster = program
-    .command('cluster')
-    .description('register member clusters in the hub and see their health');
-
+/** Adds the subcommands of `meridian cluster` (declared, with its description, in program.ts). */
+export function registerClusterCommands(cluster: Command): void {
   cluster
     .command('join')
     .description("store a member's credentials in a hub Secret and create its Cluster")

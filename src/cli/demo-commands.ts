@@ -29,13 +29,8 @@ function demoContext(): DemoContext {
   return localDemoContext(fleetDir(), say);
 }
 
-export function registerDemoCommands(program: Command): void {
-  const demo = program
-    .command('demo')
-    .description(
-      'the reference system on the local fleet: live shop traffic and failure scenarios (each undone by `demo recover …`)',
-    );
-
+/** Adds the subcommands of `meridian demo` (declared, with its description, in program.ts). */
+export function registerDemoCommands(demo: Command): void {
   demo
     .command('traffic')
     .description(

@@ -143,13 +143,8 @@ function startLocalHub(): Promise<number> {
   ]);
 }
 
-export function registerFleetCommands(program: Command): void {
-  const fleet = program
-    .command('fleet')
-    .description(
-      'the local fleet: real Kubernetes clusters (etcd, kube-apiserver, controller-manager, scheduler, kwok) on loopback',
-    );
-
+/** Adds the subcommands of `meridian fleet` (declared, with its description, in program.ts). */
+export function registerFleetCommands(fleet: Command): void {
   fleet
     .command('up')
     .description(

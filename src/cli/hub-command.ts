@@ -5,9 +5,7 @@ import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { runHub } from '../hub/hub.ts';
-import { createLogger } from '../logging/logger.ts';
-import { hubClient, type HubFlags } from './hub-connection.ts';
+import type { HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
 import { parseDurationMs } from '../observe/metrics/prom-params.ts';
 import { parseByteSize, parseDurationUs } from '../observe/traces/trace-query.ts';
@@ -61,12 +59,9 @@ function hostPortOption(flag: string, example: string) {
 const hostPort = hostPortOption('--listen', '127.0.0.1:7443');
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-export function registerHubCommand(program: Command): void {
-  program
-    .command('hub')
-    .description(
-      'run the controller manager against the hub cluster (CRDs, leader election, fleet controller, HTTP API)',
-    )
+/** Adds the options and action of `meridian hub` (declared, with its description, in program.ts). */
+export function registerHubCommand(hub: Command): void {
+  hub
     .option(
       '--listen <host:port>',
       'address of the HTTP API, health and metrics',
@@ -230,6 +225,12 @@ export function registerHubCommand(program: Command): void {
           throw new InvalidArgumentError('--edge-workers needs --edge-listen');
         }
         const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
+        // The hub and the Kubernetes client load only to run, not for `meridian hub --help`.
+        const [{ runHub }, { createLogger }, { hubClient }] = await Promise.all([
+          import('../hub/hub.ts'),
+          import('../logging/logger.ts'),
+          import('./hub-connection.ts'),
+        ]);
         const log = createLogger('meridian-hub');
         const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
         const abort = new AbortController();

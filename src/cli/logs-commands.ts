@@ -95,12 +95,9 @@ class Output {
   }
 }
 
-export function registerLogsCommands(program: Command): void {
-  program
-    .command('logs')
-    .description(
-      'logs of the pods matching a selector in every selected cluster, merged in time order, each line prefixed with [cluster] namespace/pod/container',
-    )
+/** Adds the options and action of `meridian logs` (declared, with its description, in program.ts). */
+export function registerLogsCommands(logs: Command): void {
+  logs
     .option('-l, --selector <selector>', 'label selector of the pods (required), e.g. app=app2')
     .option('-n, --namespace <ns>', 'only this namespace (default: every namespace)')
     .option(

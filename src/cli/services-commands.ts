@@ -81,13 +81,8 @@ const keyOf = (o: KubeObject): string => `${o.metadata.namespace}/${o.metadata.n
 const ports = (i: Import | undefined): string =>
   i?.spec.ports.map((p) => `${p.name ? `${p.name}:` : ''}${p.port}/${p.protocol ?? 'TCP'}`).join(',') ?? '-';
 
-export function registerServicesCommands(program: Command): void {
-  const services = program
-    .command('services')
-    .description(
-      'cross-cluster services (MCS ServiceExport/ServiceImport): what is exported, where, and which endpoints each cluster uses',
-    );
-
+/** Adds the subcommands of `meridian services` (declared, with its description, in program.ts). */
+export function registerServicesCommands(services: Command): void {
   services
     .command('coredns')
     .description(

@@ -45,11 +45,8 @@ async function loadState(cmd: Command) {
   return { hub, gis: gis.items, clusters: clusters.items };
 }
 
-export function registerTrafficCommands(program: Command): void {
-  const traffic = program
-    .command('traffic')
-    .description('global traffic: per-cluster health behind a host, and draining clusters');
-
+/** Adds the subcommands of `meridian traffic` (declared, with its description, in program.ts). */
+export function registerTrafficCommands(traffic: Command): void {
   traffic
     .command('status')
     .description('per-cluster health of a published host, the current DNS answer and the gateway target')

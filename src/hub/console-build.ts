@@ -8,6 +8,8 @@ import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { REPO_ROOT, cacheRoot } from '../localfleet/binaries.ts';
 
 export const CONSOLE_SOURCE_DIR = join(REPO_ROOT, 'console');
+/** The console inside an installed package (`npm run build` puts it there): served where its sources are not. */
+export const PACKAGED_CONSOLE_DIR = join(REPO_ROOT, 'dist', 'console');
 
 function files(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
@@ -36,7 +38,9 @@ const consoleDir = (): string => join(cacheRoot(), 'console', sourceDigest());
 
 /** The built console for the current sources, or undefined when it has not been built. */
 export function cachedConsole(): string | undefined {
-  if (!existsSync(CONSOLE_SOURCE_DIR)) return undefined;
+  if (!existsSync(CONSOLE_SOURCE_DIR)) {
+    return existsSync(join(PACKAGED_CONSOLE_DIR, 'index.html')) ? PACKAGED_CONSOLE_DIR : undefined;
+  }
   const dir = consoleDir();
   return existsSync(join(dir, 'index.html')) ? dir : undefined;
 }

@@ -1,13 +1,14 @@
 // The command lines of one local cluster's processes. Pure: layout and paths in, specs out, so the
 // flags that make a real control plane run on loopback are unit-tested without starting anything.
 import { join } from 'node:path';
-import { REPO_ROOT } from './binaries.ts';
+import { fileURLToPath } from 'node:url';
 import type { BinaryName, BinaryPaths } from './binaries.ts';
 
 /** kwok's Stages for the local fleet (node and pod lifecycles, faults on demand). */
-export const KWOK_STAGES = join(REPO_ROOT, 'src', 'localfleet', 'kwok-stages.yaml');
+// Beside this module in the sources and in the compiled build alike (the build copies them).
+export const KWOK_STAGES = fileURLToPath(new URL('./kwok-stages.yaml', import.meta.url));
 /** kwok's Logs and ClusterLogs CRDs (v0.8.0), installed before kwok starts: it watches them. */
-export const KWOK_LOGS_CRDS = join(REPO_ROOT, 'src', 'localfleet', 'kwok-logs-crds.yaml');
+export const KWOK_LOGS_CRDS = fileURLToPath(new URL('./kwok-logs-crds.yaml', import.meta.url));
 import { PORTS, type ClusterLayout } from './layout.ts';
 import { MeridianError } from '../kube/errors.ts';
 import type { ProcessSpec } from './processes.ts';

@@ -74,9 +74,13 @@ interface Slot {
   restart?: NodeJS.Timeout;
 }
 
-const WORKER_MODULE = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
-/** Workers run the TypeScript sources through tsx like the hub, wherever the hub was started from. */
-const TSX_LOADER = import.meta.resolve('tsx');
+/**
+ * Workers run what the hub runs: the compiled build as is, the TypeScript sources through tsx
+ * (wherever the hub was started from).
+ */
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_MODULE = fileURLToPath(new URL(`./worker-main${COMPILED ? '.js' : '.ts'}`, import.meta.url));
+const WORKER_EXEC_ARGV = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 const MAX_RESTART_DELAY_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
 const COLLECT_TIMEOUT_MS = 1_000;
@@ -93,7 +97,7 @@ function setupPrimary(): void {
   // NODE_CLUSTER_SCHED_POLICY=rr still chooses that: evenly spread connections, for a hub whose
   // clients keep few long-lived ones (docs/benchmarks.md, p99 with two workers).
   if (!process.env['NODE_CLUSTER_SCHED_POLICY']) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ exec: WORKER_MODULE, execArgv: ['--import', TSX_LOADER], args: [] });
+  cluster.setupPrimary({ exec: WORKER_MODULE, execArgv: WORKER_EXEC_ARGV, args: [] });
   primaryReady = true;
 }
 

@@ -3,6 +3,7 @@
 // Parsing and lookup are pure; only `loadLocalImages` reads files.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { MeridianError } from '../../kube/errors.ts';
 import { REPO_ROOT } from '../binaries.ts';
@@ -10,7 +11,7 @@ import { REPO_ROOT } from '../binaries.ts';
 /** Every local image lives under this registry name, so kwok's Stages can leave its pods alone. */
 export const LOCAL_REGISTRY = 'meridian.local/';
 
-export const BUILTIN_IMAGE_FILE = join(REPO_ROOT, 'src', 'localfleet', 'runtime', 'local-images.yaml');
+export const BUILTIN_IMAGE_FILE = fileURLToPath(new URL('./local-images.yaml', import.meta.url));
 /** The user's own local images, next to (not inside) the fleet directory: `fleet down` keeps it. */
 export const userImageFile = (home: string): string => join(home, 'local-images.yaml');
 

@@ -11,7 +11,7 @@ import { observeAccess, type ObserveDeps, type ObserveService } from '../service
 import { fleetLabelNames, fleetLabelValues, fleetSeries } from './fleet-metadata.ts';
 import { fleetQuery } from './fleet-query.ts';
 import type { MetricsMember } from './member-prometheus.ts';
-import { PROMQL_SOURCE_DIR } from './promql-build.ts';
+import { promqlModuleDir } from './promql-build.ts';
 import { EngineBusyError, PromqlThread, type EngineApi } from './promql-thread.ts';
 import { promqlOverBudget } from './promql-budget.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
@@ -90,7 +90,7 @@ const answer = (a: ApiAnswer): RouteResult => ({
 
 /** The Prometheus version whose engine the hub runs, from go/promql/go.mod (v0.316.0 is 3.16.0). */
 function engineVersion(): string {
-  const mod = readFileSync(join(PROMQL_SOURCE_DIR, 'go.mod'), 'utf8');
+  const mod = readFileSync(join(promqlModuleDir(), 'go.mod'), 'utf8');
   const m = /github\.com\/prometheus\/prometheus v0\.(\d)(\d\d)\.(\d+)/.exec(mod);
   return m ? `${m[1]}.${Number(m[2])}.${m[3]}` : 'unknown';
 }

@@ -10,6 +10,25 @@ import { MeridianError } from '../../kube/errors.ts';
 import { REPO_ROOT, cacheRoot } from '../../localfleet/binaries.ts';
 
 export const PROMQL_SOURCE_DIR = join(REPO_ROOT, 'go', 'promql');
+/**
+ * The engine inside an installed package (`npm run build` puts it there, with its go.mod for the
+ * version): used where the Go sources are not, so an installed hub needs no Go.
+ */
+export const PACKAGED_PROMQL_DIR = join(REPO_ROOT, 'dist', 'promql');
+
+/** The directory holding go/promql's go.mod: the sources' in a checkout, else the packaged copy. */
+export const promqlModuleDir = (): string =>
+  existsSync(PROMQL_SOURCE_DIR) ? PROMQL_SOURCE_DIR : PACKAGED_PROMQL_DIR;
+
+function packagedPromql(): PromqlArtifacts | undefined {
+  if (existsSync(PROMQL_SOURCE_DIR)) return undefined;
+  const a = artifactsIn(PACKAGED_PROMQL_DIR);
+  if (existsSync(a.wasm) && existsSync(a.wasmExec)) return a;
+  throw new MeridianError(
+    'PromqlMissing',
+    `the PromQL engine is neither built into this package (${PACKAGED_PROMQL_DIR}) nor buildable from sources (go/promql): reinstall a package made by \`npm run build\``,
+  );
+}
 
 export interface PromqlArtifacts {
   readonly wasm: string;
@@ -45,12 +64,16 @@ function artifactsIn(dir: string): PromqlArtifacts {
 
 /** The built engine for the current sources, or undefined when it has not been built yet. */
 export function cachedPromql(): PromqlArtifacts | undefined {
+  const packaged = packagedPromql();
+  if (packaged) return packaged;
   const a = artifactsIn(join(cacheRoot(), 'promql', sourceDigest(goEnv().version)));
   return existsSync(a.wasm) && existsSync(a.wasmExec) ? a : undefined;
 }
 
 /** Builds the engine unless the cache has it (about a minute on 2 cores, modules from the proxy). */
 export async function ensurePromql(signal?: AbortSignal): Promise<PromqlArtifacts> {
+  const packaged = packagedPromql();
+  if (packaged) return packaged;
   const go = goEnv();
   const dir = join(cacheRoot(), 'promql', sourceDigest(go.version));
   const out = artifactsIn(dir);

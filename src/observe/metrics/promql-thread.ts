@@ -10,7 +10,7 @@
 // written the answer (Atomics), which the hub does from its event loop, never blocking it.
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../logging/logger.ts';
-import { startWorkerThread } from '../worker-thread.ts';
+import { siblingModule, startWorkerThread } from '../worker-thread.ts';
 import type { ResolveWorkload, PromqlEngine } from './promql-engine.ts';
 
 type Method = keyof PromqlEngine;
@@ -94,7 +94,7 @@ export class PromqlThread implements EngineApi {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorkerThread(new URL('./promql-worker.ts', import.meta.url), {
+    const w = startWorkerThread(siblingModule(import.meta.url, 'promql-worker'), {
       control: this.control,
       data: this.data,
     });

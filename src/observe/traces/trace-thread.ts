@@ -6,7 +6,7 @@
 // The store's queries go to the same thread. A worker that dies is replaced at the next call.
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../logging/logger.ts';
-import { startWorkerThread } from '../worker-thread.ts';
+import { siblingModule, startWorkerThread } from '../worker-thread.ts';
 import { GRPC, OtlpHttpError, type IngestJob, type TopologyAnswer, type TopologyAsk } from './otlp-ingest.ts';
 import type { StoredSpan, TimeWindowUs } from './span-model.ts';
 import type {
@@ -93,7 +93,7 @@ export class TraceThread implements TraceStore {
   private started(): Worker {
     if (this.worker) return this.worker;
     if (this.closed) throw new Error('the trace store is closed');
-    const w = startWorkerThread(new URL('./trace-worker.ts', import.meta.url), { file: this.opts.file });
+    const w = startWorkerThread(siblingModule(import.meta.url, 'trace-worker'), { file: this.opts.file });
     w.on('message', (m: FromTraceWorker) => this.onMessage(w, m));
     w.on('error', (e) => this.opts.log.error({ err: e }, 'trace worker failed'));
     w.on('exit', (code) => {
