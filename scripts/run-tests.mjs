@@ -25,6 +25,8 @@ const files = only.length
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  // The tests exercise the sources: a dist/ that a test's `npm pack` builds midway must not switch
+  // the CLI of every later test to the compiled build (test/package-install.test.ts covers that).
+  { stdio: 'inherit', env: { MERIDIAN_RUN: 'source', ...process.env } },
 );
 process.exit(res.status ?? 1);
