@@ -59,8 +59,18 @@ function hostPortOption(flag: string, example: string) {
 const hostPort = hostPortOption('--listen', '127.0.0.1:7443');
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/** The environment variable of a `meridian hub` option: --dns-listen → MERIDIAN_HUB_DNS_LISTEN. */
+export function hubEnvName(long: string): string {
+  return `MERIDIAN_HUB_${long.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+}
+
 /** Adds the options and action of `meridian hub` (declared, with its description, in program.ts). */
 export function registerHubCommand(hub: Command): void {
+  // A pod is configured through its environment as often as through args: every option can come
+  // from MERIDIAN_HUB_<OPTION> (an argument on the command line wins), and --help says which.
+  // Commander wires an option's environment variable when the option is added, so name it there.
+  const addOption = hub.addOption.bind(hub);
+  hub.addOption = (o: Option): Command => addOption(o.long && !o.envVar ? o.env(hubEnvName(o.long)) : o);
   hub
     .option(
       '--listen <host:port>',
