@@ -614,3 +614,19 @@ function deepFreeze(o: unknown): void {
   Object.freeze(o);
   for (const v of Object.values(o)) deepFreeze(v);
 }
+
+test('a cluster that went unreachable after its rollout was Healthy is waited for past the deadline, no rollback', () => {
+  const clusters = {
+    ...input().clusters,
+    'eu-1': { ...on(5), reachable: false, rolledOut: true },
+  };
+  const d = planRollout(input({ clusters, now: T0 + 3_600_000 }));
+  assert.equal(d.mode, 'RollingOut');
+  assert.notEqual(d.clusterPhases['eu-1']?.phase, 'Failed');
+  assert.match(d.clusterPhases['eu-1']?.message ?? '', /unreachable.*not held to its deadline/);
+  // The same outage before the rollout was Healthy there still fails it at the deadline.
+  const early = planRollout(
+    input({ clusters: { ...clusters, 'eu-1': { ...on(5), reachable: false } }, now: T0 + 3_600_000 }),
+  );
+  assert.equal(early.clusterPhases['eu-1']?.phase, 'Failed');
+});

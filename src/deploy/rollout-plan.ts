@@ -183,7 +183,13 @@ function standing(ctx: Context, name: string, target: RevisionRef): Standing {
     overdue ? { state: 'Failed', message: failure } : { state: 'Progressing', message, deadlineAt };
   const limit = `${ctx.deadlineSeconds}s`;
   // An unreachable cluster's apply error and last health are about the outage, not the revision:
-  // wait for it, but only until the progress deadline.
+  // wait for it, but only until the progress deadline — unless the revision was Healthy there
+  // already: an outage after the rollout is not the revision's failure (no fleet-wide rollback).
+  if (!obs.reachable && obs.rolledOut) {
+    return waitRolledOut(
+      `cluster unreachable; revision ${target.revision} was Healthy here (after the rollout: not held to its deadline)`,
+    );
+  }
   if (!obs.reachable) {
     return wait(
       'cluster unreachable; waiting until the progress deadline',
