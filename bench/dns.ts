@@ -15,16 +15,16 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
-import { GslbDnsServer } from '../src/traffic/dns-server.ts';
-import { GslbDnsWorkers } from '../src/traffic/dns-workers.ts';
-import { parseGeoTable } from '../src/traffic/geo-table.ts';
-import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
+import { GslbDnsServer } from '../src/traffic/dns/dns-server.ts';
+import { GslbDnsWorkers } from '../src/traffic/dns/dns-workers.ts';
+import { parseGeoTable } from '../src/traffic/routing/geo-table.ts';
+import { defaultZoneConfig } from '../src/traffic/dns/gslb-answer.ts';
 import {
   StaticRoutingTable,
   SwappableRoutingTable,
   type ClusterTarget,
   type HostRoute,
-} from '../src/traffic/routing.ts';
+} from '../src/traffic/routing/routing.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { processCpuSeconds } from './process-cpu.ts';
 

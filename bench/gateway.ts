@@ -48,9 +48,9 @@ async function runEdgeChild(): Promise<void> {
   const { Registry } = await import('prom-client');
   const { createWriteStream } = await import('node:fs');
   const { createLogger } = await import('../src/logging/logger.ts');
-  const { EdgeAccessLog } = await import('../src/traffic/edge-access-log.ts');
-  const { EdgeGateway } = await import('../src/traffic/edge-gateway.ts');
-  const { StaticRoutingTable } = await import('../src/traffic/routing.ts');
+  const { EdgeAccessLog } = await import('../src/traffic/edge/edge-access-log.ts');
+  const { EdgeGateway } = await import('../src/traffic/edge/edge-gateway.ts');
+  const { StaticRoutingTable } = await import('../src/traffic/routing/routing.ts');
   const table = new StaticRoutingTable([
     {
       host: HOST,
@@ -73,8 +73,8 @@ async function runEdgeChild(): Promise<void> {
   if (WORKERS > 1) {
     // As the hub runs `--edge-workers N`: N worker processes sharing the listener (worker-pool.ts),
     // the table pushed to them, their access lines written by this process (the hub's stderr there).
-    const { EdgeGatewayWorkers } = await import('../src/traffic/edge-workers.ts');
-    const { SwappableRoutingTable } = await import('../src/traffic/routing.ts');
+    const { EdgeGatewayWorkers } = await import('../src/traffic/edge/edge-workers.ts');
+    const { SwappableRoutingTable } = await import('../src/traffic/routing/routing.ts');
     const shared = new SwappableRoutingTable();
     shared.set(table);
     const gw = new EdgeGatewayWorkers({

@@ -8,8 +8,8 @@ import http from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../src/logging/logger.ts';
-import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
-import { StaticRoutingTable } from '../src/traffic/routing.ts';
+import { EdgeGateway } from '../src/traffic/edge/edge-gateway.ts';
+import { StaticRoutingTable } from '../src/traffic/routing/routing.ts';
 import { waitFor } from './support/harness.ts';
 
 const ADDRESS = '127.112.3.1';

@@ -11,9 +11,9 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../src/logging/logger.ts';
-import { EdgeAccessLog } from '../src/traffic/edge-access-log.ts';
-import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
-import { StaticRoutingTable, type ClusterTarget, type HostRoute } from '../src/traffic/routing.ts';
+import { EdgeAccessLog } from '../src/traffic/edge/edge-access-log.ts';
+import { EdgeGateway } from '../src/traffic/edge/edge-gateway.ts';
+import { StaticRoutingTable, type ClusterTarget, type HostRoute } from '../src/traffic/routing/routing.ts';
 import { selfSignedCertificate } from './support/certificates.ts';
 import { waitFor } from './support/harness.ts';
 import { jsonLineSink } from './support/log-sink.ts';

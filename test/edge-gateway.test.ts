@@ -14,15 +14,15 @@ import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { createLogger } from '../src/logging/logger.ts';
-import { EdgeAccessLog } from '../src/traffic/edge-access-log.ts';
-import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
+import { EdgeAccessLog } from '../src/traffic/edge/edge-access-log.ts';
+import { EdgeGateway } from '../src/traffic/edge/edge-gateway.ts';
 import {
   StaticRoutingTable,
   SwappableRoutingTable,
   hostKey,
   type ClusterTarget,
   type HostRoute,
-} from '../src/traffic/routing.ts';
+} from '../src/traffic/routing/routing.ts';
 import { waitFor } from './support/harness.ts';
 import { jsonLineSink } from './support/log-sink.ts';
 

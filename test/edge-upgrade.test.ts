@@ -11,9 +11,9 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLogger } from '../src/logging/logger.ts';
-import { EdgeAccessLog } from '../src/traffic/edge-access-log.ts';
-import { EdgeGateway } from '../src/traffic/edge-gateway.ts';
-import { StaticRoutingTable, type HostRoute } from '../src/traffic/routing.ts';
+import { EdgeAccessLog } from '../src/traffic/edge/edge-access-log.ts';
+import { EdgeGateway } from '../src/traffic/edge/edge-gateway.ts';
+import { StaticRoutingTable, type HostRoute } from '../src/traffic/routing/routing.ts';
 import { waitFor } from './support/harness.ts';
 import { jsonLineSink } from './support/log-sink.ts';
 

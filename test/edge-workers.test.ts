@@ -13,13 +13,13 @@ import { Registry } from 'prom-client';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLogger } from '../src/logging/logger.ts';
 import type { LineDestination } from '../src/logging/line-writer.ts';
-import { EdgeGatewayWorkers } from '../src/traffic/edge-workers.ts';
+import { EdgeGatewayWorkers } from '../src/traffic/edge/edge-workers.ts';
 import {
   StaticRoutingTable,
   SwappableRoutingTable,
   type ClusterTarget,
   type HostRoute,
-} from '../src/traffic/routing.ts';
+} from '../src/traffic/routing/routing.ts';
 import { httpsGet, selfSignedCertificate } from './support/certificates.ts';
 import { waitFor } from './support/harness.ts';
 import * as workers from './support/workers.ts';
@@ -301,8 +301,8 @@ test('edge workers exit when the hub process dies (kill -9)', async () => {
   // A stand-in hub: starts two workers, prints their PIDs, then is killed without any cleanup.
   const script = `
     import { createLogger } from './src/logging/logger.ts';
-    import { EdgeGatewayWorkers } from './src/traffic/edge-workers.ts';
-    import { SwappableRoutingTable } from './src/traffic/routing.ts';
+    import { EdgeGatewayWorkers } from './src/traffic/edge/edge-workers.ts';
+    import { SwappableRoutingTable } from './src/traffic/routing/routing.ts';
     const edge = new EdgeGatewayWorkers({ workers: 2, table: new SwappableRoutingTable(),
       logger: createLogger('stand-in-hub'), http: { host: '127.0.0.1', port: 0 } });
     await edge.start();

@@ -9,18 +9,18 @@ import { after, before, describe, test } from 'node:test';
 import { decode, encode } from 'dns-packet';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/logging/logger.ts';
-import { GslbDnsWorkers } from '../src/traffic/dns-workers.ts';
-import { parseGeoTable } from '../src/traffic/geo-table.ts';
-import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
+import { GslbDnsWorkers } from '../src/traffic/dns/dns-workers.ts';
+import { parseGeoTable } from '../src/traffic/routing/geo-table.ts';
+import { defaultZoneConfig } from '../src/traffic/dns/gslb-answer.ts';
 import * as workers from './support/workers.ts';
 import {
   StaticRoutingTable,
   SwappableRoutingTable,
   type ClusterTarget,
   type HostRoute,
-} from '../src/traffic/routing.ts';
+} from '../src/traffic/routing/routing.ts';
 
-import { clusterTarget, publishedRoute } from '../src/traffic/routing-fixtures.ts';
+import { clusterTarget, publishedRoute } from '../src/traffic/routing/routing-fixtures.ts';
 
 const hasDig = spawnSync('dig', ['-v']).status === 0;
 const ZONE = 'meridian.test';
@@ -219,9 +219,9 @@ describe('GSLB DNS in two worker processes', { skip: hasDig ? false : 'dig is no
 test('DNS workers exit when the hub process dies', async () => {
   // A stand-in hub: starts two workers, prints their PIDs, then is killed without any cleanup.
   const script = `
-    import { GslbDnsWorkers } from './src/traffic/dns-workers.ts';
-    import { defaultZoneConfig } from './src/traffic/gslb-answer.ts';
-    import { SwappableRoutingTable } from './src/traffic/routing.ts';
+    import { GslbDnsWorkers } from './src/traffic/dns/dns-workers.ts';
+    import { defaultZoneConfig } from './src/traffic/dns/gslb-answer.ts';
+    import { SwappableRoutingTable } from './src/traffic/routing/routing.ts';
     const dns = new GslbDnsWorkers({ host: '127.0.0.1', port: 0, workers: 2, table: new SwappableRoutingTable(),
       zone: defaultZoneConfig(['${ZONE}']) });
     await dns.start();

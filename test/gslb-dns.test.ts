@@ -9,12 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import { decode, encode } from 'dns-packet';
 import { Registry } from 'prom-client';
 import { createLogger } from '../src/logging/logger.ts';
-import { GslbDnsServer } from '../src/traffic/dns-server.ts';
-import { parseGeoTable } from '../src/traffic/geo-table.ts';
-import { defaultZoneConfig } from '../src/traffic/gslb-answer.ts';
-import { StaticRoutingTable, SwappableRoutingTable, type HostRoute } from '../src/traffic/routing.ts';
+import { GslbDnsServer } from '../src/traffic/dns/dns-server.ts';
+import { parseGeoTable } from '../src/traffic/routing/geo-table.ts';
+import { defaultZoneConfig } from '../src/traffic/dns/gslb-answer.ts';
+import { StaticRoutingTable, SwappableRoutingTable, type HostRoute } from '../src/traffic/routing/routing.ts';
 
-import { clusterTarget, publishedRoute } from '../src/traffic/routing-fixtures.ts';
+import { clusterTarget, publishedRoute } from '../src/traffic/routing/routing-fixtures.ts';
 
 const hasDig = spawnSync('dig', ['-v']).status === 0;
 const ZONE = 'meridian.test';

@@ -17,8 +17,8 @@
 import cluster from 'node:cluster';
 import { createServer as createHttpServer, STATUS_CODES } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
-import { downstreamHeaders, upstreamHead, type Listener } from '../../src/traffic/edge-request-head.ts';
-import { UpstreamPool } from '../../src/traffic/upstream-pool.ts';
+import { downstreamHeaders, upstreamHead, type Listener } from '../../src/traffic/edge/edge-request-head.ts';
+import { UpstreamPool } from '../../src/traffic/edge/upstream-pool.ts';
 
 type Mode = 'raw-pool' | 'raw-raw' | 'http-raw';
 /** Called with the whole upstream response. */

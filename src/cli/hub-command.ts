@@ -1,6 +1,6 @@
 // `meridian hub`: the controller manager process.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseGeoTable } from '../traffic/geo-table.ts';
+import { parseGeoTable } from '../traffic/routing/index.ts';
 import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';

@@ -7,10 +7,15 @@ import { API_VERSION } from '../api/group.ts';
 import type { Cluster } from '../api/cluster.ts';
 import type { GlobalIngress } from '../api/global-ingress.ts';
 import { MeridianError } from '../kube/errors.ts';
-import { EMPTY_GEO_TABLE, parseGeoTable } from '../traffic/geo-table.ts';
-import { buildRoutes } from '../traffic/routes.ts';
-import { StaticRoutingTable } from '../traffic/routing.ts';
-import { BalancerCounters, dnsAnswerClusters, rankClusters } from '../traffic/select.ts';
+import {
+  EMPTY_GEO_TABLE,
+  parseGeoTable,
+  buildRoutes,
+  StaticRoutingTable,
+  BalancerCounters,
+  dnsAnswerClusters,
+  rankClusters,
+} from '../traffic/routing/index.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { EXIT } from './options.ts';
 import { age, printTable } from './table.ts';

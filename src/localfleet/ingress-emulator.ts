@@ -19,7 +19,7 @@ import type { Socket } from 'node:net';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { Informer } from '../kube/informer.ts';
 import { isLoopbackHost } from '../kube/dial-guard.ts';
-import { downstreamHeaders, upstreamHead } from '../traffic/edge-request-head.ts';
+import { downstreamHeaders, upstreamHead } from '../traffic/edge/index.ts';
 import type { ServiceAddressMap } from './runtime/service-addresses.ts';
 
 interface IngressObject extends KubeObject {

@@ -6,15 +6,15 @@
 // A crash is an exception the target does not document; a hang is one input taking longer than
 // `hangMs`. Pure apart from the clock.
 import { encode, type Packet } from 'dns-packet';
-import { answerMessage, defaultZoneConfig, type AnswerContext } from '../../src/traffic/gslb-answer.ts';
-import { StaticRoutingTable } from '../../src/traffic/routing.ts';
-import { EMPTY_GEO_TABLE } from '../../src/traffic/geo-table.ts';
-import { BalancerCounters } from '../../src/traffic/select.ts';
+import { answerMessage, defaultZoneConfig, type AnswerContext } from '../../src/traffic/dns/gslb-answer.ts';
+import { StaticRoutingTable } from '../../src/traffic/routing/routing.ts';
+import { EMPTY_GEO_TABLE } from '../../src/traffic/routing/geo-table.ts';
+import { BalancerCounters } from '../../src/traffic/routing/select.ts';
 import { decodeProtobufRequest } from '../../src/observe/traces/otlp-proto.ts';
 import { OtlpFormatError, decodeJsonRequest } from '../../src/observe/traces/otlp-json.ts';
-import { parseFastHead } from '../../src/traffic/edge-fast-head.ts';
-import { parseTarget, upstreamHead } from '../../src/traffic/edge-request-head.ts';
-import { ResponseParser, UpstreamError } from '../../src/traffic/upstream-response.ts';
+import { parseFastHead } from '../../src/traffic/edge/edge-fast-head.ts';
+import { parseTarget, upstreamHead } from '../../src/traffic/edge/edge-request-head.ts';
+import { ResponseParser, UpstreamError } from '../../src/traffic/edge/upstream-response.ts';
 import { instantParams, rangeParams, seriesParams } from '../../src/observe/metrics/prom-params.ts';
 import { promqlOverBudget } from '../../src/observe/metrics/promql-budget.ts';
 

@@ -2,10 +2,10 @@
 // burst sent from the test process would otherwise be timed as the server's): serves
 // shop.example.test → 192.0.2.1 on the address given as argv[2], prints its UDP port, and
 // exits when its stdin closes.
-import { GslbDnsServer } from '../../src/traffic/dns-server.ts';
-import { defaultZoneConfig } from '../../src/traffic/gslb-answer.ts';
-import { clusterTarget, publishedRoute } from '../../src/traffic/routing-fixtures.ts';
-import { StaticRoutingTable } from '../../src/traffic/routing.ts';
+import { GslbDnsServer } from '../../src/traffic/dns/dns-server.ts';
+import { defaultZoneConfig } from '../../src/traffic/dns/gslb-answer.ts';
+import { clusterTarget, publishedRoute } from '../../src/traffic/routing/routing-fixtures.ts';
+import { StaticRoutingTable } from '../../src/traffic/routing/routing.ts';
 
 const server = new GslbDnsServer({
   host: process.argv[2] ?? '127.0.0.1',
