@@ -46,6 +46,7 @@ before(async () => {
   ctx = {
     engine: await loadPromqlEngine(),
     timeoutMs: 5000,
+    partialResponse: true,
     maxCentralSamples: 1000,
     log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
     workloadOf: (cluster, namespace, pod) =>
@@ -125,5 +126,61 @@ test('a repeated query (its plan reused) takes app and revision from the resolve
     }
   } finally {
     ctx = { ...ctx, workloadOf: resolver };
+  }
+});
+
+/** A member answering every query with `status` and Prometheus' error envelope. */
+function failing(status: number, errorType: string, error: string): Promise<string> {
+  return standIns.start((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'error', errorType, error }));
+    });
+  });
+}
+
+test('a member refusing the query fails it whole with its status, type and message, both paths', async () => {
+  const dup = 'vector cannot contain metrics with the same labelset';
+  const fleet: MetricsMember[] = [
+    ...members,
+    { name: 'ap-south', region: 'ap', url: await failing(422, 'execution', dup) },
+    { name: 'sa-east', region: 'sa', url: await failing(503, 'unavailable', 'overloaded') },
+  ];
+  for (const q of ['x', 'sum(x)', 'max_over_time(sum(x)[5m:1m])']) {
+    for (const partialResponse of [true, false]) {
+      const a = await fleetQuery(
+        { ...ctx, partialResponse },
+        fleet,
+        { query: q, start: 3_600_000, end: 3_600_000, step: 0 },
+        AbortSignal.timeout(10_000),
+      );
+      assert.equal(a.status, 422, `${q}: ${a.body}`);
+      assert.deepEqual(JSON.parse(a.body), { status: 'error', errorType: 'execution', error: dup }, q);
+    }
+  }
+});
+
+test('a member that cannot answer is left out with a warning, or fails the query without partial answers', async () => {
+  const fleet: MetricsMember[] = [
+    ...members,
+    { name: 'sa-east', region: 'sa', url: await failing(503, 'timeout', 'query timed out') },
+  ];
+  for (const q of ['x', 'sum(x)']) {
+    const run = (partialResponse: boolean) =>
+      fleetQuery(
+        { ...ctx, partialResponse },
+        fleet,
+        { query: q, start: 3_600_000, end: 3_600_000, step: 0 },
+        AbortSignal.timeout(10_000),
+      );
+    const partial = await run(true);
+    assert.equal(partial.status, 200, q);
+    assert.match(partial.body, /cluster \\"sa-east\\" did not answer \(HTTP 503: query timed out\)/);
+    const strict = await run(false);
+    assert.equal(strict.status, 503, q);
+    assert.equal((JSON.parse(strict.body) as { errorType: string }).errorType, 'unavailable');
+    assert.match(strict.body, /partial response disabled.*sa-east/);
   }
 });

@@ -4,7 +4,8 @@
 // cluster (its partitionable parts) and, where nothing else works, their raw samples. Either way
 // the hub sets `app` and `revision` from each series' pod where the union's answer keeps them.
 import type { Logger } from '../../logging/logger.ts';
-import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
+import { failureAnswer as membersFailed, missingWarnings } from './member-failure.ts';
+import { askMember, fanOut, type MemberFailed, type MetricsMember } from './member-prometheus.ts';
 import {
   isFailure,
   type CentralPlan,
@@ -23,7 +24,7 @@ import {
 } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam } from './prom-params.ts';
-import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
+import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export interface FleetQueryContext {
   readonly engine: EngineApi;
@@ -32,6 +33,11 @@ export interface FleetQueryContext {
   readonly log: Logger;
   /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
   readonly workloadOf?: WorkloadOf;
+  /**
+   * Whether an answer may leave out members that could not answer (with a warning); when false
+   * it is a 503 instead. Members that refuse the query fail it either way.
+   */
+  readonly partialResponse: boolean;
 }
 
 /** The engine's form of a WorkloadOf. */
@@ -80,7 +86,7 @@ interface MemberData {
   readonly warnings: string[];
 }
 
-function readData(body: Uint8Array): { ok: true; value: MemberData } | { ok: false; error: string } {
+function readData(body: Uint8Array): { ok: true; value: MemberData } | MemberFailed {
   // A member's answer is untrusted input: check the shape before using it.
   const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
   if (typeof parsed !== 'object' || parsed === null)
@@ -108,13 +114,6 @@ function form(q: FleetQuery, query: string): { endpoint: string; form: URLSearch
       };
 }
 
-function allFailed(failed: ReadonlyMap<string, string>): ApiAnswer {
-  return apiError(
-    'unavailable',
-    `no cluster answered: ${[...failed].map(([c, why]) => `cluster "${c}": ${why}`).join('; ')}`,
-  );
-}
-
 async function pushdown(
   ctx: FleetQueryContext,
   members: readonly MetricsMember[],
@@ -124,21 +123,24 @@ async function pushdown(
 ): Promise<ApiAnswer> {
   const queries = new Map((plan.members ?? []).map((m) => [m.member, m]));
   const asked = members.filter((m) => queries.has(m.name));
-  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+  const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const f = form(q, queries.get(m.name)!.query);
     const a = await askMember(m, f.endpoint, f.form, s);
     return a.ok ? readData(a.body) : a;
   });
-  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
+  const names = asked.map((m) => m.name);
+  const failedAnswer = membersFailed(names, out, ctx.partialResponse);
+  if (failedAnswer) return failedAnswer;
   const parts: MemberResult[] = [];
   const warnings: string[] = [];
   for (const m of asked) {
-    const a = answers.get(m.name);
+    const a = out.answers.get(m.name);
     if (a) {
       parts.push({ cluster: m.name, stamp: queries.get(m.name)!.stamp, result: a.result });
       warnings.push(...memberWarnings(m.name, a.warnings));
-    } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
+    }
   }
+  warnings.push(...missingWarnings(names, out.failed));
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
   const result = mergeResults(resultType, parts, plan.workload ? ctx.workloadOf : undefined);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
@@ -171,23 +173,23 @@ async function central(
   }
   const asked = members.filter((m) => asks.has(m.name));
   // A member's asks share its deadline: its series are in the answer whole or not at all.
-  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+  const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const mine = asks.get(m.name) ?? [];
     const got = await Promise.all(mine.map((a) => askMember(m, a.endpoint, a.form, s)));
+    // A refusal says more than an outage of the same member's other ask: it fails the query.
+    const failedAsk = got.find((g) => !g.ok && g.refused) ?? got.find((g) => !g.ok);
+    if (failedAsk && !failedAsk.ok) return failedAsk;
     const inputs: { member: string; sub: number; body: Uint8Array }[] = [];
-    for (const [i, g] of got.entries()) {
-      if (!g.ok) return g;
-      inputs.push({ member: m.name, sub: mine[i]!.sub, body: g.body });
-    }
+    for (const [i, g] of got.entries())
+      if (g.ok) inputs.push({ member: m.name, sub: mine[i]!.sub, body: g.body });
     return { ok: true as const, value: inputs };
   });
-  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
-  const inputs = asked.flatMap((m) => answers.get(m.name) ?? []);
+  const names = asked.map((m) => m.name);
+  const failedAnswer = membersFailed(names, out, ctx.partialResponse);
+  if (failedAnswer) return failedAnswer;
+  const inputs = asked.flatMap((m) => out.answers.get(m.name) ?? []);
   const ev = await ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
-  const warnings = [
-    ...asked.filter((m) => failed.has(m.name)).map((m) => memberMissing(m.name, failed.get(m.name)!)),
-    ...ev.warnings,
-  ];
+  const warnings = [...missingWarnings(names, out.failed), ...ev.warnings];
   return apiSuccess(ev.data, warnings, ev.infos);
 }

@@ -16,6 +16,7 @@ import { EngineBusyError, PromqlThread, type EngineApi } from './promql-thread.t
 import { promqlOverBudget } from './promql-budget.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
+import { partialResponse } from './member-failure.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
@@ -101,6 +102,8 @@ export class MetricsService implements ObserveService {
   private readonly engine: PromqlThread;
   private readonly timeoutMs: number;
   private readonly maxCentralSamples: number;
+  /** Whether answers may leave out members that could not answer, unless a request says. */
+  private readonly partialByDefault: boolean;
 
   /**
    * `workloadOf` resolves a member's pod to its app and revision (the topology's resolver, which
@@ -112,6 +115,7 @@ export class MetricsService implements ObserveService {
   ) {
     this.timeoutMs = deps.options.metricsMemberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
     this.maxCentralSamples = deps.options.metricsMaxCentralSamples ?? DEFAULT_MAX_CENTRAL_SAMPLES;
+    this.partialByDefault = deps.options.metricsPartialResponse ?? true;
     this.engine = new PromqlThread({
       log: deps.log,
       callTimeoutMs: deps.options.metricsQueryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
@@ -229,6 +233,8 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = range ? rangeParams(params) : instantParams(params, Date.now());
     if (!p.ok) return apiError('bad_data', p.error);
+    const partial = this.partial(params);
+    if (typeof partial !== 'boolean') return partial;
     const tooMuch = promqlOverBudget(p.value.query);
     if (tooMuch) return apiError('execution', tooMuch);
     const q =
@@ -241,6 +247,7 @@ export class MetricsService implements ObserveService {
           maxCentralSamples: this.maxCentralSamples,
           log: this.deps.log,
           workloadOf: this.workloadOf,
+          partialResponse: partial,
         },
         this.members(),
         q,
@@ -254,6 +261,8 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = seriesParams(params, what === 'series');
     if (!p.ok) return apiError('bad_data', p.error);
+    const partial = this.partial(params);
+    if (typeof partial !== 'boolean') return partial;
     for (const m of p.value.matchers) {
       const tooMuch = promqlOverBudget(m);
       if (tooMuch) return apiError('execution', `match[]: ${tooMuch}`);
@@ -270,13 +279,25 @@ export class MetricsService implements ObserveService {
       if (!isLabelName(name)) return apiError('bad_data', `invalid label name: "${name}"`);
     }
     return this.withEngine((engine) => {
-      const c = { engine, timeoutMs: this.timeoutMs, workloadOf: this.workloadOf };
+      const c = { engine, timeoutMs: this.timeoutMs, workloadOf: this.workloadOf, partialResponse: partial };
       const members = this.members();
       const signal = clientGone(ctx);
       if (what === 'series') return fleetSeries(c, members, p.value, signal);
       if (what === 'labels') return fleetLabelNames(c, members, p.value, signal);
       return fleetLabelValues(c, members, name, p.value, signal);
     });
+  }
+
+  /** The request's partial_response over the hub's default, or the 400 for an unreadable one. */
+  private partial(params: URLSearchParams): boolean | ApiAnswer {
+    const p = partialResponse(params, this.partialByDefault);
+    return (
+      p ??
+      apiError(
+        'bad_data',
+        `invalid parameter "partial_response": "${params.get('partial_response') ?? ''}" is not a boolean`,
+      )
+    );
   }
 
   private buildInfo(): ApiAnswer {
