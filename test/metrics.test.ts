@@ -525,6 +525,62 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     assert.match(costly.body.error ?? '', /more than 30000 samples/);
   });
 
+  test("a query any member refuses fails whole with the union's status, errorType and message", async () => {
+    // [query, how the hub answers it]: refused by every member, by one member only (the others'
+    // series would make a plausible partial answer), by members running a central query's
+    // partitionable part, and by the hub's own engine.
+    const cases: [string, 'pushdown' | 'central'][] = [
+      ['label_replace(memory_bytes, "dst", "$1", "instance", "(.*")', 'pushdown'],
+      ['label_replace(memory_bytes, "instance", "same", "", "")', 'pushdown'],
+      [
+        'label_replace(memory_bytes{cluster="eu-west"}, "instance", "same", "", "") or memory_bytes',
+        'pushdown',
+      ],
+      ['label_replace(memory_bytes, "1bad", "x", "", "")', 'pushdown'],
+      ['label_join(memory_bytes, "", ",", "job")', 'pushdown'],
+      ['max_over_time(label_replace(memory_bytes, "instance", "same", "", "")[5m:1m])', 'pushdown'],
+      ['sum(label_replace(memory_bytes, "dst", "$1", "instance", "(.*"))', 'central'],
+      [
+        'sum(label_replace(memory_bytes{cluster="us-east"}, "instance", "same", "", "") or memory_bytes)',
+        'central',
+      ],
+      ['label_replace(memory_bytes, "cluster", "$1", "instance", "(.*")', 'central'],
+      ['label_replace(sum by (job) (memory_bytes), "job", "same", "", "")', 'central'],
+    ];
+    const wrong: string[] = [];
+    for (const [q, mode] of cases) {
+      for (const [path, params] of [
+        ['/api/v1/query', { query: q, time: sec(T) }],
+        ['/api/v1/query_range', { query: q, start: sec(T - 600_000), end: sec(T), step: '60' }],
+      ] as const) {
+        const [fed, union] = await Promise.all([fleetApi(path, params, 'POST'), unionApi(path, params)]);
+        const seen = `${path} ${q} (${fed.mode}): ${fed.status} ${JSON.stringify(fed.body)}`;
+        if (union.status !== 422) wrong.push(`${path} ${q}: the union answered ${union.status}`);
+        if (fed.mode !== mode) wrong.push(`${seen}: expected ${mode}`);
+        if (fed.status !== union.status || fed.body.errorType !== union.body.errorType)
+          wrong.push(`${seen} != ${union.status} ${union.body.errorType}`);
+        if (fed.body.error !== union.body.error) wrong.push(`${seen}: message != ${union.body.error}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('partial_response is read as Thanos reads it', async () => {
+    const bad = await fleetApi('/api/v1/query', {
+      query: 'memory_bytes',
+      time: sec(T),
+      partial_response: 'maybe',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errorType, 'bad_data');
+    const fine = await fleetApi('/api/v1/query', {
+      query: 'memory_bytes',
+      time: sec(T),
+      partial_response: 'false',
+    });
+    assert.equal(fine.status, 200, JSON.stringify(fine.body));
+  });
+
   test('requires a token, and RBAC on metrics.observe.meridian.dev', async () => {
     const anonymous = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/query?query=up`);
     assert.equal(anonymous.status, 401);
@@ -582,6 +638,19 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
         const without = q.replace(/(memory_bytes|http_requests_total)/, '$1{cluster!="eu-west"}');
         const union = await unionApi('/api/v1/query', { query: without, time: sec(T) });
         assert.equal(difference(r.body, union.body, false), undefined, q);
+      }
+      // Without partial answers the same queries fail, as Thanos' partial_response=false does.
+      for (const [path, params] of [
+        ['/api/v1/query', { query: 'memory_bytes', time: sec(T) }],
+        ['/api/v1/query', { query: 'sum(memory_bytes)', time: sec(T) }],
+        ['/api/v1/query_range', { query: 'memory_bytes', start: sec(T - 600_000), end: sec(T), step: '60' }],
+        ['/api/v1/series', { 'match[]': 'memory_bytes' }],
+        ['/api/v1/labels', {}],
+      ] as const) {
+        const strict = await fleetApi(path, { ...params, partial_response: 'false' });
+        assert.equal(strict.status, 503, `${path}: ${JSON.stringify(strict.body)}`);
+        assert.equal(strict.body.errorType, 'unavailable');
+        assert.match(strict.body.error ?? '', /partial response disabled .*cluster "eu-west"/);
       }
       const only = await fleetApi('/api/v1/query', {
         query: 'memory_bytes{cluster="eu-west"}',
