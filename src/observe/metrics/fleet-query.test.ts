@@ -184,3 +184,31 @@ test('a member that cannot answer is left out with a warning, or fails the query
     assert.match(strict.body, /partial response disabled.*sa-east/);
   }
 });
+
+test("an answer whose ranges the hub evaluated over Prometheus 2 members' samples says so", async () => {
+  const versioned: FleetQueryContext = {
+    ...ctx,
+    versions: { hub: '3.16.0', of: (ms) => Promise.resolve(new Map(ms.map((m) => [m.name, '2.42.0']))) },
+  };
+  const run = async (query: string) => {
+    const a = await fleetQuery(
+      versioned,
+      members,
+      { query, start: 3_600_000, end: 3_600_000, step: 0 },
+      AbortSignal.timeout(10_000),
+    );
+    assert.equal(a.status, 200, a.body);
+    const w = (JSON.parse(a.body) as { warnings?: string[] }).warnings ?? [];
+    return { mode: a.mode, semantics: w.filter((x) => x.includes('left-open')) };
+  };
+  // The members evaluate everything, or the hub only combines their per-step answers.
+  assert.deepEqual(await run('x'), { mode: 'pushdown', semantics: [] });
+  assert.deepEqual(await run('sum(x)'), { mode: 'central', semantics: [] });
+  // The hub reads raw samples and applies ranges and lookbacks itself.
+  for (const q of ['max_over_time(sum(x)[5m:1m])', 'absent(x)']) {
+    const r = await run(q);
+    assert.equal(r.mode, 'central', q);
+    assert.equal(r.semantics.length, 1, q);
+    assert.match(r.semantics[0]!, /Prometheus 3\.16\.0.*eu-west 2\.42\.0, us-east 2\.42\.0 close them/);
+  }
+});

@@ -24,6 +24,7 @@ import {
 } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam } from './prom-params.ts';
+import { semanticsWarnings } from './range-semantics.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export interface FleetQueryContext {
@@ -38,6 +39,24 @@ export interface FleetQueryContext {
    * it is a 503 instead. Members that refuse the query fail it either way.
    */
   readonly partialResponse: boolean;
+  /**
+   * Each member's Prometheus version (undefined where unknown) and the hub engine's: answers
+   * whose range semantics may differ from one Prometheus say so in a warning (range-semantics.ts).
+   */
+  readonly versions?: {
+    readonly hub: string;
+    readonly of: (members: readonly MetricsMember[]) => Promise<ReadonlyMap<string, string | undefined>>;
+  };
+}
+
+/** The range-semantics warnings for an answer the `asked` members took part in. */
+async function semantics(
+  ctx: FleetQueryContext,
+  versions: Promise<ReadonlyMap<string, string | undefined>> | undefined,
+  hubEvaluatesRanges: boolean,
+): Promise<string[]> {
+  if (!ctx.versions || !versions) return [];
+  return semanticsWarnings({ hubVersion: ctx.versions.hub, members: await versions, hubEvaluatesRanges });
 }
 
 /** The engine's form of a WorkloadOf. */
@@ -123,6 +142,8 @@ async function pushdown(
 ): Promise<ApiAnswer> {
   const queries = new Map((plan.members ?? []).map((m) => [m.member, m]));
   const asked = members.filter((m) => queries.has(m.name));
+  // Asked alongside the data (from a cache, mostly), so it adds no round trip to the answer.
+  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
   const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const f = form(q, queries.get(m.name)!.query);
     const a = await askMember(m, f.endpoint, f.form, s);
@@ -140,7 +161,7 @@ async function pushdown(
       warnings.push(...memberWarnings(m.name, a.warnings));
     }
   }
-  warnings.push(...missingWarnings(names, out.failed));
+  warnings.push(...missingWarnings(names, out.failed), ...(await semantics(ctx, versions, false)));
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
   const result = mergeResults(resultType, parts, plan.workload ? ctx.workloadOf : undefined);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
@@ -172,6 +193,7 @@ async function central(
     });
   }
   const asked = members.filter((m) => asks.has(m.name));
+  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
   // A member's asks share its deadline: its series are in the answer whole or not at all.
   const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const mine = asks.get(m.name) ?? [];
@@ -190,6 +212,11 @@ async function central(
   const inputs = asked.flatMap((m) => out.answers.get(m.name) ?? []);
   const ev = await ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
-  const warnings = [...missingWarnings(names, out.failed), ...ev.warnings];
+  // The hub's engine evaluates ranges and lookbacks only over raw samples (fetches).
+  const warnings = [
+    ...missingWarnings(names, out.failed),
+    ...(await semantics(ctx, versions, fetches.length > 0)),
+    ...ev.warnings,
+  ];
   return apiSuccess(ev.data, warnings, ev.infos);
 }

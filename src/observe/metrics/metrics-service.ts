@@ -17,6 +17,7 @@ import { promqlOverBudget } from './promql-budget.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
 import { partialResponse } from './member-failure.ts';
+import { MemberVersions } from './member-versions.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
@@ -104,6 +105,9 @@ export class MetricsService implements ObserveService {
   private readonly maxCentralSamples: number;
   /** Whether answers may leave out members that could not answer, unless a request says. */
   private readonly partialByDefault: boolean;
+  /** Members' Prometheus versions, so answers say when range semantics may differ. */
+  private readonly memberVersions = new MemberVersions();
+  private readonly hubVersion = engineVersion();
 
   /**
    * `workloadOf` resolves a member's pod to its app and revision (the topology's resolver, which
@@ -248,6 +252,7 @@ export class MetricsService implements ObserveService {
           log: this.deps.log,
           workloadOf: this.workloadOf,
           partialResponse: partial,
+          versions: { hub: this.hubVersion, of: (m) => this.memberVersions.of(m) },
         },
         this.members(),
         q,
@@ -303,7 +308,7 @@ export class MetricsService implements ObserveService {
   private buildInfo(): ApiAnswer {
     return apiSuccess(
       JSON.stringify({
-        version: engineVersion(),
+        version: this.hubVersion,
         revision: 'meridian',
         branch: 'meridian',
         buildUser: 'meridian',
