@@ -34,6 +34,7 @@ import {
   type PodSeries,
   type PrometheusProcess,
 } from './support/prometheus-servers.ts';
+import { remoteWrite, type WriteSeries } from './support/remote-write.ts';
 
 const fleet: TestFleet = newFleetHome('127.70.0');
 const HUB_PORT = 18043;
@@ -81,6 +82,23 @@ const shape: DataShape = {
 // closes ranges at the start and Prometheus 3 (the hub's engine) opens them.
 const T = startMs + 2 * 3600_000 + 30_000;
 const sec = (ms: number): string => String(ms / 1000);
+
+// Series that end and come back, written with their staleness markers as scraping leaves them
+// (remote write): `flappy_bytes` is scraped only in even minutes of the 18 minutes from W0 (20
+// minutes ago, after the backfilled blocks), and ends with a staleness marker at the first scrape
+// of every odd minute. Queries over it run 1 s past the minute, off every range boundary.
+const W0 = Math.floor((Date.now() - 20 * 60_000) / 120_000) * 120_000;
+function flappy(labels: Record<string, string>): WriteSeries {
+  const samples: [number, number | 'stale'][] = [];
+  for (let t = W0 + 7_500; t < W0 + 18 * 60_000; t += 15_000) {
+    const minute = Math.floor((t - W0) / 60_000);
+    if (minute % 2 === 0) samples.push([t, 100 + ((t / 15_000) % 7)]);
+    else if (Math.floor((t - 15_000 - W0) / 60_000) === minute - 1) samples.push([t, 'stale']);
+  }
+  return { labels: { __name__: 'flappy_bytes', job: 'flap', ...labels }, samples };
+}
+/** us-east's server has external labels, which remote read adds to its series and the hub removes. */
+const US_EAST_EXTERNAL = { replica: 'r1' };
 
 let hub: HubProcess;
 let token: string;
@@ -343,11 +361,18 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     CLUSTERS.forEach((c, i) => createBlocks(dir, c.name, openMetrics(shape, [i], false)));
     createBlocks(dir, 'union', openMetrics(shape, [0, 1, 2], true));
     const started = await Promise.all([
-      ...CLUSTERS.map((c) => startPrometheus(dir, c.name, c.listen)),
+      ...CLUSTERS.map((c) =>
+        startPrometheus(dir, c.name, c.listen, c.name === 'us-east' ? US_EAST_EXTERNAL : {}),
+      ),
       startPrometheus(dir, 'union', UNION_LISTEN),
     ]);
     CLUSTERS.forEach((c, i) => proms.set(c.name, started[i]!));
     proms.set('union', started[3]!);
+    for (const [i, c] of CLUSTERS.entries()) await remoteWrite(c.listen, [flappy({ instance: `i-${i}` })]);
+    await remoteWrite(
+      UNION_LISTEN,
+      CLUSTERS.map((c, i) => flappy({ instance: `i-${i}`, cluster: c.name, region: c.region })),
+    );
     await fleetUp(fleet, CLUSTERS.length);
     hub = await startHub(fleet, 'metrics-hub', HUB_PORT, [
       '--metrics-member-timeout',
@@ -447,6 +472,56 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       ]);
       const d = difference(fed.body, union.body, true);
       if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('series that end and come back: absent, *_over_time and subqueries answer as the union does', async () => {
+    const range = { start: sec(W0 + 61_000), end: sec(W0 + 17 * 60_000 + 1_000), step: '15' };
+    const queries: [string, 'pushdown' | 'central'][] = [
+      // Central over raw samples: only the members' staleness markers end the series in time.
+      ['absent(flappy_bytes)', 'central'],
+      ['absent(flappy_bytes{cluster="us-east"})', 'central'],
+      ['absent(flappy_bytes{instance="i-1"})', 'central'],
+      ['absent_over_time(flappy_bytes[30s])', 'central'],
+      ['max_over_time(sum(flappy_bytes)[1m:10s])', 'central'],
+      ['count_over_time(sum by (job) (flappy_bytes)[2m:10s])', 'central'],
+      ['label_replace(flappy_bytes, "cluster", "all", "", "")', 'central'],
+      // Pushed down, whole or in parts: the members apply their own markers.
+      ['count(flappy_bytes)', 'central'],
+      ['sum_over_time(flappy_bytes[1m])', 'pushdown'],
+      ['flappy_bytes', 'pushdown'],
+    ];
+    const wrong: string[] = [];
+    for (const [q, mode] of queries) {
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query_range', { query: q, ...range }, 'POST'),
+        unionApi('/api/v1/query_range', { query: q, ...range }),
+      ]);
+      if (fed.mode !== mode) wrong.push(`${q}: answered by ${fed.mode}, expected ${mode}`);
+      const d = difference(fed.body, union.body, false);
+      if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+      // The union itself shows the flapping: absent() fires in every odd minute.
+      if (q === 'absent(flappy_bytes)') {
+        const points = ((union.body.data as { result: { values: unknown[] }[] }).result[0]?.values ?? [])
+          .length;
+        if (points < 25) wrong.push(`the union's absent(flappy_bytes) fired at ${points} steps only`);
+      }
+    }
+    // Instant queries in an odd minute (ended) and an even one (back).
+    for (const t of [W0 + 3 * 60_000 + 31_000, W0 + 4 * 60_000 + 31_000]) {
+      for (const q of [
+        'absent(flappy_bytes)',
+        'label_replace(flappy_bytes, "x", "y", "", "")',
+        'sum(flappy_bytes)',
+      ]) {
+        const [fed, union] = await Promise.all([
+          fleetApi('/api/v1/query', { query: q, time: sec(t) }),
+          unionApi('/api/v1/query', { query: q, time: sec(t) }),
+        ]);
+        const d = difference(fed.body, union.body, false);
+        if (d) wrong.push(`${q} at W0+${(t - W0) / 1000}s (${fed.mode}): ${d}`);
+      }
     }
     assert.deepEqual(wrong, []);
   });

@@ -3,6 +3,7 @@
 // sets app/revision on the members' series from its pod resolver.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
@@ -14,9 +15,17 @@ const standIns = new StandInMembers();
 let members: MetricsMember[];
 let ctx: FleetQueryContext;
 
+function notServed(res: ServerResponse): void {
+  res.statusCode = 404;
+  res.end('404 page not found');
+}
+
 /** A member holding one series of `x` (namespace shop, its pod) that warns on every answer. */
 function member(pod: string, value: string): Promise<string> {
   return standIns.start((req, res) => {
+    // No remote read here (as a server that only speaks the query API): the hub falls back to
+    // instant queries of range selectors for raw samples.
+    if (req.url === '/api/v1/read') return notServed(res);
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -132,6 +141,7 @@ test('a repeated query (its plan reused) takes app and revision from the resolve
 /** A member answering every query with `status` and Prometheus' error envelope. */
 function failing(status: number, errorType: string, error: string): Promise<string> {
   return standIns.start((req, res) => {
+    if (req.url === '/api/v1/read') return notServed(res);
     req.resume();
     req.on('end', () => {
       res.statusCode = status;

@@ -5,10 +5,19 @@
 // the hub sets `app` and `revision` from each series' pod where the union's answer keeps them.
 import type { Logger } from '../../logging/logger.ts';
 import { failureAnswer as membersFailed, missingWarnings } from './member-failure.ts';
-import { askMember, fanOut, type MemberFailed, type MetricsMember } from './member-prometheus.ts';
+import {
+  askMember,
+  fanOut,
+  readMember,
+  type MemberAnswer,
+  type MemberFailed,
+  type MetricsMember,
+} from './member-prometheus.ts';
 import {
   isFailure,
+  REMOTE_READ_SUB,
   type CentralPlan,
+  type EngineInput,
   type EngineFailure,
   type EngineQuery,
   type PushdownPlan,
@@ -46,6 +55,10 @@ export interface FleetQueryContext {
   readonly versions?: {
     readonly hub: string;
     readonly of: (members: readonly MetricsMember[]) => Promise<ReadonlyMap<string, string | undefined>>;
+    /** Each member's external labels as [name, value, …] (remote read adds them to series). */
+    readonly external?: (
+      members: readonly MetricsMember[],
+    ) => Promise<ReadonlyMap<string, readonly string[]>>;
   };
 }
 
@@ -176,8 +189,10 @@ async function central(
 ): Promise<ApiAnswer> {
   const fetches = plan.fetches ?? [];
   const subs = plan.subs ?? [];
-  // What each member is asked: sub-query answers (sub ≥ 0) and raw fetches (-1).
-  type Ask = { sub: number; endpoint: string; form: URLSearchParams };
+  // What each member is asked: sub-query answers (sub ≥ 0) and raw samples, by remote read
+  // (which keeps staleness markers) with the instant query of a range selector as the fallback.
+  type Query = { sub: number; endpoint: string; form: URLSearchParams };
+  type Ask = Query & { read?: Uint8Array };
   const asks = new Map<string, Ask[]>();
   const add = (member: string, a: Ask): void => {
     const list = asks.get(member);
@@ -190,20 +205,36 @@ async function central(
       sub: -1,
       endpoint: 'query',
       form: new URLSearchParams({ query: f.query, time: secondsParam(f.time) }),
+      read: f.read !== undefined ? Buffer.from(f.read, 'base64') : undefined,
     });
   }
   const asked = members.filter((m) => asks.has(m.name));
   const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
+  const external = fetches.length > 0 && ctx.versions?.external ? ctx.versions.external(asked) : undefined;
+  const one = async (m: MetricsMember, a: Ask, s: AbortSignal): Promise<MemberAnswer & { sub: number }> => {
+    if (a.read) {
+      const r = await readMember(m, a.read, s);
+      if (r.ok || !r.notServed) return { ...r, sub: REMOTE_READ_SUB };
+    }
+    return { ...(await askMember(m, a.endpoint, a.form, s)), sub: a.sub };
+  };
   // A member's asks share its deadline: its series are in the answer whole or not at all.
   const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
-    const mine = asks.get(m.name) ?? [];
-    const got = await Promise.all(mine.map((a) => askMember(m, a.endpoint, a.form, s)));
+    const got = await Promise.all((asks.get(m.name) ?? []).map((a) => one(m, a, s)));
     // A refusal says more than an outage of the same member's other ask: it fails the query.
     const failedAsk = got.find((g) => !g.ok && g.refused) ?? got.find((g) => !g.ok);
     if (failedAsk && !failedAsk.ok) return failedAsk;
-    const inputs: { member: string; sub: number; body: Uint8Array }[] = [];
-    for (const [i, g] of got.entries())
-      if (g.ok) inputs.push({ member: m.name, sub: mine[i]!.sub, body: g.body });
+    const ext = (await external)?.get(m.name) ?? [];
+    const inputs: EngineInput[] = [];
+    for (const g of got) {
+      if (g.ok)
+        inputs.push({
+          member: m.name,
+          sub: g.sub,
+          body: g.body,
+          external: g.sub === REMOTE_READ_SUB ? ext : undefined,
+        });
+    }
     return { ok: true as const, value: inputs };
   });
   const names = asked.map((m) => m.name);

@@ -62,6 +62,44 @@ export async function askMember(
   }
 }
 
+/**
+ * Asks a member's remote-read endpoint (`<prometheusURL>/api/v1/read`) with `readRequest`, a
+ * snappy-compressed ReadRequest; the answer body is its snappy-compressed ReadResponse. Never
+ * throws; `notServed` says the member has no remote read (a non-Prometheus server).
+ */
+export async function readMember(
+  member: MetricsMember,
+  readRequest: Uint8Array,
+  signal: AbortSignal,
+): Promise<MemberAnswer & { readonly notServed?: boolean }> {
+  try {
+    const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/read`);
+    assertLoopbackAllowed(url.hostname);
+    const res = await request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-protobuf',
+        'content-encoding': 'snappy',
+        'x-prometheus-remote-read-version': '0.1.0',
+      },
+      body: readRequest,
+      signal,
+    });
+    const body = new Uint8Array(await res.body.arrayBuffer());
+    if (res.statusCode === 200) return { ok: true, body };
+    const text = new TextDecoder().decode(body).slice(0, 200).trim();
+    return {
+      ok: false,
+      error: `remote read: HTTP ${res.statusCode}: ${text}`,
+      notServed: [404, 405, 501].includes(res.statusCode),
+    };
+  } catch (e) {
+    if (signal.aborted) return { ok: false, error: abortReason(signal) };
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    return { ok: false, error: `${errorMessage(e)}${cause}` };
+  }
+}
+
 function apiError(text: string): string {
   try {
     const parsed: unknown = JSON.parse(text);

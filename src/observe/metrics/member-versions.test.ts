@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StandInMembers } from './member-fixtures.ts';
-import { MemberVersions, buildinfoVersion } from './member-versions.ts';
+import { MemberVersions, buildinfoVersion, configExternalLabels } from './member-versions.ts';
 
 const standIns = new StandInMembers();
 after(() => standIns.close());
@@ -14,13 +14,30 @@ test('buildinfo answers are read for their version only', () => {
   assert.equal(buildinfoVersion(new TextEncoder().encode('<html>')), undefined);
 });
 
+test('external labels are read from the config YAML, none when it has none or is unreadable', () => {
+  const enc = (yaml: unknown) =>
+    new TextEncoder().encode(JSON.stringify({ status: 'success', data: { yaml } }));
+  assert.deepEqual(configExternalLabels(enc('global:\n  external_labels:\n    cluster: a\n')), [
+    'cluster',
+    'a',
+  ]);
+  assert.deepEqual(configExternalLabels(enc('global:\n  scrape_interval: 15s\n')), []);
+  assert.deepEqual(configExternalLabels(enc('global: [')), []);
+  assert.deepEqual(configExternalLabels(enc(7)), []);
+});
+
 test("each member's version is asked once a minute, afresh when its URL changes", async () => {
   let asked = 0;
   let version = '2.42.0';
   const url = await standIns.start((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/api/v1/status/config') {
+      const yaml = 'global:\n  scrape_interval: 1m\n  external_labels:\n    replica: r1\n    dc: "x y"\n';
+      res.end(JSON.stringify({ status: 'success', data: { yaml } }));
+      return;
+    }
     asked++;
     assert.equal(req.url, '/api/v1/status/buildinfo');
-    res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ status: 'success', data: { version } }));
   });
   const missing = await standIns.start((_req, res) => {
@@ -40,6 +57,8 @@ test("each member's version is asked once a minute, afresh when its URL changes"
       ['us-east', undefined],
     ],
   );
+  assert.deepEqual((await versions.facts(fleet)).get('eu-west')?.external, ['replica', 'r1', 'dc', 'x y']);
+  assert.deepEqual((await versions.facts(fleet)).get('us-east')?.external, []);
   version = '3.5.0';
   now += 30_000;
   assert.equal((await versions.of(fleet)).get('eu-west'), '2.42.0');

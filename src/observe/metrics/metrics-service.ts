@@ -252,7 +252,12 @@ export class MetricsService implements ObserveService {
           log: this.deps.log,
           workloadOf: this.workloadOf,
           partialResponse: partial,
-          versions: { hub: this.hubVersion, of: (m) => this.memberVersions.of(m) },
+          versions: {
+            hub: this.hubVersion,
+            of: (m) => this.memberVersions.of(m),
+            external: async (m) =>
+              new Map([...(await this.memberVersions.facts(m))].map(([n, f]) => [n, f.external])),
+          },
         },
         this.members(),
         q,
