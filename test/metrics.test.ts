@@ -35,6 +35,7 @@ import {
   type PrometheusProcess,
 } from './support/prometheus-servers.ts';
 import { remoteWrite, type WriteSeries } from './support/remote-write.ts';
+import { metricsCorpus } from './support/metrics-corpus.ts';
 
 const fleet: TestFleet = newFleetHome('127.70.0');
 const HUB_PORT = 18043;
@@ -82,6 +83,10 @@ const shape: DataShape = {
 // closes ranges at the start and Prometheus 3 (the hub's engine) opens them.
 const T = startMs + 2 * 3600_000 + 30_000;
 const sec = (ms: number): string => String(ms / 1000);
+const CORPUS = metricsCorpus(startMs);
+const INSTANT = CORPUS.instant;
+const ORDERED = CORPUS.ordered;
+const RANGE = CORPUS.range;
 
 // Series that end and come back, written with their staleness markers as scraping leaves them
 // (remote write): `flappy_bytes` is scraped only in even minutes of the 18 minutes from W0 (20
@@ -211,120 +216,9 @@ function difference(fed: PromAnswer, union: PromAnswer, ordered: boolean): strin
   return undefined;
 }
 
-const at1h = sec(startMs + 3600_000);
 /** The warning of an answer whose ranges the hub's engine (Prometheus 3) evaluated over Prometheus 2 samples. */
 const LEFT_OPEN =
   /^the hub's engine \(Prometheus 3\.\d+\.\d+\) evaluated ranges of this query with left-open ranges, while (ap-south|eu-west|us-east) 2\.42\.\S+(, (ap-south|eu-west|us-east) 2\.42\.\S+)* close them/;
-/** [query, expected mode] — instant queries at T. */
-const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
-  ['http_requests_total', 'pushdown'],
-  ['http_requests_total{cluster="eu-west"}', 'pushdown'],
-  ['http_requests_total{cluster=~"eu-west|us-east", code="500"}', 'pushdown'],
-  ['memory_bytes{region!="us-east"}', 'pushdown'],
-  ['{cluster="ap-south", job="job-1"}', 'pushdown'],
-  ['rate(http_requests_total[5m])', 'pushdown'],
-  ['increase(http_requests_total{job="job-0"}[10m])', 'pushdown'],
-  ['sum by (cluster, code) (rate(http_requests_total[5m]))', 'pushdown'],
-  ['sum without (instance) (rate(http_requests_total[5m]))', 'pushdown'],
-  ['sum without (region) (memory_bytes)', 'pushdown'],
-  ['topk by (cluster) (1, memory_bytes)', 'pushdown'],
-  ['quantile_over_time(0.9, memory_bytes[10m])', 'pushdown'],
-  ['histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))', 'pushdown'],
-  ['histogram_quantile(0.5, rate(request_duration_seconds_bucket[5m]))', 'pushdown'],
-  [
-    'memory_bytes / on (cluster, instance) group_left sum by (cluster, instance) (rate(http_requests_total[5m]))',
-    'pushdown',
-  ],
-  ['rate(http_requests_total[5m]) > 20', 'pushdown'],
-  ['memory_bytes > bool 1100', 'pushdown'],
-  ['memory_bytes offset 10m', 'pushdown'],
-  ['memory_bytes offset -10m', 'pushdown'],
-  [`memory_bytes @ ${at1h}`, 'pushdown'],
-  ['max_over_time(rate(http_requests_total[5m])[30m:1m])', 'pushdown'],
-  ['label_replace(memory_bytes, "where", "$1", "cluster", "(.*)")', 'pushdown'],
-  ['memory_bytes[1m]', 'pushdown'],
-  // Series that carry their own cluster or region label in the member (the union holds them with
-  // the member's): bare, through a function, aggregated and matched by cluster, and read.
-  ['legacy_bytes', 'pushdown'],
-  ['legacy_bytes{cluster="us-east"} * 2', 'pushdown'],
-  ['sum by (cluster) (legacy_bytes)', 'pushdown'],
-  ['sum without (instance) (legacy_bytes)', 'pushdown'],
-  ['legacy_bytes / on (cluster, instance) sum by (cluster, instance) (memory_bytes)', 'pushdown'],
-  ['legacy_bytes and memory_bytes', 'pushdown'],
-  ['label_replace(legacy_bytes, "was", "$1", "cluster", "(.*)")', 'pushdown'],
-  ['sum(legacy_bytes)', 'central'],
-  ['topk(2, legacy_bytes)', 'central'],
-  [
-    'memory_bytes / on (cluster, instance) group_left (region) sum by (cluster, instance) (memory_bytes)',
-    'pushdown',
-  ],
-  [
-    'sum by (cluster) (memory_bytes) / on (cluster) group_right sum by (cluster, instance) (memory_bytes)',
-    'pushdown',
-  ],
-  ['count_values by (cluster) ("value", legacy_bytes > 0 < bool 1e9)', 'pushdown'],
-  ['sum(rate(http_requests_total[5m]))', 'central'],
-  ['sum by (code) (rate(http_requests_total[5m]))', 'central'],
-  ['sum by (region) (memory_bytes)', 'central'],
-  ['count by (job) (memory_bytes)', 'central'],
-  ['topk(3, rate(http_requests_total[5m]))', 'central'],
-  ['topk by (job) (1, memory_bytes)', 'central'],
-  ['bottomk(2, memory_bytes)', 'central'],
-  ['bottomk without (cluster, instance) (1, rate(http_requests_total[5m]))', 'central'],
-  ['avg(memory_bytes)', 'central'],
-  ['avg by (job) (rate(http_requests_total[5m]))', 'central'],
-  ['avg without (instance, cluster) (memory_bytes)', 'central'],
-  ['quantile(0.5, memory_bytes)', 'central'],
-  ['histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))', 'central'],
-  ['memory_bytes / on (instance) group_left sum by (instance) (rate(http_requests_total[5m]))', 'central'],
-  ['max_over_time(sum(rate(http_requests_total[5m]))[30m:1m])', 'central'],
-  [`sum(memory_bytes @ ${at1h}) - sum(memory_bytes offset 1h)`, 'central'],
-  ['absent(nonexistent_metric{job="x"})', 'central'],
-  ['absent(memory_bytes{cluster="eu-west"})', 'central'],
-  ['sum(memory_bytes) or vector(0)', 'central'],
-  ['label_replace(memory_bytes, "cluster", "all", "", "")', 'central'],
-  ['scalar(sum(memory_bytes{cluster="eu-west"})) * 2', 'central'],
-  ['1 + 1', 'central'],
-  ['time()', 'central'],
-  // app and revision, resolved by the hub from each series' pod: stamped on pushed-down answers
-  // that keep them, and evaluated in the hub where the query reads them or merges pods of an app.
-  ['pod_memory_bytes', 'pushdown'],
-  ['rate(pod_http_requests_total{code="500"}[5m])', 'pushdown'],
-  ['sum without (code) (rate(pod_http_requests_total[5m]))', 'pushdown'],
-  ['sum by (cluster, namespace, pod) (pod_memory_bytes)', 'pushdown'],
-  ['pod_memory_bytes{app="app2"}', 'central'],
-  ['pod_memory_bytes{revision!=""}', 'central'],
-  ['pod_memory_bytes{app!="app2"}', 'central'],
-  ['count by (cluster) ({__name__=~"pod_.+|memory_bytes", app=""})', 'central'],
-  ['sum by (app, cluster) (pod_memory_bytes)', 'central'],
-  ['sum without (pod) (pod_memory_bytes)', 'central'],
-  ['count by (revision) (pod_memory_bytes)', 'central'],
-  ['rate(pod_http_requests_total{app="app2"}[5m])', 'central'],
-  ['topk by (app) (1, pod_memory_bytes)', 'central'],
-  ['sum by (app) (rate(pod_http_requests_total[5m]))', 'central'],
-  ['label_replace(pod_memory_bytes, "service", "$1", "app", "(.*)")', 'central'],
-  ['pod_memory_bytes / ignoring (code) group_left sum without (code) (pod_http_requests_total)', 'pushdown'],
-];
-const ORDERED = ['sort_desc(sum by (cluster) (memory_bytes))', 'sort(sum by (instance) (memory_bytes))'];
-/** Range queries over the half hour before T, every minute. */
-const RANGE = [
-  'sum by (cluster, code) (rate(http_requests_total[5m]))',
-  'rate(http_requests_total{cluster="us-east"}[5m])',
-  'memory_bytes',
-  'histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))',
-  'sum(rate(http_requests_total[5m]))',
-  'topk(2, memory_bytes)',
-  'bottomk by (job) (1, rate(http_requests_total[5m]))',
-  'avg by (job) (memory_bytes)',
-  'legacy_bytes',
-  'quantile(0.9, memory_bytes)',
-  'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
-  'max_over_time(sum(rate(http_requests_total[5m]))[10m:1m])',
-  'time()',
-  'sum by (app) (rate(pod_http_requests_total[5m]))',
-  'pod_memory_bytes',
-  'avg by (app, revision, cluster) (pod_memory_bytes{app!=""})',
-];
 
 async function blackholeServer(): Promise<Server> {
   const s = createServer((sock) => {
@@ -478,20 +372,7 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
 
   test('series that end and come back: absent, *_over_time and subqueries answer as the union does', async () => {
     const range = { start: sec(W0 + 61_000), end: sec(W0 + 17 * 60_000 + 1_000), step: '15' };
-    const queries: [string, 'pushdown' | 'central'][] = [
-      // Central over raw samples: only the members' staleness markers end the series in time.
-      ['absent(flappy_bytes)', 'central'],
-      ['absent(flappy_bytes{cluster="us-east"})', 'central'],
-      ['absent(flappy_bytes{instance="i-1"})', 'central'],
-      ['absent_over_time(flappy_bytes[30s])', 'central'],
-      ['max_over_time(sum(flappy_bytes)[1m:10s])', 'central'],
-      ['count_over_time(sum by (job) (flappy_bytes)[2m:10s])', 'central'],
-      ['label_replace(flappy_bytes, "cluster", "all", "", "")', 'central'],
-      // Pushed down, whole or in parts: the members apply their own markers.
-      ['count(flappy_bytes)', 'central'],
-      ['sum_over_time(flappy_bytes[1m])', 'pushdown'],
-      ['flappy_bytes', 'pushdown'],
-    ];
+    const queries = CORPUS.staleness;
     const wrong: string[] = [];
     for (const [q, mode] of queries) {
       const [fed, union] = await Promise.all([
@@ -612,24 +493,7 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     // [query, how the hub answers it]: refused by every member, by one member only (the others'
     // series would make a plausible partial answer), by members running a central query's
     // partitionable part, and by the hub's own engine.
-    const cases: [string, 'pushdown' | 'central'][] = [
-      ['label_replace(memory_bytes, "dst", "$1", "instance", "(.*")', 'pushdown'],
-      ['label_replace(memory_bytes, "instance", "same", "", "")', 'pushdown'],
-      [
-        'label_replace(memory_bytes{cluster="eu-west"}, "instance", "same", "", "") or memory_bytes',
-        'pushdown',
-      ],
-      ['label_replace(memory_bytes, "1bad", "x", "", "")', 'pushdown'],
-      ['label_join(memory_bytes, "", ",", "job")', 'pushdown'],
-      ['max_over_time(label_replace(memory_bytes, "instance", "same", "", "")[5m:1m])', 'pushdown'],
-      ['sum(label_replace(memory_bytes, "dst", "$1", "instance", "(.*"))', 'central'],
-      [
-        'sum(label_replace(memory_bytes{cluster="us-east"}, "instance", "same", "", "") or memory_bytes)',
-        'central',
-      ],
-      ['label_replace(memory_bytes, "cluster", "$1", "instance", "(.*")', 'central'],
-      ['label_replace(sum by (job) (memory_bytes), "job", "same", "", "")', 'central'],
-    ];
+    const cases = CORPUS.refused;
     const wrong: string[] = [];
     for (const [q, mode] of cases) {
       for (const [path, params] of [
