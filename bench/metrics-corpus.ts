@@ -113,6 +113,9 @@ const pct = (xs: readonly number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 };
 
+/** How the hub answered each query text (X-Meridian-Query-Mode), for the per-mode rows. */
+const modeOf = new Map<string, string>();
+
 /** One ask, timed to the last byte of the answer; a 5xx or a transport error fails the run. */
 async function timed(base: string, a: Ask, token?: string): Promise<number> {
   const started = performance.now();
@@ -128,6 +131,8 @@ async function timed(base: string, a: Ask, token?: string): Promise<number> {
   const ms = performance.now() - started;
   if (res.statusCode >= 500)
     throw new Error(`${base} ${a.params['query']}: ${res.statusCode} ${body.slice(0, 300)}`);
+  const mode = res.headers['x-meridian-query-mode'];
+  if (typeof mode === 'string') modeOf.set(`${a.path} ${a.params['query']}`, mode);
   return ms;
 }
 
@@ -183,11 +188,20 @@ async function main(): Promise<void> {
   }
   const load: Record<string, number[]> = { before: loadavg() };
   const seq = { hub: [] as number[], union: [] as number[] };
+  // Sequential answers by how the hub answered the query: [hub ms, union ms].
+  const byMode = new Map<string, { hub: number[]; union: number[] }>();
   let t0 = performance.now();
   for (let r = 0; r < ROUNDS; r++) {
     for (const a of asks) {
-      seq.hub.push(await timed(hubBase, a, token));
-      seq.union.push(await timed(unionBase, a));
+      const h = await timed(hubBase, a, token);
+      const u = await timed(unionBase, a);
+      seq.hub.push(h);
+      seq.union.push(u);
+      const mode = modeOf.get(`${a.path} ${a.params['query']}`) ?? 'none';
+      const m = byMode.get(mode) ?? { hub: [], union: [] };
+      m.hub.push(h);
+      m.union.push(u);
+      byMode.set(mode, m);
     }
   }
   const seqS = (performance.now() - t0) / 1000;
@@ -229,6 +243,9 @@ async function main(): Promise<void> {
     '| phase | answers per side | union p50 / p99 ms | hub p50 / p99 ms | ratio p50 / p99 | throughput hub / union (answers/s) |',
     '| --- | --- | --- | --- | --- | --- |',
     row('one query at a time', seq.hub, seq.union),
+    ...[...byMode]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([mode, m]) => row(`… of which ${mode}`, m.hub, m.union)),
     row(`${CLIENTS} concurrent clients`, conHub.ms, conUnion.ms, conHub.s, conUnion.s),
     '',
   ].join('\n');
