@@ -229,6 +229,8 @@ export async function startPrometheus(
   name: string,
   listen: string,
   externalLabels: Readonly<Record<string, string>> = {},
+  /** The binary: Debian's `prometheus` (2.42) on PATH unless given (a Prometheus 3 build). */
+  binary = 'prometheus',
 ): Promise<PrometheusProcess> {
   const config = join(dir, name, 'prometheus.yml');
   const external = Object.entries(externalLabels)
@@ -239,7 +241,7 @@ export async function startPrometheus(
     `global:\n  scrape_interval: 1h${external ? `\n  external_labels:${external}` : ''}\nscrape_configs: []\n`,
   );
   const child = spawn(
-    'prometheus',
+    binary,
     [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, name, 'data')}`,
