@@ -34,6 +34,8 @@ import {
   type PodSeries,
   type PrometheusProcess,
 } from './support/prometheus-servers.ts';
+import { remoteWrite, type WriteSeries } from './support/remote-write.ts';
+import { metricsCorpus } from './support/metrics-corpus.ts';
 
 const fleet: TestFleet = newFleetHome('127.70.0');
 const HUB_PORT = 18043;
@@ -81,6 +83,27 @@ const shape: DataShape = {
 // closes ranges at the start and Prometheus 3 (the hub's engine) opens them.
 const T = startMs + 2 * 3600_000 + 30_000;
 const sec = (ms: number): string => String(ms / 1000);
+const CORPUS = metricsCorpus(startMs);
+const INSTANT = CORPUS.instant;
+const ORDERED = CORPUS.ordered;
+const RANGE = CORPUS.range;
+
+// Series that end and come back, written with their staleness markers as scraping leaves them
+// (remote write): `flappy_bytes` is scraped only in even minutes of the 18 minutes from W0 (20
+// minutes ago, after the backfilled blocks), and ends with a staleness marker at the first scrape
+// of every odd minute. Queries over it run 1 s past the minute, off every range boundary.
+const W0 = Math.floor((Date.now() - 20 * 60_000) / 120_000) * 120_000;
+function flappy(labels: Record<string, string>): WriteSeries {
+  const samples: [number, number | 'stale'][] = [];
+  for (let t = W0 + 7_500; t < W0 + 18 * 60_000; t += 15_000) {
+    const minute = Math.floor((t - W0) / 60_000);
+    if (minute % 2 === 0) samples.push([t, 100 + ((t / 15_000) % 7)]);
+    else if (Math.floor((t - 15_000 - W0) / 60_000) === minute - 1) samples.push([t, 'stale']);
+  }
+  return { labels: { __name__: 'flappy_bytes', job: 'flap', ...labels }, samples };
+}
+/** us-east's server has external labels, which remote read adds to its series and the hub removes. */
+const US_EAST_EXTERNAL = { replica: 'r1' };
 
 let hub: HubProcess;
 let token: string;
@@ -193,117 +216,9 @@ function difference(fed: PromAnswer, union: PromAnswer, ordered: boolean): strin
   return undefined;
 }
 
-const at1h = sec(startMs + 3600_000);
-/** [query, expected mode] — instant queries at T. */
-const INSTANT: readonly (readonly [string, 'pushdown' | 'central'])[] = [
-  ['http_requests_total', 'pushdown'],
-  ['http_requests_total{cluster="eu-west"}', 'pushdown'],
-  ['http_requests_total{cluster=~"eu-west|us-east", code="500"}', 'pushdown'],
-  ['memory_bytes{region!="us-east"}', 'pushdown'],
-  ['{cluster="ap-south", job="job-1"}', 'pushdown'],
-  ['rate(http_requests_total[5m])', 'pushdown'],
-  ['increase(http_requests_total{job="job-0"}[10m])', 'pushdown'],
-  ['sum by (cluster, code) (rate(http_requests_total[5m]))', 'pushdown'],
-  ['sum without (instance) (rate(http_requests_total[5m]))', 'pushdown'],
-  ['sum without (region) (memory_bytes)', 'pushdown'],
-  ['topk by (cluster) (1, memory_bytes)', 'pushdown'],
-  ['quantile_over_time(0.9, memory_bytes[10m])', 'pushdown'],
-  ['histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))', 'pushdown'],
-  ['histogram_quantile(0.5, rate(request_duration_seconds_bucket[5m]))', 'pushdown'],
-  [
-    'memory_bytes / on (cluster, instance) group_left sum by (cluster, instance) (rate(http_requests_total[5m]))',
-    'pushdown',
-  ],
-  ['rate(http_requests_total[5m]) > 20', 'pushdown'],
-  ['memory_bytes > bool 1100', 'pushdown'],
-  ['memory_bytes offset 10m', 'pushdown'],
-  ['memory_bytes offset -10m', 'pushdown'],
-  [`memory_bytes @ ${at1h}`, 'pushdown'],
-  ['max_over_time(rate(http_requests_total[5m])[30m:1m])', 'pushdown'],
-  ['label_replace(memory_bytes, "where", "$1", "cluster", "(.*)")', 'pushdown'],
-  ['memory_bytes[1m]', 'pushdown'],
-  // Series that carry their own cluster or region label in the member (the union holds them with
-  // the member's): bare, through a function, aggregated and matched by cluster, and read.
-  ['legacy_bytes', 'pushdown'],
-  ['legacy_bytes{cluster="us-east"} * 2', 'pushdown'],
-  ['sum by (cluster) (legacy_bytes)', 'pushdown'],
-  ['sum without (instance) (legacy_bytes)', 'pushdown'],
-  ['legacy_bytes / on (cluster, instance) sum by (cluster, instance) (memory_bytes)', 'pushdown'],
-  ['legacy_bytes and memory_bytes', 'pushdown'],
-  ['label_replace(legacy_bytes, "was", "$1", "cluster", "(.*)")', 'pushdown'],
-  ['sum(legacy_bytes)', 'central'],
-  ['topk(2, legacy_bytes)', 'central'],
-  [
-    'memory_bytes / on (cluster, instance) group_left (region) sum by (cluster, instance) (memory_bytes)',
-    'pushdown',
-  ],
-  [
-    'sum by (cluster) (memory_bytes) / on (cluster) group_right sum by (cluster, instance) (memory_bytes)',
-    'pushdown',
-  ],
-  ['count_values by (cluster) ("value", legacy_bytes > 0 < bool 1e9)', 'pushdown'],
-  ['sum(rate(http_requests_total[5m]))', 'central'],
-  ['sum by (code) (rate(http_requests_total[5m]))', 'central'],
-  ['sum by (region) (memory_bytes)', 'central'],
-  ['count by (job) (memory_bytes)', 'central'],
-  ['topk(3, rate(http_requests_total[5m]))', 'central'],
-  ['topk by (job) (1, memory_bytes)', 'central'],
-  ['bottomk(2, memory_bytes)', 'central'],
-  ['bottomk without (cluster, instance) (1, rate(http_requests_total[5m]))', 'central'],
-  ['avg(memory_bytes)', 'central'],
-  ['avg by (job) (rate(http_requests_total[5m]))', 'central'],
-  ['avg without (instance, cluster) (memory_bytes)', 'central'],
-  ['quantile(0.5, memory_bytes)', 'central'],
-  ['histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))', 'central'],
-  ['memory_bytes / on (instance) group_left sum by (instance) (rate(http_requests_total[5m]))', 'central'],
-  ['max_over_time(sum(rate(http_requests_total[5m]))[30m:1m])', 'central'],
-  [`sum(memory_bytes @ ${at1h}) - sum(memory_bytes offset 1h)`, 'central'],
-  ['absent(nonexistent_metric{job="x"})', 'central'],
-  ['absent(memory_bytes{cluster="eu-west"})', 'central'],
-  ['sum(memory_bytes) or vector(0)', 'central'],
-  ['label_replace(memory_bytes, "cluster", "all", "", "")', 'central'],
-  ['scalar(sum(memory_bytes{cluster="eu-west"})) * 2', 'central'],
-  ['1 + 1', 'central'],
-  ['time()', 'central'],
-  // app and revision, resolved by the hub from each series' pod: stamped on pushed-down answers
-  // that keep them, and evaluated in the hub where the query reads them or merges pods of an app.
-  ['pod_memory_bytes', 'pushdown'],
-  ['rate(pod_http_requests_total{code="500"}[5m])', 'pushdown'],
-  ['sum without (code) (rate(pod_http_requests_total[5m]))', 'pushdown'],
-  ['sum by (cluster, namespace, pod) (pod_memory_bytes)', 'pushdown'],
-  ['pod_memory_bytes{app="app2"}', 'central'],
-  ['pod_memory_bytes{revision!=""}', 'central'],
-  ['pod_memory_bytes{app!="app2"}', 'central'],
-  ['count by (cluster) ({__name__=~"pod_.+|memory_bytes", app=""})', 'central'],
-  ['sum by (app, cluster) (pod_memory_bytes)', 'central'],
-  ['sum without (pod) (pod_memory_bytes)', 'central'],
-  ['count by (revision) (pod_memory_bytes)', 'central'],
-  ['rate(pod_http_requests_total{app="app2"}[5m])', 'central'],
-  ['topk by (app) (1, pod_memory_bytes)', 'central'],
-  ['sum by (app) (rate(pod_http_requests_total[5m]))', 'central'],
-  ['label_replace(pod_memory_bytes, "service", "$1", "app", "(.*)")', 'central'],
-  ['pod_memory_bytes / ignoring (code) group_left sum without (code) (pod_http_requests_total)', 'pushdown'],
-];
-const ORDERED = ['sort_desc(sum by (cluster) (memory_bytes))', 'sort(sum by (instance) (memory_bytes))'];
-/** Range queries over the half hour before T, every minute. */
-const RANGE = [
-  'sum by (cluster, code) (rate(http_requests_total[5m]))',
-  'rate(http_requests_total{cluster="us-east"}[5m])',
-  'memory_bytes',
-  'histogram_quantile(0.9, sum by (le, cluster) (rate(request_duration_seconds_bucket[5m])))',
-  'sum(rate(http_requests_total[5m]))',
-  'topk(2, memory_bytes)',
-  'bottomk by (job) (1, rate(http_requests_total[5m]))',
-  'avg by (job) (memory_bytes)',
-  'legacy_bytes',
-  'quantile(0.9, memory_bytes)',
-  'histogram_quantile(0.9, sum by (le) (rate(request_duration_seconds_bucket[5m])))',
-  'max_over_time(sum(rate(http_requests_total[5m]))[10m:1m])',
-  'time()',
-  'sum by (app) (rate(pod_http_requests_total[5m]))',
-  'pod_memory_bytes',
-  'avg by (app, revision, cluster) (pod_memory_bytes{app!=""})',
-];
+/** The warning of an answer whose ranges the hub's engine (Prometheus 3) evaluated over Prometheus 2 samples. */
+const LEFT_OPEN =
+  /^the hub's engine \(Prometheus 3\.\d+\.\d+\) evaluated ranges of this query with left-open ranges, while (ap-south|eu-west|us-east) 2\.42\.\S+(, (ap-south|eu-west|us-east) 2\.42\.\S+)* close them/;
 
 async function blackholeServer(): Promise<Server> {
   const s = createServer((sock) => {
@@ -340,11 +255,18 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     CLUSTERS.forEach((c, i) => createBlocks(dir, c.name, openMetrics(shape, [i], false)));
     createBlocks(dir, 'union', openMetrics(shape, [0, 1, 2], true));
     const started = await Promise.all([
-      ...CLUSTERS.map((c) => startPrometheus(dir, c.name, c.listen)),
+      ...CLUSTERS.map((c) =>
+        startPrometheus(dir, c.name, c.listen, c.name === 'us-east' ? US_EAST_EXTERNAL : {}),
+      ),
       startPrometheus(dir, 'union', UNION_LISTEN),
     ]);
     CLUSTERS.forEach((c, i) => proms.set(c.name, started[i]!));
     proms.set('union', started[3]!);
+    for (const [i, c] of CLUSTERS.entries()) await remoteWrite(c.listen, [flappy({ instance: `i-${i}` })]);
+    await remoteWrite(
+      UNION_LISTEN,
+      CLUSTERS.map((c, i) => flappy({ instance: `i-${i}`, cluster: c.name, region: c.region })),
+    );
     await fleetUp(fleet, CLUSTERS.length);
     hub = await startHub(fleet, 'metrics-hub', HUB_PORT, [
       '--metrics-member-timeout',
@@ -416,7 +338,12 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
         wrong.push(`${q}: answered by ${fed.mode}, expected ${mode}`);
       const d = difference(fed.body, union.body, false);
       if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
-      if (fed.body.warnings?.length) wrong.push(`${q}: unexpected warnings ${fed.body.warnings.join('; ')}`);
+      // The members are Prometheus 2: where the hub's engine reads raw samples its answer says
+      // that its ranges are left-open (the corpus keeps samples off range boundaries).
+      const unexpected = (fed.body.warnings ?? []).filter(
+        (w) => fed.mode !== 'central' || !LEFT_OPEN.test(w),
+      );
+      if (unexpected.length) wrong.push(`${q}: unexpected warnings ${unexpected.join('; ')}`);
     }
     for (const q of ORDERED) {
       const [fed, union] = await Promise.all([
@@ -439,6 +366,43 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
       ]);
       const d = difference(fed.body, union.body, true);
       if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('series that end and come back: absent, *_over_time and subqueries answer as the union does', async () => {
+    const range = { start: sec(W0 + 61_000), end: sec(W0 + 17 * 60_000 + 1_000), step: '15' };
+    const queries = CORPUS.staleness;
+    const wrong: string[] = [];
+    for (const [q, mode] of queries) {
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query_range', { query: q, ...range }, 'POST'),
+        unionApi('/api/v1/query_range', { query: q, ...range }),
+      ]);
+      if (fed.mode !== mode) wrong.push(`${q}: answered by ${fed.mode}, expected ${mode}`);
+      const d = difference(fed.body, union.body, false);
+      if (d) wrong.push(`${q} (${fed.mode}): ${d}`);
+      // The union itself shows the flapping: absent() fires in every odd minute.
+      if (q === 'absent(flappy_bytes)') {
+        const points = ((union.body.data as { result: { values: unknown[] }[] }).result[0]?.values ?? [])
+          .length;
+        if (points < 25) wrong.push(`the union's absent(flappy_bytes) fired at ${points} steps only`);
+      }
+    }
+    // Instant queries in an odd minute (ended) and an even one (back).
+    for (const t of [W0 + 3 * 60_000 + 31_000, W0 + 4 * 60_000 + 31_000]) {
+      for (const q of [
+        'absent(flappy_bytes)',
+        'label_replace(flappy_bytes, "x", "y", "", "")',
+        'sum(flappy_bytes)',
+      ]) {
+        const [fed, union] = await Promise.all([
+          fleetApi('/api/v1/query', { query: q, time: sec(t) }),
+          unionApi('/api/v1/query', { query: q, time: sec(t) }),
+        ]);
+        const d = difference(fed.body, union.body, false);
+        if (d) wrong.push(`${q} at W0+${(t - W0) / 1000}s (${fed.mode}): ${d}`);
+      }
     }
     assert.deepEqual(wrong, []);
   });
@@ -525,6 +489,64 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     assert.match(costly.body.error ?? '', /more than 30000 samples/);
   });
 
+  test("a query any member refuses fails whole with the union's status, errorType and message", async () => {
+    // [query, how the hub answers it]: refused by every member, by one member only (the others'
+    // series would make a plausible partial answer), by members running a central query's
+    // partitionable part, and by the hub's own engine.
+    const cases = CORPUS.refused;
+    const wrong: string[] = [];
+    for (const [q, mode] of cases) {
+      for (const [path, params] of [
+        ['/api/v1/query', { query: q, time: sec(T) }],
+        ['/api/v1/query_range', { query: q, start: sec(T - 600_000), end: sec(T), step: '60' }],
+      ] as const) {
+        const [fed, union] = await Promise.all([fleetApi(path, params, 'POST'), unionApi(path, params)]);
+        const seen = `${path} ${q} (${fed.mode}): ${fed.status} ${JSON.stringify(fed.body)}`;
+        if (union.status !== 422) wrong.push(`${path} ${q}: the union answered ${union.status}`);
+        if (fed.mode !== mode) wrong.push(`${seen}: expected ${mode}`);
+        if (fed.status !== union.status || fed.body.errorType !== union.body.errorType)
+          wrong.push(`${seen} != ${union.status} ${union.body.errorType}`);
+        if (fed.body.error !== union.body.error) wrong.push(`${seen}: message != ${union.body.error}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test("answers say where the hub's Prometheus 3 engine read the Prometheus 2 members' samples with its own ranges", async () => {
+    const cases: [string, 'pushdown' | 'central', boolean][] = [
+      ['rate(http_requests_total[5m])', 'pushdown', false],
+      ['max_over_time(rate(http_requests_total[5m])[30m:1m])', 'pushdown', false],
+      // The members compute rate(…) per cluster; the hub only adds up their points.
+      ['sum(rate(http_requests_total[5m]))', 'central', false],
+      // A subquery and absent() stay in the hub, over raw samples.
+      ['max_over_time(sum(rate(http_requests_total[1m]))[3m:20s])', 'central', true],
+      ['absent(memory_bytes{job="nope"})', 'central', true],
+    ];
+    for (const [q, mode, warned] of cases) {
+      const r = await fleetApi('/api/v1/query', { query: q, time: sec(T) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.mode, mode, q);
+      const w = (r.body.warnings ?? []).filter((x) => LEFT_OPEN.test(x));
+      assert.equal(w.length, warned ? 1 : 0, `${q}: ${JSON.stringify(r.body.warnings)}`);
+    }
+  });
+
+  test('partial_response is read as Thanos reads it', async () => {
+    const bad = await fleetApi('/api/v1/query', {
+      query: 'memory_bytes',
+      time: sec(T),
+      partial_response: 'maybe',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errorType, 'bad_data');
+    const fine = await fleetApi('/api/v1/query', {
+      query: 'memory_bytes',
+      time: sec(T),
+      partial_response: 'false',
+    });
+    assert.equal(fine.status, 200, JSON.stringify(fine.body));
+  });
+
   test('requires a token, and RBAC on metrics.observe.meridian.dev', async () => {
     const anonymous = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/query?query=up`);
     assert.equal(anonymous.status, 401);
@@ -582,6 +604,19 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
         const without = q.replace(/(memory_bytes|http_requests_total)/, '$1{cluster!="eu-west"}');
         const union = await unionApi('/api/v1/query', { query: without, time: sec(T) });
         assert.equal(difference(r.body, union.body, false), undefined, q);
+      }
+      // Without partial answers the same queries fail, as Thanos' partial_response=false does.
+      for (const [path, params] of [
+        ['/api/v1/query', { query: 'memory_bytes', time: sec(T) }],
+        ['/api/v1/query', { query: 'sum(memory_bytes)', time: sec(T) }],
+        ['/api/v1/query_range', { query: 'memory_bytes', start: sec(T - 600_000), end: sec(T), step: '60' }],
+        ['/api/v1/series', { 'match[]': 'memory_bytes' }],
+        ['/api/v1/labels', {}],
+      ] as const) {
+        const strict = await fleetApi(path, { ...params, partial_response: 'false' });
+        assert.equal(strict.status, 503, `${path}: ${JSON.stringify(strict.body)}`);
+        assert.equal(strict.body.errorType, 'unavailable');
+        assert.match(strict.body.error ?? '', /partial response disabled .*cluster "eu-west"/);
       }
       const only = await fleetApi('/api/v1/query', {
         query: 'memory_bytes{cluster="eu-west"}',

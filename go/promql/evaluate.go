@@ -38,11 +38,14 @@ type MemberQuery struct {
 	Stamp  map[string]string `json:"stamp"`
 }
 
-// Fetch is an instant query of a range selector, which returns a member's raw samples.
+// Fetch is a member's raw samples for one selector and window: Read is the remote-read request
+// that returns them with their staleness markers; Query, an instant query of a range selector
+// at Time, returns them without (for a member that serves no remote read).
 type Fetch struct {
 	Member string `json:"member"`
 	Query  string `json:"query"`
 	Time   int64  `json:"time"`
+	Read   []byte `json:"read,omitempty"`
 }
 
 // SubQuery is a pushed-down part of a centrally evaluated query, run on the members like the
@@ -191,7 +194,12 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 			}
 		}
 		for _, w := range merged {
-			out = append(out, Fetch{Member: t.member, Query: t.selector + rangeSuffix(w.start, w.end), Time: w.end})
+			out = append(out, Fetch{
+				Member: t.member,
+				Query:  t.selector + rangeSuffix(w.start, w.end),
+				Time:   w.end,
+				Read:   readRequest(t.selector, w.start, w.end),
+			})
 		}
 	}
 	return out, nil
@@ -200,11 +208,14 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 // timeRange is an evaluation's times in milliseconds (step 0: an instant query at end).
 type timeRange struct{ start, end, step int64 }
 
-// Input is one member's answer to one Fetch (Sub < 0) or to one SubQuery (its ID).
+// Input is one member's answer to one Fetch (Sub -1: its query; remoteReadSub: its remote read)
+// or to one SubQuery (its ID). External: the member's external labels (name, value pairs),
+// which remote read adds to series.
 type Input struct {
-	Member string
-	Sub    int
-	Body   []byte
+	Member   string
+	Sub      int
+	Body     []byte
+	External []string
 }
 
 // Evaluated is the result of a central evaluation.
@@ -251,7 +262,14 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 		}
 	}
 	for _, in := range inputs {
-		got, notes, err := decodeSeriesList(in.Body, &scratch)
+		var got []*series
+		var notes memberNotes
+		var err error
+		if in.Sub == remoteReadSub {
+			got, err = decodeReadResponse(in.Body, in.External, &scratch)
+		} else {
+			got, notes, err = decodeSeriesList(in.Body, &scratch)
+		}
 		if err != nil {
 			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
 		}

@@ -83,6 +83,18 @@ func jsEvaluate(_ js.Value, args []js.Value) any {
 		js.CopyBytesToGo(buf, b)
 		inputs[i] = Input{Member: names.Index(i).String(), Sub: subs.Index(i).Int(), Body: buf}
 	}
+	// args[9], when given: per input, its member's external labels as [name, value, …].
+	if len(args) > 9 && args[9].Type() == js.TypeObject {
+		for i := range inputs {
+			if i >= args[9].Length() {
+				break
+			}
+			ext := args[9].Index(i)
+			for k := 0; k < ext.Length(); k++ {
+				inputs[i].External = append(inputs[i].External, ext.Index(k).String())
+			}
+		}
+	}
 	var resolve resolveFunc
 	if len(args) > 8 && args[8].Type() == js.TypeFunction {
 		fn := args[8]

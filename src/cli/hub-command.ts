@@ -186,6 +186,10 @@ export function registerHubCommand(hub: Command): void {
         .argParser(intOption('--metrics-max-central-samples', 1, 1_000_000_000))
         .hideHelp(),
     )
+    .option(
+      '--no-metrics-partial-response',
+      "fail a metrics query with 503 when any member's Prometheus does not answer, instead of answering without it and a warning (a request's partial_response=true|false overrides)",
+    )
     .option('--lease-duration <seconds>', 'leader lease duration', intOption('--lease-duration', 2, 300), 10)
     .addOption(new Option('--state-dir <dir>', 'write hub.json (listen address) here').hideHelp())
     .action(
@@ -216,6 +220,7 @@ export function registerHubCommand(hub: Command): void {
           metricsMemberTimeout?: number;
           metricsMaxCentralSamples?: number;
           metricsQueryTimeout?: number;
+          metricsPartialResponse: boolean;
         },
         cmd: Command,
       ) => {
@@ -282,6 +287,7 @@ export function registerHubCommand(hub: Command): void {
             metricsMemberTimeoutMs: opts.metricsMemberTimeout,
             metricsMaxCentralSamples: opts.metricsMaxCentralSamples,
             metricsQueryTimeoutMs: opts.metricsQueryTimeout,
+            metricsPartialResponse: opts.metricsPartialResponse,
           },
           signal: abort.signal,
           onListening: (a) => {

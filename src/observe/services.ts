@@ -52,6 +52,11 @@ export interface ObserveOptions {
   readonly metricsQueryTimeoutMs?: number;
   /** Raw samples one centrally evaluated PromQL query may fetch (default 5 million). */
   readonly metricsMaxCentralSamples?: number;
+  /**
+   * Whether metrics answers leave out members that could not answer, with a warning (default
+   * true), or fail with 503; a request's `partial_response` parameter overrides it.
+   */
+  readonly metricsPartialResponse?: boolean;
 }
 
 export interface ObserveDeps {

@@ -220,17 +220,36 @@ export interface PrometheusProcess {
 }
 
 /** Starts Prometheus on its data dir with no scrape targets, and waits until it is ready. */
-export async function startPrometheus(dir: string, name: string, listen: string): Promise<PrometheusProcess> {
+/**
+ * `externalLabels`: the server's global external_labels, which its query API leaves off series
+ * and its remote-read API adds to them (as members of a Thanos setup have).
+ */
+export async function startPrometheus(
+  dir: string,
+  name: string,
+  listen: string,
+  externalLabels: Readonly<Record<string, string>> = {},
+  /** The binary: Debian's `prometheus` (2.42) on PATH unless given (a Prometheus 3 build). */
+  binary = 'prometheus',
+): Promise<PrometheusProcess> {
   const config = join(dir, name, 'prometheus.yml');
-  writeFileSync(config, 'global:\n  scrape_interval: 1h\nscrape_configs: []\n');
+  const external = Object.entries(externalLabels)
+    .map(([k, v]) => `\n    ${k}: ${JSON.stringify(v)}`)
+    .join('');
+  writeFileSync(
+    config,
+    `global:\n  scrape_interval: 1h${external ? `\n  external_labels:${external}` : ''}\nscrape_configs: []\n`,
+  );
   const child = spawn(
-    'prometheus',
+    binary,
     [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, name, 'data')}`,
       `--web.listen-address=${listen}`,
       '--storage.tsdb.retention.time=30d',
       '--log.level=warn',
+      // Series that end and come back (staleness markers) are written by test/support/remote-write.ts.
+      '--web.enable-remote-write-receiver',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

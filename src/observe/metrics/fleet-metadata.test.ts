@@ -56,6 +56,7 @@ before(async () => {
   ctx = {
     engine: await loadPromqlEngine(),
     timeoutMs: 5000,
+    partialResponse: true,
     workloadOf: (_cluster, namespace, pod) =>
       namespace === 'shop' && pod.startsWith('web-') ? { app: 'web', revision: '3' } : undefined,
   };

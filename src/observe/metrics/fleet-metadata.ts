@@ -3,13 +3,20 @@
 // which members have matching series. Nor do they hold Meridian's `app`/`revision` labels (any of
 // their own are replaced): those are resolved from each series' namespace and pod, so names and
 // values that depend on them are read from the members' series, enriched in the hub.
-import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
+import { failureAnswer as membersFailed, missingWarnings } from './member-failure.ts';
+import {
+  askMember,
+  fanOut,
+  type FanOut,
+  type MemberFailed,
+  type MetricsMember,
+} from './member-prometheus.ts';
 import { isFailure } from './promql-engine.ts';
 import type { EngineApi } from './promql-thread.ts';
 import { mergeSeries, memberWarnings, unionSorted, type Labels } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam, type SeriesParams } from './prom-params.ts';
-import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
+import { apiSuccess, type ApiAnswer } from './prom-response.ts';
 import { failureAnswer } from './fleet-query.ts';
 
 export interface FleetMetadataContext {
@@ -17,6 +24,8 @@ export interface FleetMetadataContext {
   readonly timeoutMs: number;
   /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
   readonly workloadOf?: WorkloadOf;
+  /** Whether answers may leave out members that could not answer (see FleetQueryContext). */
+  readonly partialResponse: boolean;
 }
 
 const WORKLOAD_LABELS = ['app', 'revision'];
@@ -60,7 +69,7 @@ function memberForm(p: SeriesParams, matchers: readonly string[] | undefined): U
   return f;
 }
 
-type Parsed<T> = { ok: true; value: { data: T; warnings: string[] } } | { ok: false; error: string };
+type Parsed<T> = { ok: true; value: { data: T; warnings: string[] } } | MemberFailed;
 
 function readList<T>(body: Uint8Array, check: (v: unknown) => v is T): Parsed<T[]> {
   const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
@@ -91,37 +100,35 @@ async function ask<T>(
   check: (v: unknown) => v is T,
   signal: AbortSignal,
   method: 'GET' | 'POST' = 'POST',
-): Promise<{ answers: Map<string, T[]>; warnings: string[]; allFailed?: ApiAnswer }> {
-  const { answers, failed } = await fanOut(members, ctx.timeoutMs, signal, async (m, s) => {
+): Promise<{ answers: Map<string, T[]>; warnings: string[]; failure?: ApiAnswer }> {
+  const got = await fanOut(members, ctx.timeoutMs, signal, async (m, s) => {
     const a = await askMember(m, endpoint, memberForm(p, matchers.get(m.name)), s, method);
     return a.ok ? readList(a.body, check) : a;
   });
-  return collect(members, answers, failed);
+  return collect(members, got, ctx.partialResponse);
 }
 
-/** Answers by member, warnings (the members' own, and one per member missing), all failed. */
+/**
+ * Answers by member and warnings (the members' own, and one per member missing), or the failure
+ * that answers instead (a member refused, or members missing where that is not allowed).
+ */
 function collect<T>(
   members: readonly MetricsMember[],
-  answers: ReadonlyMap<string, { data: T; warnings: string[] }>,
-  failed: ReadonlyMap<string, string>,
-): { answers: Map<string, T>; warnings: string[]; allFailed?: ApiAnswer } {
+  got: FanOut<{ data: T; warnings: string[] }>,
+  partial: boolean,
+): { answers: Map<string, T>; warnings: string[]; failure?: ApiAnswer } {
+  const names = members.map((m) => m.name);
   const warnings: string[] = [];
   const out = new Map<string, T>();
   for (const m of members) {
-    const a = answers.get(m.name);
+    const a = got.answers.get(m.name);
     if (a) {
       out.set(m.name, a.data);
       warnings.push(...memberWarnings(m.name, a.warnings));
-    } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
+    }
   }
-  const allFailed =
-    members.length > 0 && failed.size === members.length
-      ? apiError(
-          'unavailable',
-          `no cluster answered: ${[...failed].map(([c, w]) => `cluster "${c}": ${w}`).join('; ')}`,
-        )
-      : undefined;
-  return { answers: out, warnings, allFailed };
+  warnings.push(...missingWarnings(names, got.failed));
+  return { answers: out, warnings, failure: membersFailed(names, got, partial) };
 }
 
 /**
@@ -138,7 +145,7 @@ async function enrichedSeries(
   const t = await targets(ctx, members, p, podOnly);
   if ('status' in t) return t;
   const r = await ask(ctx, t.members, p, 'series', t.matchers, isLabels, signal);
-  if (r.allFailed) return r.allFailed;
+  if (r.failure) return r.failure;
   const parts = t.members.flatMap((m) => {
     const series = r.answers.get(m.name);
     return series ? [{ cluster: m.name, region: m.region, series }] : [];
@@ -201,7 +208,7 @@ export async function fleetLabelNames(
     },
     signal,
   );
-  if (r.allFailed) return r.allFailed;
+  if (r.failure) return r.failure;
   // The members' own app and revision labels are replaced by Meridian's, present where some
   // matching series' pod resolves.
   const lists = [...r.answers.values()].map(([l]) => l.filter((n) => !WORKLOAD_LABELS.includes(n)));
@@ -235,13 +242,16 @@ async function askTogether<A, B>(
   first: MemberAsk<A>,
   second: MemberAsk<B> | undefined,
   signal: AbortSignal,
-): Promise<{ answers: Map<string, [A[], B[]]>; warnings: string[]; allFailed?: ApiAnswer }> {
-  const { answers, failed } = await fanOut(members, ctx.timeoutMs, signal, async (m, s) => {
+): Promise<{ answers: Map<string, [A[], B[]]>; warnings: string[]; failure?: ApiAnswer }> {
+  const got = await fanOut(members, ctx.timeoutMs, signal, async (m, s) => {
     const secondForm = second?.form(m.name);
     const [a, b] = await Promise.all([
       askMember(m, first.endpoint, first.form(m.name) ?? new URLSearchParams(), s),
       second && secondForm ? askMember(m, second.endpoint, secondForm, s) : undefined,
     ]);
+    // A refusal says more than an outage of the same member's other ask: it fails the answer.
+    const refusal = [a, b].find((x) => x && !x.ok && x.refused);
+    if (refusal && !refusal.ok) return refusal;
     if (!a.ok) return a;
     if (b && !b.ok) return b;
     const la = readList(a.body, first.check);
@@ -257,7 +267,7 @@ async function askTogether<A, B>(
       },
     };
   });
-  return collect(members, answers, failed);
+  return collect(members, got, ctx.partialResponse);
 }
 
 export async function fleetLabelValues(
@@ -279,7 +289,7 @@ export async function fleetLabelValues(
   if (name === 'cluster' || name === 'region') {
     // A member contributes its name (region) when it holds any series the selectors match.
     const r = await ask(ctx, t.members, p, 'labels', t.matchers, isString, signal);
-    if (r.allFailed) return r.allFailed;
+    if (r.failure) return r.failure;
     const values = t.members
       .filter((m) => (r.answers.get(m.name)?.length ?? 0) > 0)
       .map((m) => (name === 'cluster' ? m.name : m.region));
@@ -295,6 +305,6 @@ export async function fleetLabelValues(
     signal,
     'GET',
   );
-  if (r.allFailed) return r.allFailed;
+  if (r.failure) return r.failure;
   return apiSuccess(JSON.stringify(unionSorted([...r.answers.values()])), r.warnings);
 }

@@ -3,6 +3,7 @@
 // sets app/revision on the members' series from its pod resolver.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
@@ -14,9 +15,17 @@ const standIns = new StandInMembers();
 let members: MetricsMember[];
 let ctx: FleetQueryContext;
 
+function notServed(res: ServerResponse): void {
+  res.statusCode = 404;
+  res.end('404 page not found');
+}
+
 /** A member holding one series of `x` (namespace shop, its pod) that warns on every answer. */
 function member(pod: string, value: string): Promise<string> {
   return standIns.start((req, res) => {
+    // No remote read here (as a server that only speaks the query API): the hub falls back to
+    // instant queries of range selectors for raw samples.
+    if (req.url === '/api/v1/read') return notServed(res);
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -46,6 +55,7 @@ before(async () => {
   ctx = {
     engine: await loadPromqlEngine(),
     timeoutMs: 5000,
+    partialResponse: true,
     maxCentralSamples: 1000,
     log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
     workloadOf: (cluster, namespace, pod) =>
@@ -125,5 +135,90 @@ test('a repeated query (its plan reused) takes app and revision from the resolve
     }
   } finally {
     ctx = { ...ctx, workloadOf: resolver };
+  }
+});
+
+/** A member answering every query with `status` and Prometheus' error envelope. */
+function failing(status: number, errorType: string, error: string): Promise<string> {
+  return standIns.start((req, res) => {
+    if (req.url === '/api/v1/read') return notServed(res);
+    req.resume();
+    req.on('end', () => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'error', errorType, error }));
+    });
+  });
+}
+
+test('a member refusing the query fails it whole with its status, type and message, both paths', async () => {
+  const dup = 'vector cannot contain metrics with the same labelset';
+  const fleet: MetricsMember[] = [
+    ...members,
+    { name: 'ap-south', region: 'ap', url: await failing(422, 'execution', dup) },
+    { name: 'sa-east', region: 'sa', url: await failing(503, 'unavailable', 'overloaded') },
+  ];
+  for (const q of ['x', 'sum(x)', 'max_over_time(sum(x)[5m:1m])']) {
+    for (const partialResponse of [true, false]) {
+      const a = await fleetQuery(
+        { ...ctx, partialResponse },
+        fleet,
+        { query: q, start: 3_600_000, end: 3_600_000, step: 0 },
+        AbortSignal.timeout(10_000),
+      );
+      assert.equal(a.status, 422, `${q}: ${a.body}`);
+      assert.deepEqual(JSON.parse(a.body), { status: 'error', errorType: 'execution', error: dup }, q);
+    }
+  }
+});
+
+test('a member that cannot answer is left out with a warning, or fails the query without partial answers', async () => {
+  const fleet: MetricsMember[] = [
+    ...members,
+    { name: 'sa-east', region: 'sa', url: await failing(503, 'timeout', 'query timed out') },
+  ];
+  for (const q of ['x', 'sum(x)']) {
+    const run = (partialResponse: boolean) =>
+      fleetQuery(
+        { ...ctx, partialResponse },
+        fleet,
+        { query: q, start: 3_600_000, end: 3_600_000, step: 0 },
+        AbortSignal.timeout(10_000),
+      );
+    const partial = await run(true);
+    assert.equal(partial.status, 200, q);
+    assert.match(partial.body, /cluster \\"sa-east\\" did not answer \(HTTP 503: query timed out\)/);
+    const strict = await run(false);
+    assert.equal(strict.status, 503, q);
+    assert.equal((JSON.parse(strict.body) as { errorType: string }).errorType, 'unavailable');
+    assert.match(strict.body, /partial response disabled.*sa-east/);
+  }
+});
+
+test("an answer whose ranges the hub evaluated over Prometheus 2 members' samples says so", async () => {
+  const versioned: FleetQueryContext = {
+    ...ctx,
+    versions: { hub: '3.16.0', of: (ms) => Promise.resolve(new Map(ms.map((m) => [m.name, '2.42.0']))) },
+  };
+  const run = async (query: string) => {
+    const a = await fleetQuery(
+      versioned,
+      members,
+      { query, start: 3_600_000, end: 3_600_000, step: 0 },
+      AbortSignal.timeout(10_000),
+    );
+    assert.equal(a.status, 200, a.body);
+    const w = (JSON.parse(a.body) as { warnings?: string[] }).warnings ?? [];
+    return { mode: a.mode, semantics: w.filter((x) => x.includes('left-open')) };
+  };
+  // The members evaluate everything, or the hub only combines their per-step answers.
+  assert.deepEqual(await run('x'), { mode: 'pushdown', semantics: [] });
+  assert.deepEqual(await run('sum(x)'), { mode: 'central', semantics: [] });
+  // The hub reads raw samples and applies ranges and lookbacks itself.
+  for (const q of ['max_over_time(sum(x)[5m:1m])', 'absent(x)']) {
+    const r = await run(q);
+    assert.equal(r.mode, 'central', q);
+    assert.equal(r.semantics.length, 1, q);
+    assert.match(r.semantics[0]!, /Prometheus 3\.16\.0.*eu-west 2\.42\.0, us-east 2\.42\.0 close them/);
   }
 });

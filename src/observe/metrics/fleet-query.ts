@@ -4,10 +4,20 @@
 // cluster (its partitionable parts) and, where nothing else works, their raw samples. Either way
 // the hub sets `app` and `revision` from each series' pod where the union's answer keeps them.
 import type { Logger } from '../../logging/logger.ts';
-import { askMember, fanOut, type MetricsMember } from './member-prometheus.ts';
+import { failureAnswer as membersFailed, missingWarnings } from './member-failure.ts';
+import {
+  askMember,
+  fanOut,
+  readMember,
+  type MemberAnswer,
+  type MemberFailed,
+  type MetricsMember,
+} from './member-prometheus.ts';
 import {
   isFailure,
+  REMOTE_READ_SUB,
   type CentralPlan,
+  type EngineInput,
   type EngineFailure,
   type EngineQuery,
   type PushdownPlan,
@@ -23,7 +33,8 @@ import {
 } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam } from './prom-params.ts';
-import { apiError, apiSuccess, memberMissing, type ApiAnswer } from './prom-response.ts';
+import { semanticsWarnings } from './range-semantics.ts';
+import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export interface FleetQueryContext {
   readonly engine: EngineApi;
@@ -32,6 +43,33 @@ export interface FleetQueryContext {
   readonly log: Logger;
   /** `app` and `revision` of the members' pods (the topology's resolver); none when absent. */
   readonly workloadOf?: WorkloadOf;
+  /**
+   * Whether an answer may leave out members that could not answer (with a warning); when false
+   * it is a 503 instead. Members that refuse the query fail it either way.
+   */
+  readonly partialResponse: boolean;
+  /**
+   * Each member's Prometheus version (undefined where unknown) and the hub engine's: answers
+   * whose range semantics may differ from one Prometheus say so in a warning (range-semantics.ts).
+   */
+  readonly versions?: {
+    readonly hub: string;
+    readonly of: (members: readonly MetricsMember[]) => Promise<ReadonlyMap<string, string | undefined>>;
+    /** Each member's external labels as [name, value, …] (remote read adds them to series). */
+    readonly external?: (
+      members: readonly MetricsMember[],
+    ) => Promise<ReadonlyMap<string, readonly string[]>>;
+  };
+}
+
+/** The range-semantics warnings for an answer the `asked` members took part in. */
+async function semantics(
+  ctx: FleetQueryContext,
+  versions: Promise<ReadonlyMap<string, string | undefined>> | undefined,
+  hubEvaluatesRanges: boolean,
+): Promise<string[]> {
+  if (!ctx.versions || !versions) return [];
+  return semanticsWarnings({ hubVersion: ctx.versions.hub, members: await versions, hubEvaluatesRanges });
 }
 
 /** The engine's form of a WorkloadOf. */
@@ -80,7 +118,7 @@ interface MemberData {
   readonly warnings: string[];
 }
 
-function readData(body: Uint8Array): { ok: true; value: MemberData } | { ok: false; error: string } {
+function readData(body: Uint8Array): { ok: true; value: MemberData } | MemberFailed {
   // A member's answer is untrusted input: check the shape before using it.
   const parsed: unknown = JSON.parse(new TextDecoder().decode(body));
   if (typeof parsed !== 'object' || parsed === null)
@@ -108,13 +146,6 @@ function form(q: FleetQuery, query: string): { endpoint: string; form: URLSearch
       };
 }
 
-function allFailed(failed: ReadonlyMap<string, string>): ApiAnswer {
-  return apiError(
-    'unavailable',
-    `no cluster answered: ${[...failed].map(([c, why]) => `cluster "${c}": ${why}`).join('; ')}`,
-  );
-}
-
 async function pushdown(
   ctx: FleetQueryContext,
   members: readonly MetricsMember[],
@@ -124,21 +155,26 @@ async function pushdown(
 ): Promise<ApiAnswer> {
   const queries = new Map((plan.members ?? []).map((m) => [m.member, m]));
   const asked = members.filter((m) => queries.has(m.name));
-  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+  // Asked alongside the data (from a cache, mostly), so it adds no round trip to the answer.
+  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
+  const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const f = form(q, queries.get(m.name)!.query);
     const a = await askMember(m, f.endpoint, f.form, s);
     return a.ok ? readData(a.body) : a;
   });
-  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
+  const names = asked.map((m) => m.name);
+  const failedAnswer = membersFailed(names, out, ctx.partialResponse);
+  if (failedAnswer) return failedAnswer;
   const parts: MemberResult[] = [];
   const warnings: string[] = [];
   for (const m of asked) {
-    const a = answers.get(m.name);
+    const a = out.answers.get(m.name);
     if (a) {
       parts.push({ cluster: m.name, stamp: queries.get(m.name)!.stamp, result: a.result });
       warnings.push(...memberWarnings(m.name, a.warnings));
-    } else warnings.push(memberMissing(m.name, failed.get(m.name) ?? 'unknown'));
+    }
   }
+  warnings.push(...missingWarnings(names, out.failed), ...(await semantics(ctx, versions, false)));
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
   const result = mergeResults(resultType, parts, plan.workload ? ctx.workloadOf : undefined);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
@@ -153,8 +189,10 @@ async function central(
 ): Promise<ApiAnswer> {
   const fetches = plan.fetches ?? [];
   const subs = plan.subs ?? [];
-  // What each member is asked: sub-query answers (sub ≥ 0) and raw fetches (-1).
-  type Ask = { sub: number; endpoint: string; form: URLSearchParams };
+  // What each member is asked: sub-query answers (sub ≥ 0) and raw samples, by remote read
+  // (which keeps staleness markers) with the instant query of a range selector as the fallback.
+  type Query = { sub: number; endpoint: string; form: URLSearchParams };
+  type Ask = Query & { read?: Uint8Array };
   const asks = new Map<string, Ask[]>();
   const add = (member: string, a: Ask): void => {
     const list = asks.get(member);
@@ -167,26 +205,48 @@ async function central(
       sub: -1,
       endpoint: 'query',
       form: new URLSearchParams({ query: f.query, time: secondsParam(f.time) }),
+      read: f.read !== undefined ? Buffer.from(f.read, 'base64') : undefined,
     });
   }
   const asked = members.filter((m) => asks.has(m.name));
+  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
+  const external = fetches.length > 0 && ctx.versions?.external ? ctx.versions.external(asked) : undefined;
+  const one = async (m: MetricsMember, a: Ask, s: AbortSignal): Promise<MemberAnswer & { sub: number }> => {
+    if (a.read) {
+      const r = await readMember(m, a.read, s);
+      if (r.ok || !r.notServed) return { ...r, sub: REMOTE_READ_SUB };
+    }
+    return { ...(await askMember(m, a.endpoint, a.form, s)), sub: a.sub };
+  };
   // A member's asks share its deadline: its series are in the answer whole or not at all.
-  const { answers, failed } = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
-    const mine = asks.get(m.name) ?? [];
-    const got = await Promise.all(mine.map((a) => askMember(m, a.endpoint, a.form, s)));
-    const inputs: { member: string; sub: number; body: Uint8Array }[] = [];
-    for (const [i, g] of got.entries()) {
-      if (!g.ok) return g;
-      inputs.push({ member: m.name, sub: mine[i]!.sub, body: g.body });
+  const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
+    const got = await Promise.all((asks.get(m.name) ?? []).map((a) => one(m, a, s)));
+    // A refusal says more than an outage of the same member's other ask: it fails the query.
+    const failedAsk = got.find((g) => !g.ok && g.refused) ?? got.find((g) => !g.ok);
+    if (failedAsk && !failedAsk.ok) return failedAsk;
+    const ext = (await external)?.get(m.name) ?? [];
+    const inputs: EngineInput[] = [];
+    for (const g of got) {
+      if (g.ok)
+        inputs.push({
+          member: m.name,
+          sub: g.sub,
+          body: g.body,
+          external: g.sub === REMOTE_READ_SUB ? ext : undefined,
+        });
     }
     return { ok: true as const, value: inputs };
   });
-  if (asked.length > 0 && failed.size === asked.length) return allFailed(failed);
-  const inputs = asked.flatMap((m) => answers.get(m.name) ?? []);
+  const names = asked.map((m) => m.name);
+  const failedAnswer = membersFailed(names, out, ctx.partialResponse);
+  if (failedAnswer) return failedAnswer;
+  const inputs = asked.flatMap((m) => out.answers.get(m.name) ?? []);
   const ev = await ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
+  // The hub's engine evaluates ranges and lookbacks only over raw samples (fetches).
   const warnings = [
-    ...asked.filter((m) => failed.has(m.name)).map((m) => memberMissing(m.name, failed.get(m.name)!)),
+    ...missingWarnings(names, out.failed),
+    ...(await semantics(ctx, versions, fetches.length > 0)),
     ...ev.warnings,
   ];
   return apiSuccess(ev.data, warnings, ev.infos);

@@ -3,6 +3,7 @@
 import { request } from 'undici';
 import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
 import { errorMessage } from '../../kube/errors.ts';
+import { refusalOf, type MemberFailures, type QueryRefusal } from './member-failure.ts';
 
 export interface MetricsMember {
   readonly name: string;
@@ -11,8 +12,14 @@ export interface MetricsMember {
   readonly url: string;
 }
 
-export type MemberAnswer =
-  { readonly ok: true; readonly body: Uint8Array } | { readonly ok: false; readonly error: string };
+/** A failed ask: `refused` when the member refused the query itself (400 / 422 from Prometheus). */
+export interface MemberFailed {
+  readonly ok: false;
+  readonly error: string;
+  readonly refused?: QueryRefusal;
+}
+
+export type MemberAnswer = { readonly ok: true; readonly body: Uint8Array } | MemberFailed;
 
 /**
  * Asks `<prometheusURL>/api/v1/<endpoint>`, by POST as Grafana does (long queries and many match[]
@@ -42,7 +49,12 @@ export async function askMember(
     });
     const body = new Uint8Array(await res.body.arrayBuffer());
     if (res.statusCode === 200) return { ok: true, body };
-    return { ok: false, error: `HTTP ${res.statusCode}: ${apiError(body)}` };
+    const text = new TextDecoder().decode(body);
+    return {
+      ok: false,
+      error: `HTTP ${res.statusCode}: ${apiError(text)}`,
+      refused: refusalOf(res.statusCode, text),
+    };
   } catch (e) {
     if (signal.aborted) return { ok: false, error: abortReason(signal) };
     const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
@@ -50,8 +62,45 @@ export async function askMember(
   }
 }
 
-function apiError(body: Uint8Array): string {
-  const text = new TextDecoder().decode(body);
+/**
+ * Asks a member's remote-read endpoint (`<prometheusURL>/api/v1/read`) with `readRequest`, a
+ * snappy-compressed ReadRequest; the answer body is its snappy-compressed ReadResponse. Never
+ * throws; `notServed` says the member has no remote read (a non-Prometheus server).
+ */
+export async function readMember(
+  member: MetricsMember,
+  readRequest: Uint8Array,
+  signal: AbortSignal,
+): Promise<MemberAnswer & { readonly notServed?: boolean }> {
+  try {
+    const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/read`);
+    assertLoopbackAllowed(url.hostname);
+    const res = await request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-protobuf',
+        'content-encoding': 'snappy',
+        'x-prometheus-remote-read-version': '0.1.0',
+      },
+      body: readRequest,
+      signal,
+    });
+    const body = new Uint8Array(await res.body.arrayBuffer());
+    if (res.statusCode === 200) return { ok: true, body };
+    const text = new TextDecoder().decode(body).slice(0, 200).trim();
+    return {
+      ok: false,
+      error: `remote read: HTTP ${res.statusCode}: ${text}`,
+      notServed: [404, 405, 501].includes(res.statusCode),
+    };
+  } catch (e) {
+    if (signal.aborted) return { ok: false, error: abortReason(signal) };
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    return { ok: false, error: `${errorMessage(e)}${cause}` };
+  }
+}
+
+function apiError(text: string): string {
   try {
     const parsed: unknown = JSON.parse(text);
     if (parsed && typeof parsed === 'object' && 'error' in parsed && typeof parsed.error === 'string')
@@ -78,34 +127,30 @@ function deadline(ms: number): { signal: AbortSignal; cancel: () => void } {
   return { signal: c.signal, cancel: () => clearTimeout(t) };
 }
 
-export interface FanOut<T> {
+export interface FanOut<T> extends MemberFailures {
   readonly answers: ReadonlyMap<string, T>;
-  /** Members that failed or timed out, with why. */
-  readonly failed: ReadonlyMap<string, string>;
 }
 
 /**
  * Runs `ask` for every member in parallel, each under its own `timeoutMs` (and the caller's
  * signal, e.g. the client going away). A member whose ask fails or overruns is reported in
- * `failed` and never delays the others' answers.
+ * `failed` (or `refused`, when it refused the query) and never delays the others' answers.
  */
 export async function fanOut<T>(
   members: readonly MetricsMember[],
   timeoutMs: number,
   parent: AbortSignal,
-  ask: (
-    m: MetricsMember,
-    signal: AbortSignal,
-  ) => Promise<{ ok: true; value: T } | { ok: false; error: string }>,
+  ask: (m: MetricsMember, signal: AbortSignal) => Promise<{ ok: true; value: T } | MemberFailed>,
 ): Promise<FanOut<T>> {
   const answers = new Map<string, T>();
   const failed = new Map<string, string>();
+  const refused = new Map<string, QueryRefusal>();
   await Promise.all(
     members.map(async (m) => {
       const own = deadline(timeoutMs);
       const signal = AbortSignal.any([own.signal, parent]);
       // The deadline races the ask itself too, so even an ask that ignores its signal is cut off.
-      const timedOut = new Promise<{ ok: false; error: string }>((resolve) =>
+      const timedOut = new Promise<MemberFailed>((resolve) =>
         signal.addEventListener('abort', () => resolve({ ok: false, error: abortReason(signal) }), {
           once: true,
         }),
@@ -113,6 +158,7 @@ export async function fanOut<T>(
       try {
         const r = await Promise.race([ask(m, signal), timedOut]);
         if (r.ok) answers.set(m.name, r.value);
+        else if (r.refused) refused.set(m.name, r.refused);
         else failed.set(m.name, r.error);
       } catch (e) {
         failed.set(m.name, errorMessage(e));
@@ -121,5 +167,5 @@ export async function fanOut<T>(
       }
     }),
   );
-  return { answers, failed };
+  return { answers, failed, refused };
 }

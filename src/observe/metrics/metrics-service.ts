@@ -16,6 +16,8 @@ import { EngineBusyError, PromqlThread, type EngineApi } from './promql-thread.t
 import { promqlOverBudget } from './promql-budget.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { instantParams, isLabelName, rangeParams, seriesParams } from './prom-params.ts';
+import { partialResponse } from './member-failure.ts';
+import { MemberVersions } from './member-versions.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export const DEFAULT_MEMBER_TIMEOUT_MS = 10_000;
@@ -101,6 +103,11 @@ export class MetricsService implements ObserveService {
   private readonly engine: PromqlThread;
   private readonly timeoutMs: number;
   private readonly maxCentralSamples: number;
+  /** Whether answers may leave out members that could not answer, unless a request says. */
+  private readonly partialByDefault: boolean;
+  /** Members' Prometheus versions, so answers say when range semantics may differ. */
+  private readonly memberVersions = new MemberVersions();
+  private readonly hubVersion = engineVersion();
 
   /**
    * `workloadOf` resolves a member's pod to its app and revision (the topology's resolver, which
@@ -112,6 +119,7 @@ export class MetricsService implements ObserveService {
   ) {
     this.timeoutMs = deps.options.metricsMemberTimeoutMs ?? DEFAULT_MEMBER_TIMEOUT_MS;
     this.maxCentralSamples = deps.options.metricsMaxCentralSamples ?? DEFAULT_MAX_CENTRAL_SAMPLES;
+    this.partialByDefault = deps.options.metricsPartialResponse ?? true;
     this.engine = new PromqlThread({
       log: deps.log,
       callTimeoutMs: deps.options.metricsQueryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
@@ -229,6 +237,8 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = range ? rangeParams(params) : instantParams(params, Date.now());
     if (!p.ok) return apiError('bad_data', p.error);
+    const partial = this.partial(params);
+    if (typeof partial !== 'boolean') return partial;
     const tooMuch = promqlOverBudget(p.value.query);
     if (tooMuch) return apiError('execution', tooMuch);
     const q =
@@ -241,6 +251,13 @@ export class MetricsService implements ObserveService {
           maxCentralSamples: this.maxCentralSamples,
           log: this.deps.log,
           workloadOf: this.workloadOf,
+          partialResponse: partial,
+          versions: {
+            hub: this.hubVersion,
+            of: (m) => this.memberVersions.of(m),
+            external: async (m) =>
+              new Map([...(await this.memberVersions.facts(m))].map(([n, f]) => [n, f.external])),
+          },
         },
         this.members(),
         q,
@@ -254,6 +271,8 @@ export class MetricsService implements ObserveService {
     if (!(params instanceof URLSearchParams)) return params;
     const p = seriesParams(params, what === 'series');
     if (!p.ok) return apiError('bad_data', p.error);
+    const partial = this.partial(params);
+    if (typeof partial !== 'boolean') return partial;
     for (const m of p.value.matchers) {
       const tooMuch = promqlOverBudget(m);
       if (tooMuch) return apiError('execution', `match[]: ${tooMuch}`);
@@ -270,7 +289,7 @@ export class MetricsService implements ObserveService {
       if (!isLabelName(name)) return apiError('bad_data', `invalid label name: "${name}"`);
     }
     return this.withEngine((engine) => {
-      const c = { engine, timeoutMs: this.timeoutMs, workloadOf: this.workloadOf };
+      const c = { engine, timeoutMs: this.timeoutMs, workloadOf: this.workloadOf, partialResponse: partial };
       const members = this.members();
       const signal = clientGone(ctx);
       if (what === 'series') return fleetSeries(c, members, p.value, signal);
@@ -279,10 +298,22 @@ export class MetricsService implements ObserveService {
     });
   }
 
+  /** The request's partial_response over the hub's default, or the 400 for an unreadable one. */
+  private partial(params: URLSearchParams): boolean | ApiAnswer {
+    const p = partialResponse(params, this.partialByDefault);
+    return (
+      p ??
+      apiError(
+        'bad_data',
+        `invalid parameter "partial_response": "${params.get('partial_response') ?? ''}" is not a boolean`,
+      )
+    );
+  }
+
   private buildInfo(): ApiAnswer {
     return apiSuccess(
       JSON.stringify({
-        version: engineVersion(),
+        version: this.hubVersion,
         revision: 'meridian',
         branch: 'meridian',
         buildUser: 'meridian',

@@ -67,7 +67,31 @@ export interface CentralPlan {
     /** As PushdownPlan's `workload`, for this part's answers (the engine applies it). */
     readonly workload?: boolean;
   }[];
-  readonly fetches?: readonly { readonly member: string; readonly query: string; readonly time: number }[];
+  readonly fetches?: readonly RawFetch[];
+}
+
+/**
+ * One member's raw samples for a selector and window: `read`, the remote-read request (base64 of
+ * snappy-compressed protobuf) that returns them with their staleness markers; `query` at `time`,
+ * an instant query of a range selector returning them without, for members serving no remote read.
+ */
+export interface RawFetch {
+  readonly member: string;
+  readonly query: string;
+  readonly time: number;
+  readonly read?: string;
+}
+
+/** `sub` of an evaluate input that is a remote-read answer to a fetch (-1: the fetch's query). */
+export const REMOTE_READ_SUB = -2;
+
+/** One member's answer to a sub-query (`sub` its id) or a fetch, for evaluate. */
+export interface EngineInput {
+  readonly member: string;
+  readonly sub: number;
+  readonly body: Uint8Array;
+  /** The member's external labels as [name, value, …]: remote read adds them, the hub removes them. */
+  readonly external?: readonly string[];
 }
 
 export type QueryPlan = PushdownPlan | CentralPlan;
@@ -109,7 +133,7 @@ export interface PromqlEngine {
   evaluate(
     q: EngineQuery,
     plan: CentralPlan,
-    inputs: readonly { member: string; sub: number; body: Uint8Array }[],
+    inputs: readonly EngineInput[],
     maxSamples: number,
     resolve?: ResolveWorkload,
   ): Evaluated | EngineFailure;
@@ -151,6 +175,7 @@ interface GoExports {
     bodies: Uint8Array[],
     maxSamples: number,
     resolve?: ResolveWorkload,
+    external?: string[][],
   ): string | Evaluated;
   selectors(req: string): string;
   matchSeries(req: string): string;
@@ -239,6 +264,7 @@ function wrap(x: GoExports): PromqlEngine {
         inputs.map((i) => i.body),
         maxSamples,
         resolve,
+        inputs.map((i) => [...(i.external ?? [])]),
       );
       return typeof out === 'string' ? parse<EngineFailure>(out) : out;
     },

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/prompb"
+)
+
+func TestReadRequestCarriesTheSelectorsMatchersAndWindow(t *testing.T) {
+	b := readRequest(`x{job="a",code!="5",path=~"/a.*",pod!~""}`, 1000, 61000)
+	raw, err := snappy.Decode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req prompb.ReadRequest
+	if err := req.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Queries) != 1 || req.AcceptedResponseTypes[0] != prompb.ReadRequest_SAMPLES {
+		t.Fatalf("request %v", req.String())
+	}
+	q := req.Queries[0]
+	if q.StartTimestampMs != 1000 || q.EndTimestampMs != 61000 {
+		t.Fatalf("window %d..%d", q.StartTimestampMs, q.EndTimestampMs)
+	}
+	want := map[string]prompb.LabelMatcher_Type{
+		"__name__": prompb.LabelMatcher_EQ, "job": prompb.LabelMatcher_EQ, "code": prompb.LabelMatcher_NEQ,
+		"path": prompb.LabelMatcher_RE, "pod": prompb.LabelMatcher_NRE,
+	}
+	if len(q.Matchers) != len(want) {
+		t.Fatalf("matchers %v", q.Matchers)
+	}
+	for _, m := range q.Matchers {
+		if want[m.Name] != m.Type {
+			t.Errorf("%s: type %v", m.Name, m.Type)
+		}
+	}
+	if readRequest(`x{`, 0, 1) != nil {
+		t.Error("an unparsable selector must give no request (the hub then asks the query API)")
+	}
+}
+
+func TestReadResponseKeepsStalenessMarkersAndDropsExternalLabels(t *testing.T) {
+	resp := prompb.ReadResponse{Results: []*prompb.QueryResult{{Timeseries: []*prompb.TimeSeries{
+		{
+			Labels:  []prompb.Label{{Name: "__name__", Value: "x"}, {Name: "replica", Value: "r1"}, {Name: "zone", Value: "own"}},
+			Samples: []prompb.Sample{{Timestamp: 1, Value: 5}, {Timestamp: 2, Value: math.Float64frombits(value.StaleNaN)}},
+		},
+		{Labels: []prompb.Label{{Name: "__name__", Value: "empty"}}},
+	}}}}
+	raw, err := resp.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := labels.NewScratchBuilder(4)
+	got, err := decodeReadResponse(snappy.Encode(nil, raw), []string{"replica", "r1", "zone", "other"}, &sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d series, want the one with samples", len(got))
+	}
+	if l := got[0].lset.String(); l != `{__name__="x", zone="own"}` {
+		t.Errorf("labels %s: the external replica goes, the series' own zone stays", l)
+	}
+	if len(got[0].vs) != 2 || got[0].vs[0] != 5 || !value.IsStaleNaN(got[0].vs[1]) {
+		t.Errorf("samples %v: the staleness marker must survive", got[0].vs)
+	}
+	if _, err := decodeReadResponse([]byte("not snappy"), nil, &sb); err == nil {
+		t.Error("an unreadable answer must be an error")
+	}
+}
