@@ -15,31 +15,15 @@
 // Env: BENCH_ROUNDS (default 5 sequential replays), BENCH_CONCURRENT_ROUNDS (default 3 replays
 // per client), BENCH_CLIENTS (default 8).
 // Loopback only (subnet 127.134.0, hub on 127.0.0.1:18443); everything is stopped on failure too.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
-import {
-  cli,
-  fleetUp,
-  joinMembers,
-  newFleetHome,
-  serviceAccountToken,
-  startHub,
-  waitFor,
-  type HubProcess,
-} from '../test/support/harness.ts';
+import { startMetricsFleet, type MetricsFleet } from './support/metrics-fleet.ts';
+import { newFleetHome } from '../test/support/harness.ts';
 import { metricsCorpus } from '../test/support/metrics-corpus.ts';
-import {
-  createBlocks,
-  openMetrics,
-  prometheusLayout,
-  startPrometheus,
-  type DataShape,
-  type PrometheusProcess,
-} from '../test/support/prometheus-servers.ts';
-import { remoteWrite, type WriteSeries } from '../test/support/remote-write.ts';
+import { prometheusLayout, type DataShape } from '../test/support/prometheus-servers.ts';
+import { remoteWrite, type WriteSeries, flappySeries } from '../test/support/remote-write.ts';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const CONCURRENT_ROUNDS = Number(process.env['BENCH_CONCURRENT_ROUNDS'] ?? 3);
@@ -67,15 +51,7 @@ const W0 = Math.floor((Date.now() - 20 * 60_000) / 120_000) * 120_000;
 const sec = (ms: number): string => String(ms / 1000);
 
 /** As test/metrics.test.ts writes it: scraped in even minutes only, a staleness marker at each end. */
-function flappy(labels: Record<string, string>): WriteSeries {
-  const samples: [number, number | 'stale'][] = [];
-  for (let t = W0 + 7_500; t < W0 + 18 * 60_000; t += 15_000) {
-    const minute = Math.floor((t - W0) / 60_000);
-    if (minute % 2 === 0) samples.push([t, 100 + ((t / 15_000) % 7)]);
-    else if (Math.floor((t - 15_000 - W0) / 60_000) === minute - 1) samples.push([t, 'stale']);
-  }
-  return { labels: { __name__: 'flappy_bytes', job: 'flap', ...labels }, samples };
-}
+const flappy = (labels: Record<string, string>): WriteSeries => flappySeries(W0, labels);
 
 interface Ask {
   readonly path: string;
@@ -101,9 +77,7 @@ function corpus(): Ask[] {
   ];
 }
 
-let hub: HubProcess | undefined;
-const proms: PrometheusProcess[] = [];
-let dir = '';
+let fixture: MetricsFleet | undefined;
 
 const progress = (msg: string): void => {
   process.stderr.write(`[metrics-corpus bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -137,43 +111,21 @@ async function timed(base: string, a: Ask, token?: string): Promise<number> {
 }
 
 async function setUp(): Promise<string> {
-  dir = mkdtempSync(join(tmpdir(), 'meridian-metrics-corpus-bench-'));
-  progress('building the PromQL engine (cached after the first run)');
-  await ensurePromql();
-  progress('writing TSDB blocks (promtool) and starting 4 Prometheus servers');
-  CLUSTERS.forEach((c, i) => createBlocks(dir, c.name, openMetrics(shape, [i], false)));
-  createBlocks(dir, 'union', openMetrics(shape, [0, 1, 2], true));
-  proms.push(
-    ...(await Promise.all([
-      ...CLUSTERS.map((c) => startPrometheus(dir, c.name, c.listen)),
-      startPrometheus(dir, 'union', UNION_LISTEN),
-    ])),
-  );
-  for (const [i, c] of CLUSTERS.entries()) await remoteWrite(c.listen, [flappy({ instance: `i-${i}` })]);
-  await remoteWrite(
-    UNION_LISTEN,
-    CLUSTERS.map((c, i) => flappy({ instance: `i-${i}`, cluster: c.name, region: c.region })),
-  );
-  progress('starting the local fleet (hub + 1 member) and the hub');
-  await fleetUp(fleet, 1);
-  hub = await startHub(fleet, 'metrics-corpus-bench-hub', HUB_PORT);
-  await joinMembers(
+  fixture = await startMetricsFleet({
+    name: 'metrics-corpus',
     fleet,
-    CLUSTERS.map((c) => c.name),
-    {
-      prometheusUrl: (m) => `http://${CLUSTERS.find((c) => c.name === m)!.listen}`,
-      context: () => 'eu-west', // one member's API server stands in for all three
+    hubPort: HUB_PORT,
+    shape,
+    progress,
+    afterPrometheus: async () => {
+      for (const [i, c] of CLUSTERS.entries()) await remoteWrite(c.listen, [flappy({ instance: `i-${i}` })]);
+      await remoteWrite(
+        UNION_LISTEN,
+        CLUSTERS.map((c, i) => flappy({ instance: `i-${i}`, cluster: c.name, region: c.region })),
+      );
     },
-  );
-  const token = await serviceAccountToken(fleet, 'metrics-bench', 'meridian-viewer');
-  await waitFor('the hub to see the three members', 120_000, async () => {
-    const r = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/label/cluster/values`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const b = (await r.json()) as { data?: string[] };
-    return b.data?.length === 3 ? true : undefined;
   });
-  return token;
+  return fixture.token;
 }
 
 async function main(): Promise<void> {
@@ -256,17 +208,8 @@ async function main(): Promise<void> {
   );
 }
 
-async function tearDown(): Promise<void> {
-  if (hub) writeFileSync(join(tmpdir(), 'meridian-metrics-corpus-bench-hub.log'), hub.logs());
-  await hub?.stop('SIGKILL');
-  await Promise.all(proms.map((p) => p.stop()));
-  await cli(['fleet', 'down'], fleet.env);
-  rmSync(fleet.home, { recursive: true, force: true });
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}
-
 try {
   await main();
 } finally {
-  await tearDown();
+  await fixture?.stop();
 }

@@ -10,28 +10,12 @@
 // member and the three Clusters use its credentials (each with its own Prometheus).
 // Env: BENCH_SAMPLES (default 100 per query and side), BENCH_WARMUP (default 10).
 // Loopback only (subnet 127.71.0, hub on 127.0.0.1:18143); everything is stopped on failure too.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
-import {
-  cli,
-  fleetUp,
-  joinMembers,
-  newFleetHome,
-  serviceAccountToken,
-  startHub,
-  waitFor,
-  type HubProcess,
-} from '../test/support/harness.ts';
-import {
-  createBlocks,
-  openMetrics,
-  prometheusLayout,
-  startPrometheus,
-  type DataShape,
-  type PrometheusProcess,
-} from '../test/support/prometheus-servers.ts';
+import { startMetricsFleet, type MetricsFleet } from './support/metrics-fleet.ts';
+import { newFleetHome } from '../test/support/harness.ts';
+import { prometheusLayout, type DataShape } from '../test/support/prometheus-servers.ts';
 
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 100);
 const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 10);
@@ -64,9 +48,7 @@ const QUERIES: readonly { name: string; path: string; params: Record<string, str
   { name: 'sum(rate(http_requests_total[5m])) [1h range]', path: '/api/v1/query_range', params: range },
 ];
 
-let hub: HubProcess | undefined;
-const proms: PrometheusProcess[] = [];
-let dir = '';
+let fixture: MetricsFleet | undefined;
 
 const progress = (msg: string): void => {
   process.stderr.write(`[metrics bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -99,38 +81,14 @@ async function timed(
 }
 
 async function setUp(): Promise<string> {
-  dir = mkdtempSync(join(tmpdir(), 'meridian-metrics-bench-'));
-  progress('building the PromQL engine (cached after the first run)');
-  await ensurePromql();
-  progress('writing TSDB blocks (promtool) and starting 4 Prometheus servers');
-  CLUSTERS.forEach((c, i) => createBlocks(dir, c.name, openMetrics(shape, [i], false)));
-  createBlocks(dir, 'union', openMetrics(shape, [0, 1, 2], true));
-  proms.push(
-    ...(await Promise.all([
-      ...CLUSTERS.map((c) => startPrometheus(dir, c.name, c.listen)),
-      startPrometheus(dir, 'union', UNION_LISTEN),
-    ])),
-  );
-  progress('starting the local fleet (hub + 1 member) and the hub');
-  await fleetUp(fleet, 1);
-  hub = await startHub(fleet, 'metrics-bench-hub', HUB_PORT);
-  await joinMembers(
+  fixture = await startMetricsFleet({
+    name: 'metrics',
     fleet,
-    CLUSTERS.map((c) => c.name),
-    {
-      prometheusUrl: (m) => `http://${CLUSTERS.find((c) => c.name === m)!.listen}`,
-      context: () => 'eu-west', // one member's API server stands in for all three
-    },
-  );
-  const token = await serviceAccountToken(fleet, 'metrics-bench', 'meridian-viewer');
-  await waitFor('the hub to see the three members', 120_000, async () => {
-    const r = await fetch(`http://127.0.0.1:${HUB_PORT}/api/v1/label/cluster/values`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const b = (await r.json()) as { data?: string[] };
-    return b.data?.length === 3 ? true : undefined;
+    hubPort: HUB_PORT,
+    shape,
+    progress,
   });
-  return token;
+  return fixture.token;
 }
 
 async function main(): Promise<void> {
@@ -191,17 +149,8 @@ async function main(): Promise<void> {
   );
 }
 
-async function tearDown(): Promise<void> {
-  if (hub) writeFileSync(join(tmpdir(), 'meridian-metrics-bench-hub.log'), hub.logs());
-  await hub?.stop('SIGKILL');
-  await Promise.all(proms.map((p) => p.stop()));
-  await cli(['fleet', 'down'], fleet.env);
-  rmSync(fleet.home, { recursive: true, force: true });
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}
-
 try {
   await main();
 } finally {
-  await tearDown();
+  await fixture?.stop();
 }

@@ -34,7 +34,7 @@ import {
   type PodSeries,
   type PrometheusProcess,
 } from './support/prometheus-servers.ts';
-import { remoteWrite, type WriteSeries } from './support/remote-write.ts';
+import { remoteWrite, type WriteSeries, flappySeries } from './support/remote-write.ts';
 import { metricsCorpus } from './support/metrics-corpus.ts';
 
 const fleet: TestFleet = newFleetHome('127.70.0');
@@ -93,15 +93,7 @@ const RANGE = CORPUS.range;
 // minutes ago, after the backfilled blocks), and ends with a staleness marker at the first scrape
 // of every odd minute. Queries over it run 1 s past the minute, off every range boundary.
 const W0 = Math.floor((Date.now() - 20 * 60_000) / 120_000) * 120_000;
-function flappy(labels: Record<string, string>): WriteSeries {
-  const samples: [number, number | 'stale'][] = [];
-  for (let t = W0 + 7_500; t < W0 + 18 * 60_000; t += 15_000) {
-    const minute = Math.floor((t - W0) / 60_000);
-    if (minute % 2 === 0) samples.push([t, 100 + ((t / 15_000) % 7)]);
-    else if (Math.floor((t - 15_000 - W0) / 60_000) === minute - 1) samples.push([t, 'stale']);
-  }
-  return { labels: { __name__: 'flappy_bytes', job: 'flap', ...labels }, samples };
-}
+const flappy = (labels: Record<string, string>): WriteSeries => flappySeries(W0, labels);
 /** us-east's server has external labels, which remote read adds to its series and the hub removes. */
 const US_EAST_EXTERNAL = { replica: 'r1' };
 

@@ -371,36 +371,35 @@ export function localIngressEmulator(fleet: TestFleet, members: readonly string[
 
 /** Gateway API release whose CRDs the tests install in a member (from the Go module proxy). */
 const GATEWAY_API_MODULE = 'sigs.k8s.io/gateway-api@v1.6.3';
+const MCS_API_MODULE = 'sigs.k8s.io/mcs-api@v0.5.2';
+
+/** The directory of `module@version` in the Go module cache, downloaded through the proxy if missing. */
+function goModuleDir(module: string): string {
+  const out = spawnSync('go', ['mod', 'download', '-json', module], {
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  if (out.status !== 0) throw new Error(`go mod download ${module}: ${out.stderr || out.stdout}`);
+  return (JSON.parse(out.stdout) as { Dir: string }).Dir;
+}
 
 /**
  * Paths of the real Gateway API CRDs (standard channel: GatewayClass, Gateway, HTTPRoute,
  * ReferenceGrant), fetched once into the Go module cache like the local fleet's binaries.
  */
 export function gatewayApiCrdFiles(): string[] {
-  const out = spawnSync('go', ['mod', 'download', '-json', GATEWAY_API_MODULE], {
-    encoding: 'utf8',
-    env: { ...process.env, GOFLAGS: '-mod=mod' },
-  });
-  if (out.status !== 0) throw new Error(`go mod download ${GATEWAY_API_MODULE}: ${out.stderr || out.stdout}`);
-  const dir = (JSON.parse(out.stdout) as { Dir: string }).Dir;
+  const dir = goModuleDir(GATEWAY_API_MODULE);
   return ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'].map((k) =>
     join(dir, 'config', 'crd', 'standard', `gateway.networking.k8s.io_${k}.yaml`),
   );
 }
 
-const MCS_API_MODULE = 'sigs.k8s.io/mcs-api@v0.5.2';
-
 /**
  * The upstream MCS CRD manifests (ServiceExport, ServiceImport) of mcs-api v0.5.2, from the Go
- * module cache (downloaded through the module proxy when missing), never copied into this tree.
+ * module cache, never copied into this tree.
  */
 export function mcsApiCrdFiles(): string[] {
-  const out = spawnSync('go', ['mod', 'download', '-json', MCS_API_MODULE], {
-    encoding: 'utf8',
-    env: { ...process.env, GOFLAGS: '-mod=mod' },
-  });
-  if (out.status !== 0) throw new Error(`go mod download ${MCS_API_MODULE}: ${out.stderr || out.stdout}`);
-  const dir = (JSON.parse(out.stdout) as { Dir: string }).Dir;
+  const dir = goModuleDir(MCS_API_MODULE);
   return ['serviceexports', 'serviceimports'].map((k) =>
     join(dir, 'config', 'crd', `multicluster.x-k8s.io_${k}.yaml`),
   );

@@ -97,3 +97,18 @@ export async function remoteWrite(listen: string, series: readonly WriteSeries[]
   const text = await res.body.text();
   if (res.statusCode >= 300) throw new Error(`remote write to ${listen}: HTTP ${res.statusCode}: ${text}`);
 }
+
+/**
+ * A series scraped only in even minutes of the 18 minutes from `w0`, every 15 s, with a staleness
+ * marker at the first scrape of every odd minute: what `absent`, `*_over_time` and subqueries must
+ * see vanish and return. Shared by test/metrics.test.ts and bench/metrics-corpus.ts.
+ */
+export function flappySeries(w0: number, labels: Record<string, string>): WriteSeries {
+  const samples: [number, SampleValue][] = [];
+  for (let t = w0 + 7_500; t < w0 + 18 * 60_000; t += 15_000) {
+    const minute = Math.floor((t - w0) / 60_000);
+    if (minute % 2 === 0) samples.push([t, 100 + ((t / 15_000) % 7)]);
+    else if (Math.floor((t - 15_000 - w0) / 60_000) === minute - 1) samples.push([t, 'stale']);
+  }
+  return { labels: { __name__: 'flappy_bytes', job: 'flap', ...labels }, samples };
+}
