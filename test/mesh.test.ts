@@ -254,7 +254,13 @@ describe('cross-cluster services', () => {
 
   test('ClientIP affinity and exported labels reach every ServiceImport (Ready) and derived Service, and go again', async () => {
     type Import = KubeObject & {
-      spec: { sessionAffinity?: string; sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } } };
+      spec: {
+        sessionAffinity?: string;
+        sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+        ipFamilies?: string[];
+        internalTrafficPolicy?: string;
+        trafficDistribution?: string;
+      };
       status?: { conditions?: { type: string; status: string; reason: string }[] };
     };
     const setBoth = async (service: object, exp: object): Promise<void> => {
@@ -296,7 +302,13 @@ describe('cross-cluster services', () => {
       )?.spec.sessionAffinity;
 
     await setBoth(
-      { spec: { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 120 } } } },
+      {
+        spec: {
+          sessionAffinity: 'ClientIP',
+          sessionAffinityConfig: { clientIP: { timeoutSeconds: 120 } },
+          trafficDistribution: 'PreferClose',
+        },
+      },
       {
         spec: { exportedLabels: { tier: 'backend' }, exportedAnnotations: { 'example.com/owner': 'team-b' } },
       },
@@ -309,6 +321,9 @@ describe('cross-cluster services', () => {
           : undefined;
       });
       assert.equal(imp.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds, 120);
+      assert.deepEqual(imp.spec.ipFamilies, ['IPv4'], 'the families of the import address');
+      assert.equal(imp.spec.internalTrafficPolicy, 'Cluster');
+      assert.equal(imp.spec.trafficDistribution, 'PreferClose');
       assert.equal(imp.metadata.annotations?.['example.com/owner'], 'team-b');
       assert.equal(imp.metadata.labels?.['app.kubernetes.io/managed-by'], 'meridian', 'our label wins');
       const ready = imp.status?.conditions?.find((c) => c.type === 'Ready');
@@ -321,7 +336,7 @@ describe('cross-cluster services', () => {
     // Back to no affinity and nothing exported: everything Meridian set goes (a Service may not
     // keep an affinity config without ClientIP, so this also proves the config went with it).
     await setBoth(
-      { spec: { sessionAffinity: 'None', sessionAffinityConfig: null } },
+      { spec: { sessionAffinity: 'None', sessionAffinityConfig: null, trafficDistribution: null } },
       { spec: { exportedLabels: null, exportedAnnotations: null } },
     );
     for (const m of MEMBERS) {
@@ -330,6 +345,7 @@ describe('cross-cluster services', () => {
         return i && i.spec.sessionAffinity === undefined && !i.metadata.labels?.['tier'] ? i : undefined;
       });
       assert.equal(imp.spec.sessionAffinityConfig, undefined);
+      assert.equal(imp.spec.trafficDistribution, undefined);
       assert.equal(imp.metadata.annotations?.['example.com/owner'], undefined);
       await waitFor(`derived Service in ${m} without affinity`, 30_000, async () =>
         (await derivedAffinity(m)) === 'None' ? true : undefined,

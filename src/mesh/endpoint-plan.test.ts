@@ -91,6 +91,7 @@ test('an export in two of three members gives every member the ServiceImport wit
       clusters: ['eu-1', 'us-1'],
       labels: {},
       annotations: {},
+      serviceFields: {},
     });
   }
   assert.equal(plan.clusters.map((c) => c.namespaceNeeded).join(), 'false,true,false');

@@ -389,6 +389,7 @@ function decide(ctx: Context, importer: MemberFacts): ClusterDecision {
       ...affinity,
       labels: merged.labels,
       annotations: merged.annotations,
+      serviceFields: merged.serviceFields,
     },
     derivedService: {
       name: derivedName,

@@ -56,6 +56,13 @@ export function exportFacts(
       ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
     })),
     ...affinityFacts(userService),
+    ...(userService?.spec?.ipFamilies?.length ? { ipFamilies: [...userService.spec.ipFamilies] } : {}),
+    ...(userService?.spec?.internalTrafficPolicy
+      ? { internalTrafficPolicy: userService.spec.internalTrafficPolicy }
+      : {}),
+    ...(userService?.spec?.trafficDistribution
+      ? { trafficDistribution: userService.spec.trafficDistribution }
+      : {}),
     ...(exp.spec?.exportedLabels ? { exportedLabels: { ...exp.spec.exportedLabels } } : {}),
     ...(exp.spec?.exportedAnnotations ? { exportedAnnotations: { ...exp.spec.exportedAnnotations } } : {}),
   };

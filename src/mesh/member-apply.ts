@@ -192,14 +192,23 @@ export async function applyDecision(
     .slice(0, 16);
   const labels = { ...d.serviceImport.labels, ...MANAGED };
   const allAnnotations = { ...d.serviceImport.annotations, ...annotations };
-  const importSpec = (clusterIP: string | undefined) => ({
-    type: d.serviceImport.type,
-    ports: d.serviceImport.ports.map((p) => ({ ...p })),
-    ...(d.serviceImport.type === 'ClusterSetIP' && clusterIP && clusterIP !== 'None'
-      ? { ips: [clusterIP] }
-      : {}),
-    ...affinitySpec(d.serviceImport),
-  });
+  // ips (and their ipFamilies) are the derived Service's address in this member; the other
+  // Service fields are the oldest export's, as the KEP merges them.
+  const importSpec = (svc: ServiceObject | undefined) => {
+    const clusterIP = svc?.spec?.clusterIP;
+    const addressed = d.serviceImport.type === 'ClusterSetIP' && clusterIP && clusterIP !== 'None';
+    const fields = d.serviceImport.serviceFields;
+    const families = addressed ? svc?.spec?.ipFamilies?.slice(0, 1) : fields.ipFamilies;
+    return {
+      type: d.serviceImport.type,
+      ports: d.serviceImport.ports.map((p) => ({ ...p })),
+      ...(addressed ? { ips: [clusterIP] } : {}),
+      ...affinitySpec(d.serviceImport),
+      ...(families?.length ? { ipFamilies: [...families] } : {}),
+      ...(fields.internalTrafficPolicy ? { internalTrafficPolicy: fields.internalTrafficPolicy } : {}),
+      ...(fields.trafficDistribution ? { trafficDistribution: fields.trafficDistribution } : {}),
+    };
+  };
   let imp: KubeObject | undefined = existing;
   const applyImport = async (spec: ReturnType<typeof importSpec>): Promise<void> => {
     if (
@@ -222,7 +231,7 @@ export async function applyDecision(
     );
     out.writes++;
   };
-  await applyImport(importSpec(derived?.spec?.clusterIP));
+  await applyImport(importSpec(derived));
   const uid = imp!.metadata.uid!;
   const owner = ownerOf(name, uid);
 
@@ -260,7 +269,7 @@ export async function applyDecision(
     derived = await c.apply(desired, { force: true });
     out.writes++;
   }
-  await applyImport(importSpec(derived.spec?.clusterIP));
+  await applyImport(importSpec(derived));
 
   // Ready once the import has its address here (a headless import needs none), as mcs-api's
   // ServiceImport condition says; the transition time moves only when the status does.

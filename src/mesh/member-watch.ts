@@ -19,6 +19,9 @@ export interface ServiceObject extends KubeObject {
     clusterIP?: string;
     selector?: Record<string, string>;
     sessionAffinity?: string;
+    ipFamilies?: string[];
+    internalTrafficPolicy?: string;
+    trafficDistribution?: string;
     sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
     ports?: {
       name?: string;

@@ -28,6 +28,7 @@ test('identical exports merge to one port and no conflicts', () => {
     sessionAffinity: 'None',
     labels: {},
     annotations: {},
+    serviceFields: {},
     exports: [
       { cluster: 'eu-1', conflicts: [] },
       { cluster: 'us-1', conflicts: [] },
@@ -266,4 +267,29 @@ test('the result does not depend on input order', () => {
   const expected = mergeExports(inputs);
   assert.deepEqual(mergeExports([...inputs].reverse()), expected);
   assert.deepEqual(mergeExports([inputs[1], inputs[2], inputs[0]].filter((e) => e !== undefined)), expected);
+});
+
+test('ipFamilies, internalTrafficPolicy and trafficDistribution: the oldest export wins, the others conflict', () => {
+  const merged = mergeExports([
+    exported('a', T1, {
+      ipFamilies: ['IPv4'],
+      internalTrafficPolicy: 'Cluster',
+      trafficDistribution: 'PreferClose',
+    }),
+    exported('b', T2, { ipFamilies: ['IPv6'], internalTrafficPolicy: 'Local' }),
+    exported('c', T3, { ipFamilies: ['IPv4'], trafficDistribution: 'PreferClose' }),
+  ]);
+  assert.deepEqual(merged?.serviceFields, {
+    ipFamilies: ['IPv4'],
+    internalTrafficPolicy: 'Cluster',
+    trafficDistribution: 'PreferClose',
+  });
+  const reasons = (c: string) => merged?.exports.find((e) => e.cluster === c)?.conflicts.map((x) => x.reason);
+  assert.deepEqual(reasons('b'), [
+    'IPFamilyConflict',
+    'InternalTrafficPolicyConflict',
+    'TrafficDistributionConflict',
+  ]);
+  // An unset internalTrafficPolicy is Kubernetes' default, Cluster: no conflict.
+  assert.deepEqual(reasons('c'), []);
 });

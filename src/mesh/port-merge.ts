@@ -131,6 +131,19 @@ function propertyConflicts(e: ExportedService, oldest: ExportedService): ExportC
       `ClientIP affinity timeout ${shownTimeout(e.affinityTimeoutSeconds)} conflicts with ${shownTimeout(oldest.affinityTimeoutSeconds)}`,
     );
   }
+  const families = (x: ExportedService) => (x.ipFamilies ?? []).join(',') || 'unset';
+  if (families(e) !== families(oldest))
+    lost('IPFamilyConflict', `ipFamilies ${families(e)} conflict with ${families(oldest)}`);
+  if ((e.internalTrafficPolicy ?? 'Cluster') !== (oldest.internalTrafficPolicy ?? 'Cluster'))
+    lost(
+      'InternalTrafficPolicyConflict',
+      `internalTrafficPolicy ${e.internalTrafficPolicy ?? 'Cluster'} conflicts with ${oldest.internalTrafficPolicy ?? 'Cluster'}`,
+    );
+  if (e.trafficDistribution !== oldest.trafficDistribution)
+    lost(
+      'TrafficDistributionConflict',
+      `trafficDistribution ${e.trafficDistribution ?? 'unset'} conflicts with ${oldest.trafficDistribution ?? 'unset'}`,
+    );
   if (!sameMap(e.exportedLabels, oldest.exportedLabels))
     lost('LabelsConflict', 'exportedLabels differ from those');
   if (!sameMap(e.exportedAnnotations, oldest.exportedAnnotations))
@@ -179,6 +192,11 @@ export function mergeExports(exports: readonly ExportedService[]): MergedService
       : {}),
     labels: { ...oldest.exportedLabels },
     annotations: { ...oldest.exportedAnnotations },
+    serviceFields: {
+      ...(oldest.ipFamilies?.length ? { ipFamilies: [...oldest.ipFamilies] } : {}),
+      ...(oldest.internalTrafficPolicy ? { internalTrafficPolicy: oldest.internalTrafficPolicy } : {}),
+      ...(oldest.trafficDistribution ? { trafficDistribution: oldest.trafficDistribution } : {}),
+    },
     exports: results,
   };
 }

@@ -29,9 +29,20 @@ export interface ExportedService {
   readonly sessionAffinity?: SessionAffinity;
   /** sessionAffinityConfig.clientIP.timeoutSeconds of the Service (ClientIP only). */
   readonly affinityTimeoutSeconds?: number;
+  /** The Service's spec.ipFamilies, internalTrafficPolicy and trafficDistribution, when set. */
+  readonly ipFamilies?: readonly string[];
+  readonly internalTrafficPolicy?: string;
+  readonly trafficDistribution?: string;
   /** The ServiceExport's spec.exportedLabels / exportedAnnotations (put on the ServiceImport). */
   readonly exportedLabels?: Readonly<Record<string, string>>;
   readonly exportedAnnotations?: Readonly<Record<string, string>>;
+}
+
+/** Service fields a ServiceImport carries as they are (KEP-1645 / mcs-api v1beta1). */
+export interface ImportedServiceFields {
+  readonly ipFamilies?: readonly string[];
+  readonly internalTrafficPolicy?: string;
+  readonly trafficDistribution?: string;
 }
 
 /** A Service's spec.sessionAffinity. */
@@ -107,7 +118,10 @@ export type ConflictReason =
   | 'SessionAffinityConflict'
   | 'SessionAffinityConfigConflict'
   | 'LabelsConflict'
-  | 'AnnotationsConflict';
+  | 'AnnotationsConflict'
+  | 'IPFamilyConflict'
+  | 'InternalTrafficPolicyConflict'
+  | 'TrafficDistributionConflict';
 
 /** One lost property of an export. */
 export interface ExportConflict {
@@ -131,6 +145,8 @@ export interface MergedService {
   /** The oldest export's exported labels and annotations (empty when it has none). */
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
+  /** The oldest export's Service ipFamilies, internalTrafficPolicy and trafficDistribution, when set. */
+  readonly serviceFields: ImportedServiceFields;
   /** Exporting clusters, oldest export first, each with what it lost to older exports. */
   readonly exports: readonly { readonly cluster: string; readonly conflicts: readonly ExportConflict[] }[];
 }
@@ -216,6 +232,8 @@ export interface ClusterDecision {
     /** The exported labels and annotations, put on the ServiceImport's metadata. */
     readonly labels: Readonly<Record<string, string>>;
     readonly annotations: Readonly<Record<string, string>>;
+    /** spec.ipFamilies, internalTrafficPolicy and trafficDistribution, from the oldest export. */
+    readonly serviceFields: ImportedServiceFields;
   };
   /** The derived Service: the ServiceImport's address (ips) in this member. */
   readonly derivedService: DerivedServiceSpec;
