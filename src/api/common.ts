@@ -67,6 +67,15 @@ export const Manifest = asStatic<KubeManifest>(
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
+const DNS_LABEL_RE = new RegExp(DNS_LABEL);
+const DNS_SUBDOMAIN_RE = new RegExp(DNS_SUBDOMAIN);
+
+/** An RFC 1123 label (at most 63 characters), checked outside a schema (flags, query parameters). */
+export const isDnsLabel = (s: string): boolean => s.length <= 63 && DNS_LABEL_RE.test(s);
+
+/** An RFC 1123 subdomain (at most 253 characters), checked outside a schema. */
+export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUBDOMAIN_RE.test(s);
+
 /** An RFC 1123 label: cluster, region, zone, namespace and Service names. */
 export function DnsLabel(description?: string) {
   return Type.String({

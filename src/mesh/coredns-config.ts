@@ -3,6 +3,7 @@
 // (github.com/coredns/multicluster) in the server block that serves cluster.local, and read access
 // to ServiceImports (their `ips` answer ClusterSetIP names) and EndpointSlices (the MCS-labelled
 // slices Meridian writes answer headless names). Pure: the CLI prints these, the user applies them.
+import { isDnsLabel, isDnsSubdomain } from '../api/common.ts';
 import { MCS_GROUP } from '../api/mcs.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
@@ -20,12 +21,10 @@ export const DEFAULT_COREDNS_OPTIONS: CorednsOptions = {
   serviceAccount: { namespace: 'kube-system', name: 'coredns' },
 };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /** A zone such as clusterset.local: lower-case DNS labels, at most 253 characters, no trailing dot. */
 export function parseZone(zone: string): string {
   const z = zone.replace(/\.$/, '');
-  if (z.length === 0 || z.length > 253 || !z.split('.').every((l) => DNS_LABEL.test(l)))
+  if (!isDnsSubdomain(z) || !z.split('.').every(isDnsLabel))
     throw new MeridianError(
       'InvalidZone',
       `--zone: "${zone}" is not a DNS zone (lower-case labels of letters, digits and '-', separated by dots)`,
@@ -37,13 +36,7 @@ export function parseZone(zone: string): string {
 /** `namespace/name` of a ServiceAccount. */
 export function parseServiceAccount(ref: string): CorednsOptions['serviceAccount'] {
   const [namespace, name, extra] = ref.split('/');
-  if (
-    !namespace ||
-    !name ||
-    extra !== undefined ||
-    !DNS_LABEL.test(namespace) ||
-    !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)
-  )
+  if (!namespace || !name || extra !== undefined || !isDnsLabel(namespace) || !isDnsSubdomain(name))
     throw new MeridianError(
       'InvalidServiceAccount',
       `--service-account: "${ref}" is not namespace/name of a ServiceAccount (e.g. kube-system/coredns)`,

@@ -90,6 +90,20 @@ const sliceBody = (s: EndpointSliceObject) => ({
   ports: s.ports ?? [],
 });
 
+/**
+ * A digest of the exported labels and annotations: only our own annotation keys are compared with
+ * the live ServiceImport, so this is how a later reconcile sees one added or removed.
+ */
+function exportedDigest(
+  labels: Readonly<Record<string, string>>,
+  annotations: Readonly<Record<string, string>>,
+): string {
+  const sorted = (m: Readonly<Record<string, string>>) =>
+    Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1));
+  const text = JSON.stringify([sorted(labels), sorted(annotations)]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
 /** Kubernetes' default ClientIP affinity timeout (3 hours). */
 const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10_800;
 
@@ -173,23 +187,16 @@ export async function applyDecision(
   }
 
   // The ServiceImport first: the derived Service and the slices are owned by it.
-  const annotations: Record<string, string> = {
+  const annotations = {
     [DERIVED_SERVICE_ANNOTATION]: derivedName,
     [ACTIVE_GROUP_ANNOTATION]: d.activeGroup,
     [REASON_ANNOTATION]: d.reason,
     [LOCAL_READY_ANNOTATION]: String(d.localReady),
     [REMOTE_READY_ANNOTATION]: String(d.remoteReady),
     [LOCALITY_ANNOTATION]: d.locality,
+    [EXPORTED_METADATA_ANNOTATION]: exportedDigest(d.serviceImport.labels, d.serviceImport.annotations),
   };
-  // The exported labels and annotations go on the ServiceImport (ours win a clash); a digest of
-  // them tells a later reconcile whether one was added or removed.
-  const sorted = (m: Readonly<Record<string, string>>) =>
-    Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1));
-  const exported = JSON.stringify([sorted(d.serviceImport.labels), sorted(d.serviceImport.annotations)]);
-  annotations[EXPORTED_METADATA_ANNOTATION] = createHash('sha256')
-    .update(exported)
-    .digest('hex')
-    .slice(0, 16);
+  // The exported labels and annotations go on the ServiceImport (ours win a clash).
   const labels = { ...d.serviceImport.labels, ...MANAGED };
   const allAnnotations = { ...d.serviceImport.annotations, ...annotations };
   // ips (and their ipFamilies) are the derived Service's address in this member; the other

@@ -3,6 +3,7 @@
 import { MeridianError } from '../../kube/errors.ts';
 import { labelSelectorProblem } from './label-selector.ts';
 import { normalizeTime, timeOfMs } from './log-timestamp.ts';
+import { isDnsLabel } from '../../api/common.ts';
 
 /** Inputs as typed by a user: strings, not yet checked. */
 export interface RawLogQuery {
@@ -72,7 +73,6 @@ export class LogQueryError extends MeridianError {
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Milliseconds of a duration such as `10m`, `1h30m` or `90s`; undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
@@ -90,7 +90,7 @@ export function parseLogQuery(raw: RawLogQuery, names: ParamNames, nowMs = Date.
   if (selProblem) throw new LogQueryError(names.selector, selProblem);
 
   const namespace = raw.namespace?.trim() || undefined;
-  if (namespace !== undefined && !DNS_LABEL.test(namespace))
+  if (namespace !== undefined && !isDnsLabel(namespace))
     throw new LogQueryError(names.namespace, `"${namespace}" is not a valid namespace name`);
 
   const clusters = (raw.clusters ?? []).flatMap((c) => c.split(',')).map((c) => c.trim());
