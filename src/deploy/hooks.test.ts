@@ -54,10 +54,15 @@ describe('Helm hooks', () => {
     assert.deepEqual(ordered, ['crd', 'pre-early', 'pre-late', 'cm', 'svc', 'post']);
   });
 
-  test('hooks, and a TTL Job the TTL controller removed, are not drift; a deleted ordinary Job is', () => {
+  test('hooks, and a TTL Job the TTL controller removed or is removing, are not drift; a deleted ordinary Job is', () => {
     const ttlJob = obj('Job', 'migrate', undefined, { spec: { ttlSecondsAfterFinished: 30 } });
     assert.equal(exemptFromDrift(ttlJob, null), true);
     assert.equal(exemptFromDrift(ttlJob, ttlJob), false);
+    // The TTL controller deletes in the foreground: the Job lingers with a deletionTimestamp.
+    const going = { ...ttlJob, metadata: { ...ttlJob.metadata, deletionTimestamp: '2026-12-08T00:00:00Z' } };
+    assert.equal(exemptFromDrift(ttlJob, going), true);
+    const plainGoing = { ...obj('Job', 'plain'), metadata: { name: 'plain', deletionTimestamp: 'x' } };
+    assert.equal(exemptFromDrift(obj('Job', 'plain'), plainGoing), false);
     assert.equal(exemptFromDrift(obj('Job', 'plain'), null), false);
     assert.equal(exemptFromDrift(hook('h', 'post-install'), null), true);
   });

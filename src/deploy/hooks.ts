@@ -72,11 +72,12 @@ export function orderWithHooks(objects: readonly KubeObject[]): KubeObject[] {
 /**
  * Whether a drift check leaves `desired` alone given its live state (null: gone): hooks are run
  * once per revision and deleted by their policies, and a Job with ttlSecondsAfterFinished is
- * removed by the TTL controller once finished; neither is drift.
+ * removed by the TTL controller once finished (deleted in the foreground, so it stays a while with a
+ * deletionTimestamp and a finalizer before it is gone); neither is drift.
  */
 export function exemptFromDrift(desired: KubeObject, live: KubeObject | null): boolean {
   if (hookOf(desired)) return true;
-  if (live === null && isTtlJob(desired)) return true;
+  if (isTtlJob(desired) && (live === null || live.metadata.deletionTimestamp !== undefined)) return true;
   return false;
 }
 

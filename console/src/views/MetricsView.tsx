@@ -57,9 +57,8 @@ export function MetricsView({ onError }: { onError: (e: unknown) => void }): Rea
           <option value="1h">last hour</option>
           <option value="6h">last 6 hours</option>
         </select>
-        <button type="submit" disabled={q.loading}>
-          {q.loading ? 'Running…' : 'Run'}
-        </button>
+        {/* Live while running: a new Run aborts the slow one (useQuery) instead of waiting for it. */}
+        <button type="submit">{q.loading ? 'Running…' : 'Run'}</button>
       </Toolbar>
       <Problems error={error} warnings={answer?.warnings} />
       {data?.resultType === 'vector' && (

@@ -105,9 +105,7 @@ export function TopologyView({ onError }: { onError: (e: unknown) => void }): Re
             ))}
           </select>
         </label>
-        <button onClick={q.run} disabled={q.loading}>
-          {q.loading ? 'Loading…' : 'Refresh'}
-        </button>
+        <button onClick={q.run}>{q.loading ? 'Loading…' : 'Refresh'}</button>
       </div>
       <Problems error={q.error} warnings={t?.warnings} />
       {t && (

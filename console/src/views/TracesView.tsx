@@ -104,9 +104,7 @@ export function TracesView({
             <option value="false">no errors</option>
           </select>
         </label>
-        <button type="submit" disabled={q.loading}>
-          {q.loading ? 'Searching…' : 'Search'}
-        </button>
+        <button type="submit">{q.loading ? 'Searching…' : 'Search'}</button>
       </Toolbar>
       <Problems error={q.error} />
       <table>
