@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 
 /** The last commit of main before the CLI loaded commands lazily. */
 const BASELINE = process.env['MERIDIAN_BENCH_BASELINE'] ?? '52d519f';

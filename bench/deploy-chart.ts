@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { cachedBinaries, REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { cli, fleetUp, joinMembers, newFleetHome, startHub, waitFor } from '../test/support/harness.ts';

@@ -10,7 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { cachedBinaries } from '../src/localfleet/binaries.ts';
+import { cachedBinaries } from '../src/toolchain/binaries.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { cli, newFleetHome, readPidFile, waitFor } from '../test/support/harness.ts';
 

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fleetIdleCpu, processMemMiB } from './process-cpu.ts';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cacheRoot, ensureBinaries, type BinaryPaths } from '../src/localfleet/binaries.ts';
+import { cacheRoot, ensureBinaries, type BinaryPaths } from '../src/toolchain/binaries.ts';
 import { COMPONENT_ORDER } from '../src/localfleet/components.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import { cli, newFleetHome, readPidFile, waitFor, kubectl } from '../test/support/harness.ts';

@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ClusterClient, loadKubeConfig } from '../src/kube/cluster-client.ts';
-import { REPO_ROOT, cachedBinaries } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT, cachedBinaries } from '../src/toolchain/binaries.ts';
 import { createLogger } from '../src/logging/logger.ts';
 import { FleetView } from '../src/observe/fleet-view.ts';
 import { queryLogs } from '../src/observe/logs/fleet-logs.ts';

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ensureConsole } from '../src/hub/console-build.ts';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { PACKAGED_PROMQL_DIR, PROMQL_SOURCE_DIR, ensurePromql } from '../src/observe/metrics/promql-build.ts';
 import { PACKAGED_CONSOLE_DIR } from '../src/hub/console-build.ts';
 import { MERIDIAN_VERSION } from '../src/version.ts';

@@ -15,8 +15,8 @@ import { assertValidResource } from '../src/api/validate.ts';
 import { namespacedByKind } from '../src/deploy/controller.ts';
 import { renderApplication } from '../src/deploy/render.ts';
 import type { RenderEnv, RenderTools } from '../src/deploy/render.ts';
-import type { TargetCluster } from '../src/deploy/types.ts';
-import { cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
+import type { TargetCluster } from '../src/fleet/targets.ts';
+import { cachedBinaries, REPO_ROOT } from '../src/toolchain/binaries.ts';
 
 function findTools(): RenderTools | undefined {
   try {

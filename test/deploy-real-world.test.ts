@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { processesMentioning } from '../src/localfleet/processes.ts';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { freePort } from './support/free-port.ts';
 import {
   applyApplication,

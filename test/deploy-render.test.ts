@@ -12,11 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Application } from '../src/api/application.ts';
 import { assertValidResource } from '../src/api/validate.ts';
 import type { KubeObject } from '../src/kube/cluster-client.ts';
-import { cacheRoot, cachedBinaries, REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { cacheRoot, cachedBinaries, REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { fetchGit } from '../src/deploy/git-source.ts';
 import { renderApplication } from '../src/deploy/render.ts';
 import type { RenderEnv, RenderTools } from '../src/deploy/render.ts';
-import type { RenderedCluster, RenderOutcome, TargetCluster } from '../src/deploy/types.ts';
+import type { RenderedCluster, RenderOutcome } from '../src/deploy/types.ts';
+import type { TargetCluster } from '../src/fleet/targets.ts';
 
 function findTools(): RenderTools | undefined {
   try {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT, cachedBinaries } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT, cachedBinaries } from '../src/toolchain/binaries.ts';
 import { buildProgram } from '../src/cli/program.ts';
 
 const CHART = join(REPO_ROOT, 'deploy', 'helm', 'meridian');

@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import type { LogEvent, LogLine } from '../src/observe/logs/log-event.ts';
 import { SseParser } from '../console/src/sse-parser.ts';

@@ -12,7 +12,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../src/localfleet/binaries.ts';
+import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'meridian-pack-'));
 const prefix = join(work, 'prefix');

@@ -13,3 +13,16 @@ export const APPLICATION_LABEL = 'meridian.dev/application';
 
 /** On everything an Application deploys: the revision number it came from. */
 export const REVISION_ANNOTATION = 'meridian.dev/revision';
+
+/**
+ * On Applications and GlobalIngresses in the hub: their controller removes what they put in the
+ * members before the object goes.
+ */
+export const FINALIZER = 'meridian.dev/cleanup';
+
+/** `meridian app rollback` writes `<revision>@<request time>` here; each value is handled once. */
+export const ROLLBACK_ANNOTATION = 'meridian.dev/rollback-to';
+
+/** Annotations on each ServiceImport saying which endpoints are in use there and why. */
+export const ACTIVE_GROUP_ANNOTATION = 'meridian.dev/active-group';
+export const REASON_ANNOTATION = 'meridian.dev/failover-reason';

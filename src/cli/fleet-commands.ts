@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { setLoopbackOnly } from '../kube/dial-guard.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
-import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../localfleet/binaries.ts';
+import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../toolchain/binaries.ts';
 import {
   DEMO_TRAFFIC,
   POD_RUNTIME,

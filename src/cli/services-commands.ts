@@ -11,12 +11,11 @@ import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { findCondition, type Condition } from '../kube/conditions.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import {
-  ACTIVE_GROUP_ANNOTATION,
   LOCAL_READY_ANNOTATION,
   LOCALITY_ANNOTATION,
-  REASON_ANNOTATION,
   REMOTE_READY_ANNOTATION,
 } from '../mesh/member-apply.ts';
+import { ACTIVE_GROUP_ANNOTATION, REASON_ANNOTATION } from '../api/labels.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { EXIT } from './options.ts';
 import { printTable } from './table.ts';

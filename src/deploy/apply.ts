@@ -17,13 +17,7 @@ import {
 import { REVISION_ANNOTATION } from '../api/labels.ts';
 import { foreignOwner } from './ownership.ts';
 import type { DeployError } from './types.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
-
-export const objectRef = (o: KubeObject): string =>
-  `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
-
-export const objectKey = (o: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string =>
-  `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`;
+import { objectKey, objectRef } from '../kube/objects.ts';
 
 /** Turns an API error into a DeployError naming cluster, object and (when the server says) field. */
 export function apiErrorToDeployError(cluster: string, obj: KubeObject, e: unknown): DeployError {
@@ -126,16 +120,6 @@ export async function ownershipConflicts(
     });
   }
   return errors;
-}
-
-/** Creates the destination namespace when it is missing (never pruned: it may hold other things). */
-export async function ensureNamespace(client: ClusterClient, name: string): Promise<void> {
-  if (await client.get('v1', 'Namespace', name)) return;
-  await client.apply({
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
-  });
 }
 
 const isImmutable = (e: unknown): e is KubeApiError =>

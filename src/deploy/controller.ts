@@ -14,26 +14,19 @@ import { recordEvent } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
 import { WorkQueue, type ReconcileResult } from '../kube/work-queue.ts';
 import type { MemberConnections } from '../fleet/member-connections.ts';
-import type { HubMetrics } from '../hub/metrics.ts';
+import type { DeployMetrics } from './deploy-metrics.ts';
+import type { ReconcileMetrics } from '../kube/reconcile-metrics.ts';
 import { ApplicationHealthGauges } from './health-gauges.ts';
 import type { Logger } from '../logging/logger.ts';
-import {
-  applyAll,
-  deleteFinishedHooks,
-  dryRun,
-  ensureNamespace,
-  objectKey,
-  objectRef,
-  ownershipConflicts,
-  prune,
-} from './apply.ts';
+import { applyAll, deleteFinishedHooks, dryRun, ownershipConflicts, prune } from './apply.ts';
+import { ensureNamespace, objectKey, objectRef } from '../kube/objects.ts';
 import { APPLICATION_LABEL } from '../api/labels.ts';
 import { applicationLabelValue } from './ownership.ts';
 import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-watch.ts';
-import { resolvePlacement } from './placement.ts';
-import { renderApplication } from './render.ts';
+import { resolvePlacement } from '../fleet/placement.ts';
+import { renderApplication, type RenderEnv } from './render.ts';
 import { holdsSecretValues, type ClusterObjects } from './revision-secrets.ts';
 import {
   createRevision,
@@ -44,14 +37,13 @@ import {
   withStoredSecrets,
 } from './revisions.ts';
 import { planRollout, rollbackPolicy, type PlanDecision, type PlanInput } from './rollout-plan.ts';
-import { targetFromCluster } from './targets.ts';
-import type { DeployError, RenderOutcome, TargetCluster, WorkloadHealth } from './types.ts';
+import { targetFromCluster } from '../fleet/targets.ts';
+import type { DeployError, RenderOutcome, WorkloadHealth } from './types.ts';
+import { FINALIZER, ROLLBACK_ANNOTATION } from '../api/labels.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 import { planWaves } from './waves.ts';
 import { assessHealth } from './workload-health.ts';
 
-export const FINALIZER = 'meridian.dev/cleanup';
-/** `meridian app rollback` writes `<revision>@<request time>` here; each value is handled once. */
-export const ROLLBACK_ANNOTATION = 'meridian.dev/rollback-to';
 /** Any new value re-fetches the source now (a poke for git sources). */
 export const REFRESH_ANNOTATION = 'meridian.dev/refresh';
 
@@ -62,12 +54,14 @@ export interface DeployControllerOptions {
   readonly clusters: Informer<Cluster>;
   readonly members: MemberConnections;
   readonly log: Logger;
-  readonly metrics: HubMetrics;
+  readonly metrics: ReconcileMetrics & DeployMetrics;
   readonly cacheDir: string;
   /** How often a git source is polled for new commits. */
   readonly gitPollMs?: number;
   /** Directory local chart/kustomize paths may be read from; unset = local paths refused. */
   readonly localSourceRoot?: string;
+  /** The helm and kubectl to render with, or their lookup (see RenderEnv.tools). */
+  readonly tools?: RenderEnv['tools'];
 }
 
 interface CachedRender {
@@ -203,6 +197,7 @@ export class DeployController {
       isNamespaced: this.isNamespaced,
       cacheDir: this.opts.cacheDir,
       localRoot: this.opts.localSourceRoot,
+      tools: this.opts.tools,
     };
     let outcome = await renderApplication(app, [...targets], renderOptions);
     if (!outcome.ok && outcome.errors.some((e) => e.code === 'UnknownKind')) {

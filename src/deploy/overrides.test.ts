@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Override } from '../api/application.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { applyOverrides, applyPatches, clusterValues, overridesFor } from './overrides.ts';
-import type { TargetCluster } from './types.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 
 const eu: TargetCluster = { name: 'eu-west', region: 'eu-west', labels: { tier: 'prod' }, ready: true };
 const us: TargetCluster = { name: 'us-east', region: 'us-east', labels: { tier: 'dev' }, ready: true };

@@ -2,11 +2,13 @@
 // rendered source: Helm values, strategic-merge patches, image rewrites.
 import type { ApplicationSpec, Override } from '../api/application.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
+import { objectRef } from '../kube/objects.ts';
 import { applyImageOverrides, effectiveImages } from './images.ts';
 import { deepMergeValues, strategicMerge } from './merge.ts';
 import type { JsonMap } from './merge.ts';
-import { targetsCluster } from './placement.ts';
-import type { DeployError, TargetCluster } from './types.ts';
+import { targetsCluster } from '../fleet/placement.ts';
+import type { DeployError } from './types.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 
 /** An override that applies to a cluster, with its index in spec.overrides (for error fields). */
 export interface MatchedOverride {
@@ -34,13 +36,6 @@ export function clusterValues(base: JsonMap | undefined, matched: readonly Match
     if (override.values) values = deepMergeValues(values, override.values, { nulls: 'keep' });
   }
   return values;
-}
-
-/** `Kind namespace/name`, or `Kind name`, as DeployError.object wants it. */
-export function objectRef(obj: { kind: string; metadata?: { name?: unknown; namespace?: unknown } }): string {
-  const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
-  const namespace = typeof obj.metadata?.namespace === 'string' ? obj.metadata.namespace : '';
-  return namespace ? `${obj.kind} ${namespace}/${name}` : `${obj.kind} ${name}`;
 }
 
 export interface PatchOutcome {

@@ -10,7 +10,6 @@ import type { Application } from '../api/application.ts';
 import { sourceType } from '../api/application.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
-import { cachedBinaries } from '../localfleet/binaries.ts';
 import { fetchGit } from './git-source.ts';
 import type { JsonMap } from './merge.ts';
 import { applyOverrides, clusterValues, overridesFor } from './overrides.ts';
@@ -22,7 +21,8 @@ import type { HelmChartRef } from './render-helm.ts';
 import { renderKustomize } from './render-kustomize.ts';
 import { inlineManifests, readManifestDir } from './render-manifests.ts';
 import type { ObjectsResult } from './render-manifests.ts';
-import type { DeployError, RenderedCluster, RenderOutcome, TargetCluster } from './types.ts';
+import type { DeployError, RenderedCluster, RenderOutcome } from './types.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 
 /** Paths of the tools rendering runs. */
 export interface RenderTools {
@@ -46,8 +46,11 @@ export interface RenderEnv {
    * its own files; git, Helm repository, OCI and remote kustomize sources still work.
    */
   readonly localRoot?: string;
-  /** Default: the project-built helm and kubectl (cachedBinaries()). */
-  readonly tools?: RenderTools;
+  /**
+   * The helm and kubectl to render with, or how to find them when a render needs them (the hub
+   * passes the toolchain's lookup, which fails until `meridian fleet build` has run).
+   */
+  readonly tools?: RenderTools | (() => RenderTools);
   /** Clusters rendered at once (Helm runs once per cluster). Default 4. */
   readonly concurrency?: number;
 }
@@ -73,14 +76,13 @@ type Prepared =
   | { readonly ok: false; readonly errors: DeployError[] };
 
 function resolveTools(env: RenderEnv): RenderTools | DeployError {
-  if (env.tools) return env.tools;
+  if (!env.tools) return { code: 'ToolsMissing', message: 'no helm and kubectl were given to render with' };
+  if (typeof env.tools !== 'function') return env.tools;
   try {
-    const bins = cachedBinaries();
-    if (bins) return { helm: bins.path('helm'), kubectl: bins.path('kubectl') };
+    return env.tools();
   } catch (e) {
     return { code: 'ToolsMissing', message: `helm and kubectl are not available: ${errorMessage(e)}` };
   }
-  return { code: 'ToolsMissing', message: 'helm and kubectl are not built yet; run `meridian fleet build`' };
 }
 
 // A local path inside env.localRoot, or an error naming `field`.
@@ -165,10 +167,12 @@ async function prepareSource(
       const spec = source.git;
       const t = 'manifests' in spec ? undefined : tools();
       if (isError(t)) return { ok: false, errors: [t] };
+      // A git path may come with the tools even when this source needs neither helm nor kubectl.
+      const git = t ? t.git : typeof env.tools === 'object' ? env.tools.git : undefined;
       const fetched = await fetchGit(
         { url: spec.url, ...(spec.ref ? { ref: spec.ref } : {}), ...(spec.path ? { path: spec.path } : {}) },
         env.cacheDir,
-        { ...signalOf(env), ...(env.tools?.git ? { gitPath: env.tools.git } : {}) },
+        { ...signalOf(env), ...(git ? { gitPath: git } : {}) },
       );
       if (!fetched.ok) return fetched;
       const commit = { commit: fetched.commit };

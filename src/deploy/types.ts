@@ -2,21 +2,6 @@
 // consumes and decides. Resource types themselves come from src/api.
 import type { KubeObject } from '../kube/cluster-client.ts';
 
-/** A member cluster as rendering and planning see it (from its Cluster object and probe). */
-export interface TargetCluster {
-  readonly name: string;
-  readonly region: string;
-  readonly zone?: string;
-  /** metadata.labels of the Cluster object, for clusterSelector matching. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** status.kubernetesVersion, e.g. v1.35.4 (Helm's --kube-version). */
-  readonly kubernetesVersion?: string;
-  /** Served group/versions and group/version/Kind (Helm's --api-versions). */
-  readonly apiVersions?: readonly string[];
-  /** Whether the cluster is Ready now. */
-  readonly ready: boolean;
-}
-
 /** An error a user can act on, naming where it is. */
 export interface DeployError {
   readonly code: string;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TargetCluster } from './types.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 import { planWaves } from './waves.ts';
 
 function cluster(name: string, labels: Record<string, string> = {}): TargetCluster {

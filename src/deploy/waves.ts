@@ -1,8 +1,9 @@
 // The order in which a revision reaches the placed clusters: one wave for Parallel, the spec's
 // waves for Waves (plus an implicit last wave for every target no wave names). Pure: no I/O.
 import type { Rollout } from '../api/application.ts';
-import { matchesSelector } from './label-selector.ts';
-import type { DeployError, TargetCluster } from './types.ts';
+import { matchesSelector } from '../fleet/cluster-selector.ts';
+import type { DeployError } from './types.ts';
+import type { TargetCluster } from '../fleet/targets.ts';
 
 /** One wave of a rollout: its clusters are updated together. */
 export interface PlannedWave {

@@ -10,7 +10,8 @@ import { errorMessage } from '../kube/errors.ts';
 import { recordEvent } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { HubMetrics } from '../hub/metrics.ts';
+import type { FleetMetrics } from './fleet-metrics.ts';
+import type { ReconcileMetrics } from '../kube/reconcile-metrics.ts';
 import { DEFAULT_HEALTH_POLICY, nextClusterStatus, type ProbeResult } from './cluster-health.ts';
 import { MemberConnections, type MemberConnection, type SecretObject } from './member-connections.ts';
 
@@ -20,7 +21,7 @@ export const CREDENTIALS_LABEL = 'meridian.dev/cluster-credentials';
 export interface ClusterControllerOptions {
   readonly hub: ClusterClient;
   readonly log: Logger;
-  readonly metrics: HubMetrics;
+  readonly metrics: ReconcileMetrics & FleetMetrics;
   readonly probeIntervalMs?: number;
   readonly probeTimeoutMs?: number;
 }

@@ -9,28 +9,7 @@
 // ever-growing one.
 import { createHash } from 'node:crypto';
 import type { ClusterClient } from '../kube/cluster-client.ts';
-
-export interface UserInfo {
-  readonly username: string;
-  readonly uid?: string;
-  readonly groups: readonly string[];
-  readonly extra?: Record<string, string[]>;
-}
-
-/** What a request wants to do, in SubjectAccessReview terms. */
-export type AccessRequest =
-  | {
-      readonly kind: 'resource';
-      readonly verb: string;
-      readonly group: string;
-      readonly resource: string;
-      readonly subresource?: string;
-      readonly namespace?: string;
-      readonly name?: string;
-    }
-  | { readonly kind: 'nonResource'; readonly verb: string; readonly path: string }
-  /** Any authenticated user (like SelfSubjectReview): no SubjectAccessReview. */
-  | { readonly kind: 'authenticated' };
+import type { AccessRequest, UserInfo } from '../http/routes.ts';
 
 export type AuthResult =
   | { readonly ok: true; readonly user: UserInfo }

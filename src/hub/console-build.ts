@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
-import { REPO_ROOT, cacheRoot } from '../localfleet/binaries.ts';
+import { REPO_ROOT, cacheRoot } from '../toolchain/binaries.ts';
 
 export const CONSOLE_SOURCE_DIR = join(REPO_ROOT, 'console');
 /** The console inside an installed package (`npm run build` puts it there): served where its sources are not. */

@@ -6,7 +6,7 @@ import { API_VERSION } from '../api/group.ts';
 import type { Cluster } from '../api/cluster.ts';
 import type { Application } from '../api/application.ts';
 import { redactApplication } from '../api/application-redact.ts';
-import { BadRequestError } from './http-server.ts';
+import { BadRequestError } from '../http/routes.ts';
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import { errorMessage } from '../kube/errors.ts';
 import { ClusterController } from '../fleet/cluster-controller.ts';
@@ -16,12 +16,13 @@ import { MeshController } from '../mesh/controller.ts';
 import { TrafficTableSync, EMPTY_GEO_TABLE, type GeoTable } from '../traffic/routing/index.ts';
 import { GslbDnsServer, GslbDnsWorkers, defaultZoneConfig } from '../traffic/dns/index.ts';
 import { EdgeAccessLog, EdgeGateway, EdgeGatewayWorkers } from '../traffic/edge/index.ts';
-import { cacheRoot } from '../localfleet/binaries.ts';
+import { cacheRoot, renderTools } from '../toolchain/binaries.ts';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import { HubAuthorizer } from './auth.ts';
 import { installCrds, installHubBasics } from './crd-install.ts';
-import { HubHttpServer, type Route } from './http-server.ts';
+import { HubHttpServer } from './http-server.ts';
+import { type Route } from '../http/routes.ts';
 import { cachedConsole } from './console-build.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createHubMetrics } from './metrics.ts';
@@ -192,7 +193,13 @@ export async function runHub(opts: HubOptions): Promise<void> {
   // Observability reads the fleet on every replica, leader or not.
   const fleet = new FleetView(hub, log);
   await fleet.start();
-  const observe = createObserveServices({ hub, fleet, log, metrics, options: opts.observe ?? {} });
+  const observe = createObserveServices({
+    hub,
+    fleet,
+    log,
+    registry: metrics.registry,
+    options: opts.observe ?? {},
+  });
   for (const s of observe) await s.start?.();
 
   const apiRoutes = [...hubRoutes(hub), ...observe.flatMap((s) => s.routes)];
@@ -241,6 +248,7 @@ export async function runHub(opts: HubOptions): Promise<void> {
           metrics,
           cacheDir: join(cacheRoot(), 'sources'),
           localSourceRoot: opts.localSourceRoot,
+          tools: renderTools,
         });
         await deploy.start();
         traffic = new TrafficController({

@@ -2,7 +2,7 @@
 // flags that make a real control plane run on loopback are unit-tested without starting anything.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BinaryName, BinaryPaths } from './binaries.ts';
+import type { BinaryName, BinaryPaths } from '../toolchain/binaries.ts';
 
 /** kwok's Stages for the local fleet (node and pod lifecycles, faults on demand). */
 // Beside this module in the sources and in the compiled build alike (the build copies them).

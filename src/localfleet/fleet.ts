@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
-import { ensureBinaries, type BinaryPaths, type BuildProgress } from './binaries.ts';
+import { ensureBinaries, type BinaryPaths, type BuildProgress } from '../toolchain/binaries.ts';
 import { generateClusterPki } from './certs.ts';
 import {
   COMPONENT_ORDER,

@@ -10,7 +10,7 @@ import type { GlobalIngress } from '../api/global-ingress.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { sleep } from '../kube/sleep.ts';
-import { REPO_ROOT } from './binaries.ts';
+import { REPO_ROOT } from '../toolchain/binaries.ts';
 import { localHubClient } from './register.ts';
 import { clusterFiles } from './components.ts';
 import { fleetDir, readFleetState } from './fleet.ts';

@@ -8,7 +8,8 @@ import { API_VERSION } from '../api/group.ts';
 import { MCS_API_VERSION, type ServiceExport } from '../api/mcs.ts';
 import type { TrafficPolicy } from '../api/traffic-policy.ts';
 import type { MemberConnections } from '../fleet/member-connections.ts';
-import type { HubMetrics } from '../hub/metrics.ts';
+import type { MeshMetrics } from './mesh-metrics.ts';
+import type { ReconcileMetrics } from '../kube/reconcile-metrics.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { findCondition, setCondition, type Condition } from '../kube/conditions.ts';
 import { errorMessage } from '../kube/errors.ts';
@@ -28,7 +29,7 @@ export interface MeshControllerOptions {
   readonly clusters: Informer<Cluster>;
   readonly members: MemberConnections;
   readonly log: Logger;
-  readonly metrics: HubMetrics;
+  readonly metrics: ReconcileMetrics & MeshMetrics;
   /** How long a recovered preferred group must stay healthy before traffic returns (default 3 s). */
   readonly holdDownMs?: number;
 }

@@ -21,7 +21,7 @@ import { DERIVED_LABEL, isDerivedFor, isLegacyDerived } from './facts.ts';
 import type { EndpointSliceObject, MeshMember, ServiceObject } from './member-watch.ts';
 import { namespaceBlockers } from './namespace-cleanup.ts';
 import type { ClusterDecision, PlannedEndpointSlice } from './types.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
+import { ACTIVE_GROUP_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REASON_ANNOTATION } from '../api/labels.ts';
 
 const MANAGED = { [MANAGED_BY_LABEL]: MANAGED_BY } as const;
 /** Namespaces the mesh created (so only those are ever removed again). */
@@ -29,9 +29,6 @@ export const NAMESPACE_LABEL = 'meridian.dev/mcs-namespace';
 /** On the ServiceImport: the Service that carries its address in this member (mcs-api's annotation). */
 export const DERIVED_SERVICE_ANNOTATION = 'multicluster.kubernetes.io/derived-service';
 
-/** Annotations on each ServiceImport saying which endpoints are in use there and why. */
-export const ACTIVE_GROUP_ANNOTATION = 'meridian.dev/active-group';
-export const REASON_ANNOTATION = 'meridian.dev/failover-reason';
 export const LOCAL_READY_ANNOTATION = 'meridian.dev/local-ready';
 export const REMOTE_READY_ANNOTATION = 'meridian.dev/remote-ready';
 export const LOCALITY_ANNOTATION = 'meridian.dev/locality';

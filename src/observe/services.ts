@@ -2,9 +2,9 @@
 // hub's HTTP API and may hold resources (stores, caches) that start and stop with the hub.
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Route } from '../hub/http-server.ts';
-import type { AccessRequest } from '../hub/auth.ts';
-import type { HubMetrics } from '../hub/metrics.ts';
+import type { Route } from '../http/routes.ts';
+import type { Registry } from 'prom-client';
+import type { AccessRequest } from '../http/routes.ts';
 import type { FleetView } from './fleet-view.ts';
 import { TopologyService } from './topology/topology-service.ts';
 import type { WorkloadOf } from './topology/pod-topology.ts';
@@ -63,7 +63,8 @@ export interface ObserveDeps {
   readonly hub: ClusterClient;
   readonly fleet: FleetView;
   readonly log: Logger;
-  readonly metrics: HubMetrics;
+  /** Where the services register their own metrics (the hub serves it on /metrics). */
+  readonly registry: Registry;
   readonly options: ObserveOptions;
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, cachedBinaries } from '../../src/localfleet/binaries.ts';
+import { REPO_ROOT, cachedBinaries } from '../../src/toolchain/binaries.ts';
 import { LOCAL_INGRESS_PORT, MEMBER_REGIONS } from '../../src/localfleet/layout.ts';
 import { IngressEmulator } from '../../src/localfleet/ingress-emulator.ts';
 import { ClusterClient, loadKubeConfig } from '../../src/kube/cluster-client.ts';

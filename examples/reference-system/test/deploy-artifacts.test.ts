@@ -14,8 +14,8 @@ import { validateResource } from '../../../src/api/validate.ts';
 import type { KubeObject } from '../../../src/kube/cluster-client.ts';
 import { clusterValues, overridesFor } from '../../../src/deploy/overrides.ts';
 import { renderHelm } from '../../../src/deploy/render-helm.ts';
-import type { TargetCluster } from '../../../src/deploy/types.ts';
-import { REPO_ROOT, cachedBinaries } from '../../../src/localfleet/binaries.ts';
+import type { TargetCluster } from '../../../src/fleet/targets.ts';
+import { REPO_ROOT, cachedBinaries } from '../../../src/toolchain/binaries.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const readApp = (file: string) => parse(readFileSync(join(HERE, '..', file), 'utf8')) as Application;

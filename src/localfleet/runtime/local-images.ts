@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { MeridianError } from '../../kube/errors.ts';
-import { REPO_ROOT } from '../binaries.ts';
+import { REPO_ROOT } from '../../toolchain/binaries.ts';
 
 /** Every local image lives under this registry name, so kwok's Stages can leave its pods alone. */
 export const LOCAL_REGISTRY = 'meridian.local/';

@@ -1,7 +1,7 @@
 // The hub's logs API: `GET /api/v1/logs` answers a query with JSON, `GET /api/v1/logs/stream`
 // follows live as Server-Sent Events. Both are fleet-logs.ts, exactly as `meridian logs` runs it.
 import type { ServerResponse } from 'node:http';
-import type { Route, RouteDoc, RouteResult } from '../../hub/http-server.ts';
+import type { Route, RouteDoc, RouteResult } from '../../http/routes.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { followLogs, queryLogs } from './fleet-logs.ts';
 import type { LogEvent } from './log-event.ts';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { Route, RouteContext, RouteDoc, RouteResult } from '../../hub/http-server.ts';
+import type { Route, RouteContext, RouteDoc, RouteResult } from '../../http/routes.ts';
 import { errorMessage } from '../../kube/errors.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { fleetLabelNames, fleetLabelValues, fleetSeries } from './fleet-metadata.ts';

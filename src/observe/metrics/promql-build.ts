@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeridianError } from '../../kube/errors.ts';
-import { REPO_ROOT, cacheRoot } from '../../localfleet/binaries.ts';
+import { REPO_ROOT, cacheRoot } from '../../toolchain/binaries.ts';
 
 export const PROMQL_SOURCE_DIR = join(REPO_ROOT, 'go', 'promql');
 /**

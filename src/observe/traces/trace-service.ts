@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
-import type { Route } from '../../hub/http-server.ts';
+import type { Route } from '../../http/routes.ts';
 import type { ObserveDeps, ObserveService } from '../services.ts';
 import { receiverRoutes } from './otlp-receiver.ts';
 import { NO_POD_TOPOLOGY, type PodLookup } from './pod-topology.ts';
@@ -74,7 +74,7 @@ export class TraceService implements ObserveService {
       ? new TraceThread({ file: traceDatabaseFile(dir), topology, log: deps.log })
       : undefined;
     this.store = store ?? thread!;
-    const registry = deps.metrics.registry;
+    const registry = deps.registry;
     const refused = new Counter({
       name: 'meridian_trace_batches_refused_total',
       help: 'OTLP batches refused before storing, by reason (busy: ingest queue full; rate: writer over its spans per second; size: too many spans or bytes)',

@@ -18,11 +18,12 @@ import type { Informer } from '../../kube/informer.ts';
 import { sameContent } from '../../kube/same-content.ts';
 import { WorkQueue, type ReconcileResult } from '../../kube/work-queue.ts';
 import type { MemberConnections } from '../../fleet/member-connections.ts';
-import type { HubMetrics } from '../../hub/metrics.ts';
+import type { TrafficMetrics } from './traffic-metrics.ts';
+import type { ReconcileMetrics } from '../../kube/reconcile-metrics.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { resolvePlacement } from '../../deploy/placement.ts';
-import { targetFromCluster } from '../../deploy/targets.ts';
-import { FINALIZER } from '../../deploy/controller.ts';
+import { resolvePlacement } from '../../fleet/placement.ts';
+import { targetFromCluster } from '../../fleet/targets.ts';
+import { FINALIZER } from '../../api/labels.ts';
 import type { HealthState } from './health-state.ts';
 import { HealthMonitor, type SliceCache } from './health-monitor.ts';
 import { resolveHostClaims } from './host-claims.ts';
@@ -36,7 +37,7 @@ export interface TrafficControllerOptions {
   readonly ingresses: Informer<GlobalIngress>;
   readonly members: MemberConnections;
   readonly log: Logger;
-  readonly metrics: HubMetrics;
+  readonly metrics: ReconcileMetrics & TrafficMetrics;
   /** Members' EndpointSlices from a watch cache, when one is synced (the mesh service keeps one). */
   readonly endpointSlices?: SliceCache;
 }

@@ -3,7 +3,7 @@
 import type { GlobalIngress } from '../../api/global-ingress.ts';
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
 import { errorMessage } from '../../kube/errors.ts';
-import { ensureNamespace, objectKey, objectRef } from '../../deploy/apply.ts';
+import { ensureNamespace, objectKey, objectRef } from '../../kube/objects.ts';
 import { GLOBAL_INGRESS_LABEL, generateMemberObjects, globalIngressLabelValue } from './generate.ts';
 
 interface Workload extends KubeObject {

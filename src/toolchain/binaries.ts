@@ -1,5 +1,5 @@
-// Builds the real Kubernetes binaries of the local fleet from the Go module proxy, once, into a
-// cache outside the repository. The pins live in tools/kube-binaries/*/go.mod (etcd, Kubernetes)
+// Builds the real Kubernetes binaries (the local fleet's control planes, and the helm and kubectl
+// the hub renders with) from the Go module proxy, once, into a cache outside the repository. The pins live in tools/kube-binaries/*/go.mod (etcd, Kubernetes)
 // and in GO_INSTALLS below (kwok, helm); the cache key is a hash of those pins and the Go version,
 // so changing a pin (and nothing else) triggers a rebuild.
 import { spawn, spawnSync } from 'node:child_process';
@@ -245,4 +245,12 @@ function run(
         );
     });
   });
+}
+
+/** The helm and kubectl the hub renders Applications with; throws until they are built. */
+export function renderTools(): { helm: string; kubectl: string } {
+  const bins = cachedBinaries();
+  if (!bins)
+    throw new MeridianError('ToolsMissing', 'helm and kubectl are not built yet; run `meridian fleet build`');
+  return { helm: bins.path('helm'), kubectl: bins.path('kubectl') };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matchesSelector } from './label-selector.ts';
+import { matchesSelector } from './cluster-selector.ts';
 
 const eu = { region: 'eu-west', tier: 'prod', gpu: '' };
 

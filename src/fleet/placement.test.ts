@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clustersFor, resolvePlacement, targetsCluster } from './placement.ts';
-import type { TargetCluster } from './types.ts';
+import type { TargetCluster } from './targets.ts';
 
 function cluster(name: string, labels: Record<string, string> = {}): TargetCluster {
   return { name, region: name, labels, ready: true };

@@ -1,8 +1,15 @@
 // Which clusters an Application (or one of its overrides or waves) targets: the named clusters
 // plus the clusters its selector matches, in a stable order.
 import type { LabelSelector, Placement } from '../api/common.ts';
-import { matchesSelector } from './label-selector.ts';
-import type { DeployError, TargetCluster } from './types.ts';
+import { matchesSelector } from './cluster-selector.ts';
+import type { TargetCluster } from './targets.ts';
+
+/** A placement naming what does not exist: the field and why (a DeployError to the deploy service). */
+export interface PlacementError {
+  readonly code: 'ClusterNotFound';
+  readonly field: string;
+  readonly message: string;
+}
 
 /** Anything that picks clusters by name and/or selector: placement, overrides, waves. */
 export interface ClusterTarget {
@@ -12,7 +19,7 @@ export interface ClusterTarget {
 
 export type PlacementResult =
   | { readonly ok: true; readonly targets: TargetCluster[] }
-  | { readonly ok: false; readonly errors: DeployError[] };
+  | { readonly ok: false; readonly errors: PlacementError[] };
 
 /** Whether `target` picks `cluster`, by name or by selector. */
 export function targetsCluster(target: ClusterTarget, cluster: TargetCluster): boolean {
@@ -48,7 +55,7 @@ export function clustersFor(target: ClusterTarget, all: readonly TargetCluster[]
  */
 export function resolvePlacement(placement: Placement, clusters: readonly TargetCluster[]): PlacementResult {
   const known = new Set(clusters.map((c) => c.name));
-  const errors: DeployError[] = [];
+  const errors: PlacementError[] = [];
   (placement.clusters ?? []).forEach((name, i) => {
     if (!known.has(name)) {
       errors.push({
