@@ -109,13 +109,14 @@ func plan(req QueryRequest) (Plan, error) {
 	if req.Step != 0 {
 		resultType = string(parser.ValueTypeMatrix)
 	}
-	if reason := whyCentral(expr); reason != "" {
-		// Pushed-down queries are refused by such members themselves, with their own texts.
-		if req.LegacyNames {
-			if err := legacyNames(req.Query, expr); err != nil {
-				return Plan{}, err
-			}
+	// Checked for pushdown too: members are asked the printed rewrite, which quotes no name
+	// Prometheus 2 could read unquoted, so they could not refuse it themselves.
+	if req.LegacyNames {
+		if err := legacyNames(req.Query, expr); err != nil {
+			return Plan{}, err
 		}
+	}
+	if reason := whyCentral(expr); reason != "" {
 		rewritten, parts := split(expr)
 		p := Plan{Mode: "central", Reason: reason, ResultType: resultType, Rewritten: rewritten.String()}
 		for id, part := range parts {
@@ -364,7 +365,11 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 		if errors.As(res.Err, &pe) {
 			return Evaluated{}, res.Err
 		}
-		return Evaluated{}, execError{res.Err.Error()}
+		msg := res.Err.Error()
+		if req.LegacyNames {
+			msg = legacyDuplicateOrder(msg)
+		}
+		return Evaluated{}, execError{msg}
 	}
 	warnings, infos := res.Warnings.AsStrings(req.Query, 10, 10)
 	data, err := encodeResult(res.Value)

@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -129,4 +130,18 @@ func legacyArgs(node parser.Node) error {
 		}
 	}
 	return nil
+}
+
+// duplicateSeries is the many-to-many refusal, which lists the two series of the match group.
+var duplicateSeries = regexp.MustCompile(`^(found duplicate series for the match group \{.*\} on the (?:left|right) hand-side of the operation: \[)(\{.*\}), (\{.*\})(\];many-to-many matching not allowed.*)$`)
+
+// legacyDuplicateOrder lists the two series of a many-to-many refusal in Prometheus 2's order.
+// Prometheus 3 sorts them; Prometheus 2 names the series it found second (later in the
+// operand, which storage returns sorted by labels) first.
+func legacyDuplicateOrder(msg string) string {
+	m := duplicateSeries.FindStringSubmatch(msg)
+	if m == nil || strings.Count(m[2]+m[3], "}, {") > 0 {
+		return msg // one series' text holds the separator: leave it as it is
+	}
+	return m[1] + m[3] + ", " + m[2] + m[4]
 }

@@ -114,3 +114,36 @@ func TestASeriesOwnLabelNamedLikeAnExternalLabelSurvives(t *testing.T) {
 		t.Errorf("series %v %v", got[0].lset, got[1].lset)
 	}
 }
+
+func TestManyToManyRefusalsListTheSeriesInPrometheus2Order(t *testing.T) {
+	p3 := `found duplicate series for the match group {job="a"} on the right hand-side of the operation: [{instance="0", job="a"}, {instance="1", job="a"}];many-to-many matching not allowed: matching labels must be unique on one side`
+	want := `found duplicate series for the match group {job="a"} on the right hand-side of the operation: [{instance="1", job="a"}, {instance="0", job="a"}];many-to-many matching not allowed: matching labels must be unique on one side`
+	if got := legacyDuplicateOrder(p3); got != want {
+		t.Errorf("got %s", got)
+	}
+	if other := "vector cannot contain metrics with the same labelset"; legacyDuplicateOrder(other) != other {
+		t.Error("other texts stay as they are")
+	}
+}
+
+func TestLegacyNamesRefuseWhatPrometheus2Refuses(t *testing.T) {
+	cases := map[string]string{
+		`sum by ("job") (x)`:                  `invalid parameter "query": 1:9: parse error: unexpected string "\"job\"" in grouping opts, expected label`,
+		`{"memory_bytes"}`:                    `invalid parameter "query": 1:2: parse error: unexpected string "\"memory_by"... in label matching, expected identifier or "}"`,
+		`label_replace(x, "a.b", "", "", "")`: "invalid destination label name in label_replace(): a.b",
+		`label_replace(x, "ab", "$1", "job", "(.*)") + on (job) group_left (instance) y{job="a,b"}`: "",
+	}
+	for q, want := range cases {
+		expr, err := promqlParser.ParseExpr(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if err := legacyNames(q, expr); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%s: got %q, want %q", q, got, want)
+		}
+	}
+}

@@ -229,7 +229,8 @@ async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
 
 /** A central plan as evaluate sends it: the query, its members and the plan, without times. */
 function evalRequest(q: EngineQuery, planText: string): string {
-  return `{"query":${JSON.stringify(q.query)},"members":${JSON.stringify(q.members)},"plan":${planText}}`;
+  const legacy = q.legacyNames ? ',"legacyNames":true' : '';
+  return `{"query":${JSON.stringify(q.query)},"members":${JSON.stringify(q.members)}${legacy},"plan":${planText}}`;
 }
 
 function deepFreeze<T>(v: T): T {
