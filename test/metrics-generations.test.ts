@@ -81,11 +81,7 @@ function context(): FleetQueryContext {
     maxCentralSamples: 1_000_000,
     partialResponse: true,
     log: createLogger('test', new Writable({ write: (_c, _e, cb) => cb() })),
-    versions: {
-      hub: '3.16.0',
-      of: (m) => versions.of(m),
-      external: async (m) => new Map([...(await versions.facts(m))].map(([n, f]) => [n, f.external])),
-    },
+    versions: { hub: '3.16.0', facts: (m) => versions.facts(m) },
   };
 }
 

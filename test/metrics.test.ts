@@ -96,6 +96,19 @@ const W0 = Math.floor((Date.now() - 20 * 60_000) / 120_000) * 120_000;
 const flappy = (labels: Record<string, string>): WriteSeries => flappySeries(W0, labels);
 /** us-east's server has external labels, which remote read adds to its series and the hub removes. */
 const US_EAST_EXTERNAL = { replica: 'r1' };
+/**
+ * us-east's `replica_bytes` series: one holds its own `replica` label with the external label's
+ * value (remote read cannot tell it from an added one), one another value, one none.
+ */
+const REPLICA_SERIES: readonly Record<string, string>[] = [
+  { instance: 'i-1', replica: 'r1' },
+  { instance: 'i-2', replica: 'r2' },
+  { instance: 'i-3' },
+];
+const replicaSeries = (labels: Record<string, string>): WriteSeries => ({
+  labels: { __name__: 'replica_bytes', ...labels },
+  samples: Array.from({ length: 72 }, (_, i) => [W0 + i * 15_000, 1000 + i] as const),
+});
 
 let hub: HubProcess;
 let token: string;
@@ -258,6 +271,12 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     await remoteWrite(
       UNION_LISTEN,
       CLUSTERS.map((c, i) => flappy({ instance: `i-${i}`, cluster: c.name, region: c.region })),
+    );
+    const usEast = CLUSTERS.find((c) => c.name === 'us-east')!;
+    await remoteWrite(usEast.listen, REPLICA_SERIES.map(replicaSeries));
+    await remoteWrite(
+      UNION_LISTEN,
+      REPLICA_SERIES.map((l) => replicaSeries({ ...l, cluster: usEast.name, region: usEast.region })),
     );
     await fleetUp(fleet, CLUSTERS.length);
     hub = await startHub(fleet, 'metrics-hub', HUB_PORT, [
@@ -500,6 +519,53 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
           wrong.push(`${seen} != ${union.status} ${union.body.errorType}`);
         if (fed.body.error !== union.body.error) wrong.push(`${seen}: message != ${union.body.error}`);
       }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test("a series' own label named like its member's external label survives the raw-sample path", async () => {
+    const t = W0 + 10 * 60_000 + 1_000;
+    const wrong: string[] = [];
+    for (const q of [
+      'label_replace(replica_bytes, "cluster", "all", "", "")',
+      'label_replace(replica_bytes{replica="r1"}, "cluster", "all", "", "")',
+      'label_replace(replica_bytes{replica=""}, "cluster", "all", "", "")',
+    ]) {
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query', { query: q, time: sec(t) }),
+        unionApi('/api/v1/query', { query: q, time: sec(t) }),
+      ]);
+      if (fed.mode !== 'central') wrong.push(`${q}: answered by ${fed.mode}, expected central`);
+      const d = difference(fed.body, union.body, false);
+      if (d) wrong.push(`${q}: ${d}`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  test('a central query takes only the names its Prometheus 2 members take, refused with their texts', async () => {
+    const cases: [string, 'pushdown' | 'central'][] = [
+      ['{"memory_bytes"}', 'pushdown'],
+      ['sum({"memory_bytes"})', 'central'],
+      ['sum by ("job") (memory_bytes)', 'central'],
+      ['memory_bytes / on ("instance") group_left sum by (instance) (memory_bytes)', 'central'],
+      ['label_replace(sum by (job) (memory_bytes), "1bad", "x", "", "")', 'central'],
+      ['label_replace(sum by (job) (memory_bytes), "a.b", "x", "", "")', 'central'],
+      ['label_join(sum by (job) (memory_bytes), "a.b", ",", "job")', 'central'],
+      ['count_values("a.b", sum by (job) (memory_bytes))', 'central'],
+    ];
+    const wrong: string[] = [];
+    for (const [q, mode] of cases) {
+      const params = { query: q, time: sec(T) };
+      const [fed, union] = await Promise.all([
+        fleetApi('/api/v1/query', params),
+        unionApi('/api/v1/query', params),
+      ]);
+      const seen = `${q}: ${fed.status} ${JSON.stringify(fed.body)}`;
+      if (union.status === 200) wrong.push(`${q}: the union answered 200`);
+      if (fed.mode !== mode && fed.mode !== null) wrong.push(`${seen}: expected ${mode}`);
+      if (fed.status !== union.status || fed.body.errorType !== union.body.errorType)
+        wrong.push(`${seen} != ${union.status} ${union.body.errorType}`);
+      if (fed.body.error !== union.body.error) wrong.push(`${seen}: message != ${union.body.error}`);
     }
     assert.deepEqual(wrong, []);
   });

@@ -24,6 +24,9 @@ type QueryRequest struct {
 	End     int64    `json:"end"`
 	Step    int64    `json:"step"`
 	Members []Member `json:"members"`
+	// LegacyNames: some member runs Prometheus 2, whose parser and functions take only legacy
+	// metric and label names; a central query must not take more (legacy.go).
+	LegacyNames bool `json:"legacyNames,omitempty"`
 	// Plan is the central plan of the query, given back to evaluate it.
 	Plan *Plan `json:"plan,omitempty"`
 }
@@ -106,6 +109,13 @@ func plan(req QueryRequest) (Plan, error) {
 	if req.Step != 0 {
 		resultType = string(parser.ValueTypeMatrix)
 	}
+	// Checked for pushdown too: members are asked the printed rewrite, which quotes no name
+	// Prometheus 2 could read unquoted, so they could not refuse it themselves.
+	if req.LegacyNames {
+		if err := legacyNames(req.Query, expr); err != nil {
+			return Plan{}, err
+		}
+	}
 	if reason := whyCentral(expr); reason != "" {
 		rewritten, parts := split(expr)
 		p := Plan{Mode: "central", Reason: reason, ResultType: resultType, Rewritten: rewritten.String()}
@@ -163,6 +173,7 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 	type window struct{ start, end int64 }
 	type target struct{ member, selector string }
 	windows := map[target][]window{}
+	external := map[string][]string{}
 	var order []target
 	for _, s := range rec.asked {
 		if _, ok := subID(s.Matchers); ok {
@@ -178,6 +189,7 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 				order = append(order, t)
 			}
 			windows[t] = append(windows[t], window{s.Start, s.End})
+			external[m.Name] = m.External
 		}
 	}
 	var out []Fetch
@@ -198,7 +210,7 @@ func fetchesFor(req QueryRequest, rewritten parser.Expr) ([]Fetch, error) {
 				Member: t.member,
 				Query:  t.selector + rangeSuffix(w.start, w.end),
 				Time:   w.end,
-				Read:   readRequest(t.selector, w.start, w.end),
+				Read:   readRequest(t.selector, w.start, w.end, external[t.member]),
 			})
 		}
 	}
@@ -224,6 +236,9 @@ type Evaluated struct {
 	Warnings []string
 	Infos    []string
 	Samples  int
+	// Unreadable: members whose answers could not be read, with why; the evaluation left them
+	// out (the hub counts them as members that could not answer).
+	Unreadable map[string]string
 }
 
 // execError is a query that parsed but could not be evaluated (HTTP 422 in the Prometheus API).
@@ -261,6 +276,15 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 			}
 		}
 	}
+	// Decoded first, so a member whose answer cannot be read (a remote read answering garbage)
+	// is left out whole, as a member that could not answer, not failing the query.
+	type decoded struct {
+		in    Input
+		got   []*series
+		notes memberNotes
+	}
+	var all []decoded
+	unreadable := map[string]string{}
 	for _, in := range inputs {
 		var got []*series
 		var notes memberNotes
@@ -270,11 +294,26 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 		} else {
 			got, notes, err = decodeSeriesList(in.Body, &scratch)
 		}
-		if err != nil {
+		// An answer the engine cannot evaluate (native histograms) refuses the query.
+		var refusal execError
+		if errors.As(err, &refusal) {
 			return Evaluated{}, fmt.Errorf("cluster %q: %w", in.Member, err)
 		}
-		note(&memberWarnings, in.Member, notes.warnings)
-		note(&memberInfos, in.Member, notes.infos)
+		if err != nil {
+			if _, seen := unreadable[in.Member]; !seen {
+				unreadable[in.Member] = err.Error()
+			}
+			continue
+		}
+		all = append(all, decoded{in, got, notes})
+	}
+	for _, d := range all {
+		in, got := d.in, d.got
+		if _, bad := unreadable[in.Member]; bad {
+			continue
+		}
+		note(&memberWarnings, in.Member, d.notes.warnings)
+		note(&memberInfos, in.Member, d.notes.infos)
 		for _, s := range got {
 			total += len(s.ts)
 			if total > maxSamples {
@@ -309,13 +348,13 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 			}
 		}
 	}
-	all := make([]*series, 0, len(byLabels))
+	raw := make([]*series, 0, len(byLabels))
 	for _, s := range byLabels {
-		all = append(all, s)
+		raw = append(raw, s)
 	}
 	evalReq := req
 	evalReq.Query = p.Rewritten
-	qry, err := newQuery(newMemStore(all, subs), evalReq)
+	qry, err := newQuery(newMemStore(raw, subs), evalReq)
 	if err != nil {
 		return Evaluated{}, badData{fmt.Sprintf("invalid parameter \"query\": %s", err)}
 	}
@@ -326,7 +365,11 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 		if errors.As(res.Err, &pe) {
 			return Evaluated{}, res.Err
 		}
-		return Evaluated{}, execError{res.Err.Error()}
+		msg := res.Err.Error()
+		if req.LegacyNames {
+			msg = legacyDuplicateOrder(msg)
+		}
+		return Evaluated{}, execError{msg}
 	}
 	warnings, infos := res.Warnings.AsStrings(req.Query, 10, 10)
 	data, err := encodeResult(res.Value)
@@ -334,10 +377,11 @@ func evaluate(prep *prepared, times timeRange, inputs []Input, maxSamples int, r
 		return Evaluated{}, err
 	}
 	return Evaluated{
-		Data:     data,
-		Warnings: append(memberWarnings, warnings...),
-		Infos:    append(memberInfos, infos...),
-		Samples:  total,
+		Data:       data,
+		Warnings:   append(memberWarnings, warnings...),
+		Infos:      append(memberInfos, infos...),
+		Samples:    total,
+		Unreadable: unreadable,
 	}, nil
 }
 

@@ -118,11 +118,16 @@ func jsEvaluate(_ js.Value, args []js.Value) any {
 	}
 	// An object rather than JSON text, so the (possibly large) data crosses to JavaScript once,
 	// as a string the hub sends without parsing.
+	unreadable := map[string]any{}
+	for m, why := range ev.Unreadable {
+		unreadable[m] = why
+	}
 	return js.ValueOf(map[string]any{
-		"data":     string(ev.Data),
-		"warnings": toAny(ev.Warnings),
-		"infos":    toAny(ev.Infos),
-		"samples":  ev.Samples,
+		"data":       string(ev.Data),
+		"warnings":   toAny(ev.Warnings),
+		"infos":      toAny(ev.Infos),
+		"samples":    ev.Samples,
+		"unreadable": unreadable,
 	})
 }
 

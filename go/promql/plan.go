@@ -22,6 +22,9 @@ const (
 type Member struct {
 	Name   string `json:"name"`
 	Region string `json:"region"`
+	// External is the member's external labels as name, value pairs, where known: its remote
+	// read adds them to every series.
+	External []string `json:"external,omitempty"`
 }
 
 func (m Member) labelValue(name string) string {

@@ -153,6 +153,10 @@ export function metricsCorpus(startMs: number): MetricsCorpus {
     ],
     ['label_replace(memory_bytes, "cluster", "$1", "instance", "(.*")', 'central'],
     ['label_replace(sum by (job) (memory_bytes), "job", "same", "", "")', 'central'],
+    // Refusals that list series: the hub's engine names them with cluster and region, in
+    // Prometheus 2's order (its members' generation).
+    ['memory_bytes / on (job) memory_bytes', 'central'],
+    ['memory_bytes / on (instance) group_right sum by (instance) (memory_bytes)', 'central'],
   ];
   const staleness: readonly (readonly [string, Mode])[] = [
     // Central over raw samples: only the members' staleness markers end the series in time.

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
+import { RemoteReadMisses, NO_REMOTE_READ_TTL_MS } from './member-prometheus.ts';
 import { StandInMembers } from './member-fixtures.ts';
 import type { MetricsMember } from './member-prometheus.ts';
 import { loadPromqlEngine } from './promql-engine.ts';
@@ -20,12 +21,18 @@ function notServed(res: ServerResponse): void {
   res.end('404 page not found');
 }
 
-/** A member holding one series of `x` (namespace shop, its pod) that warns on every answer. */
-function member(pod: string, value: string): Promise<string> {
+/**
+ * A member holding one series of `x` (namespace shop, its pod) that warns on every answer. By
+ * default it serves no remote read (as a server that only speaks the query API): the hub falls
+ * back to instant queries of range selectors for raw samples.
+ */
+function member(
+  pod: string,
+  value: string,
+  read: (res: ServerResponse) => void = notServed,
+): Promise<string> {
   return standIns.start((req, res) => {
-    // No remote read here (as a server that only speaks the query API): the hub falls back to
-    // instant queries of range selectors for raw samples.
-    if (req.url === '/api/v1/read') return notServed(res);
+    if (req.url === '/api/v1/read') return read(res);
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -198,7 +205,10 @@ test('a member that cannot answer is left out with a warning, or fails the query
 test("an answer whose ranges the hub evaluated over Prometheus 2 members' samples says so", async () => {
   const versioned: FleetQueryContext = {
     ...ctx,
-    versions: { hub: '3.16.0', of: (ms) => Promise.resolve(new Map(ms.map((m) => [m.name, '2.42.0']))) },
+    versions: {
+      hub: '3.16.0',
+      facts: (ms) => Promise.resolve(new Map(ms.map((m) => [m.name, { version: '2.42.0', external: [] }]))),
+    },
   };
   const run = async (query: string) => {
     const a = await fleetQuery(
@@ -221,4 +231,66 @@ test("an answer whose ranges the hub evaluated over Prometheus 2 members' sample
     assert.equal(r.semantics.length, 1, q);
     assert.match(r.semantics[0]!, /Prometheus 3\.16\.0.*eu-west 2\.42\.0, us-east 2\.42\.0 close them/);
   }
+});
+
+test('a member whose remote read fails or answers garbage could not answer: a warning names it, or the query fails', async () => {
+  const broken: [string, (res: ServerResponse) => void][] = [
+    [
+      'HTTP 500',
+      (res) => {
+        res.statusCode = 500;
+        res.end('remote read: internal error');
+      },
+    ],
+    ['HTTP 400', (res) => ((res.statusCode = 400), res.end('exceeded sample limit (50000000)'))],
+    ['garbage', (res) => res.end('this is not snappy')],
+  ];
+  const q = { query: 'max_over_time(sum(x)[5m:1m])', start: 3_600_000, end: 3_600_000, step: 0 };
+  const healthy = await fleetQuery(ctx, members, q, AbortSignal.timeout(10_000));
+  assert.equal(healthy.status, 200, healthy.body);
+  for (const [how, read] of broken) {
+    const fleet: MetricsMember[] = [
+      ...members,
+      { name: 'sa-east', region: 'sa', url: await member('web-5d8f7c9b4-zzzzz', '100', read) },
+    ];
+    const partial = await fleetQuery(ctx, fleet, q, AbortSignal.timeout(10_000));
+    assert.equal(partial.status, 200, `${how}: ${partial.body}`);
+    const body = JSON.parse(partial.body) as { data: unknown; warnings: string[] };
+    assert.deepEqual(body.data, (JSON.parse(healthy.body) as { data: unknown }).data, how);
+    assert.equal(body.warnings.filter((w) => /^cluster "sa-east" did not answer/.test(w)).length, 1, how);
+    const strict = await fleetQuery(
+      { ...ctx, partialResponse: false },
+      fleet,
+      q,
+      AbortSignal.timeout(10_000),
+    );
+    assert.equal(strict.status, 503, `${how}: ${strict.body}`);
+    assert.match(strict.body, /partial response disabled.*sa-east/, how);
+  }
+});
+
+test('a member without remote read is not asked for it again for a minute', async () => {
+  let reads = 0;
+  let now = 0;
+  const url = await member('web-5d8f7c9b4-yyyyy', '3', (res) => {
+    reads++;
+    notServed(res);
+  });
+  const fleet: MetricsMember[] = [{ name: 'sa-east', region: 'sa', url }];
+  const remembered = { ...ctx, remoteReadMisses: new RemoteReadMisses(() => now) };
+  const run = async () => {
+    const a = await fleetQuery(
+      remembered,
+      fleet,
+      { query: 'absent(x)', start: 3_600_000, end: 3_600_000, step: 0 },
+      AbortSignal.timeout(10_000),
+    );
+    assert.equal(a.status, 200, a.body);
+  };
+  await run();
+  await run();
+  assert.equal(reads, 1, 'the second query goes straight to the query API');
+  now += NO_REMOTE_READ_TTL_MS + 1;
+  await run();
+  assert.equal(reads, 2, 'after the TTL remote read is asked again (the member may have gained it)');
 });

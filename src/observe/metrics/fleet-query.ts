@@ -9,6 +9,7 @@ import {
   askMember,
   fanOut,
   readMember,
+  type RemoteReadMisses,
   type MemberAnswer,
   type MemberFailed,
   type MetricsMember,
@@ -33,7 +34,8 @@ import {
 } from './prom-merge.ts';
 import type { WorkloadOf } from '../topology/pod-topology.ts';
 import { secondsParam } from './prom-params.ts';
-import { semanticsWarnings } from './range-semantics.ts';
+import { rangeSemantics, semanticsWarnings } from './range-semantics.ts';
+import type { MemberFacts } from './member-versions.ts';
 import { apiError, apiSuccess, type ApiAnswer } from './prom-response.ts';
 
 export interface FleetQueryContext {
@@ -49,27 +51,29 @@ export interface FleetQueryContext {
    */
   readonly partialResponse: boolean;
   /**
-   * Each member's Prometheus version (undefined where unknown) and the hub engine's: answers
-   * whose range semantics may differ from one Prometheus say so in a warning (range-semantics.ts).
+   * What the hub knows of each member's Prometheus (version, external labels) and the hub
+   * engine's version: answers whose range semantics may differ from one Prometheus say so in a
+   * warning (range-semantics.ts); a central query follows Prometheus 2's names when a member runs
+   * it; raw samples read remotely lose the external labels remote read adds.
    */
   readonly versions?: {
     readonly hub: string;
-    readonly of: (members: readonly MetricsMember[]) => Promise<ReadonlyMap<string, string | undefined>>;
-    /** Each member's external labels as [name, value, …] (remote read adds them to series). */
-    readonly external?: (
-      members: readonly MetricsMember[],
-    ) => Promise<ReadonlyMap<string, readonly string[]>>;
+    readonly facts: (members: readonly MetricsMember[]) => Promise<ReadonlyMap<string, MemberFacts>>;
   };
+  /** Members that served no remote read lately: their raw samples come from the query API. */
+  readonly remoteReadMisses?: RemoteReadMisses;
 }
 
 /** The range-semantics warnings for an answer the `asked` members took part in. */
-async function semantics(
+function semantics(
   ctx: FleetQueryContext,
-  versions: Promise<ReadonlyMap<string, string | undefined>> | undefined,
+  facts: ReadonlyMap<string, MemberFacts> | undefined,
+  asked: readonly MetricsMember[],
   hubEvaluatesRanges: boolean,
-): Promise<string[]> {
-  if (!ctx.versions || !versions) return [];
-  return semanticsWarnings({ hubVersion: ctx.versions.hub, members: await versions, hubEvaluatesRanges });
+): string[] {
+  if (!ctx.versions || !facts || asked.length === 0) return [];
+  const members = new Map(asked.map((m) => [m.name, facts.get(m.name)?.version]));
+  return semanticsWarnings({ hubVersion: ctx.versions.hub, members, hubEvaluatesRanges });
 }
 
 /** The engine's form of a WorkloadOf. */
@@ -100,7 +104,20 @@ export async function fleetQuery(
   q: FleetQuery,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
-  const eq: EngineQuery = { ...q, members: members.map((m) => ({ name: m.name, region: m.region })) };
+  // Planning reads them (names by generation, external labels for remote read); they are kept a
+  // minute per member, so only a member's first query in a minute waits for them.
+  const facts = ctx.versions && members.length > 0 ? await ctx.versions.facts(members) : undefined;
+  const legacyNames = [...(facts?.values() ?? [])].some((f) => rangeSemantics(f.version) === 'closed');
+  const eq: EngineQuery = {
+    ...q,
+    members: members.map((m) => {
+      const external = facts?.get(m.name)?.external ?? [];
+      return external.length > 0
+        ? { name: m.name, region: m.region, external }
+        : { name: m.name, region: m.region };
+    }),
+    ...(legacyNames ? { legacyNames } : {}),
+  };
   const plan = await ctx.engine.plan(eq);
   if (isFailure(plan)) return failureAnswer(plan);
   ctx.log.debug(
@@ -108,8 +125,8 @@ export async function fleetQuery(
     'fleet query planned',
   );
   const a = await (plan.mode === 'pushdown'
-    ? pushdown(ctx, members, q, plan, signal)
-    : central(ctx, members, eq, plan, signal));
+    ? pushdown(ctx, members, q, plan, facts, signal)
+    : central(ctx, members, eq, plan, facts, signal));
   return { ...a, mode: plan.mode };
 }
 
@@ -151,12 +168,11 @@ async function pushdown(
   members: readonly MetricsMember[],
   q: FleetQuery,
   plan: PushdownPlan,
+  facts: ReadonlyMap<string, MemberFacts> | undefined,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
   const queries = new Map((plan.members ?? []).map((m) => [m.member, m]));
   const asked = members.filter((m) => queries.has(m.name));
-  // Asked alongside the data (from a cache, mostly), so it adds no round trip to the answer.
-  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
   const out = await fanOut(asked, ctx.timeoutMs, signal, async (m, s) => {
     const f = form(q, queries.get(m.name)!.query);
     const a = await askMember(m, f.endpoint, f.form, s);
@@ -174,7 +190,7 @@ async function pushdown(
       warnings.push(...memberWarnings(m.name, a.warnings));
     }
   }
-  warnings.push(...missingWarnings(names, out.failed), ...(await semantics(ctx, versions, false)));
+  warnings.push(...missingWarnings(names, out.failed), ...semantics(ctx, facts, asked, false));
   const resultType = plan.resultType === 'matrix' ? 'matrix' : 'vector';
   const result = mergeResults(resultType, parts, plan.workload ? ctx.workloadOf : undefined);
   return apiSuccess(JSON.stringify({ resultType, result }), warnings);
@@ -185,6 +201,7 @@ async function central(
   members: readonly MetricsMember[],
   q: EngineQuery,
   plan: CentralPlan,
+  facts: ReadonlyMap<string, MemberFacts> | undefined,
   signal: AbortSignal,
 ): Promise<ApiAnswer> {
   const fetches = plan.fetches ?? [];
@@ -209,12 +226,12 @@ async function central(
     });
   }
   const asked = members.filter((m) => asks.has(m.name));
-  const versions = asked.length > 0 ? ctx.versions?.of(asked) : undefined;
-  const external = fetches.length > 0 && ctx.versions?.external ? ctx.versions.external(asked) : undefined;
+  const misses = ctx.remoteReadMisses;
   const one = async (m: MetricsMember, a: Ask, s: AbortSignal): Promise<MemberAnswer & { sub: number }> => {
-    if (a.read) {
+    if (a.read && !misses?.notServed(m.url)) {
       const r = await readMember(m, a.read, s);
       if (r.ok || !r.notServed) return { ...r, sub: REMOTE_READ_SUB };
+      misses?.remember(m.url);
     }
     return { ...(await askMember(m, a.endpoint, a.form, s)), sub: a.sub };
   };
@@ -224,7 +241,7 @@ async function central(
     // A refusal says more than an outage of the same member's other ask: it fails the query.
     const failedAsk = got.find((g) => !g.ok && g.refused) ?? got.find((g) => !g.ok);
     if (failedAsk && !failedAsk.ok) return failedAsk;
-    const ext = (await external)?.get(m.name) ?? [];
+    const ext = facts?.get(m.name)?.external ?? [];
     const inputs: EngineInput[] = [];
     for (const g of got) {
       if (g.ok)
@@ -243,10 +260,21 @@ async function central(
   const inputs = asked.flatMap((m) => out.answers.get(m.name) ?? []);
   const ev = await ctx.engine.evaluate(q, plan, inputs, ctx.maxCentralSamples, engineResolve(ctx.workloadOf));
   if (isFailure(ev)) return failureAnswer(ev);
+  // A member whose answer the engine could not read (garbage from its remote read) is one that
+  // could not answer: left out with a warning, or the answer fails as for any such member.
+  const unreadable = Object.entries(ev.unreadable ?? {});
+  const failed = new Map([
+    ...out.failed,
+    ...unreadable.map(([m, why]): [string, string] => [m, `unreadable answer: ${why}`]),
+  ]);
+  if (unreadable.length > 0) {
+    const f = membersFailed(names, { refused: new Map(), failed }, ctx.partialResponse);
+    if (f) return f;
+  }
   // The hub's engine evaluates ranges and lookbacks only over raw samples (fetches).
   const warnings = [
-    ...missingWarnings(names, out.failed),
-    ...(await semantics(ctx, versions, fetches.length > 0)),
+    ...missingWarnings(names, failed),
+    ...semantics(ctx, facts, asked, fetches.length > 0),
     ...ev.warnings,
   ];
   return apiSuccess(ev.data, warnings, ev.infos);

@@ -100,6 +100,37 @@ export async function readMember(
   }
 }
 
+/** How long a member that served no remote read is not asked again (as buildinfo is kept). */
+export const NO_REMOTE_READ_TTL_MS = 60_000;
+
+/**
+ * Members (by URL) whose remote read answered 404, 405 or 501: for a while each query goes straight
+ * to their query API instead of asking remote read again first. Bounded by the members' count.
+ */
+export class RemoteReadMisses {
+  private readonly since = new Map<string, number>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly ttlMs = NO_REMOTE_READ_TTL_MS,
+  ) {}
+
+  /** Whether `url` recently said it serves no remote read. */
+  notServed(url: string): boolean {
+    const at = this.since.get(url);
+    if (at === undefined) return false;
+    if (this.now() - at <= this.ttlMs) return true;
+    this.since.delete(url);
+    return false;
+  }
+
+  remember(url: string): void {
+    this.since.set(url, this.now());
+    // Forget expired URLs (a member left, or its URL changed) once in a while.
+    if (this.since.size > 64) for (const u of [...this.since.keys()]) this.notServed(u);
+  }
+}
+
 function apiError(text: string): string {
   try {
     const parsed: unknown = JSON.parse(text);

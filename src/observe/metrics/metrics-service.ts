@@ -10,7 +10,7 @@ import { errorMessage } from '../../kube/errors.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { fleetLabelNames, fleetLabelValues, fleetSeries } from './fleet-metadata.ts';
 import { fleetQuery } from './fleet-query.ts';
-import type { MetricsMember } from './member-prometheus.ts';
+import { RemoteReadMisses, type MetricsMember } from './member-prometheus.ts';
 import { promqlModuleDir } from './promql-build.ts';
 import { EngineBusyError, PromqlThread, type EngineApi } from './promql-thread.ts';
 import { promqlOverBudget } from './promql-budget.ts';
@@ -107,6 +107,8 @@ export class MetricsService implements ObserveService {
   private readonly partialByDefault: boolean;
   /** Members' Prometheus versions, so answers say when range semantics may differ. */
   private readonly memberVersions = new MemberVersions();
+  /** Members that served no remote read lately (asked again after a minute). */
+  private readonly remoteReadMisses = new RemoteReadMisses();
   private readonly hubVersion = engineVersion();
 
   /**
@@ -252,12 +254,8 @@ export class MetricsService implements ObserveService {
           log: this.deps.log,
           workloadOf: this.workloadOf,
           partialResponse: partial,
-          versions: {
-            hub: this.hubVersion,
-            of: (m) => this.memberVersions.of(m),
-            external: async (m) =>
-              new Map([...(await this.memberVersions.facts(m))].map(([n, f]) => [n, f.external])),
-          },
+          versions: { hub: this.hubVersion, facts: (m) => this.memberVersions.facts(m) },
+          remoteReadMisses: this.remoteReadMisses,
         },
         this.members(),
         q,

@@ -20,8 +20,8 @@ export interface CachedPlan {
 /** The cache key: everything planning reads (see the file's header), nothing else. */
 export function planKey(q: EngineQuery): string {
   // JSON holds no raw newline, so the query text, last, cannot be confused with the rest.
-  const members = JSON.stringify(q.members.map((m) => [m.name, m.region]));
-  return `${q.step === 0 ? 'instant' : 'range'}\n${members}\n${q.query}`;
+  const members = JSON.stringify(q.members.map((m) => [m.name, m.region, m.external ?? []]));
+  return `${q.step === 0 ? 'instant' : 'range'}${q.legacyNames ? ' legacy' : ''}\n${members}\n${q.query}`;
 }
 
 /** Whether a plan depends on nothing but its key. */

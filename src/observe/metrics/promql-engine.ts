@@ -9,6 +9,8 @@ import { ensurePromql, type PromqlArtifacts } from './promql-build.ts';
 export interface PlanMember {
   readonly name: string;
   readonly region: string;
+  /** Its external labels as [name, value, …], where known: remote read adds them to series. */
+  readonly external?: readonly string[];
 }
 
 /** A query as the engine sees it: times in ms; `step` 0 for an instant query at `end`. */
@@ -18,6 +20,11 @@ export interface EngineQuery {
   readonly end: number;
   readonly step: number;
   readonly members: readonly PlanMember[];
+  /**
+   * Some member runs Prometheus 2: a central query takes only the metric and label names its
+   * parser and functions take (no quoted or UTF-8 names), with its error texts.
+   */
+  readonly legacyNames?: boolean;
 }
 
 /** A Prometheus API error type the engine reports. */
@@ -102,6 +109,11 @@ export interface Evaluated {
   readonly warnings: readonly string[];
   readonly infos: readonly string[];
   readonly samples: number;
+  /**
+   * Members whose answers could not be read (a remote read answering garbage), with why: the
+   * evaluation left them out, as members that could not answer.
+   */
+  readonly unreadable?: Readonly<Record<string, string>>;
 }
 
 export interface MemberSelectors {
@@ -217,7 +229,8 @@ async function instantiate(a: PromqlArtifacts): Promise<PromqlEngine> {
 
 /** A central plan as evaluate sends it: the query, its members and the plan, without times. */
 function evalRequest(q: EngineQuery, planText: string): string {
-  return `{"query":${JSON.stringify(q.query)},"members":${JSON.stringify(q.members)},"plan":${planText}}`;
+  const legacy = q.legacyNames ? ',"legacyNames":true' : '';
+  return `{"query":${JSON.stringify(q.query)},"members":${JSON.stringify(q.members)}${legacy},"plan":${planText}}`;
 }
 
 function deepFreeze<T>(v: T): T {
