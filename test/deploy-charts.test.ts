@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { Application } from '../src/api/application.ts';
 import { assertValidResource } from '../src/api/validate.ts';
-import { namespacedByKind } from '../src/deploy/controller.ts';
+import { namespacedByKind } from '../src/deploy/application-controller.ts';
 import { renderApplication } from '../src/deploy/render.ts';
 import type { RenderEnv, RenderTools } from '../src/deploy/render.ts';
 import type { TargetCluster } from '../src/fleet/targets.ts';

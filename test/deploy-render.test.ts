@@ -16,7 +16,7 @@ import { cacheRoot, cachedBinaries, REPO_ROOT } from '../src/toolchain/binaries.
 import { fetchGit } from '../src/deploy/git-source.ts';
 import { renderApplication } from '../src/deploy/render.ts';
 import type { RenderEnv, RenderTools } from '../src/deploy/render.ts';
-import type { RenderedCluster, RenderOutcome } from '../src/deploy/types.ts';
+import type { RenderedCluster, RenderOutcome } from '../src/deploy/deploy-types.ts';
 import type { TargetCluster } from '../src/fleet/targets.ts';
 
 function findTools(): RenderTools | undefined {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../src/logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from '../src/observe/metrics/fleet-query.ts';
-import type { MetricsMember } from '../src/observe/metrics/member-prometheus.ts';
+import type { MetricsMember } from '../src/observe/metrics/member-queries.ts';
 import { MemberVersions } from '../src/observe/metrics/member-versions.ts';
 import { loadPromqlEngine, type PromqlEngine } from '../src/observe/metrics/promql-engine.ts';
 import { metricsCorpus } from './support/metrics-corpus.ts';

@@ -14,7 +14,7 @@ import { fleetLayout } from '../src/localfleet/layout.ts';
 import { processesMentioning, stopProcess } from '../src/localfleet/processes.ts';
 import { POD_RUNTIME } from '../src/localfleet/fleet.ts';
 import { podLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
-import { MemberPrometheusServers } from '../src/localfleet/runtime/member-prometheus.ts';
+import { MemberPrometheusServers } from '../src/localfleet/runtime/prometheus-servers.ts';
 import { ServiceProxy } from '../src/localfleet/runtime/service-proxy.ts';
 import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
 import {

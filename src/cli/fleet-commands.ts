@@ -32,7 +32,7 @@ import { loadLocalImages } from '../localfleet/runtime/local-images.ts';
 import { readPodAddressFile } from '../localfleet/runtime/pod-address-file.ts';
 import { PodRuntime } from '../localfleet/runtime/pod-runtime.ts';
 import { ServiceProxy } from '../localfleet/runtime/service-proxy.ts';
-import { MemberPrometheusServers } from '../localfleet/runtime/member-prometheus.ts';
+import { MemberPrometheusServers } from '../localfleet/runtime/prometheus-servers.ts';
 import { CLUSTER_DNS_PRELOAD, clusterDnsVariables } from '../localfleet/runtime/cluster-dns-env.ts';
 import { podProcessesOf } from '../localfleet/runtime/process-sweep.ts';
 import { createLogger } from '../logging/logger.ts';

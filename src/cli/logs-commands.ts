@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { MeridianError } from '../kube/errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { FleetView } from '../observe/fleet-view.ts';
-import { PodTopologyResolver, type WorkloadOf } from '../observe/topology/pod-topology.ts';
+import { PodTopologyResolver, type WorkloadOf } from '../observe/topology/pod-topology-resolver.ts';
 import { followLogs, queryLogs } from '../observe/logs/fleet-logs.ts';
 import type { LogEvent } from '../observe/logs/log-event.ts';
 import { CLI_PARAMS, parseLogQuery } from '../observe/logs/log-query.ts';

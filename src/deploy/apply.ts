@@ -16,7 +16,7 @@ import {
 } from './hooks.ts';
 import { REVISION_ANNOTATION } from '../api/labels.ts';
 import { foreignOwner } from './ownership.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 import { objectKey, objectRef } from '../kube/objects.ts';
 
 /** Turns an API error into a DeployError naming cluster, object and (when the server says) field. */

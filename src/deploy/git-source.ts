@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 
 export interface GitLocation {
   readonly url: string;

@@ -7,7 +7,7 @@ import { applyImageOverrides, effectiveImages } from './images.ts';
 import { deepMergeValues, strategicMerge } from './merge.ts';
 import type { JsonMap } from './merge.ts';
 import { targetsCluster } from '../fleet/placement.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 import type { TargetCluster } from '../fleet/targets.ts';
 
 /** An override that applies to a cluster, with its index in spec.overrides (for error fields). */

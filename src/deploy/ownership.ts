@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { isJsonMap } from './merge.ts';
 import { objectRef } from '../kube/objects.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 
 import { APPLICATION_LABEL, MANAGED_BY, MANAGED_BY_LABEL, REVISION_ANNOTATION } from '../api/labels.ts';
 

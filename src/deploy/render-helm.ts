@@ -11,7 +11,7 @@ import { deepMergeValues } from './merge.ts';
 import type { JsonMap } from './merge.ts';
 import { parseManifestStream } from './render-manifests.ts';
 import type { ObjectsResult } from './render-manifests.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 import type { TargetCluster } from '../fleet/targets.ts';
 
 export interface HelmChartRef {

@@ -5,7 +5,7 @@ import type { KubeManifest } from '../api/common.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 import { parseKubeYaml } from './manifest-yaml.ts';
 import { isJsonMap } from './merge.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 
 /** Rendered objects, or every problem found. */
 export type ObjectsResult =

@@ -21,7 +21,7 @@ import type { HelmChartRef } from './render-helm.ts';
 import { renderKustomize } from './render-kustomize.ts';
 import { inlineManifests, readManifestDir } from './render-manifests.ts';
 import type { ObjectsResult } from './render-manifests.ts';
-import type { DeployError, RenderedCluster, RenderOutcome } from './types.ts';
+import type { DeployError, RenderedCluster, RenderOutcome } from './deploy-types.ts';
 import type { TargetCluster } from '../fleet/targets.ts';
 
 /** Paths of the tools rendering runs. */

@@ -11,7 +11,7 @@ import type { ApplicationRevision } from '../api/application-revision.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { restoreSecrets, splitSecrets, type ClusterObjects } from './revision-secrets.ts';
-import type { RenderedCluster } from './types.ts';
+import type { RenderedCluster } from './deploy-types.ts';
 
 export const revisionName = (app: string, revision: number): string => `${app}-${revision}`;
 

@@ -6,7 +6,7 @@
 import type { ApplicationPhase, ClusterPhase, Rollback, RollbackTrigger } from '../api/application.ts';
 import { planConditions, type ConditionMessages, type ConditionOutcome } from './rollout-conditions.ts';
 import type { PlanCondition } from './rollout-conditions.ts';
-import type { WorkloadHealth } from './types.ts';
+import type { WorkloadHealth } from './deploy-types.ts';
 import { REST_WAVE, type PlannedWave } from './waves.ts';
 
 /** A rendered revision: its number and the digest of its content. */

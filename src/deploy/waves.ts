@@ -2,7 +2,7 @@
 // waves for Waves (plus an implicit last wave for every target no wave names). Pure: no I/O.
 import type { Rollout } from '../api/application.ts';
 import { matchesSelector } from '../fleet/cluster-selector.ts';
-import type { DeployError } from './types.ts';
+import type { DeployError } from './deploy-types.ts';
 import type { TargetCluster } from '../fleet/targets.ts';
 
 /** One wave of a rollout: its clusters are updated together. */

@@ -2,7 +2,7 @@
 // way `kubectl rollout status` and Argo CD's health checks do: a workload is Healthy only when its
 // controller has observed the newest spec and every replica runs it. Pure: no I/O.
 import type { KubeObject } from '../kube/cluster-client.ts';
-import type { WorkloadHealth } from './types.ts';
+import type { WorkloadHealth } from './deploy-types.ts';
 
 export interface HealthOptions {
   /** When the revision was applied to this cluster (ms since the epoch). */

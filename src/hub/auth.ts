@@ -9,7 +9,7 @@
 // ever-growing one.
 import { createHash } from 'node:crypto';
 import type { ClusterClient } from '../kube/cluster-client.ts';
-import type { AccessRequest, UserInfo } from '../http/routes.ts';
+import type { AccessRequest, UserInfo } from '../http/route-contract.ts';
 
 export type AuthResult =
   | { readonly ok: true; readonly user: UserInfo }

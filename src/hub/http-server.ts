@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { HubAuthorizer } from './auth.ts';
-import { BadRequestError, type Route } from '../http/routes.ts';
+import { BadRequestError, type Route } from '../http/route-contract.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { Logger } from '../logging/logger.ts';
 import { errorMessage } from '../kube/errors.ts';

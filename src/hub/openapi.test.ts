@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Route } from '../http/routes.ts';
+import type { Route } from '../http/route-contract.ts';
 import { openApiDocument, openApiRoute } from './openapi.ts';
 
 const route = (method: Route['method'], path: string, doc?: Route['doc']): Route => ({

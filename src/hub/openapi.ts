@@ -1,6 +1,6 @@
 // The hub API's OpenAPI document, generated from the routes themselves so it cannot drift from
 // what the server answers. The console and API clients are built against it.
-import type { Route } from '../http/routes.ts';
+import type { Route } from '../http/route-contract.ts';
 
 type Json = Record<string, unknown>;
 

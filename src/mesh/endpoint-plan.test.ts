@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { derivedServiceName, endpointSliceName, planService } from './endpoint-plan.ts';
-import type { ClusterDecision, ExportFacts, MemberFacts, ServicePlan, ServicePlanInput } from './types.ts';
-import type { SourceEndpoint } from './types.ts';
+import type {
+  ClusterDecision,
+  ExportFacts,
+  MemberFacts,
+  ServicePlan,
+  ServicePlanInput,
+} from './mesh-types.ts';
+import type { SourceEndpoint } from './mesh-types.ts';
 
 function member(name: string, region: string, over: Partial<MemberFacts> = {}): MemberFacts {
   return { name, region, ready: true, ...over };

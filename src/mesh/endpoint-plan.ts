@@ -38,7 +38,7 @@ import type {
   ServicePlan,
   ServicePlanInput,
   SourceEndpoint,
-} from './types.ts';
+} from './mesh-types.ts';
 
 export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 export const SLICE_MANAGED_BY = 'meridian.dev';

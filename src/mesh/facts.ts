@@ -8,8 +8,8 @@ import {
   MCS_SERVICE_NAME_LABEL,
   SERVICE_NAME_LABEL,
 } from './endpoint-plan.ts';
-import type { EndpointSliceObject, ServiceObject } from './member-watch.ts';
-import type { ExportFacts, SourceEndpoint } from './types.ts';
+import type { EndpointSliceObject, ServiceObject } from './mesh-members.ts';
+import type { ExportFacts, SourceEndpoint } from './mesh-types.ts';
 
 /** Label on Services Meridian derives for imported services (never exported, never the user's). */
 export const DERIVED_LABEL = 'meridian.dev/mcs-derived';

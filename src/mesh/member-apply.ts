@@ -18,9 +18,9 @@ import {
   MCS_SERVICE_NAME_LABEL,
 } from './endpoint-plan.ts';
 import { DERIVED_LABEL, isDerivedFor, isLegacyDerived } from './facts.ts';
-import type { EndpointSliceObject, MeshMember, ServiceObject } from './member-watch.ts';
+import type { EndpointSliceObject, MeshMember, ServiceObject } from './mesh-members.ts';
 import { namespaceBlockers } from './namespace-cleanup.ts';
-import type { ClusterDecision, PlannedEndpointSlice } from './types.ts';
+import type { ClusterDecision, PlannedEndpointSlice } from './mesh-types.ts';
 import { ACTIVE_GROUP_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REASON_ANNOTATION } from '../api/labels.ts';
 
 const MANAGED = { [MANAGED_BY_LABEL]: MANAGED_BY } as const;

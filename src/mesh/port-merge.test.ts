@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareExportAge, mergeExports } from './port-merge.ts';
-import type { ExportedService } from './types.ts';
+import type { ExportedService } from './mesh-types.ts';
 
 function exported(cluster: string, createdAt: string, over: Partial<ExportedService> = {}): ExportedService {
   return {

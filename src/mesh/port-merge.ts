@@ -13,7 +13,7 @@
 // Chosen: a losing export still contributes its endpoints (the planner publishes them). The KEP
 // resolves conflicts per property, so only the conflicting port or type is left out; its instances
 // keep serving the ports whose names the merged service has.
-import type { ExportConflict, ExportedService, MergedPort, MergedService } from './types.ts';
+import type { ExportConflict, ExportedService, MergedPort, MergedService } from './mesh-types.ts';
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

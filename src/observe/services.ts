@@ -2,12 +2,12 @@
 // hub's HTTP API and may hold resources (stores, caches) that start and stop with the hub.
 import type { ClusterClient } from '../kube/cluster-client.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { Route } from '../http/routes.ts';
+import type { Route } from '../http/route-contract.ts';
 import type { Registry } from 'prom-client';
-import type { AccessRequest } from '../http/routes.ts';
+import type { AccessRequest } from '../http/route-contract.ts';
 import type { FleetView } from './fleet-view.ts';
 import { TopologyService } from './topology/topology-service.ts';
-import type { WorkloadOf } from './topology/pod-topology.ts';
+import type { WorkloadOf } from './topology/pod-topology-resolver.ts';
 import { createLogsService } from './logs/logs-service.ts';
 import { createTraceService } from './traces/trace-service.ts';
 import { createMetricsService } from './metrics/metrics-service.ts';

@@ -19,7 +19,7 @@ import {
   type LogTarget,
   type PodObject,
   type WorkloadOf,
-} from './pod-topology.ts';
+} from './log-targets.ts';
 
 export interface FollowerOptions {
   readonly target: LogTarget;

@@ -13,7 +13,7 @@ import {
   type LogTarget,
   type PodObject,
   type WorkloadOf,
-} from './pod-topology.ts';
+} from './log-targets.ts';
 
 /** Log requests in flight per cluster. */
 const PARALLEL_PER_CLUSTER = 8;

@@ -9,7 +9,7 @@ import type { LogEvent, LogLine, LogWarning } from './log-event.ts';
 import { LiveMerger, mergeByTime, newest } from './log-merge.ts';
 import { selectClusters, type LogQuery, type ParamNames } from './log-query.ts';
 import type { ResumeCursor } from './log-resume.ts';
-import { noWorkloads, type LogTarget, type WorkloadOf } from './pod-topology.ts';
+import { noWorkloads, type LogTarget, type WorkloadOf } from './log-targets.ts';
 
 /** Where member clients come from: the hub's FleetView, in the hub and in the CLI. */
 export interface LogSources {

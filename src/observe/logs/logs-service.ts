@@ -1,13 +1,13 @@
 // The hub's logs API: `GET /api/v1/logs` answers a query with JSON, `GET /api/v1/logs/stream`
 // follows live as Server-Sent Events. Both are fleet-logs.ts, exactly as `meridian logs` runs it.
 import type { ServerResponse } from 'node:http';
-import type { Route, RouteDoc, RouteResult } from '../../http/routes.ts';
+import type { Route, RouteDoc, RouteResult } from '../../http/route-contract.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { followLogs, queryLogs } from './fleet-logs.ts';
 import type { LogEvent } from './log-event.ts';
 import { API_PARAMS, LogQueryError, parseLogQuery, selectClusters, type LogQuery } from './log-query.ts';
 import { normalizeTime } from './log-timestamp.ts';
-import { noWorkloads, type WorkloadOf } from './pod-topology.ts';
+import { noWorkloads, type WorkloadOf } from './log-targets.ts';
 
 /** Lines a query returns when it names no limit: the newest ones. */
 export const DEFAULT_API_LIMIT = 10_000;

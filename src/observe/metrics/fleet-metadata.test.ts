@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fleetLabelNames, type FleetMetadataContext } from './fleet-metadata.ts';
 import { StandInMembers } from './member-fixtures.ts';
-import type { MetricsMember } from './member-prometheus.ts';
+import type { MetricsMember } from './member-queries.ts';
 import { loadPromqlEngine } from './promql-engine.ts';
 
 const standIns = new StandInMembers();

@@ -4,17 +4,11 @@
 // their own are replaced): those are resolved from each series' namespace and pod, so names and
 // values that depend on them are read from the members' series, enriched in the hub.
 import { failureAnswer as membersFailed, missingWarnings } from './member-failure.ts';
-import {
-  askMember,
-  fanOut,
-  type FanOut,
-  type MemberFailed,
-  type MetricsMember,
-} from './member-prometheus.ts';
+import { askMember, fanOut, type FanOut, type MemberFailed, type MetricsMember } from './member-queries.ts';
 import { isFailure } from './promql-engine.ts';
 import type { EngineApi } from './promql-thread.ts';
 import { mergeSeries, memberWarnings, unionSorted, type Labels } from './prom-merge.ts';
-import type { WorkloadOf } from '../topology/pod-topology.ts';
+import type { WorkloadOf } from '../topology/pod-topology-resolver.ts';
 import { secondsParam, type SeriesParams } from './prom-params.ts';
 import { apiSuccess, type ApiAnswer } from './prom-response.ts';
 import { failureAnswer } from './fleet-query.ts';

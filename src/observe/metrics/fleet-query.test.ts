@@ -7,9 +7,9 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../logging/logger.ts';
 import { fleetQuery, type FleetQueryContext } from './fleet-query.ts';
-import { RemoteReadMisses, NO_REMOTE_READ_TTL_MS } from './member-prometheus.ts';
+import { RemoteReadMisses, NO_REMOTE_READ_TTL_MS } from './member-queries.ts';
 import { StandInMembers } from './member-fixtures.ts';
-import type { MetricsMember } from './member-prometheus.ts';
+import type { MetricsMember } from './member-queries.ts';
 import { loadPromqlEngine } from './promql-engine.ts';
 
 const standIns = new StandInMembers();

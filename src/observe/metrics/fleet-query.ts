@@ -13,7 +13,7 @@ import {
   type MemberAnswer,
   type MemberFailed,
   type MetricsMember,
-} from './member-prometheus.ts';
+} from './member-queries.ts';
 import {
   isFailure,
   REMOTE_READ_SUB,
@@ -32,7 +32,7 @@ import {
   type MemberResult,
   type VectorSample,
 } from './prom-merge.ts';
-import type { WorkloadOf } from '../topology/pod-topology.ts';
+import type { WorkloadOf } from '../topology/pod-topology-resolver.ts';
 import { secondsParam } from './prom-params.ts';
 import { rangeSemantics, semanticsWarnings } from './range-semantics.ts';
 import type { MemberFacts } from './member-versions.ts';

@@ -4,7 +4,7 @@
 // Kept for a while so a query pays for them at most once a minute per member; keyed by URL, so
 // the first query after a member's prometheusURL changes asks afresh.
 import { parse as parseYaml } from 'yaml';
-import { askMember, type MetricsMember } from './member-prometheus.ts';
+import { askMember, type MetricsMember } from './member-queries.ts';
 
 /** How long what was learnt is kept: an upgrade or a new config of a member shows within this. */
 const KNOWN_TTL_MS = 60_000;

@@ -1,5 +1,5 @@
 // Merging the members' answers into one Prometheus answer. Pure: answers in, answer out.
-import type { WorkloadOf } from '../topology/pod-topology.ts';
+import type { WorkloadOf } from '../topology/pod-topology-resolver.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 export type Point = readonly [number, string];

@@ -10,11 +10,11 @@ import { MCS_API_VERSION, type ServiceImport } from '../../api/mcs.ts';
 import type { ClusterClient } from '../../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../../kube/errors.ts';
 import { KubeApiError } from '../../kube/rest.ts';
-import type { Route } from '../../http/routes.ts';
+import type { Route } from '../../http/route-contract.ts';
 import { ACTIVE_GROUP_ANNOTATION, REASON_ANNOTATION } from '../../api/labels.ts';
 import { observeAccess, type ObserveDeps, type ObserveService } from '../services.ts';
 import { buildTopology, type GraphEdgeFacts, type ImportFacts, type Topology } from './build-topology.ts';
-import { PodTopologyResolver } from './pod-topology.ts';
+import { PodTopologyResolver } from './pod-topology-resolver.ts';
 
 /** Service-graph edges observed between start and end (epoch ms); from the traces service. */
 export type GraphSource = (startMs: number, endMs: number) => Promise<readonly GraphEdgeFacts[]>;

@@ -7,7 +7,7 @@
 // rejected spans, google.rpc.Status with 400/413/415, and 429/503 with Retry-After (which OTLP
 // exporters retry on) when a writer is over its spans per second or the ingest queue is full.
 import type { IncomingMessage } from 'node:http';
-import { decodePathParam, type Route, type RouteResult } from '../../http/routes.ts';
+import { decodePathParam, type Route, type RouteResult } from '../../http/route-contract.ts';
 import { observeAccess } from '../services.ts';
 import { encodeProtobufResponse, encodeProtobufStatus } from './otlp-proto.ts';
 import { jsonResponse } from './otlp-json.ts';

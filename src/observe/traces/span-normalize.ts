@@ -1,7 +1,7 @@
 // From decoded OTLP to stored spans: validate what the wire format cannot (id lengths, times) and
 // attach the fleet topology. A span that fails is rejected alone (OTLP partial success), so one
 // bad span from a buggy SDK does not cost the batch. Pure.
-import type { PodLookup } from './pod-topology.ts';
+import type { PodLookup } from './pod-lookup.ts';
 import {
   STATUS,
   type AttrValue,

@@ -1,6 +1,6 @@
 // The trace query API: one trace by id (with the hops that crossed clusters marked), trace search,
 // and the service graph. Authorized as `get` on traces.observe.meridian.dev.
-import { decodePathParam, type Route, type RouteResult } from '../../http/routes.ts';
+import { decodePathParam, type Route, type RouteResult } from '../../http/route-contract.ts';
 import { observeAccess } from '../services.ts';
 import { serviceGraph } from './service-graph.ts';
 import type { TraceStore } from './trace-store.ts';

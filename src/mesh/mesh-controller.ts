@@ -21,8 +21,14 @@ import type { Logger } from '../logging/logger.ts';
 import { planService } from './endpoint-plan.ts';
 import { exportFacts, isDerived, slicesOf, sourceEndpoints } from './facts.ts';
 import { applyDecision, removeFromMember } from './member-apply.ts';
-import { MeshMembers, type CrdState, type EndpointSliceObject, type MeshMember } from './member-watch.ts';
-import type { ClusterDecision, ExportStatus, FailoverState, MemberFacts, SourceEndpoint } from './types.ts';
+import { MeshMembers, type CrdState, type EndpointSliceObject, type MeshMember } from './mesh-members.ts';
+import type {
+  ClusterDecision,
+  ExportStatus,
+  FailoverState,
+  MemberFacts,
+  SourceEndpoint,
+} from './mesh-types.ts';
 
 export interface MeshControllerOptions {
   readonly hub: ClusterClient;

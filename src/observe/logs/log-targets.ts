@@ -2,7 +2,7 @@
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
 import type { LogLine } from './log-event.ts';
 import { appLabel } from '../topology/workload-of-pod.ts';
-import type { WorkloadOf } from '../topology/pod-topology.ts';
+import type { WorkloadOf } from '../topology/pod-topology-resolver.ts';
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string; containers?: { name: string }[] };

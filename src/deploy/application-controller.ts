@@ -24,7 +24,7 @@ import { APPLICATION_LABEL } from '../api/labels.ts';
 import { applicationLabelValue } from './ownership.ts';
 import { exemptFromDrift } from './hooks.ts';
 import { driftedFields } from './drift.ts';
-import { MemberObjectWatch } from './member-watch.ts';
+import { MemberObjectWatch } from './member-object-watch.ts';
 import { resolvePlacement } from '../fleet/placement.ts';
 import { renderApplication, type RenderEnv } from './render.ts';
 import { holdsSecretValues, type ClusterObjects } from './revision-secrets.ts';
@@ -38,7 +38,7 @@ import {
 } from './revisions.ts';
 import { planRollout, rollbackPolicy, type PlanDecision, type PlanInput } from './rollout-plan.ts';
 import { targetFromCluster } from '../fleet/targets.ts';
-import type { DeployError, RenderOutcome, WorkloadHealth } from './types.ts';
+import type { DeployError, RenderOutcome, WorkloadHealth } from './deploy-types.ts';
 import { FINALIZER, ROLLBACK_ANNOTATION } from '../api/labels.ts';
 import type { TargetCluster } from '../fleet/targets.ts';
 import { planWaves } from './waves.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterClient } from '../../kube/cluster-client.ts';
-import { lineLabels, noWorkloads, type LogTarget, type PodObject } from './pod-topology.ts';
+import { lineLabels, noWorkloads, type LogTarget, type PodObject } from './log-targets.ts';
 
 const target: LogTarget = { cluster: 'eu-west', region: 'europe', client: {} as ClusterClient };
 const pod = (labels?: Record<string, string>): PodObject => ({
