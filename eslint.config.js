@@ -22,7 +22,15 @@ const forbid = (...folders) => ({
 const layer = (files, ...folders) => ({ files, ignores: ['**/*.test.ts'], rules: forbid(...folders) });
 const LAYERS = [
   layer(
-    ['src/api/**', 'src/kube/**', 'src/logging/**', 'src/http/**', 'src/toolchain/**', 'src/version.ts'],
+    [
+      'src/api/**',
+      'src/kube/**',
+      'src/dial/**',
+      'src/logging/**',
+      'src/http/**',
+      'src/toolchain/**',
+      'src/version.ts',
+    ],
     ...FOLDERS,
   ),
   layer(['src/fleet/**'], ...FOLDERS.filter((f) => f !== 'fleet')),

@@ -10,7 +10,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { setLoopbackOnly } from '../src/kube/dial-guard.ts';
+import { setLoopbackOnly } from '../src/dial/dial-guard.ts';
 import { sleep } from '../src/kube/sleep.ts';
 import {
   drain,

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { setLoopbackOnly } from '../src/kube/dial-guard.ts';
+import { setLoopbackOnly } from '../src/dial/dial-guard.ts';
 import { API_VERSION } from '../src/api/group.ts';
 import type { Application } from '../src/api/application.ts';
 import type { KubeObject } from '../src/kube/cluster-client.ts';

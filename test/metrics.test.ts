@@ -514,7 +514,7 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
         const [fed, union] = await Promise.all([fleetApi(path, params, 'POST'), unionApi(path, params)]);
         const seen = `${path} ${q} (${fed.mode}): ${fed.status} ${JSON.stringify(fed.body)}`;
         if (union.status !== 422) wrong.push(`${path} ${q}: the union answered ${union.status}`);
-        if (fed.mode !== mode) wrong.push(`${seen}: expected ${mode}`);
+        if ((fed.mode ?? 'planner') !== mode) wrong.push(`${seen}: expected ${mode}`);
         if (fed.status !== union.status || fed.body.errorType !== union.body.errorType)
           wrong.push(`${seen} != ${union.status} ${union.body.errorType}`);
         if (fed.body.error !== union.body.error) wrong.push(`${seen}: message != ${union.body.error}`);

@@ -1,6 +1,6 @@
 // `meridian demo …`: the reference system's live traffic and failure scenarios on the local fleet.
 import type { Command } from 'commander';
-import { setLoopbackOnly } from '../kube/dial-guard.ts';
+import { setLoopbackOnly } from '../dial/dial-guard.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { DEMO_TRAFFIC, fleetDir, readFleetState } from '../localfleet/fleet.ts';
 import { LOCAL_EDGE } from '../localfleet/layout.ts';

@@ -4,7 +4,7 @@ import { openSync, closeSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { setLoopbackOnly } from '../kube/dial-guard.ts';
+import { setLoopbackOnly } from '../dial/dial-guard.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { REPO_ROOT, ensureBinaries, type BuildProgress } from '../toolchain/binaries.ts';
 import {

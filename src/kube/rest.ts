@@ -3,9 +3,8 @@
 // the request itself is plain node:https so each call gets a hard timeout and an AbortSignal,
 // which the generated client does not offer per call and which health probes depend on.
 import https from 'node:https';
-import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { assertLoopbackAllowed } from './dial-guard.ts';
+import { dialHttp } from '../dial/dialer.ts';
 
 export interface RequestOptions {
   readonly body?: unknown;
@@ -62,7 +61,7 @@ export class KubeRest {
     this.server = cluster.server.replace(/\/+$/, '');
   }
 
-  /** URL and request options for one call: query, loopback guard, TLS and auth from the kubeconfig. */
+  /** URL and request options for one call: query, TLS and auth from the kubeconfig. */
   private async prepare(
     method: string,
     path: string,
@@ -71,7 +70,6 @@ export class KubeRest {
   ): Promise<{ url: URL; reqOpts: https.RequestOptions }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-    assertLoopbackAllowed(url.hostname);
     const reqOpts: https.RequestOptions = {
       method,
       hostname: url.hostname,
@@ -126,12 +124,11 @@ export class KubeRest {
         'Content-Length': Buffer.byteLength(payload),
       };
     }
-    const transport = url.protocol === 'http:' ? http : https;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (opts.signal?.aborted) throw new KubeApiError(0, 'Aborted', `${method} ${path}: aborted`);
     let answered = false;
     return new Promise<T>((resolve, reject) => {
-      const req = transport.request(reqOpts, (res) => {
+      const req = dialHttp(reqOpts, url.protocol !== 'http:', (res) => {
         answered = true;
         clearTimeout(deadline);
         const chunks: Buffer[] = [];
@@ -209,9 +206,8 @@ export class KubeRest {
     opts: { signal?: AbortSignal; idleTimeoutMs: number; onOpen?: () => void },
   ): Promise<void> {
     const { url, reqOpts } = await this.prepare('GET', path, query);
-    const transport = url.protocol === 'http:' ? http : https;
     await new Promise<void>((resolve, reject) => {
-      const req = transport.request(reqOpts, (res) => {
+      const req = dialHttp(reqOpts, url.protocol !== 'http:', (res) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
           const chunks: Buffer[] = [];

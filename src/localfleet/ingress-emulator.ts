@@ -10,15 +10,17 @@
 // end without leaving loopback.
 import {
   createServer,
-  request as httpRequest,
+  type ClientRequest,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { dialHttp } from '../dial/dialer.ts';
+import { errorMessage } from '../kube/errors.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { Informer } from '../kube/informer.ts';
-import { isLoopbackHost } from '../kube/dial-guard.ts';
+import { isLoopbackHost } from '../dial/dial-guard.ts';
 import { downstreamHeaders, upstreamHead } from '../traffic/edge/index.ts';
 import type { ServiceAddressMap } from './runtime/service-addresses.ts';
 
@@ -169,19 +171,29 @@ class MemberIngress {
       });
       return;
     }
-    const upstream = httpRequest({
-      host: svc.loopback,
-      port: port.port,
-      method: req.method,
-      path: req.url,
-      // The edge gateway's own header rules: hop-by-hop out, X-Forwarded-* in.
-      headers: upstreamHead(req.rawHeaders, req.socket.remoteAddress ?? '', {
-        proto: 'http',
-        port: this.member.port,
-      }).headers,
-      timeout: UPSTREAM_TIMEOUT_MS,
-      agent: false,
-    });
+    let upstream: ClientRequest;
+    try {
+      upstream = dialHttp(
+        {
+          host: svc.loopback,
+          port: port.port,
+          method: req.method,
+          path: req.url,
+          // The edge gateway's own header rules: hop-by-hop out, X-Forwarded-* in.
+          headers: upstreamHead(req.rawHeaders, req.socket.remoteAddress ?? '', {
+            proto: 'http',
+            port: this.member.port,
+          }).headers,
+          timeout: UPSTREAM_TIMEOUT_MS,
+          agent: false,
+        },
+        false,
+      );
+    } catch (e) {
+      req.resume();
+      send(502, { cluster: this.member.name, error: errorMessage(e) });
+      return;
+    }
     upstream.on('response', (up) => {
       res.writeHead(up.statusCode ?? 502, downstreamHeaders(up.rawHeaders));
       up.pipe(res);

@@ -5,6 +5,7 @@ import { errorMessage } from '../kube/errors.ts';
 import type { ClusterFiles } from './components.ts';
 import { PORTS } from './layout.ts';
 import { sleep } from '../kube/sleep.ts';
+import { dialFetch } from '../dial/dialer.ts';
 
 /** Polls `probe` until it resolves true; `stillAlive` throws when the process has exited. */
 export async function pollUntil(
@@ -34,7 +35,7 @@ export function waitForEtcd(address: string, timeoutMs: number, stillAlive: () =
     `etcd at ${address}:${PORTS.etcdClient}`,
     timeoutMs,
     async () => {
-      const res = await fetch(`http://${address}:${PORTS.etcdClient}/health`, {
+      const res = await dialFetch(`http://${address}:${PORTS.etcdClient}/health`, {
         signal: AbortSignal.timeout(2_000),
       });
       const body = (await res.json()) as { health?: string };

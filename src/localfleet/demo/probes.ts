@@ -2,9 +2,10 @@
 // and requests through one front door until they take the new path. Loopback only.
 import { createSocket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
-import { isLoopbackHost } from '../../kube/dial-guard.ts';
+import { isLoopbackHost } from '../../dial/dial-guard.ts';
 import { sleep } from '../../kube/sleep.ts';
 import type { ShopClient, ShopResult } from './shop-client.ts';
+import { sendDatagram } from '../../dial/dialer.ts';
 
 /** The A records the GSLB DNS answers for `name` (sorted); [] on no answer within `timeoutMs`. */
 export function dnsA(
@@ -32,7 +33,8 @@ export function dnsA(
         finish([]);
       }
     });
-    sock.send(
+    sendDatagram(
+      sock,
       dnsPacket.encode({
         type: 'query',
         id,

@@ -1,8 +1,9 @@
 // An HTTP client of the reference shop (APP 1's API) through any front door: the edge gateway or one
 // member's ingress address, with the published host name in `Host`. It reports who served each
 // request from APP 1's answer headers (`x-app1-cluster`, `x-app2-cluster`, `x-app1-version`).
-import { Agent, request } from 'node:http';
-import { isLoopbackHost } from '../../kube/dial-guard.ts';
+import { Agent } from 'node:http';
+import { dialHttp } from '../../dial/dialer.ts';
+import { isLoopbackHost } from '../../dial/dial-guard.ts';
 
 export interface ShopResult {
   /** When the request was sent (ms since the epoch). */
@@ -40,7 +41,7 @@ export class ShopClient {
     return new Promise((resolve) => {
       const done = (r: Omit<ShopResult, 'at' | 'method' | 'path' | 'ms'>): void =>
         resolve({ at, method, path, ms: Date.now() - at, ...r });
-      const req = request(
+      const req = dialHttp(
         {
           host: this.base.hostname,
           port: Number(this.base.port || 80),
@@ -54,6 +55,7 @@ export class ShopClient {
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
           },
         },
+        false,
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -7,7 +7,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { decode, encode, encodingLength, type Answer, type OptAnswer, type Packet } from 'dns-packet';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { assertLoopbackAllowed } from '../../dial/dial-guard.ts';
 import { CLUSTER_DNS_TTL, clusterDnsAnswer, type DnsRecords } from './cluster-dns-answer.ts';
 
 const QR_AA = 0x8400;

@@ -2,10 +2,7 @@
 // tcpSocket (a connection passes) or exec (exit 0 passes), bounded by the probe's timeout. The
 // kubelet dials the pod IP; here that is the pod's loopback address, through the dial guard.
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { dialHttp, dialTcp } from '../../dial/dialer.ts';
 import type { ContainerPort, Probe } from './pod-object.ts';
 
 export interface ProbeTarget {
@@ -44,12 +41,11 @@ function httpProbe(
   if (port === undefined) return Promise.resolve({ ok: false, message: `port ${g.port} not found` });
   // An explicit host is another machine in Kubernetes; locally only the pod's address is reachable.
   const host = target.loopback;
-  assertLoopbackAllowed(host);
   const https = (g.scheme ?? 'HTTP').toUpperCase() === 'HTTPS';
   const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.35', accept: '*/*' };
   for (const h of g.httpHeaders ?? []) headers[h.name.toLowerCase()] = h.value;
   return new Promise((resolve) => {
-    const req = (https ? httpsRequest : httpRequest)(
+    const req = dialHttp(
       {
         host,
         port,
@@ -61,6 +57,7 @@ function httpProbe(
         // The kubelet does not verify a probe's certificate either.
         ...(https ? { rejectUnauthorized: false } : {}),
       },
+      https,
       (res) => {
         res.resume();
         const code = res.statusCode ?? 0;
@@ -78,9 +75,8 @@ function httpProbe(
 function tcpProbe(p: number | string, target: ProbeTarget, timeoutMs: number): Promise<ProbeResult> {
   const port = resolveProbePort(p, target.ports);
   if (port === undefined) return Promise.resolve({ ok: false, message: `port ${p} not found` });
-  assertLoopbackAllowed(target.loopback);
   return new Promise((resolve) => {
-    const sock = connect({ host: target.loopback, port, timeout: timeoutMs });
+    const sock = dialTcp({ host: target.loopback, port, timeout: timeoutMs });
     const done = (r: ProbeResult): void => {
       sock.destroy();
       resolve(r);

@@ -10,7 +10,8 @@ import { closeSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { API_VERSION } from '../../api/group.ts';
 import type { ClusterClient, KubeObject } from '../../kube/cluster-client.ts';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { assertLoopbackAllowed } from '../../dial/dial-guard.ts';
+import { dialFetch } from '../../dial/dialer.ts';
 import { MeridianError, errorMessage } from '../../kube/errors.ts';
 import { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/sleep.ts';
@@ -156,8 +157,7 @@ export class MemberPrometheusServers {
           `cluster ${m.name}: prometheus exited with ${m.child.exitCode}; see ${join(m.home, 'prometheus.log')}`,
         );
       try {
-        assertLoopbackAllowed(m.listen.split(':')[0]!);
-        const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        const r = await dialFetch(url, { signal: AbortSignal.timeout(2_000) });
         if (r.ok) return;
         last = `HTTP ${r.status}`;
       } catch (e) {

@@ -3,7 +3,7 @@
 // `prometheus.io/scheme`), at their loopback address, as Prometheus file_sd target groups labelled
 // `namespace`, `pod` and `container` (what the kubernetes-pods job of the community charts keeps).
 // And the Prometheus configuration that reads them. Pure.
-import { isLoopbackHost } from '../../kube/dial-guard.ts';
+import { isLoopbackHost } from '../../dial/dial-guard.ts';
 import type { KubeObject } from '../../kube/cluster-client.ts';
 
 export interface PodObject extends KubeObject {

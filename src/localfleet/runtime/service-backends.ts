@@ -12,7 +12,7 @@
 // - headless Services (clusterIP None) and ExternalName Services get no virtual address.
 // Endpoints whose pod runs no process here (no loopback mapping) are left out, as is any mapping
 // that is not a loopback address: the local fleet never dials anything else.
-import { isLoopbackHost } from '../../kube/dial-guard.ts';
+import { isLoopbackHost } from '../../dial/dial-guard.ts';
 import type { KubeObject } from '../../kube/cluster-client.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';

@@ -6,8 +6,9 @@
 // The accept path is kept lean (docs/benchmarks.md, issue 18): no per-connection guard check (the
 // backends are checked when they change), Nagle off through the server and connect options, and
 // bytes forwarded on 'data' with backpressure instead of two pipe() set-ups per connection.
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { createServer, type Server, type Socket } from 'node:net';
+import { assertLoopbackAllowed } from '../../dial/dial-guard.ts';
+import { dialGuardedTcp, guardHost, type GuardedHost } from '../../dial/dialer.ts';
 import type { Backend, ServedPort } from './service-backends.ts';
 
 /** The input budget shared by every listener of one proxy: open client connections. */
@@ -32,9 +33,12 @@ export interface ListenerEvents {
   onListenError?(port: number, err: Error): void;
 }
 
+/** A backend whose address the dial guard allowed. */
+type DialableBackend = Backend & { readonly host: GuardedHost };
+
 interface PortState {
   server: Server;
-  backends: readonly Backend[];
+  backends: readonly DialableBackend[];
   next: number;
   bound: Promise<boolean>;
 }
@@ -89,18 +93,17 @@ export class ServiceListener {
    * The backends the dial guard allows, checked once here rather than on every connection (the
    * accept path is the proxy's hot path); the others are never dialed.
    */
-  private dialable(backends: readonly Backend[]): readonly Backend[] {
-    return backends.filter((b) => {
+  private dialable(backends: readonly Backend[]): readonly DialableBackend[] {
+    return backends.flatMap((b) => {
       try {
-        assertLoopbackAllowed(b.host);
-        return true;
+        return [{ ...b, host: guardHost(b.host) }];
       } catch {
-        return false;
+        return [];
       }
     });
   }
 
-  private listen(port: number, backends: readonly Backend[]): PortState {
+  private listen(port: number, backends: readonly DialableBackend[]): PortState {
     // noDelay: Nagle off on accept, with no call per connection. No pauseOnConnect: bytes the
     // client sends before the upstream connects wait in the upstream's write buffer, sent on connect.
     const server = createServer({ allowHalfOpen: true, noDelay: true });
@@ -126,7 +129,12 @@ export class ServiceListener {
     const i = st.next < n ? st.next : 0;
     st.next = i + 1;
     const backend = backends[i]!;
-    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    const upstream = dialGuardedTcp({
+      host: backend.host,
+      port: backend.port,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
     this.pairs.set(client, upstream);
     forward(client, upstream);
     forward(upstream, client);

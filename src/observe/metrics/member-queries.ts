@@ -1,7 +1,6 @@
 // Asking one member's Prometheus-compatible HTTP API, and asking every member at once with a
 // deadline each, so one slow or dead cluster costs nothing beyond its own timeout.
-import { request } from 'undici';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { dialUndici } from '../../dial/dialer.ts';
 import { errorMessage } from '../../kube/errors.ts';
 import { refusalOf, type MemberFailures, type QueryRefusal } from './member-failure.ts';
 
@@ -36,9 +35,8 @@ export async function askMember(
   try {
     const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/${endpoint}`);
     if (method === 'GET') url.search = form.toString();
-    assertLoopbackAllowed(url.hostname);
     // undici's request API rather than fetch: a keep-alive pool too, at a fraction of the per-call cost.
-    const res = await request(url, {
+    const res = await dialUndici(url, {
       method,
       headers: {
         accept: 'application/json',
@@ -74,8 +72,7 @@ export async function readMember(
 ): Promise<MemberAnswer & { readonly notServed?: boolean }> {
   try {
     const url = new URL(`${member.url.replace(/\/+$/, '')}/api/v1/read`);
-    assertLoopbackAllowed(url.hostname);
-    const res = await request(url, {
+    const res = await dialUndici(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-protobuf',

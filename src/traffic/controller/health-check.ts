@@ -1,8 +1,7 @@
 // The active health check: one HTTP(S) GET of the health path at a cluster's ingress address,
 // with the published host name in the Host header (and SNI), as a client would arrive.
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { assertLoopbackAllowed } from '../../kube/dial-guard.ts';
+import { assertLoopbackAllowed } from '../../dial/dial-guard.ts';
+import { dialHttp } from '../../dial/dialer.ts';
 import { errorMessage } from '../../kube/errors.ts';
 
 export interface ProbeTarget {
@@ -32,18 +31,20 @@ export async function probeIngress(t: ProbeTarget): Promise<ProbeOutcome> {
   }
   const started = performance.now();
   const tls = usesTls(t.port);
-  const request = tls ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
-    const req = request({
-      host: t.address,
-      port: t.port,
-      path: t.path,
-      method: 'GET',
-      headers: { host: t.host, 'user-agent': 'meridian-health-check', connection: 'close' },
-      agent: false,
-      timeout: t.timeoutMs,
-      ...(tls ? { servername: t.host, rejectUnauthorized: false } : {}),
-    });
+    const req = dialHttp(
+      {
+        host: t.address,
+        port: t.port,
+        path: t.path,
+        method: 'GET',
+        headers: { host: t.host, 'user-agent': 'meridian-health-check', connection: 'close' },
+        agent: false,
+        timeout: t.timeoutMs,
+        ...(tls ? { servername: t.host, rejectUnauthorized: false } : {}),
+      },
+      tls,
+    );
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${t.timeoutMs} ms`)), t.timeoutMs);
     req.on('response', (res) => {
       res.resume();

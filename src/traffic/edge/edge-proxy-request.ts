@@ -21,6 +21,8 @@ const CONNECT_ERRORS: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
+  // The dial guard refused the address (local mode): never dialed.
+  'NonLoopbackDial',
 ]);
 const TIMEOUT_ERRORS: ReadonlySet<string> = new Set(['UPSTREAM_CONNECT_TIMEOUT', 'UPSTREAM_TIMEOUT']);
 

@@ -9,7 +9,8 @@
 // is skipped for the next one, as for any request; once connected the upgrade is not retried (it
 // was sent).
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dialTcp } from '../../dial/dialer.ts';
 import type { Duplex } from 'node:stream';
 import { downstreamHeaders, type Target, type UpstreamHead } from './edge-request-head.ts';
 import type { EdgeRuntime } from './edge-runtime.ts';
@@ -85,7 +86,12 @@ export class UpgradeTunnel {
     if (address === undefined) return this.connectFailed(cluster, false);
     this.attempts++;
     this.cluster = cluster;
-    const up = connect({ host: address, port: cluster.port });
+    let up: Socket;
+    try {
+      up = dialTcp({ host: address, port: cluster.port });
+    } catch {
+      return this.connectFailed(cluster, false); // the dial guard refused the address
+    }
     this.upstream = up;
     let isConnected = false;
     const failed = (): void => {

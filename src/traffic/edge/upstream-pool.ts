@@ -8,7 +8,9 @@
 // stray bytes after it and no `Connection: close`; bytes arriving on an idle connection close it.
 // Timeouts need no timer per request: one sweep per pool notices a busy connection that made no
 // progress (no byte either way) for `timeoutMs`, and idle connections older than `idleMs`.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { dialGuardedTcp, guardHost, type GuardedHost } from '../../dial/dialer.ts';
+import { errorMessage } from '../../kube/errors.ts';
 import type { Readable } from 'node:stream';
 import { ResponseParser, UpstreamError } from './upstream-response.ts';
 
@@ -101,7 +103,7 @@ class Connection {
 
   constructor(
     private readonly pool: UpstreamPool,
-    host: string,
+    host: GuardedHost,
     port: number,
     connectTimeoutMs: number,
   ) {
@@ -115,7 +117,7 @@ class Connection {
     });
     // Reads land in one buffer shared by every connection (`onread`): no allocation and no
     // stream machinery per read. Each read is parsed to the end before the next one.
-    const s = connect({
+    const s = dialGuardedTcp({
       host,
       port,
       noDelay: true,
@@ -324,13 +326,20 @@ export class UpstreamPool {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly tickMs: number;
   private closing = false;
+  /** The host once the dial guard allowed it, or why it did not (checked once, not per connection). */
+  private readonly target: { host: GuardedHost } | { refused: string };
 
   constructor(
-    private readonly host: string,
+    host: string,
     private readonly port: number,
     private readonly opts: UpstreamPoolOptions,
   ) {
     this.tickMs = Math.min(1_000, Math.max(10, Math.floor(opts.timeoutMs / 8)));
+    try {
+      this.target = { host: guardHost(host) };
+    } catch (e) {
+      this.target = { refused: errorMessage(e) };
+    }
   }
 
   /** Open connections (busy and idle). */
@@ -340,6 +349,13 @@ export class UpstreamPool {
 
   request(req: UpstreamRequest, handler: UpstreamHandler): UpstreamCall {
     const call = new Call(this, req, handler);
+    if ('refused' in this.target) {
+      // A connect error like any other: nothing was sent, the next cluster may be tried.
+      const refused = new UpstreamError('NonLoopbackDial', this.target.refused);
+      call.done = true;
+      queueMicrotask(() => handler.onError(refused));
+      return call;
+    }
     if (this.closing) {
       call.done = true;
       queueMicrotask(() => handler.onError(new UpstreamError('UPSTREAM_ABORTED', 'upstream pool closed')));
@@ -359,8 +375,9 @@ export class UpstreamPool {
   }
 
   private openFor(call: Call): void {
+    if ('refused' in this.target) return; // request() answers those calls
     this.open++;
-    const conn = new Connection(this, this.host, this.port, this.opts.connectTimeoutMs);
+    const conn = new Connection(this, this.target.host, this.port, this.opts.connectTimeoutMs);
     this.busy.add(conn);
     conn.assign(call);
   }

@@ -1,7 +1,7 @@
 // The local fleet's safety rule: in local/test mode Meridian never opens a connection to anything
 // but loopback. Every outgoing connection Meridian makes goes through this check first.
 import { isIP } from 'node:net';
-import { MeridianError } from './errors.ts';
+import { MeridianError } from '../kube/errors.ts';
 
 let loopbackOnly = process.env['MERIDIAN_LOOPBACK_ONLY'] === '1';
 
