@@ -7,8 +7,10 @@
 // DNS in a worker process by default, a private data directory).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
 import { childPids } from './support/workers.ts';
 import {
+  CLI,
   applyApplication,
   cli,
   fleetUp,
@@ -445,6 +448,67 @@ describe('hub hardening', () => {
     // A made-up token is 401, also when asked again (the answer is cached, not re-reviewed).
     for (let i = 0; i < 2; i++)
       assert.equal((await api('GET', '/api/v1/whoami', 'made-up-token')).status, 401);
+  });
+
+  test('the API is TLS by default: a hub given no certificate serves its own, and plain HTTP gets nothing', async () => {
+    const tlsPort = await freePort();
+    const data = mkdtempSync(join(tmpdir(), 'meridian-hub-tls-'));
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'hub',
+        ...hubFlags(),
+        '--listen',
+        `127.0.0.1:${tlsPort}`,
+        '--identity',
+        'tls-default',
+        '--data-dir',
+        data,
+      ],
+      { env: { ...process.env, ...fleet.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const get = (scheme: 'http' | 'https'): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = (scheme === 'https' ? httpsRequest : request)(
+          {
+            host: '127.0.0.1',
+            port: tlsPort,
+            path: '/healthz',
+            ...(scheme === 'https'
+              ? { ca: readFileSync(join(data, 'tls', 'ca.crt')), servername: 'localhost' }
+              : {}),
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await waitFor('the hub on TLS', 60_000, async () => {
+        if (child.exitCode !== null) throw new Error(`hub exited: ${out}`);
+        return existsSync(join(data, 'tls', 'ca.crt'))
+          ? (await get('https').catch(() => 0)) === 200
+            ? true
+            : undefined
+          : undefined;
+      });
+      // Verified against the CA it wrote (no rejectUnauthorized: false anywhere).
+      assert.equal(await get('https'), 200);
+      await assert.rejects(get('http'), 'a plain HTTP request gets no answer from the TLS listener');
+      assert.match(out, /self-signed certificate/);
+      assert.equal(statSync(join(data, 'tls', 'tls.key')).mode & 0o077, 0);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 
   test('DNS runs in a worker process by default; the data directory is private', () => {

@@ -101,6 +101,7 @@ describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
         'hub',
         '--listen',
         `127.0.0.1:${port}`,
+        '--plain-http',
         '--identity',
         IDENTITY,
       ],

@@ -6,6 +6,7 @@
 // the package whose files include its entry point, and runs the same command as the chart.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,7 +124,21 @@ describe('the Helm chart', () => {
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.startupProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
-    assert.equal(c.readinessProbe.httpGet.scheme, 'HTTP');
+    // TLS by default: with no certificate given the chart makes a CA and a serving certificate,
+    // one Secret every replica mounts.
+    assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
+    assert.ok(c.args.includes('--tls-cert=/etc/meridian/tls/tls.crt') && !c.args.includes('--plain-http'));
+    const tls = only(objs, 'Secret', 'meridian-api-tls') as unknown as {
+      type: string;
+      data: Record<string, string>;
+    };
+    assert.equal(tls.type, 'kubernetes.io/tls');
+    const leaf = new X509Certificate(Buffer.from(tls.data['tls.crt']!, 'base64'));
+    const ca = new X509Certificate(Buffer.from(tls.data['ca.crt']!, 'base64'));
+    assert.ok(leaf.verify(ca.publicKey) && leaf.checkHost('meridian-api.meridian-system.svc'));
+    const plain = hubContainer(render(['--set', 'api.tls.plainHttp=true']));
+    assert.ok(plain.args.includes('--plain-http'));
+    assert.equal(plain.livenessProbe.httpGet.scheme, 'HTTP');
     only(objs, 'PodDisruptionBudget');
     only(objs, 'ServiceAccount');
     only(objs, 'Service', 'meridian-api');

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { generateClusterPki, type ClusterPki } from '../src/localfleet/certs.ts';
+import { generateClusterPki, type ClusterPki } from '../src/tls/certificates.ts';
 import { renderKubeconfig } from '../src/localfleet/kubeconfig.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { Informer } from '../src/kube/informer.ts';

@@ -126,6 +126,8 @@ function startLocalHub(): Promise<number> {
     'hub',
     '--listen',
     LOCAL_HUB_API,
+    // Loopback only, and the console and the demo print http:// addresses.
+    '--plain-http',
     '--state-dir',
     fleetDir(),
     // The local fleet's hub may render charts from this checkout (examples/).

@@ -1,5 +1,6 @@
 // `meridian hub`: the controller manager process.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parseGeoTable } from '../traffic/routing/index.ts';
 import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -78,8 +79,15 @@ export function registerHubCommand(hub: Command): void {
       hostPort,
       hostPort('127.0.0.1:7443'),
     )
-    .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (needs --tls-key)')
+    .option(
+      '--tls-cert <file>',
+      'serve the HTTP API over TLS with this certificate (needs --tls-key); without it the hub makes a self-signed one in <data-dir>/tls (ca.crt is what clients trust)',
+    )
     .option('--tls-key <file>', 'private key for --tls-cert')
+    .option(
+      '--plain-http',
+      'serve the HTTP API without TLS (the local fleet, or behind a proxy that terminates TLS)',
+    )
     .option('--identity <id>', 'leader-election identity (default: hostname-pid-random)')
     .option(
       '--local-source-root <dir>',
@@ -198,6 +206,7 @@ export function registerHubCommand(hub: Command): void {
           listen: { host: string; port: number };
           tlsCert?: string;
           tlsKey?: string;
+          plainHttp?: boolean;
           identity?: string;
           leaseDuration: number;
           stateDir?: string;
@@ -227,6 +236,9 @@ export function registerHubCommand(hub: Command): void {
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
           throw new InvalidArgumentError('--tls-cert and --tls-key go together');
         }
+        if (opts.plainHttp && opts.tlsCert) {
+          throw new InvalidArgumentError('--plain-http and --tls-cert exclude each other');
+        }
         if (opts.dnsListen && !opts.dnsZone?.length) {
           throw new InvalidArgumentError('--dns-listen needs at least one --dns-zone');
         }
@@ -241,12 +253,26 @@ export function registerHubCommand(hub: Command): void {
         }
         const geoTable = opts.geoTable ? parseGeoTable(readFileSync(opts.geoTable, 'utf8')) : undefined;
         // The hub and the Kubernetes client load only to run, not for `meridian hub --help`.
-        const [{ runHub }, { createLogger }, { hubClient }] = await Promise.all([
+        const [{ runHub }, { createLogger }, { hubClient }, { ensureSelfSignedApiTls }] = await Promise.all([
           import('../hub/hub.ts'),
           import('../logging/logger.ts'),
           import('./hub-connection.ts'),
+          import('../hub/api-tls.ts'),
         ]);
         const log = createLogger('meridian-hub');
+        // TLS unless told otherwise: the given certificate, else one of the hub's own.
+        let tls = opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined;
+        if (!tls && !opts.plainHttp) {
+          const dir = opts.dataDir
+            ? join(resolve(opts.dataDir), 'tls')
+            : mkdtempSync(join(tmpdir(), 'meridian-hub-tls-'));
+          const made = await ensureSelfSignedApiTls(dir, opts.listen.host);
+          tls = made;
+          log.info(
+            { caFile: made.caFile, generated: made.generated },
+            'no --tls-cert: serving the API with a self-signed certificate; clients trust caFile (or give --tls-cert, or --plain-http)',
+          );
+        }
         const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
         const abort = new AbortController();
         const stop = (sig: string): void => {
@@ -260,7 +286,7 @@ export function registerHubCommand(hub: Command): void {
           log,
           listenHost: opts.listen.host,
           listenPort: opts.listen.port,
-          tls: opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined,
+          tls,
           identity: opts.identity,
           leaseDurationSeconds: opts.leaseDuration,
           localSourceRoot: opts.localSourceRoot ? resolve(opts.localSourceRoot) : undefined,

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateClusterPki, type ClusterPki } from '../localfleet/certs.ts';
+import { generateClusterPki, type ClusterPki } from '../tls/certificates.ts';
 import { ClusterClient } from './cluster-client.ts';
 import { MeridianError } from './errors.ts';
 import { SERVICE_ACCOUNT_DIR, inClusterSource, loadInClusterKubeConfig } from './in-cluster.ts';

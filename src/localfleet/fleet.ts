@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig } from '../kube/cluster-client.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import { ensureBinaries, type BinaryPaths, type BuildProgress } from '../toolchain/binaries.ts';
-import { generateClusterPki } from './certs.ts';
+import { generateClusterPki } from '../tls/certificates.ts';
 import {
   COMPONENT_ORDER,
   clusterFiles,

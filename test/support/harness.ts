@@ -27,7 +27,7 @@ export interface TestFleet {
   readonly dir: string;
 }
 
-const CLI = join(REPO_ROOT, 'bin', 'meridian.mjs');
+export const CLI = join(REPO_ROOT, 'bin', 'meridian.mjs');
 
 export function newFleetHome(subnet: string): TestFleet {
   const home = mkdtempSync(join(tmpdir(), 'meridian-test-'));
@@ -135,6 +135,8 @@ export async function startHub(
       'hub',
       '--listen',
       `127.0.0.1:${port}`,
+      // The tests speak http:// to loopback; test/hub-hardening covers the TLS default.
+      '--plain-http',
       '--identity',
       identity,
       '--local-source-root',

@@ -23,7 +23,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "meridian.tlsSecretName" -}}
 {{- if .Values.api.tls.secretName -}}
 {{- .Values.api.tls.secretName -}}
-{{- else if .Values.api.tls.certManager.enabled -}}
+{{- else if not .Values.api.tls.plainHttp -}}
 {{- printf "%s-api-tls" (include "meridian.fullname" .) -}}
 {{- end -}}
 {{- end -}}

@@ -1,5 +1,7 @@
-// Per-cluster PKI for the local fleet: a CA, the API server's serving certificate, client
-// certificates for the admin and each control-plane component, and the service-account key.
+// Certificates Meridian makes itself: the local fleet's per-cluster PKI (a CA, the API server's
+// serving certificate, client certificates for the admin and each control-plane component, the
+// service-account key), and the self-signed serving certificate the hub's API uses when it is
+// given none (as kube-apiserver does).
 // ECDSA P-256 through WebCrypto: generating it takes milliseconds, unlike RSA in pure JS.
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
@@ -97,13 +99,12 @@ async function issue(
   return { cert: cert.toString('pem'), key: await privatePem(keys.privateKey) };
 }
 
-/** Generates the whole PKI of one cluster whose API server is reached at `address`. */
-export async function generateClusterPki(clusterName: string, address: string): Promise<ClusterPki> {
+async function newCa(name: string): Promise<{ cert: x509.X509Certificate; key: CryptoKey }> {
   const caKeys = await keyPair();
   const now = Date.now();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: `CN=meridian-local-${escapeDn(clusterName)}-ca`,
+    name: `CN=${escapeDn(name)}`,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + TEN_YEARS_MS),
     signingAlgorithm: ALG,
@@ -117,7 +118,12 @@ export async function generateClusterPki(clusterName: string, address: string): 
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const ca = { cert: caCert, key: caKeys.privateKey };
+  return { cert: caCert, key: caKeys.privateKey };
+}
+
+/** Generates the whole PKI of one cluster whose API server is reached at `address`. */
+export async function generateClusterPki(clusterName: string, address: string): Promise<ClusterPki> {
+  const ca = await newCa(`meridian-local-${clusterName}-ca`);
   const serving = await issue(ca, { cn: 'kube-apiserver' }, 'server', {
     dns: [
       'localhost',
@@ -130,11 +136,24 @@ export async function generateClusterPki(clusterName: string, address: string): 
   });
   const sa = await keyPair();
   return {
-    ca: { cert: caCert.toString('pem'), key: await privatePem(caKeys.privateKey) },
+    ca: { cert: ca.cert.toString('pem'), key: await privatePem(ca.key) },
     serving,
     admin: await issue(ca, { cn: 'meridian-admin', o: 'system:masters' }, 'client'),
     controllerManager: await issue(ca, { cn: 'system:kube-controller-manager' }, 'client'),
     scheduler: await issue(ca, { cn: 'system:kube-scheduler' }, 'client'),
     serviceAccount: { key: await privatePem(sa.privateKey), pub: await publicPem(sa.publicKey) },
   };
+}
+
+/**
+ * A CA of its own and a serving certificate it signed for `dns` names and `ips`: what a server
+ * that was given no certificate serves, and what its clients trust (the CA, not the leaf).
+ */
+export async function generateSelfSignedServing(
+  name: string,
+  sans: { dns: readonly string[]; ips: readonly string[] },
+): Promise<{ ca: PemPair; serving: PemPair }> {
+  const ca = await newCa(`${name}-ca`);
+  const serving = await issue(ca, { cn: name }, 'server', sans);
+  return { ca: { cert: ca.cert.toString('pem'), key: await privatePem(ca.key) }, serving };
 }
