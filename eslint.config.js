@@ -26,6 +26,7 @@ const LAYERS = [
       'src/api/**',
       'src/kube/**',
       'src/dial/**',
+      'src/tls/**',
       'src/logging/**',
       'src/http/**',
       'src/toolchain/**',
