@@ -4,13 +4,10 @@
 // Applications rendering one object, and what the fleet's nodes advertise.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { freePort } from './support/free-port.ts';
 import {
   applyApplication,
-  cli,
   deployment,
   fleetUp,
   hubEvents,
@@ -23,6 +20,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.118.0');
@@ -88,10 +86,7 @@ describe('deploy on real-world charts', () => {
   });
 
   after(async () => {
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('a bad object in a namespace that does not exist yet: nothing applied anywhere, no revision', async () => {

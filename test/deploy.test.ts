@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   fleetUp,
   hubEvents,
@@ -25,6 +24,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.82.0');
@@ -102,10 +102,7 @@ describe('deploy service', () => {
   });
 
   after(async () => {
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('raw manifests reach every placed cluster with ownership labels and the app turns Healthy', async () => {

@@ -15,7 +15,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
 import { childPids } from './support/workers.ts';
 import {
@@ -31,6 +30,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.110.0');
@@ -249,10 +249,7 @@ describe('hub hardening', () => {
 
   after(async () => {
     if (hub) writeFileSync(join(fleet.home, '..', 'meridian-hardening-test-hub.log'), hub.logs());
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
     rmSync(sources, { recursive: true, force: true });
   });
 

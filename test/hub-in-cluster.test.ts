@@ -14,11 +14,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, cachedBinaries } from '../src/toolchain/binaries.ts';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { freePort } from './support/free-port.ts';
 import {
   applyApplication,
-  cli,
   deployment,
   fleetUp,
   joinMembers,
@@ -26,6 +24,7 @@ import {
   newFleetHome,
   waitFor,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.130.0');
@@ -128,9 +127,7 @@ describe('the hub with in-cluster configuration', { timeout: 900_000 }, () => {
       hub.kill('SIGKILL');
       await exited;
     }
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet);
     rmSync(podHome, { recursive: true, force: true });
   });
 

@@ -10,7 +10,6 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/toolchain/binaries.ts';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import type { LogEvent, LogLine } from '../src/observe/logs/log-event.ts';
 import { SseParser } from '../console/src/sse-parser.ts';
 import { timeOfMs } from '../src/observe/logs/log-timestamp.ts';
@@ -26,6 +25,7 @@ import {
   type HubProcess,
   type TestFleet,
   applyDocs,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.72.0');
@@ -133,10 +133,7 @@ describe('fleet logs', () => {
 
   after(async () => {
     if (hub) writeFileSync(join(tmpdir(), 'meridian-logs-test-hub.log'), hub.logs());
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
     rmSync(logDir, { recursive: true, force: true });
   });
 

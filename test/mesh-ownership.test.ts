@@ -8,14 +8,13 @@
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   applyDocs,
-  cli,
   fleetUp,
   joinMembers,
   kubectl,
@@ -25,6 +24,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 import { app2Workload } from './support/app2.ts';
 
@@ -169,10 +169,7 @@ describe('cross-cluster services own only what they create', () => {
 
   after(async () => {
     if (hub) writeFileSync(join(tmpdir(), 'meridian-mesh-ownership-hub.log'), hub.logs());
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('the import is served by a derived Service of its own name; a user creates their own Service freely', async () => {

@@ -3,12 +3,11 @@
 // and its recovery, failover order, cluster loss, cleanup, bad input and a hub restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { derivedServiceName } from '../src/mesh/endpoint-plan.ts';
 import {
   cli,
@@ -22,6 +21,7 @@ import {
   type HubProcess,
   type TestFleet,
   applyDocs,
+  tearDownFleet,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
 
@@ -132,10 +132,7 @@ describe('cross-cluster services', () => {
 
   after(async () => {
     if (hub) writeFileSync(join(tmpdir(), 'meridian-mesh-test-hub.log'), hub.logs());
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('an export in two members imports the service into all three, with derived Service and slices', async () => {

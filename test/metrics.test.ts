@@ -8,13 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
 import { app2Workload } from './support/app2.ts';
 import {
   applyApplication,
   applyDocs,
-  cli,
   fleetUp,
   kubectl,
   joinMembers,
@@ -24,6 +22,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 import {
   createBlocks,
@@ -332,9 +331,7 @@ describe('fleet metrics (Prometheus HTTP API over three members)', { timeout: 90
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => (blackhole ? blackhole.close(() => r()) : r()));
     await Promise.all([...proms.values()].map((p) => p.stop()));
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet);
     rmSync(dir, { recursive: true, force: true });
   });
 

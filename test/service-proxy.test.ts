@@ -6,12 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { get, type Server, createServer } from 'node:http';
 import { API_VERSION } from '../src/api/group.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { fleetLayout } from '../src/localfleet/layout.ts';
-import { processesMentioning, stopProcess } from '../src/localfleet/processes.ts';
+import { stopProcess } from '../src/localfleet/processes.ts';
 import { POD_RUNTIME } from '../src/localfleet/fleet.ts';
 import { podLoopbackPrefix } from '../src/localfleet/runtime/loopback-ranges.ts';
 import { MemberPrometheusServers } from '../src/localfleet/runtime/prometheus-servers.ts';
@@ -19,7 +18,6 @@ import { ServiceProxy } from '../src/localfleet/runtime/service-proxy.ts';
 import { ensurePromql } from '../src/observe/metrics/promql-build.ts';
 import {
   applyDocs,
-  cli,
   fleetUp,
   joinMembers,
   kubectl,
@@ -29,6 +27,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 import { app2Workload } from './support/app2.ts';
 import { StaticPodAddresses } from './support/static-pod-addresses.ts';
@@ -161,10 +160,7 @@ describe(
       await proms?.stop();
       await proxy?.stop();
       await Promise.all([...standIns.values()].map((s) => new Promise((r) => s.close(r))));
-      await hub?.stop('SIGKILL');
-      await cli(['fleet', 'down'], fleet.env);
-      assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-      rmSync(fleet.home, { recursive: true, force: true });
+      await tearDownFleet(fleet, hub);
     });
 
     test('a Service reaches its ready pod processes in turn, by its address and by its cluster names', async () => {

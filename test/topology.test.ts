@@ -3,13 +3,11 @@
 // as an import in the other member, GlobalIngress health per cluster, all behind the hub's RBAC.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   applyApplication,
-  cli,
   fleetUp,
   joinMembers,
   metricsToken,
@@ -21,6 +19,7 @@ import {
   type HubProcess,
   type TestFleet,
   applyDocs,
+  tearDownFleet,
 } from './support/harness.ts';
 import { app2Export, app2Workload } from './support/app2.ts';
 import { freeze, thaw } from './support/freeze.ts';
@@ -93,10 +92,7 @@ describe('fleet topology', () => {
 
   after(async () => {
     if (hub) writeFileSync(join(fleet.home, '..', 'meridian-topology-test-hub.log'), hub.logs());
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('shows regions, and per cluster the apps Meridian deployed at the revision they run', async () => {

@@ -6,11 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { execFile } from 'node:child_process';
 import { Agent } from 'node:http';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import {
   applyApplication,
   cli,
@@ -29,6 +28,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 import type { IngressEmulator } from '../src/localfleet/ingress-emulator.ts';
 import { httpsGet, selfSignedCertificate } from './support/certificates.ts';
@@ -211,9 +211,7 @@ describe('global traffic', () => {
     if (hub) writeFileSync(join(tmpdir(), 'meridian-traffic-test-hub.log'), hub.logs());
     await hub?.stop('SIGKILL');
     await ingress?.stop();
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet);
   });
 
   test('a GlobalIngress generates an Ingress in every placed member and reports each cluster healthy', async () => {

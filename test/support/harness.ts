@@ -4,7 +4,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Agent } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { processesMentioning } from '../../src/localfleet/processes.ts';
 import { stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -447,4 +449,15 @@ export async function applyApplication(fleet: TestFleet, name: string, spec: obj
     fleet.env,
   );
   if (r.code !== 0) throw new Error(`app apply ${name}: ${r.stderr}`);
+}
+
+/**
+ * The end of a test file's fleet: its hubs killed, `fleet down`, no process of it left behind,
+ * its home removed.
+ */
+export async function tearDownFleet(fleet: TestFleet, ...hubs: (HubProcess | undefined)[]): Promise<void> {
+  for (const hub of hubs) await hub?.stop('SIGKILL');
+  await cli(['fleet', 'down'], fleet.env);
+  assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
+  rmSync(fleet.home, { recursive: true, force: true });
 }
