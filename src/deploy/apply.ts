@@ -7,6 +7,7 @@ import { KubeApiError } from '../kube/rest.ts';
 import { MeridianError, errorMessage } from '../kube/errors.ts';
 import {
   deleteFinishedHook,
+  hookOf,
   isImmutableRefusal,
   recreateHook,
   releaseObjects,
@@ -88,8 +89,10 @@ export async function dryRun(
       }
     } catch (e) {
       if (isImmutable(e)) {
-        // Applied by delete-and-create when allowed; else the user learns the way out now.
-        if (!replaceAllowed(o, replace)) errors.push(immutableError(client.name, o, e));
+        // Applied by delete-and-create when allowed (a hook of a new revision always is, by its
+        // before-hook-creation policy); else the user learns the way out now.
+        const recreated = hookOf(o)?.deletePolicies.includes('before-hook-creation') === true;
+        if (!recreated && !replaceAllowed(o, replace)) errors.push(immutableError(client.name, o, e));
         continue;
       }
       const err = apiErrorToDeployError(client.name, o, e);

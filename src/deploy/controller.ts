@@ -552,7 +552,9 @@ export class DeployController {
           cs.hooks?.revision === revision && cs.hooks.event === events.pre
             ? cs.hooks
             : { revision, event: events.pre, done: 0 };
-        const prepared = await this.prepare(app, cluster, objects);
+        // Once per run: the namespace and CRDs its hooks may need.
+        const starting = pre.done === 0 && pre.startedAt === undefined;
+        const prepared = starting ? await this.prepare(app, cluster, objects) : undefined;
         if (prepared) {
           delete cs.hooks;
           return applied(prepared);
@@ -741,7 +743,9 @@ export class DeployController {
     appliedAt: number,
     deadlineSeconds: number | undefined,
   ): Promise<WorkloadHealth | undefined> {
-    const objects = (rev.spec.clusters[cluster] ?? []) as KubeObject[];
+    // Hooks are judged while they run (advanceHooks), not as part of the release: a failed hook
+    // Job of a rolled-back revision must not fail the revision rolled back to.
+    const objects = ((rev.spec.clusters[cluster] ?? []) as KubeObject[]).filter((o) => !hookOf(o));
     const live: KubeObject[] = [];
     for (const o of objects) {
       const l = this.watch.get(cluster, o);
@@ -842,6 +846,13 @@ export class DeployController {
     const outcome = await advanceHooks(conn.client, objects, run, opts);
     for (const h of outcome.succeeded)
       this.event(app, 'Normal', 'HookSucceeded', `cluster ${cluster}: ${run.event} hook ${h} finished`);
+    if (outcome.deleted.length > 0)
+      this.event(
+        app,
+        'Normal',
+        'HookDeleted',
+        `cluster ${cluster}: ${outcome.deleted.join(', ')} finished (hook-delete-policy)`,
+      );
     if (outcome.state === 'waiting') {
       cs.hooks = outcome.run;
       return 'waiting';
@@ -859,6 +870,7 @@ export class DeployController {
   ): Promise<DeployError | undefined> {
     const conn = this.opts.members.get(cluster);
     if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
+    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind);
     const err = await applyAll(conn.client, objects, {
       force: app.spec.sync?.force === true,
       replace: app.spec.sync?.replace === true,

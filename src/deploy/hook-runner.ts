@@ -10,13 +10,24 @@ import { apiErrorToDeployError, applyHook, deleteFinishedHooks, objectRef } from
 import { hooksFor, nextHookStep } from './hooks.ts';
 import type { DeployError } from './types.ts';
 
-export type HookRunOutcome =
-  /** Every hook of the event has finished. */
-  | { readonly state: 'finished'; readonly succeeded: readonly string[] }
-  /** A hook is running: remember `run` and look again later. */
-  | { readonly state: 'waiting'; readonly run: HookRunStatus; readonly succeeded: readonly string[] }
-  /** A hook failed, timed out, or could not be created. */
-  | { readonly state: 'failed'; readonly error: DeployError; readonly succeeded: readonly string[] };
+/** What one call did besides its outcome: hooks that succeeded, and those their policy deleted. */
+interface HookRunReport {
+  readonly succeeded: readonly string[];
+  readonly deleted: readonly string[];
+}
+
+export type HookRunOutcome = HookRunReport &
+  (
+    | /** Every hook of the event has finished. */ { readonly state: 'finished' }
+    | /** A hook is running: remember `run` and look again later. */ {
+        readonly state: 'waiting';
+        readonly run: HookRunStatus;
+      }
+    | /** A hook failed, timed out, or could not be created. */ {
+        readonly state: 'failed';
+        readonly error: DeployError;
+      }
+  );
 
 export interface HookRunOptions {
   /** How long one hook may run (the Application's progress deadline). */
@@ -34,6 +45,8 @@ export async function advanceHooks(
 ): Promise<HookRunOutcome> {
   const hooks = hooksFor(objects, run.event);
   const succeeded: string[] = [];
+  const deleted: string[] = [];
+  const report = { succeeded, deleted };
   let current = run;
   // Each hook is created at most once per call: a hook whose live copy never shows this revision
   // (a mutating webhook rewriting annotations) waits for the next reconcile instead of spinning.
@@ -46,7 +59,7 @@ export async function advanceHooks(
         live =
           (await client.get(hook.apiVersion, hook.kind, hook.metadata.name, hook.metadata.namespace)) ?? null;
       } catch (e) {
-        return { state: 'failed', error: apiErrorToDeployError(client.name, hook, e), succeeded };
+        return { state: 'failed', error: apiErrorToDeployError(client.name, hook, e), ...report };
       }
     }
     const step = nextHookStep({
@@ -61,12 +74,12 @@ export async function advanceHooks(
     });
     switch (step.action) {
       case 'finished':
-        return { state: 'finished', succeeded };
+        return { state: 'finished', ...report };
       case 'create': {
-        if (created.has(current.done)) return { state: 'waiting', run: current, succeeded };
+        if (created.has(current.done)) return { state: 'waiting', run: current, ...report };
         created.add(current.done);
         const err = await applyHook(client, step.hook, opts);
-        if (err) return { state: 'failed', error: err, succeeded };
+        if (err) return { state: 'failed', error: err, ...report };
         current = {
           revision: current.revision,
           event: current.event,
@@ -76,14 +89,15 @@ export async function advanceHooks(
         continue;
       }
       case 'wait':
-        return { state: 'waiting', run: { ...current, message: step.message }, succeeded };
+        return { state: 'waiting', run: { ...current, message: step.message }, ...report };
       case 'next':
-        if (step.live) await deleteFinishedHooks(client, [{ desired: step.hook, live: step.live }]);
+        if (step.live)
+          deleted.push(...(await deleteFinishedHooks(client, [{ desired: step.hook, live: step.live }])));
         succeeded.push(objectRef(step.hook));
         current = { revision: current.revision, event: current.event, done: current.done + 1 };
         continue;
       case 'fail':
-        if (live) await deleteFinishedHooks(client, [{ desired: step.hook, live }]);
+        if (live) deleted.push(...(await deleteFinishedHooks(client, [{ desired: step.hook, live }])));
         return {
           state: 'failed',
           error: {
@@ -92,7 +106,7 @@ export async function advanceHooks(
             object: objectRef(step.hook),
             message: step.message,
           },
-          succeeded,
+          ...report,
         };
     }
   }
