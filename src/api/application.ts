@@ -384,6 +384,31 @@ export const RevisionOutcome = Type.Union([
 /** How a revision's rollout ended. */
 export type RevisionOutcome = Static<typeof RevisionOutcome>;
 
+/** Helm hook events Meridian runs (`helm.sh/hook`); test hooks are never run by a rollout. */
+export const HookEvent = Type.Union([
+  Type.Literal('pre-install'),
+  Type.Literal('post-install'),
+  Type.Literal('pre-upgrade'),
+  Type.Literal('post-upgrade'),
+  Type.Literal('pre-rollback'),
+  Type.Literal('post-rollback'),
+  Type.Literal('pre-delete'),
+  Type.Literal('post-delete'),
+]);
+/** A Helm hook event. */
+export type HookEvent = Static<typeof HookEvent>;
+
+/** The Helm hooks of one event running in one cluster, in weight order, one at a time. */
+export const HookRunStatus = StrictObject({
+  revision: Type.Integer({ minimum: 1, description: 'Revision whose hooks run.' }),
+  event: HookEvent,
+  done: Type.Integer({ minimum: 0, description: 'How many of the hooks (in weight order) have finished.' }),
+  startedAt: Type.Optional(Timestamp('When the running hook was created; its deadline counts from here.')),
+  message: Type.Optional(Type.String({ description: 'What the running hook is waiting for.' })),
+});
+/** The Helm hooks of one event running in one cluster. */
+export type HookRunStatus = Static<typeof HookRunStatus>;
+
 /** An Application in one cluster. */
 export const ApplicationClusterStatus = StrictObject({
   name: DnsLabel('Cluster name.'),
@@ -398,6 +423,7 @@ export const ApplicationClusterStatus = StrictObject({
       'When the applied revision first turned Healthy here; from then on the progress deadline no longer applies.',
     ),
   ),
+  hooks: Type.Optional(HookRunStatus),
 });
 /** An Application in one cluster. */
 export type ApplicationClusterStatus = Static<typeof ApplicationClusterStatus>;

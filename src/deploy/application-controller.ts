@@ -3,7 +3,7 @@
 // from caches, asks the pure planner what to do, does it, and writes status. Everything it needs
 // to continue after a restart is in the hub (status and ApplicationRevisions).
 import { API_VERSION } from '../api/group.ts';
-import type { Application, ApplicationStatus } from '../api/application.ts';
+import type { Application, ApplicationStatus, HookEvent, HookRunStatus } from '../api/application.ts';
 import type { ApplicationRevision } from '../api/application-revision.ts';
 import type { Cluster } from '../api/cluster.ts';
 import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
@@ -22,7 +22,15 @@ import { applyAll, deleteFinishedHooks, dryRun, ownershipConflicts, prune } from
 import { ensureNamespace, objectKey, objectRef } from '../kube/objects.ts';
 import { APPLICATION_LABEL } from '../api/labels.ts';
 import { applicationLabelValue } from './ownership.ts';
-import { exemptFromDrift } from './hooks.ts';
+import {
+  exemptFromDrift,
+  foundationObjects,
+  hookEventsOf,
+  hookOf,
+  hooksFor,
+  releaseAction,
+} from './hooks.ts';
+import { advanceHooks } from './hook-runner.ts';
 import { driftedFields } from './drift.ts';
 import { MemberObjectWatch } from './member-object-watch.ts';
 import { resolvePlacement } from '../fleet/placement.ts';
@@ -36,7 +44,13 @@ import {
   revisionsToPrune,
   withStoredSecrets,
 } from './revisions.ts';
-import { planRollout, rollbackPolicy, type PlanDecision, type PlanInput } from './rollout-plan.ts';
+import {
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
+  planRollout,
+  rollbackPolicy,
+  type PlanDecision,
+  type PlanInput,
+} from './rollout-plan.ts';
 import { targetFromCluster } from '../fleet/targets.ts';
 import type { DeployError, RenderOutcome, WorkloadHealth } from './deploy-types.ts';
 import { FINALIZER, ROLLBACK_ANNOTATION } from '../api/labels.ts';
@@ -71,6 +85,9 @@ interface CachedRender {
 }
 
 type DeployStatus = ApplicationStatus;
+type ClusterStatus = NonNullable<DeployStatus['clusters']>[number];
+
+const isPostEvent = (e: HookEvent): boolean => e.startsWith('post-');
 
 const appKey = (a: { metadata: { namespace?: string; name: string } }): string =>
   `${a.metadata.namespace}/${a.metadata.name}`;
@@ -409,7 +426,7 @@ export class DeployController {
     if (!waves.ok) {
       return this.notReady(app, status, 'InvalidRollout', waves.errors);
     }
-    const deadline = app.spec.rollout?.progressDeadlineSeconds ?? 600;
+    const deadline = app.spec.rollout?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
     const prevClusters = new Map((status.clusters ?? []).map((c) => [c.name, c]));
     const observed: Record<string, PlanInput['clusters'][string]> = {};
     for (const t of targets) {
@@ -425,6 +442,16 @@ export class DeployController {
           Date.parse(prev?.appliedAt ?? '') || Date.now(),
           rolledOut ? undefined : deadline,
         );
+        // Not Healthy before its post-* hooks have run (their own deadline fails them).
+        const run = prev?.hooks;
+        if (
+          health &&
+          health.state !== 'Failed' &&
+          run?.revision === prev?.revision &&
+          run &&
+          isPostEvent(run.event)
+        )
+          health = { state: 'Progressing', message: run.message ?? `${run.event} hooks to run` };
       }
       observed[t.name] = {
         reachable,
@@ -474,6 +501,12 @@ export class DeployController {
         { ...(prevClusters.get(t.name) ?? { name: t.name, phase: 'Pending' as const }) },
       ]),
     );
+    const rollingBack = decision.mode === 'RollingBack';
+    const hookOpts = {
+      deadlineSeconds: deadline,
+      force: app.spec.sync?.force === true,
+      replace: app.spec.sync?.replace === true,
+    };
     await Promise.all(
       decision.apply.map(async ({ cluster, revision }) => {
         const rev = byNumber.get(revision);
@@ -493,14 +526,63 @@ export class DeployController {
           cs.revision !== undefined
             ? (byNumber.get(cs.revision)?.spec.clusters[cluster] as KubeObject[] | undefined)
             : undefined;
-        const err = await this.applyTo(app, cluster, objects, previous);
-        if (cs.revision !== revision) delete cs.rolledOutAt;
-        cs.revision = revision;
-        cs.appliedAt = kubeTime(Date.now());
-        if (err) {
-          cs.applyError = formatDeployError(err);
-          this.event(app, 'Warning', 'ApplyFailed', cs.applyError);
-        } else delete cs.applyError;
+        const events = hookEventsOf(releaseAction(cs.revision, rollingBack));
+        const applied = (err: DeployError | undefined): void => {
+          if (cs.revision !== revision) delete cs.rolledOutAt;
+          cs.revision = revision;
+          cs.appliedAt = kubeTime(Date.now());
+          if (err) {
+            cs.applyError = formatDeployError(err);
+            this.event(
+              app,
+              'Warning',
+              err.code === 'HookFailed' ? 'HookFailed' : 'ApplyFailed',
+              cs.applyError,
+            );
+          } else delete cs.applyError;
+        };
+        // pre-* hooks first, each waited for across reconciles (the planner keeps asking for this
+        // apply while the cluster is not on the revision); the release's objects only after them.
+        const pre: HookRunStatus =
+          cs.hooks?.revision === revision && cs.hooks.event === events.pre
+            ? cs.hooks
+            : { revision, event: events.pre, done: 0 };
+        // Once per run: the namespace and CRDs its hooks may need.
+        const starting = pre.done === 0 && pre.startedAt === undefined;
+        const prepared = starting ? await this.prepare(app, cluster, objects) : undefined;
+        if (prepared) {
+          delete cs.hooks;
+          return applied(prepared);
+        }
+        const preOutcome = await this.runHooks(app, cluster, cs, objects, pre, hookOpts);
+        if (preOutcome === 'waiting') return;
+        if (preOutcome !== 'finished') return applied(preOutcome);
+        applied(await this.applyTo(app, cluster, objects, previous));
+        if (cs.applyError || hooksFor(objects, events.post).length === 0) return;
+        // post-* hooks right after the objects are applied, as Helm runs them; the cluster is not
+        // Healthy before they finish (see the health above).
+        const post: HookRunStatus = { revision, event: events.post, done: 0 };
+        const postOutcome = await this.runHooks(app, cluster, cs, objects, post, hookOpts);
+        if (postOutcome !== 'waiting' && postOutcome !== 'finished') applied(postOutcome);
+      }),
+    );
+    // post-* hooks of what was applied earlier go on; a pre-* run whose apply is no longer wanted
+    // (a rollback started meanwhile) is dropped.
+    const applyingNow = new Set(decision.apply.map((a) => a.cluster));
+    await Promise.all(
+      [...clusterStatus].map(async ([cname, cs]) => {
+        const run = cs.hooks;
+        if (!run || applyingNow.has(cname)) return;
+        if (!isPostEvent(run.event) || run.revision !== cs.revision || cs.applyError) {
+          delete cs.hooks;
+          return;
+        }
+        const objects = byNumber.get(run.revision)?.spec.clusters[cname] as KubeObject[] | undefined;
+        if (!objects || !observed[cname]?.reachable) return;
+        const outcome = await this.runHooks(app, cname, cs, objects, run, hookOpts);
+        if (outcome === 'waiting' || outcome === 'finished') return;
+        cs.applyError = formatDeployError(outcome);
+        this.event(app, 'Warning', 'HookFailed', cs.applyError);
       }),
     );
 
@@ -599,7 +681,7 @@ export class DeployController {
       const cs = clusterStatus.get(cname);
       if (!cs) continue;
       cs.phase = cp.phase;
-      cs.message = cs.applyError ?? cp.message;
+      cs.message = cs.applyError ?? cs.hooks?.message ?? cp.message;
       if (cp.phase === 'Healthy' && cs.rolledOutAt === undefined) cs.rolledOutAt = kubeTime(Date.now());
     }
     status.clusters = [...clusterStatus.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -656,7 +738,9 @@ export class DeployController {
     appliedAt: number,
     deadlineSeconds: number | undefined,
   ): Promise<WorkloadHealth | undefined> {
-    const objects = (rev.spec.clusters[cluster] ?? []) as KubeObject[];
+    // Hooks are judged while they run (advanceHooks), not as part of the release: a failed hook
+    // Job of a rolled-back revision must not fail the revision rolled back to.
+    const objects = ((rev.spec.clusters[cluster] ?? []) as KubeObject[]).filter((o) => !hookOf(o));
     const live: KubeObject[] = [];
     for (const o of objects) {
       const l = this.watch.get(cluster, o);
@@ -719,11 +803,11 @@ export class DeployController {
     };
   }
 
-  private async applyTo(
+  /** Creates the destination namespace and the revision's CRDs and Namespaces: hooks may need them. */
+  private async prepare(
     app: Application,
     cluster: string,
-    objects: KubeObject[],
-    previous: KubeObject[] | undefined,
+    objects: readonly KubeObject[],
   ): Promise<DeployError | undefined> {
     const conn = this.opts.members.get(cluster);
     if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
@@ -733,6 +817,55 @@ export class DeployController {
     } catch (e) {
       return { code: 'ApplyFailed', cluster, message: `namespace: ${errorMessage(e)}` };
     }
+    return applyAll(conn.client, foundationObjects(objects), {
+      force: app.spec.sync?.force === true,
+      replace: app.spec.sync?.replace === true,
+    });
+  }
+
+  /**
+   * Runs the hooks of `run` in `cluster` as far as they go now. While one runs, `cs.hooks` holds the
+   * run (so the next reconcile, or a restarted hub, goes on from there); once they all finished,
+   * or one failed, it is cleared. Succeeded hooks become Events.
+   */
+  private async runHooks(
+    app: Application,
+    cluster: string,
+    cs: ClusterStatus,
+    objects: readonly KubeObject[],
+    run: HookRunStatus,
+    opts: { deadlineSeconds: number; force: boolean; replace: boolean },
+  ): Promise<'finished' | 'waiting' | DeployError> {
+    const conn = this.opts.members.get(cluster);
+    if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
+    const outcome = await advanceHooks(conn.client, objects, run, opts);
+    for (const h of outcome.succeeded)
+      this.event(app, 'Normal', 'HookSucceeded', `cluster ${cluster}: ${run.event} hook ${h} finished`);
+    if (outcome.deleted.length > 0)
+      this.event(
+        app,
+        'Normal',
+        'HookDeleted',
+        `cluster ${cluster}: ${outcome.deleted.join(', ')} finished (hook-delete-policy)`,
+      );
+    if (outcome.state === 'waiting') {
+      cs.hooks = outcome.run;
+      return 'waiting';
+    }
+    delete cs.hooks;
+    return outcome.state === 'finished' ? 'finished' : outcome.error;
+  }
+
+  /** Applies the release's objects (hooks are run apart) and prunes what left the revision. */
+  private async applyTo(
+    app: Application,
+    cluster: string,
+    objects: KubeObject[],
+    previous: KubeObject[] | undefined,
+  ): Promise<DeployError | undefined> {
+    const conn = this.opts.members.get(cluster);
+    if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
+    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind);
     const err = await applyAll(conn.client, objects, {
       force: app.spec.sync?.force === true,
       replace: app.spec.sync?.replace === true,
@@ -938,28 +1071,75 @@ export class DeployController {
     }
   }
 
-  /** Deletion: remove what Meridian applied in every cluster, then let the Application go. */
+  /**
+   * Deletion: in every cluster, run the pre-delete hooks, remove what Meridian applied, run the
+   * post-delete hooks, then let the Application go. A hook that fails or outlives the progress
+   * deadline is reported (HookFailed) and the deletion goes on: a deleted Application cannot be
+   * fixed, so holding its finalizer would only strand it.
+   */
   private async finalize(app: Application, revs: readonly ApplicationRevision[]): Promise<ReconcileResult> {
     const byNumber = new Map(revs.map((r) => [r.spec.revision, r]));
-    const status = (app.status ?? {}) as DeployStatus;
+    const status = structuredClone((app.status ?? {}) as DeployStatus);
+    const opts = {
+      deadlineSeconds: app.spec.rollout?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+      force: app.spec.sync?.force === true,
+      replace: app.spec.sync?.replace === true,
+    };
     const pending: string[] = [];
+    let hooksRunning = false;
     for (const cs of status.clusters ?? []) {
       const objs =
         cs.revision !== undefined
           ? (byNumber.get(cs.revision)?.spec.clusters[cs.name] as KubeObject[] | undefined)
           : undefined;
-      if (!objs) continue;
+      if (!objs || cs.revision === undefined) continue;
       const conn = this.opts.members.get(cs.name);
       if (!conn) {
         pending.push(cs.name);
         continue;
       }
-      const errs = await prune(conn.client, objs, [], this.pruneScope(app, cs.name));
-      if (errs.length > 0) pending.push(cs.name);
+      const deleting = cs.hooks?.event === 'pre-delete' || cs.hooks?.event === 'post-delete';
+      const run: HookRunStatus = deleting
+        ? cs.hooks!
+        : { revision: cs.revision, event: 'pre-delete', done: 0 };
+      if (run.event === 'pre-delete') {
+        const pre = await this.runHooks(app, cs.name, cs, objs, run, opts);
+        if (pre === 'waiting') {
+          hooksRunning = true;
+          continue;
+        }
+        if (pre !== 'finished')
+          this.event(app, 'Warning', 'HookFailed', `${formatDeployError(pre)}; deleting anyway`);
+      }
+      // The post-delete hooks are created below and stay (their delete policy decides).
+      const removable = objs.filter((o) => !hookOf(o)?.events.includes('post-delete'));
+      const errs = await prune(conn.client, removable, [], this.pruneScope(app, cs.name));
+      if (errs.length > 0) {
+        pending.push(cs.name);
+        // The objects first; the post-delete hooks once they are gone.
+        cs.hooks = { revision: cs.revision, event: 'post-delete', done: 0 };
+        continue;
+      }
+      const postRun: HookRunStatus =
+        run.event === 'post-delete' ? run : { revision: cs.revision, event: 'post-delete', done: 0 };
+      if (hooksFor(objs, 'post-delete').length > 0) {
+        const ns = app.spec.destinationNamespace ?? app.metadata.namespace!;
+        await ensureNamespace(conn.client, ns).catch(() => undefined);
+      }
+      const post = await this.runHooks(app, cs.name, cs, objs, postRun, opts);
+      if (post === 'waiting') {
+        hooksRunning = true;
+        continue;
+      }
+      if (post !== 'finished') this.event(app, 'Warning', 'HookFailed', formatDeployError(post));
+      // Done here: nothing to run again should the finalizer wait for another cluster.
+      cs.hooks = { revision: cs.revision, event: 'post-delete', done: hooksFor(objs, 'post-delete').length };
     }
-    if (pending.length > 0) {
-      this.opts.log.warn({ application: appKey(app), clusters: pending }, 'cleanup waits for clusters');
-      return { requeueAfterMs: 5_000 };
+    if (pending.length > 0 || hooksRunning) {
+      await this.writeStatus(app, status).catch(() => undefined);
+      if (pending.length > 0)
+        this.opts.log.warn({ application: appKey(app), clusters: pending }, 'cleanup waits for clusters');
+      return { requeueAfterMs: hooksRunning ? 1_000 : 5_000 };
     }
     await this.opts.hub.apply(
       {

@@ -9,8 +9,8 @@ import {
   deleteFinishedHook,
   hookOf,
   isImmutableRefusal,
-  orderWithHooks,
   recreateHook,
+  releaseObjects,
   replaceAllowed,
   SYNC_OPTIONS_ANNOTATION,
 } from './hooks.ts';
@@ -83,8 +83,10 @@ export async function dryRun(
       }
     } catch (e) {
       if (isImmutable(e)) {
-        // Applied by delete-and-create when allowed; else the user learns the way out now.
-        if (!replaceAllowed(o, replace)) errors.push(immutableError(client.name, o, e));
+        // Applied by delete-and-create when allowed (a hook of a new revision always is, by its
+        // before-hook-creation policy); else the user learns the way out now.
+        const recreated = hookOf(o)?.deletePolicies.includes('before-hook-creation') === true;
+        if (!recreated && !replaceAllowed(o, replace)) errors.push(immutableError(client.name, o, e));
         continue;
       }
       const err = apiErrorToDeployError(client.name, o, e);
@@ -148,38 +150,64 @@ async function deleteAndWait(client: ClusterClient, o: KubeObject, timeoutMs = 1
   }
 }
 
+/** Applies one object; an immutable-field refusal is resolved by delete-and-create when allowed. */
+async function applyOne(
+  client: ClusterClient,
+  o: KubeObject,
+  opts: { force: boolean; replace?: boolean },
+): Promise<DeployError | undefined> {
+  try {
+    try {
+      await client.apply(o, { force: opts.force });
+    } catch (e) {
+      if (!isImmutable(e)) throw e;
+      if (!replaceAllowed(o, opts.replace)) return immutableError(client.name, o, e);
+      await deleteAndWait(client, o);
+      await client.apply(o, { force: opts.force });
+    }
+    if (o.kind === 'CustomResourceDefinition') client.forgetDiscovery();
+  } catch (e) {
+    return apiErrorToDeployError(client.name, o, e);
+  }
+  return undefined;
+}
+
 /**
- * Applies every object in Helm's order (orderWithHooks); stops at the first error (later objects
- * may depend on it). A hook from an earlier revision is deleted before it is created again
- * (before-hook-creation). A change the server refuses as immutable (a Job's template, a Service's
- * clusterIP, a StatefulSet's selector…) is done by delete-and-create when `replace` (sync.replace)
- * or the object's `meridian.dev/sync-options: Replace=true` allows it, else reported as Immutable.
+ * Applies the release's objects (never its hooks: see applyHook) in order, CRDs and Namespaces
+ * first; stops at the first error (later objects may depend on it). A change the server refuses as
+ * immutable (a Job's template, a Service's clusterIP, a StatefulSet's selector…) is done by
+ * delete-and-create when `replace` (sync.replace) or the object's `meridian.dev/sync-options:
+ * Replace=true` allows it, else reported as Immutable.
  */
 export async function applyAll(
   client: ClusterClient,
   objects: readonly KubeObject[],
   opts: { force: boolean; replace?: boolean },
 ): Promise<DeployError | undefined> {
-  for (const o of orderWithHooks(objects)) {
-    try {
-      if (hookOf(o)) {
-        const live = await client.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
-        if (recreateHook(o, live ?? null, REVISION_ANNOTATION)) await deleteAndWait(client, o);
-      }
-      try {
-        await client.apply(o, { force: opts.force });
-      } catch (e) {
-        if (!isImmutable(e)) throw e;
-        if (!replaceAllowed(o, opts.replace)) return immutableError(client.name, o, e);
-        await deleteAndWait(client, o);
-        await client.apply(o, { force: opts.force });
-      }
-      if (o.kind === 'CustomResourceDefinition') client.forgetDiscovery();
-    } catch (e) {
-      return apiErrorToDeployError(client.name, o, e);
-    }
+  for (const o of releaseObjects(objects)) {
+    const err = await applyOne(client, o, opts);
+    if (err) return err;
   }
   return undefined;
+}
+
+/**
+ * Creates one hook. A copy from an earlier revision is deleted first (before-hook-creation), so a
+ * Job runs again rather than being patched.
+ */
+export async function applyHook(
+  client: ClusterClient,
+  hook: KubeObject,
+  opts: { force: boolean; replace?: boolean },
+): Promise<DeployError | undefined> {
+  try {
+    const { apiVersion, kind, metadata } = hook;
+    const live = await client.get(apiVersion, kind, metadata.name, metadata.namespace);
+    if (recreateHook(hook, live ?? null, REVISION_ANNOTATION)) await deleteAndWait(client, hook);
+  } catch (e) {
+    return apiErrorToDeployError(client.name, hook, e);
+  }
+  return applyOne(client, hook, opts);
 }
 
 /** Deletes the finished hooks whose hook-succeeded / hook-failed policy says so. */
