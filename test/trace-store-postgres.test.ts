@@ -4,6 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PostgresTraceStore, redactDatabaseUrl } from '../src/observe/traces/postgres-trace-store.ts';
 import type { TraceStore } from '../src/observe/traces/trace-store.ts';
+import { TraceThread } from '../src/observe/traces/trace-thread.ts';
+import { createLogger } from '../src/logging/logger.ts';
 import { startPostgres, type PostgresServer } from './support/postgres-server.ts';
 import { traceStoreContract } from './support/trace-store-contract.ts';
 
@@ -69,5 +71,55 @@ describe('PostgreSQL trace store: shared database', () => {
       redactDatabaseUrl('postgres://u:p%40ss@db:5432/t?sslpassword=x&sslmode=require'),
       'postgres://u:REDACTED@db:5432/t?sslpassword=REDACTED&sslmode=require',
     );
+  });
+});
+
+describe('PostgreSQL trace store: in the trace worker thread', () => {
+  test('an OTLP batch decoded in the worker is stored in PostgreSQL and read back by another replica', async () => {
+    const url = await server.createDatabase();
+    const thread = new TraceThread({
+      store: { kind: 'postgres', url },
+      log: createLogger('trace-store-postgres-test', process.stderr),
+      topology: (ask) => ({ regions: ask.clusters.map(() => null), pods: ask.pods.map(() => null) }),
+    });
+    const other = new PostgresTraceStore(url);
+    try {
+      const traceId = 'cd'.repeat(16);
+      const body = Buffer.from(
+        JSON.stringify({
+          resourceSpans: [
+            {
+              resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cart' } }] },
+              scopeSpans: [
+                {
+                  spans: [1, 2].map((n) => ({
+                    traceId,
+                    spanId: n.toString(16).padStart(16, '0'),
+                    name: `op-${n}`,
+                    kind: 2,
+                    startTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n + BigInt(n)),
+                    endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n + 1_000_000n),
+                  })),
+                },
+              ],
+            },
+          ],
+        }),
+      );
+      const r = await thread.ingest({ encoding: 'json', body, maxBodyBytes: 1024 ** 2, maxSpans: 100 });
+      assert.deepEqual(r, { received: 2, stored: 2, rejected: 0, duplicates: 0, reasons: [] });
+      const again = await thread.ingest({ encoding: 'json', body, maxBodyBytes: 1024 ** 2, maxSpans: 100 });
+      assert.equal(again.duplicates, 2);
+      assert.deepEqual(
+        (await other.trace(traceId)).map((s) => [s.service, s.name]),
+        [
+          ['cart', 'op-1'],
+          ['cart', 'op-2'],
+        ],
+      );
+    } finally {
+      await thread.close();
+      await other.close();
+    }
   });
 });
