@@ -338,6 +338,8 @@ export class PostgresTraceStore implements TraceStore {
       if (q.error === false) where.push('status <> 2');
       params.push(q.limit);
       // Traces by their newest matching span, as the SQLite store's newest-first walk orders them.
+      // Unlike that walk this groups every matching span of the window before taking `limit`, so
+      // its cost grows with the matches (not measured at a million spans yet).
       const found = await this.pool.query<{ id: string }>(
         `SELECT encode(trace_id, 'hex') AS id FROM ${SPANS} WHERE ${where.join(' AND ')}
           GROUP BY trace_id ORDER BY max(start_us) DESC LIMIT $${params.length}`,
