@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT, cachedBinaries } from '../src/toolchain/binaries.ts';
 import { buildProgram } from '../src/cli/program.ts';
+import { hubEnvName } from '../src/cli/hub-command.ts';
 
 const CHART = join(REPO_ROOT, 'deploy', 'helm', 'meridian');
 const NS = 'meridian-system';
@@ -166,6 +167,29 @@ describe('the Helm chart', () => {
     assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
   });
 
+  test('gives the hub the PostgreSQL trace store URL from a Secret, never as a value or argument', () => {
+    type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+    const envOf = (objs: K8sObject[]) => (hubContainer(objs) as unknown as { env: Env[] }).env;
+    const name = hubEnvName('--trace-database-url');
+    assert.equal(name, 'MERIDIAN_HUB_TRACE_DATABASE_URL');
+    assert.ok(!envOf(render()).some((e) => e.name === name), 'the embedded store is the default');
+    const objs = render(['--set', 'traces.postgres.urlSecret.name=meridian-traces-db']);
+    assert.deepEqual(
+      envOf(objs).find((e) => e.name === name),
+      { name, valueFrom: { secretKeyRef: { name: 'meridian-traces-db', key: 'url' } } },
+    );
+    assert.ok(!hubContainer(objs).args.some((a) => a.includes('postgres')), 'the URL is not an argument');
+    const key = render([
+      '--set',
+      'traces.postgres.urlSecret.name=db',
+      '--set',
+      'traces.postgres.urlSecret.key=uri',
+    ]);
+    assert.deepEqual(envOf(key).find((e) => e.name === name)?.valueFrom, {
+      secretKeyRef: { name: 'db', key: 'uri' },
+    });
+  });
+
   test('every argument it gives the hub is one `meridian hub` accepts', async () => {
     for (const extra of [[], ALL_ON]) {
       const c = hubContainer(render(extra));
@@ -215,6 +239,8 @@ describe('the Helm chart', () => {
       [['--set', 'dns.enabled=true'], /dns\.zones: give at least one zone/],
       [['--set', 'api.tls.certManager.enabled=true'], /api\.tls\.certManager\.issuerRef\.name/],
       [['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
+      // A URL with its password in plain values is refused: it belongs in a Secret.
+      [['--set', 'traces.postgres.url=postgres://u:p@db/t'], /additional properties 'url' not allowed/],
     ];
     for (const [args, message] of cases) {
       const r = helm(['template', 'meridian', CHART, '--namespace', NS, ...args]);

@@ -135,6 +135,12 @@ export function registerHubCommand(hub: Command): void {
       'YAML map of client networks to regions for the Geo strategy (format in the README, Global traffic)',
     )
     .option('--data-dir <dir>', 'directory of the embedded trace store (default: a temporary directory)')
+    // Checked when the traces service starts, not by an argument parser: commander would print the
+    // rejected value, password included.
+    .option(
+      '--trace-database-url <url>',
+      'store traces in this PostgreSQL database (postgres://user:password@host:5432/db) instead of the embedded SQLite store; replicas share it',
+    )
     .option(
       '--trace-retention <duration>',
       'delete spans older than this, e.g. 72h (default 72h)',
@@ -220,6 +226,7 @@ export function registerHubCommand(hub: Command): void {
           edgeTlsListen?: { host: string; port: number };
           edgeWorkers?: number;
           dataDir?: string;
+          traceDatabaseUrl?: string;
           traceRetention?: number;
           traceMaxBytes?: number;
           traceRetentionInterval?: number;
@@ -304,6 +311,7 @@ export function registerHubCommand(hub: Command): void {
             : undefined,
           observe: {
             dataDir: opts.dataDir ? resolve(opts.dataDir) : undefined,
+            traceDatabaseUrl: opts.traceDatabaseUrl,
             traceRetentionMs: opts.traceRetention,
             traceMaxBytes: opts.traceMaxBytes,
             traceRetentionIntervalMs: opts.traceRetentionInterval,

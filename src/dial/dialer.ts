@@ -5,7 +5,7 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import http from 'node:http';
 import https from 'node:https';
-import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { Socket, connect, type TcpNetConnectOpts } from 'node:net';
 import { request as undiciRequest } from 'undici';
 import { assertLoopbackAllowed } from './dial-guard.ts';
 
@@ -22,6 +22,15 @@ export function guardHost(host: string): GuardedHost {
 /** A TCP connection to a host the guard already allowed (see guardHost). */
 export function dialGuardedTcp(options: TcpNetConnectOpts & { readonly host: GuardedHost }): Socket {
   return connect(options);
+}
+
+/**
+ * Unconnected TCP sockets for a client library that connects them itself (the `pg` pool's
+ * `stream` option), for connections to `host`, which the guard checks here, once.
+ */
+export function tcpSocketsTo(host: string): () => Socket {
+  assertLoopbackAllowed(host);
+  return () => new Socket();
 }
 
 /** A TCP connection (`net.connect`) to `options.host` (default localhost). */

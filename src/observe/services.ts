@@ -34,6 +34,11 @@ export function observeAccess(
 export interface ObserveOptions {
   /** Directory for embedded stores (traces); a temporary one when unset. */
   readonly dataDir?: string;
+  /**
+   * A PostgreSQL database (`postgres://user:password@host/db`) for traces, shared by every
+   * replica; the embedded SQLite store in `dataDir` when unset.
+   */
+  readonly traceDatabaseUrl?: string;
   /** Traces older than this are deleted (ms; default 72 h). */
   readonly traceRetentionMs?: number;
   /** The trace store is kept under this many bytes, oldest spans deleted first (default 1 GiB). */

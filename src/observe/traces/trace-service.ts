@@ -1,6 +1,7 @@
 // The traces service of the hub: the OTLP receiver, the store, retention and the query API,
-// started and stopped with the hub. Every replica runs it; each keeps its own embedded store, so
-// a load balancer in front of several replicas needs an external TraceStore (see the README).
+// started and stopped with the hub. Every replica runs it; each keeps its own embedded store unless
+// the hub is given a PostgreSQL database (--trace-database-url), which replicas behind one load
+// balancer need to answer alike (see the README).
 import { closeSync, mkdtempSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { receiverRoutes } from './otlp-receiver.ts';
 import { NO_POD_TOPOLOGY, type PodLookup } from './pod-lookup.ts';
 import { serviceGraph, type ServiceGraph } from './service-graph.ts';
 import type { TimeWindowUs } from './span-model.ts';
-import { TraceThread } from './trace-thread.ts';
+import { TraceThread, type TraceStoreLocation } from './trace-thread.ts';
+import { guardHost } from '../../dial/dialer.ts';
+import { databaseUrlHost } from './postgres-trace-store.ts';
 import type { TopologyAsk, TopologyAnswer } from './otlp-ingest.ts';
 import { WriterRateLimiter } from './writer-rate-limit.ts';
 import { traceQueryRoutes } from './trace-api.ts';
@@ -31,6 +34,8 @@ export const TRACE_DEFAULTS = {
 
 /** The trace settings of `ObserveOptions`, with defaults filled in. */
 export interface TraceSettings extends RetentionPolicy {
+  /** A PostgreSQL database (`postgres://…`) shared by the replicas instead of the embedded store. */
+  readonly databaseUrl?: string;
   readonly retentionIntervalMs: number;
   readonly maxBodyBytes: number;
   readonly maxSpansPerRequest: number;
@@ -67,12 +72,17 @@ export class TraceService implements ObserveService {
       regions: ask.clusters.map((c) => fleet.member(c)?.region ?? null),
       pods: ask.pods.map(([c, ns, pod]) => pods.resolve(c, ns, pod) ?? null),
     });
-    const dir = store
-      ? undefined
-      : (deps.options.dataDir ?? (this.tempDir = mkdtempSync(join(tmpdir(), 'meridian-traces-'))));
-    const thread = dir
-      ? new TraceThread({ file: traceDatabaseFile(dir), topology, log: deps.log })
-      : undefined;
+    let location: TraceStoreLocation | undefined;
+    if (store) location = undefined;
+    else if (settings.databaseUrl) {
+      // A malformed or refused (local mode) URL fails the hub's start, not every later ingest.
+      guardHost(databaseUrlHost(settings.databaseUrl));
+      location = { kind: 'postgres', url: settings.databaseUrl };
+    } else {
+      const dir = deps.options.dataDir ?? (this.tempDir = mkdtempSync(join(tmpdir(), 'meridian-traces-')));
+      location = { kind: 'sqlite', file: traceDatabaseFile(dir) };
+    }
+    const thread = location ? new TraceThread({ store: location, topology, log: deps.log }) : undefined;
     this.store = store ?? thread!;
     const registry = deps.registry;
     const refused = new Counter({
@@ -89,7 +99,7 @@ export class TraceService implements ObserveService {
     });
     const bytes = new Gauge({
       name: 'meridian_trace_store_bytes',
-      help: 'Bytes of the embedded trace database in use, as of the last retention run',
+      help: 'Bytes of the trace database in use, as of the last retention run (PostgreSQL: live rows without indexes)',
       registers: [registry],
     });
     this.onRetained = (b) => bytes.set(b);
@@ -154,6 +164,7 @@ export function createTraceService(deps: ObserveDeps, pods?: PodLookup): TraceSe
   return new TraceService(
     deps,
     {
+      databaseUrl: o.traceDatabaseUrl,
       maxAgeMs: o.traceRetentionMs ?? TRACE_DEFAULTS.retentionMs,
       maxBytes: o.traceMaxBytes ?? TRACE_DEFAULTS.maxBytes,
       retentionIntervalMs: o.traceRetentionIntervalMs ?? TRACE_DEFAULTS.retentionIntervalMs,

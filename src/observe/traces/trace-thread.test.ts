@@ -55,7 +55,7 @@ describe('the trace worker thread', () => {
 
   before(() => {
     thread = new TraceThread({
-      file: traceDatabaseFile(join(dir, 'data')),
+      store: { kind: 'sqlite', file: traceDatabaseFile(join(dir, 'data')) },
       log: createLogger('trace-thread-test', process.stderr),
       topology: (ask) => {
         asks.push(ask);

@@ -3,7 +3,7 @@
 // SQLite inserts, and on the hub's own event loop that stalled DNS, the API and the leader lease.
 // Batches wait in a bounded queue: past `maxIngests` batches or `maxIngestBytes` bytes a new
 // one is refused with 503 and Retry-After (OTLP exporters retry on it) instead of piling up.
-// The store's queries go to the same thread. A worker that dies is replaced at the next call.
+// The store's queries go to the same thread, whichever store it opened (SQLite or PostgreSQL). A worker that dies is replaced at the next call.
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../logging/logger.ts';
 import { siblingModule, startWorkerThread } from '../worker-thread.ts';
@@ -53,9 +53,18 @@ export type FromTraceWorker =
       readonly error: { message: string; status?: number; grpcCode?: number };
     };
 
+/**
+ * The store the worker opens: the embedded SQLite file, or a PostgreSQL database that every hub
+ * replica shares. PostgreSQL I/O is asynchronous and would not block the hub's event loop, but
+ * its batches go through the worker all the same: decoding OTLP and building the rows is the
+ * synchronous part of an ingest (most of its CPU), and the worker's bounded queue is what refuses
+ * a flood with 503.
+ */
+export type TraceStoreLocation =
+  { readonly kind: 'sqlite'; readonly file: string } | { readonly kind: 'postgres'; readonly url: string };
+
 export interface TraceThreadOptions {
-  /** The SQLite file the worker opens. */
-  readonly file: string;
+  readonly store: TraceStoreLocation;
   /** Regions of clusters and workloads of pods, from the hub's caches. */
   readonly topology: (ask: TopologyAsk) => TopologyAnswer;
   readonly log: Logger;
@@ -93,7 +102,7 @@ export class TraceThread implements TraceStore {
   private started(): Worker {
     if (this.worker) return this.worker;
     if (this.closed) throw new Error('the trace store is closed');
-    const w = startWorkerThread(siblingModule(import.meta.url, 'trace-worker'), { file: this.opts.file });
+    const w = startWorkerThread(siblingModule(import.meta.url, 'trace-worker'), this.opts.store);
     w.on('message', (m: FromTraceWorker) => this.onMessage(w, m));
     w.on('error', (e) => this.opts.log.error({ err: e }, 'trace worker failed'));
     w.on('exit', (code) => {
@@ -187,7 +196,7 @@ export class TraceThread implements TraceStore {
     if (this.closed) return;
     const w = this.worker;
     if (w) {
-      // The worker closes the database (a WAL checkpoint) before it is stopped.
+      // The worker closes the database (a WAL checkpoint, or the pool's connections) before it stops.
       await this.send({ op: 'close' }).catch(() => undefined);
       this.closed = true;
       await w.terminate();

@@ -1,12 +1,23 @@
-// The trace worker thread (started by trace-thread.ts): owns the embedded SQLite store, decodes
-// and stores OTLP batches, and answers the store's queries, all off the hub's event loop.
+// The trace worker thread (started by trace-thread.ts): owns the store (embedded SQLite, or a
+// PostgreSQL pool), decodes and stores OTLP batches, and answers the store's queries, all off the
+// hub's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import { OtlpHttpError, prepareBatch, type IngestJob, type TopologyAnswer } from './otlp-ingest.ts';
+import { PostgresTraceStore } from './postgres-trace-store.ts';
 import { SqliteTraceStore } from './sqlite-trace-store.ts';
-import type { FromTraceWorker, IngestResult, StoreMethod, ToTraceWorker } from './trace-thread.ts';
+import type {
+  FromTraceWorker,
+  IngestResult,
+  StoreMethod,
+  ToTraceWorker,
+  TraceStoreLocation,
+} from './trace-thread.ts';
+import type { TraceStore } from './trace-store.ts';
 
 const port = parentPort!;
-const store = new SqliteTraceStore((workerData as { file: string }).file);
+const where = workerData as TraceStoreLocation;
+const store: TraceStore =
+  where.kind === 'postgres' ? new PostgresTraceStore(where.url) : new SqliteTraceStore(where.file);
 /** Batches waiting for the hub's topology answer, by request id. */
 const asks = new Map<number, (a: TopologyAnswer) => void>();
 
