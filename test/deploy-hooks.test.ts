@@ -3,14 +3,12 @@
 // image meridian.local/hook-job, so a test decides how long a hook runs and whether it fails.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processesMentioning } from '../src/localfleet/processes.ts';
 import { REPO_ROOT } from '../src/toolchain/binaries.ts';
 import { freePort } from './support/free-port.ts';
 import {
   applyApplication,
-  cli,
   fleetUp,
   hubEvents,
   joinMembers,
@@ -20,6 +18,7 @@ import {
   waitFor,
   type HubProcess,
   type TestFleet,
+  tearDownFleet,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.124.0');
@@ -106,10 +105,7 @@ describe('Helm hooks', () => {
   });
 
   after(async () => {
-    await hub?.stop('SIGKILL');
-    await cli(['fleet', 'down'], fleet.env);
-    assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
-    rmSync(fleet.home, { recursive: true, force: true });
+    await tearDownFleet(fleet, hub);
   });
 
   test('a pre-install hook Job finishes before the release objects appear; post-install runs after; test hooks never', async () => {
