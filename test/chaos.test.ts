@@ -16,7 +16,6 @@ import {
   fleetUp,
   joinMembers,
   jsonpath,
-  kubectl,
   newFleetHome,
   readPidFile,
   revisionNames,
@@ -25,6 +24,7 @@ import {
   type HubProcess,
   type TestFleet,
   tearDownFleet,
+  applicationStatus,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.144.0');
@@ -51,13 +51,7 @@ interface AppStatus {
   clusters?: { name: string; revision?: number; phase: string }[];
 }
 
-async function appStatus(name: string): Promise<AppStatus | undefined> {
-  const r = await kubectl(
-    ['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'],
-    fleet,
-  );
-  return r.code === 0 ? (JSON.parse(r.stdout) as { status?: AppStatus }).status : undefined;
-}
+const appStatus = (name: string): Promise<AppStatus | undefined> => applicationStatus<AppStatus>(fleet, name);
 
 async function waitPhase(
   name: string,

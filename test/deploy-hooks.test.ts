@@ -19,6 +19,7 @@ import {
   type HubProcess,
   type TestFleet,
   tearDownFleet,
+  applicationStatus,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.124.0');
@@ -36,13 +37,7 @@ interface AppStatus {
   history?: { revision: number; outcome: string }[];
 }
 
-async function appStatus(name: string): Promise<AppStatus | undefined> {
-  const r = await kubectl(
-    ['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'],
-    fleet,
-  );
-  return r.code === 0 ? (JSON.parse(r.stdout) as { status?: AppStatus }).status : undefined;
-}
+const appStatus = (name: string): Promise<AppStatus | undefined> => applicationStatus<AppStatus>(fleet, name);
 
 function waitStatus(name: string, what: string, ok: (s: AppStatus) => boolean, timeoutMs = 90_000) {
   return waitFor(

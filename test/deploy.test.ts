@@ -25,6 +25,7 @@ import {
   type HubProcess,
   type TestFleet,
   tearDownFleet,
+  applicationStatus,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.82.0');
@@ -41,14 +42,7 @@ interface AppStatus {
   history?: { revision: number; outcome: string }[];
 }
 
-async function appStatus(name: string): Promise<AppStatus | undefined> {
-  const r = await kubectl(
-    ['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'],
-    fleet,
-  );
-  if (r.code !== 0) return undefined;
-  return (JSON.parse(r.stdout) as { status?: AppStatus }).status;
-}
+const appStatus = (name: string): Promise<AppStatus | undefined> => applicationStatus<AppStatus>(fleet, name);
 
 async function applyApp(doc: object): Promise<void> {
   const file = join(fleet.home, `app-${Date.now()}.yaml`);

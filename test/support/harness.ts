@@ -461,3 +461,12 @@ export async function tearDownFleet(fleet: TestFleet, ...hubs: (HubProcess | und
   assert.deepEqual(processesMentioning(fleet.dir + '/'), []);
   rmSync(fleet.home, { recursive: true, force: true });
 }
+
+/** An Application's status in the hub (the caller says which fields it reads); undefined when absent. */
+export async function applicationStatus<T>(fleet: TestFleet, name: string): Promise<T | undefined> {
+  const r = await kubectl(
+    ['--context', 'hub', 'get', 'application', name, '-n', 'default', '-o', 'json'],
+    fleet,
+  );
+  return r.code === 0 ? (JSON.parse(r.stdout) as { status?: T }).status : undefined;
+}
