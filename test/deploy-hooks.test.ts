@@ -20,6 +20,7 @@ import {
   type TestFleet,
   tearDownFleet,
   applicationStatus,
+  waitApplication,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.124.0');
@@ -39,23 +40,12 @@ interface AppStatus {
 
 const appStatus = (name: string): Promise<AppStatus | undefined> => applicationStatus<AppStatus>(fleet, name);
 
-function waitStatus(name: string, what: string, ok: (s: AppStatus) => boolean, timeoutMs = 90_000) {
-  return waitFor(
-    `${name}: ${what}`,
-    timeoutMs,
-    async () => {
-      const s = await appStatus(name);
-      if (s && ok(s)) return s;
-      const ready = s?.conditions?.find((c) => c.type === 'Ready');
-      if (s)
-        throw new Error(
-          JSON.stringify({ phase: s.phase, revision: s.revision, clusters: s.clusters, ready }),
-        );
-      return undefined;
-    },
-    250,
-  );
-}
+const waitStatus = (
+  name: string,
+  what: string,
+  ok: (s: AppStatus) => boolean,
+  timeoutMs?: number,
+): Promise<AppStatus> => waitApplication<AppStatus>(fleet, name, what, ok, timeoutMs);
 
 async function eventsOf(name: string, reason: string): Promise<string[]> {
   const out = await hubEvents(fleet, `involvedObject.name=${name},reason=${reason}`);

@@ -470,3 +470,36 @@ export async function applicationStatus<T>(fleet: TestFleet, name: string): Prom
   );
   return r.code === 0 ? (JSON.parse(r.stdout) as { status?: T }).status : undefined;
 }
+
+/** The status fields every wait on an Application reports while it waits. */
+interface ApplicationProgress {
+  readonly phase?: string;
+  readonly revision?: number;
+  readonly clusters?: readonly unknown[];
+  readonly conditions?: readonly { type: string }[];
+}
+
+/** Waits until `ok` holds for the Application's status; while it does not, says where it stands. */
+export function waitApplication<T extends ApplicationProgress>(
+  fleet: TestFleet,
+  name: string,
+  what: string,
+  ok: (s: T) => boolean,
+  timeoutMs = 90_000,
+): Promise<T> {
+  return waitFor(
+    `${name}: ${what}`,
+    timeoutMs,
+    async () => {
+      const s = await applicationStatus<T>(fleet, name);
+      if (s && ok(s)) return s;
+      const ready = s?.conditions?.find((c) => c.type === 'Ready');
+      if (s)
+        throw new Error(
+          JSON.stringify({ phase: s.phase, revision: s.revision, clusters: s.clusters, ready }),
+        );
+      return undefined;
+    },
+    250,
+  );
+}
