@@ -51,7 +51,8 @@ const SERVICE_RULES: Readonly<Record<Service, readonly (PolicyRule & { clusterSc
   ],
   // MCS CRDs installed or merged into (names fixed; create cannot be limited by name), exports
   // watched and their status written, imports + derived Services + EndpointSlices written in the
-  // importing clusters, and the namespaces the mesh creates there (and removes when it made them).
+  // importing clusters, and the namespaces the mesh creates there (and removes when it made them;
+  // the emptiness check before that lists every kind, and refuses when a list is forbidden).
   mesh: [
     {
       apiGroups: ['apiextensions.k8s.io'],
@@ -73,6 +74,8 @@ const SERVICE_RULES: Readonly<Record<Service, readonly (PolicyRule & { clusterSc
     { apiGroups: [MCS_GROUP], resources: ['serviceimports/status'], verbs: ['get', 'update', 'patch'] },
     { apiGroups: [''], resources: ['services'], verbs: WRITE },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: WRITE },
+    // Events on the ServiceImports it writes (why an import fails over).
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ],
   // A GlobalIngress's Ingress or HTTPRoute and the Services it derives from Deployments and
   // StatefulSets; its namespace is created when missing; EndpointSlices feed health checks.
