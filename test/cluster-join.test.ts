@@ -11,11 +11,22 @@ import { MCS_API_VERSION, mcsCrds } from '../src/api/mcs.ts';
 import { ClusterClient, KubeApiError, loadKubeConfig, type KubeObject } from '../src/kube/cluster-client.ts';
 import { applyCrds } from '../src/kube/crds.ts';
 import { processesMentioning } from '../src/localfleet/processes.ts';
-import { cli, fleetUp, kubectl, newFleetHome, waitFor, type TestFleet } from './support/harness.ts';
+import {
+  applyApplication,
+  cli,
+  fleetUp,
+  kubectl,
+  newFleetHome,
+  startHub,
+  waitFor,
+  type HubProcess,
+  type TestFleet,
+} from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.140.0');
 const hubFlags = ['--hub-kubeconfig', fleet.kubeconfig, '--hub-context', 'hub'];
 const clients: ClusterClient[] = [];
+let hub: HubProcess | undefined;
 let admin: ClusterClient;
 
 /** The member client the hub would build from its stored credentials Secret. */
@@ -73,6 +84,7 @@ describe('least-privilege member credentials', () => {
   });
 
   after(async () => {
+    await hub?.stop('SIGKILL');
     for (const c of clients) c.close();
     const down = await cli(['fleet', 'down'], fleet.env);
     assert.equal(down.code, 0, down.stderr);
@@ -231,6 +243,66 @@ describe('least-privilege member credentials', () => {
     );
     // The cluster-wide deploy grant of the earlier join is gone (a re-join prunes what it no longer wants).
     assert.equal(await memberHas(['clusterrolebinding', 'meridian-hub-deploy']), '');
+  });
+
+  test('the hub, under that identity, reports the member Ready and deploys an Application into an allowed namespace', async () => {
+    hub = await startHub(fleet, 'join-hub', 17843);
+    await applyApplication(fleet, 'scoped', {
+      destinationNamespace: 'team-a',
+      placement: { clusters: ['eu-west'] },
+      source: {
+        manifests: [
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'scoped-config' }, data: { a: 'b' } },
+        ],
+      },
+    });
+    await waitFor(
+      'Application scoped Healthy on eu-west',
+      60_000,
+      async () => {
+        const r = await kubectl(
+          [
+            '--context',
+            'hub',
+            'get',
+            'application',
+            'scoped',
+            '-n',
+            'default',
+            '-o',
+            'jsonpath={.status.phase}',
+          ],
+          fleet,
+        );
+        if (r.stdout === 'Healthy') return true;
+        throw new Error(`phase ${r.stdout || '(none)'}`);
+      },
+      250,
+    );
+    const ready = await kubectl(
+      [
+        '--context',
+        'hub',
+        'get',
+        'cluster',
+        'eu-west',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ],
+      fleet,
+    );
+    assert.equal(ready.stdout, 'True');
+    assert.equal(await memberHas(['configmap', '-n', 'team-a', 'scoped-config']), 'configmap/scoped-config');
+    const del = await kubectl(
+      ['--context', 'hub', 'delete', 'application', 'scoped', '-n', 'default', '--wait=true'],
+      fleet,
+    );
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(
+      await memberHas(['configmap', '-n', 'team-a', 'scoped-config']),
+      '',
+      'pruned when the Application goes',
+    );
   });
 
   test('rotate-credentials stores a new token and the old one stops working', async () => {

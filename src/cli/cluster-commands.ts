@@ -7,7 +7,7 @@ import { loadKubeConfig } from '../kube/cluster-client.ts';
 import { findCondition } from '../kube/conditions.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { joinCluster, removeCluster, rotateCredentials } from '../fleet/cluster-join.ts';
-import { HUB_ACCESS_LABEL } from '../fleet/member-rbac.ts';
+import { HUB_ACCESS_LABEL } from '../api/labels.ts';
 import { age, printTable } from './table.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';

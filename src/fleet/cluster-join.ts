@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../api/group.ts';
+import { MEMBER_NAMESPACES_ANNOTATION } from '../api/labels.ts';
 import type { Cluster } from '../api/cluster.ts';
 import { validateResource } from '../api/validate.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../kube/cluster-client.ts';
@@ -22,9 +23,6 @@ import {
   type HubToken,
 } from './member-access.ts';
 import { HUB_SERVICE_ACCOUNT, MEMBER_NAMESPACE, describeCheck, type AccessScope } from './member-rbac.ts';
-
-/** On the hub's credentials Secret: where the hub may deploy in the member (`*` or `a,b`). */
-export const MEMBER_NAMESPACES_ANNOTATION = 'meridian.dev/member-namespaces';
 
 export interface JoinRequest {
   readonly name: string;

@@ -12,8 +12,8 @@ import type { ClusterClient, KubeObject } from '../kube/cluster-client.ts';
 import { MeridianError } from '../kube/errors.ts';
 import { objectKey, objectRef } from '../kube/objects.ts';
 import { sleep } from '../kube/sleep.ts';
+import { HUB_ACCESS_LABEL } from '../api/labels.ts';
 import {
-  HUB_ACCESS_LABEL,
   HUB_SERVICE_ACCOUNT,
   MEMBER_NAMESPACE,
   accessChecks,

@@ -4,8 +4,8 @@ import type { KubeObject } from '../kube/cluster-client.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { accessScope, identityKubeconfig } from './cluster-join.ts';
+import { HUB_ACCESS_LABEL } from '../api/labels.ts';
 import {
-  HUB_ACCESS_LABEL,
   accessChecks,
   describeCheck,
   renderMemberAccess,

@@ -7,15 +7,13 @@
 // verb on every resource cluster-wide by default, or (`--namespaces a,b`) a Role with every verb in
 // each listed namespace plus the cluster-wide reads the other services' caches need. The other
 // services get precise rules, one ClusterRole each, so `kubectl describe` shows who needs what.
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
+import { HUB_ACCESS_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/labels.ts';
 import { MCS_GROUP } from '../api/mcs.ts';
 import type { KubeObject } from '../kube/cluster-client.ts';
 
 /** The member namespace holding the hub's ServiceAccount and its token. */
 export const MEMBER_NAMESPACE = 'meridian-system';
 export const HUB_SERVICE_ACCOUNT = 'meridian-hub';
-/** On every object `cluster join` creates in a member, so `remove` finds them again. */
-export const HUB_ACCESS_LABEL = 'meridian.dev/hub-access';
 
 /** Where the hub may deploy: the whole cluster, or only these namespaces. */
 export type AccessScope =
