@@ -247,7 +247,11 @@ export function accessChecks(objects: readonly KubeObject[]): AccessCheck[] {
 /** How an error names a check: `create clusterrolebindings.rbac.authorization.k8s.io (cluster-wide)`. */
 export function describeCheck(c: AccessCheck): string {
   if ('path' in c) return `${c.verb} ${c.path} (non-resource URL)`;
-  const res = `${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.group ? `.${c.group}` : ''}`;
+  const res =
+    c.resource === '*' && c.group === '*'
+      ? 'every resource'
+      : `${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.group ? `.${c.group}` : ''}`;
+  const verb = c.verb === '*' ? 'use every verb on' : c.verb;
   const name = c.name ? ` named ${c.name}` : '';
-  return `${c.verb} ${res}${name} ${c.namespace ? `in namespace ${c.namespace}` : '(cluster-wide)'}`;
+  return `${verb} ${res}${name} ${c.namespace ? `in namespace ${c.namespace}` : '(cluster-wide)'}`;
 }
