@@ -26,3 +26,12 @@ export const ROLLBACK_ANNOTATION = 'meridian.dev/rollback-to';
 /** Annotations on each ServiceImport saying which endpoints are in use there and why. */
 export const ACTIVE_GROUP_ANNOTATION = 'meridian.dev/active-group';
 export const REASON_ANNOTATION = 'meridian.dev/failover-reason';
+
+/** On every object `meridian cluster join` creates in a member for the hub's identity. */
+export const HUB_ACCESS_LABEL = 'meridian.dev/hub-access';
+
+/**
+ * On the hub's credentials Secret of a member: where the hub may deploy there, `*` (the whole
+ * cluster) or `a,b` (`cluster join --namespaces`); the hub watches only those namespaces then.
+ */
+export const MEMBER_NAMESPACES_ANNOTATION = 'meridian.dev/member-namespaces';

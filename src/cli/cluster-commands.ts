@@ -1,4 +1,4 @@
-// `meridian cluster join|list|remove`: the Cluster registry.
+// `meridian cluster join|list|rotate-credentials|remove`: the Cluster registry.
 import { InvalidArgumentError, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { API_VERSION } from '../api/group.ts';
@@ -6,7 +6,8 @@ import type { Cluster } from '../api/cluster.ts';
 import { loadKubeConfig } from '../kube/cluster-client.ts';
 import { findCondition } from '../kube/conditions.ts';
 import { MeridianError } from '../kube/errors.ts';
-import { joinCluster, removeCluster } from '../fleet/cluster-join.ts';
+import { joinCluster, removeCluster, rotateCredentials } from '../fleet/cluster-join.ts';
+import { HUB_ACCESS_LABEL } from '../api/labels.ts';
 import { age, printTable } from './table.ts';
 import { hubClient, type HubFlags } from './hub-connection.ts';
 import { intOption } from './options.ts';
@@ -34,9 +35,14 @@ export function clusterRows(items: readonly Cluster[]): string[][] {
 export function registerClusterCommands(cluster: Command): void {
   cluster
     .command('join')
-    .description("store a member's credentials in a hub Secret and create its Cluster")
+    .description(
+      "create the hub's least-privilege ServiceAccount in a member, store its token in a hub Secret and create the Cluster",
+    )
     .argument('<name>', 'cluster name (a DNS label, e.g. eu-west)')
-    .requiredOption('--kubeconfig <file>', 'kubeconfig that reaches the member')
+    .requiredOption(
+      '--kubeconfig <file>',
+      'kubeconfig that reaches the member as a user who may create RBAC (used once, never stored)',
+    )
     .option('--context <name>', 'context in that kubeconfig (default: its current context)')
     .requiredOption('--region <region>', 'region of the member, e.g. eu-west')
     .option('--zone <zone>', 'zone of the member')
@@ -46,7 +52,11 @@ export function registerClusterCommands(cluster: Command): void {
       '--prometheus-url <url>',
       "the member's Prometheus-compatible HTTP API, e.g. http://prometheus.monitoring:9090 (fleet metrics)",
     )
-    .option('--no-verify', 'register even if the member does not answer now')
+    .option(
+      '--namespaces <list>',
+      'comma-separated namespaces the hub may deploy to (default: the whole cluster)',
+      namespaceList,
+    )
     .action(
       async (
         name: string,
@@ -58,7 +68,7 @@ export function registerClusterCommands(cluster: Command): void {
           ingressAddress?: string[];
           ingressPort?: number;
           prometheusUrl?: string;
-          verify: boolean;
+          namespaces?: string[];
         },
         cmd: Command,
       ) => {
@@ -77,10 +87,12 @@ export function registerClusterCommands(cluster: Command): void {
             ? { addresses: opts.ingressAddress, port: opts.ingressPort }
             : undefined,
           prometheusURL: opts.prometheusUrl,
-          verify: opts.verify,
+          namespaces: opts.namespaces,
         });
+        const where = opts.namespaces ? `namespaces ${opts.namespaces.join(', ')}` : 'the whole cluster';
         process.stdout.write(
-          `cluster ${c.metadata.name} joined (region ${c.spec.region}); see \`meridian cluster list\`\n`,
+          `cluster ${c.metadata.name} joined (region ${c.spec.region}); the hub acts there as ServiceAccount ` +
+            `meridian-system/meridian-hub, deploying to ${where}; see \`meridian cluster list\`\n`,
         );
       },
     );
@@ -108,16 +120,65 @@ export function registerClusterCommands(cluster: Command): void {
     });
 
   cluster
-    .command('remove')
+    .command('rotate-credentials')
     .description(
-      'unregister a cluster (deletes its Cluster and credentials Secret; nothing in the member is touched)',
+      "issue a new token for the hub's ServiceAccount in a member, store it in the hub and revoke the old ones",
     )
     .argument('<name>', 'cluster name')
-    .action(async (name: string, _opts: unknown, cmd: Command) => {
+    .requiredOption(
+      '--kubeconfig <file>',
+      'kubeconfig that reaches the member as a user who may manage its Secrets',
+    )
+    .option('--context <name>', 'context in that kubeconfig (default: its current context)')
+    .action(async (name: string, opts: { kubeconfig: string; context?: string }, cmd: Command) => {
+      const kc = loadKubeConfig({ file: opts.kubeconfig }, opts.context);
       const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
-      if (!(await removeCluster(hub, name))) {
-        throw new MeridianError('NotFound', `cluster ${name} does not exist`, 3);
-      }
-      process.stdout.write(`cluster ${name} removed\n`);
+      const r = await rotateCredentials(hub, name, kc);
+      const revoked = r.revoked.length > 0 ? `revoked ${r.revoked.join(', ')}` : 'no old token to revoke';
+      process.stdout.write(
+        `cluster ${name}: new token in Secret meridian-system/${r.token} stored in the hub; ${revoked}\n`,
+      );
     });
+
+  cluster
+    .command('remove')
+    .description(
+      "unregister a cluster (deletes its Cluster and credentials Secret; with --kubeconfig also the hub's ServiceAccount, token and RBAC in the member)",
+    )
+    .argument('<name>', 'cluster name')
+    .option('--kubeconfig <file>', "kubeconfig that reaches the member, to delete the hub's identity there")
+    .option('--context <name>', 'context in that kubeconfig (default: its current context)')
+    .action(async (name: string, opts: { kubeconfig?: string; context?: string }, cmd: Command) => {
+      const kc = opts.kubeconfig ? loadKubeConfig({ file: opts.kubeconfig }, opts.context) : undefined;
+      const hub = hubClient(cmd.optsWithGlobals<HubFlags>());
+      const r = await removeCluster(hub, name, kc);
+      if (r.member.done) {
+        process.stdout.write(
+          `cluster ${name}: deleted from the member: ${r.member.deleted.join(', ') || 'nothing (already gone)'}\n`,
+        );
+      } else {
+        process.stderr.write(
+          `cluster ${name}: the member was not cleaned up (${r.member.reason}). Left behind there: ServiceAccount ` +
+            `meridian-system/meridian-hub, its token Secrets and the ClusterRoles/ClusterRoleBindings/Roles/RoleBindings ` +
+            `labelled ${HUB_ACCESS_LABEL}=true; delete them with \`kubectl delete clusterrolebinding,clusterrole -l ` +
+            `${HUB_ACCESS_LABEL}=true\` and \`kubectl delete rolebinding,role,secret,serviceaccount -A -l ${HUB_ACCESS_LABEL}=true\`\n`,
+        );
+      }
+      if (!r.existed) throw new MeridianError('NotFound', `cluster ${name} does not exist in the hub`, 3);
+      process.stdout.write(`cluster ${name} removed from the hub\n`);
+    });
+}
+
+/** `a,b` → ['a', 'b'], each a DNS label. */
+export function namespaceList(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  const bad = names.find((n) => !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n));
+  if (names.length === 0 || bad !== undefined)
+    throw new InvalidArgumentError(
+      `--namespaces: expected comma-separated namespace names, got "${bad ?? value}"`,
+    );
+  return names;
 }

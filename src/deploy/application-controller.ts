@@ -811,7 +811,7 @@ export class DeployController {
   ): Promise<DeployError | undefined> {
     const conn = this.opts.members.get(cluster);
     if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
-    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind);
+    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind, o.metadata.namespace);
     try {
       await ensureNamespace(conn.client, app.spec.destinationNamespace ?? app.metadata.namespace!);
     } catch (e) {
@@ -894,7 +894,7 @@ export class DeployController {
       const objects = (byNumber.get(cs.revision)?.spec.clusters[cname] ?? []) as KubeObject[];
       const conn = this.opts.members.get(cname);
       if (!conn) continue;
-      for (const o of objects) this.watch.ensure(cname, o.apiVersion, o.kind);
+      for (const o of objects) this.watch.ensure(cname, o.apiVersion, o.kind, o.metadata.namespace);
       // Hooks run once per revision and finished TTL Jobs are gone for good: neither is drift.
       const exempt = (o: KubeObject): boolean => {
         const live = this.watch.get(cname, o);

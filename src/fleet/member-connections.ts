@@ -1,6 +1,7 @@
 // Live connections to member clusters: one client and one Node informer per registered Cluster,
 // rebuilt when its credentials or context change. Other services get member clients from here.
 import type { Cluster } from '../api/cluster.ts';
+import { MEMBER_NAMESPACES_ANNOTATION } from '../api/labels.ts';
 import { ClusterClient, loadKubeConfig, type KubeObject } from '../kube/cluster-client.ts';
 import { Informer } from '../kube/informer.ts';
 import { errorMessage } from '../kube/errors.ts';
@@ -16,6 +17,22 @@ export interface MemberConnection {
   readonly credentialKey: string;
   readonly client: ClusterClient;
   readonly nodes: Informer<KubeObject>;
+  /**
+   * The namespaces the hub may write to in this member (`cluster join --namespaces`); undefined
+   * for the whole cluster. Watches of namespaced objects are then made per namespace.
+   */
+  readonly namespaces?: readonly string[];
+}
+
+/** The namespaces a credentials Secret's annotation names; undefined for `*` or none. */
+export function memberNamespaces(secret: SecretObject): readonly string[] | undefined {
+  const v = secret.metadata.annotations?.[MEMBER_NAMESPACES_ANNOTATION];
+  if (v === undefined || v.trim() === '*') return undefined;
+  const names = v
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  return names.length > 0 ? names : undefined;
 }
 
 /** A client for a member from its credentials Secret, or what is wrong with them (naming the field). */
@@ -85,7 +102,14 @@ export class MemberConnections {
           this.log.warn({ cluster: name, err, attempt }, 'node watch failed; retrying');
       },
     }).start();
-    const conn: MemberConnection = { name, credentialKey, client, nodes };
+    const namespaces = memberNamespaces(secret);
+    const conn: MemberConnection = {
+      name,
+      credentialKey,
+      client,
+      nodes,
+      ...(namespaces ? { namespaces } : {}),
+    };
     this.conns.set(name, conn);
     this.log.info({ cluster: name, server: client.rest.server }, 'connected to member');
     return conn;

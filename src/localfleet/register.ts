@@ -1,5 +1,6 @@
-// Registers the local fleet's members in its hub (the same path as `meridian cluster join`) and
-// waits for the hub process to report them Ready.
+// Registers the local fleet's members in its hub (the same path as `meridian cluster join`: the
+// admin kubeconfig creates the hub's least-privilege ServiceAccount, the hub stores only its token)
+// and waits for the hub process to report them Ready.
 import { join } from 'node:path';
 import { API_VERSION } from '../api/group.ts';
 import type { Cluster } from '../api/cluster.ts';
@@ -33,7 +34,6 @@ export async function registerLocalMembers(
       region: m.region,
       zone: m.zones[0],
       ingress: { addresses: [m.ingressAddress], port: LOCAL_INGRESS_PORT },
-      verify: true,
     });
     say(`  registered ${m.name} (region ${m.region})`);
   }
