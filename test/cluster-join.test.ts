@@ -261,21 +261,15 @@ describe('least-privilege member credentials', () => {
       60_000,
       async () => {
         const r = await kubectl(
-          [
-            '--context',
-            'hub',
-            'get',
-            'application',
-            'scoped',
-            '-n',
-            'default',
-            '-o',
-            'jsonpath={.status.phase}',
-          ],
+          ['--context', 'hub', 'get', 'application', 'scoped', '-n', 'default', '-o', 'json'],
           fleet,
         );
-        if (r.stdout === 'Healthy') return true;
-        throw new Error(`phase ${r.stdout || '(none)'}`);
+        const status = (JSON.parse(r.stdout || '{}') as { status?: { phase?: string; clusters?: unknown } })
+          .status;
+        if (status?.phase === 'Healthy') return true;
+        throw new Error(
+          `phase ${status?.phase ?? '(none)'}: ${JSON.stringify(status?.clusters)} ${hub?.logs().slice(-600)}`,
+        );
       },
       250,
     );

@@ -865,7 +865,7 @@ export class DeployController {
   ): Promise<DeployError | undefined> {
     const conn = this.opts.members.get(cluster);
     if (!conn) return { code: 'Unreachable', cluster, message: 'cluster is not connected' };
-    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind);
+    for (const o of objects) this.watch.ensure(cluster, o.apiVersion, o.kind, o.metadata.namespace);
     const err = await applyAll(conn.client, objects, {
       force: app.spec.sync?.force === true,
       replace: app.spec.sync?.replace === true,
