@@ -10,7 +10,6 @@ import { freePort } from './support/free-port.ts';
 import {
   applyApplication,
   fleetUp,
-  hubEvents,
   joinMembers,
   kubectl,
   newFleetHome,
@@ -21,6 +20,7 @@ import {
   tearDownFleet,
   applicationStatus,
   waitApplication,
+  applicationEvents,
 } from './support/harness.ts';
 
 const fleet: TestFleet = newFleetHome('127.124.0');
@@ -47,12 +47,7 @@ const waitStatus = (
   timeoutMs?: number,
 ): Promise<AppStatus> => waitApplication<AppStatus>(fleet, name, what, ok, timeoutMs);
 
-async function eventsOf(name: string, reason: string): Promise<string[]> {
-  const out = await hubEvents(fleet, `involvedObject.name=${name},reason=${reason}`);
-  return (
-    (JSON.parse(out || '{"items":[]}') as { items: { message?: string; note?: string }[] }).items ?? []
-  ).map((e) => e.message ?? e.note ?? '');
-}
+const eventsOf = (name: string, reason: string): Promise<string[]> => applicationEvents(fleet, name, reason);
 
 interface LiveObject {
   metadata: { creationTimestamp: string };

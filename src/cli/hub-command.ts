@@ -73,11 +73,11 @@ export function registerHubCommand(hub: Command): void {
   const addOption = hub.addOption.bind(hub);
   hub.addOption = (o: Option): Command => addOption(o.long && !o.envVar ? o.env(hubEnvName(o.long)) : o);
   hub
-    .option(
-      '--listen <host:port>',
-      'address of the HTTP API, health and metrics',
-      hostPort,
-      hostPort('127.0.0.1:7443'),
+    .addOption(
+      new Option('--listen <host:port>', 'address of the HTTP API, health and metrics')
+        .argParser(hostPort)
+        // Shown as written, not as the parsed object.
+        .default(hostPort('127.0.0.1:7443'), '127.0.0.1:7443'),
     )
     .option(
       '--tls-cert <file>',

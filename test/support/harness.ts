@@ -503,3 +503,11 @@ export function waitApplication<T extends ApplicationProgress>(
     250,
   );
 }
+
+/** The messages of an Application's Events of one reason, in the hub's default namespace. */
+export async function applicationEvents(fleet: TestFleet, name: string, reason: string): Promise<string[]> {
+  const out = await hubEvents(fleet, `involvedObject.name=${name},reason=${reason}`);
+  return (
+    (JSON.parse(out || '{"items":[]}') as { items: { message?: string; note?: string }[] }).items ?? []
+  ).map((e) => e.message ?? e.note ?? '');
+}
